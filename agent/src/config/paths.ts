@@ -1,0 +1,40 @@
+/*! Every host path the agent touches, under one root. Tests and the demo pass a scratch root;
+ * on an instance the root is `/`. Nothing else in the agent joins host paths by hand. */
+import { join } from 'node:path';
+
+export function paths(root = '/') {
+  const r = (...p: string[]) => join(root, ...p);
+  return {
+    root,
+    /** Read-only into the container; holds the validated user data and credentials. */
+    meta: r('meta'),
+    taupageYaml: r('meta', 'taupage.yaml'),
+    credentialsDir: r('meta', 'credentials'),
+    etc: r('etc'),
+    agentConfig: r('etc', 'taupage', 'agent.yaml'),
+    sshdConfigDir: r('etc', 'ssh', 'sshd_config.d'),
+    sshdConfig: r('etc', 'ssh', 'sshd_config.d', 'taupage.conf'),
+    rsyslogDir: r('etc', 'rsyslog.d'),
+    sysctlFile: r('etc', 'sysctl.d', '99-custom.conf'),
+    passwd: r('etc', 'passwd'),
+    /** tmpfs on an instance: cleared at every boot. */
+    run: r('run', 'taupage'),
+    bootLock: r('run', 'taupage', 'boot.lock'),
+    statusFile: r('run', 'taupage', 'status.json'),
+    resultFile: r('run', 'taupage', 'result.json'),
+    sshKeysRun: r('run', 'taupage', 'ssh-keys'),
+    state: r('var', 'lib', 'taupage'),
+    varLog: r('var', 'log'),
+    varLogCustom: r('var', 'log-custom'),
+    logDir: r('var', 'log', 'taupage'),
+    sshAuditLog: r('var', 'log', 'taupage', 'ssh-audit.jsonl'),
+    textfileCollector: r('var', 'local', 'textfile_collector'),
+    metricsFile: r('var', 'local', 'textfile_collector', 'taupage.prom'),
+    home: r('home'),
+    mounts: r('mounts'),
+    certs: r('etc', 'ssl', 'certs'),
+    dockerSocket: r('var', 'run', 'docker.sock'),
+  };
+}
+
+export type Paths = ReturnType<typeof paths>;

@@ -1,0 +1,102 @@
+/*! The agent's own settings (not user data): one schema with every default, documented here and
+ * checked at start. Precedence (config/load.ts): environment > agent.yaml > these defaults. */
+import { t, type Infer } from '../lib/schema/types.js';
+
+const url = () => t.string({ singleLine: true, pattern: /^https?:\/\/[^\s]+$/, patternMessage: 'must be an http:// or https:// URL' });
+const seconds = (d: number, max = 86_400) => t.integer({ min: 1, max }).default(d);
+
+export const agentConfigSchema = t.object(
+  {
+    root: t.string({ pattern: /^\//, patternMessage: 'must be an absolute path' }).default('/').describe('Directory every host path lives under (tests and the demo use a scratch directory).'),
+    log_level: t.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    metadata: t
+      .object(
+        {
+          endpoint: url().default('http://169.254.169.254').describe('Instance metadata service (env AWS_EC2_METADATA_SERVICE_ENDPOINT).'),
+          timeout_ms: t.integer({ min: 50, max: 60_000 }).default(2_000).describe('Per-request timeout.'),
+          attempts: t.integer({ min: 1, max: 100 }).default(8),
+          deadline_seconds: seconds(60, 3_600).describe('Give up on the metadata service after this long.'),
+        },
+        { unknownKeys: 'error' },
+      )
+      .defaults(),
+    aws: t
+      .object(
+        {
+          region: t.string({ pattern: /^[a-z]{2}(-[a-z]+)+-\d$/, patternMessage: 'must be an AWS region such as eu-central-1' }).describe('Override the region from the identity document.'),
+          endpoints: t
+            .object({ kms: url(), cloudformation: url(), s3: url(), ec2: url() }, { unknownKeys: 'error' })
+            .default({})
+            .describe('Service endpoints (env AWS_ENDPOINT_URL_<SERVICE>); default: AWS.'),
+          s3_force_path_style: t.boolean().default(false),
+          request_timeout_ms: t.integer({ min: 100, max: 120_000 }).default(10_000),
+          max_attempts: t.integer({ min: 1, max: 20 }).default(5),
+        },
+        { unknownKeys: 'error' },
+      )
+      .defaults(),
+    boot: t
+      .object(
+        {
+          deadline_seconds: seconds(600, 7_200).describe('The whole boot must end (and signal) within this; keep it below the CloudFormation signal timeout.'),
+        },
+        { unknownKeys: 'error' },
+      )
+      .defaults(),
+    docker: t
+      .object(
+        {
+          host: t.string({ singleLine: true }).default('unix:///var/run/docker.sock').describe('Docker engine (env DOCKER_HOST).'),
+          pull_timeout_seconds: seconds(600, 7_200),
+          request_timeout_ms: t.integer({ min: 100, max: 600_000 }).default(30_000),
+          syslog_address: t
+            .string({ singleLine: true, pattern: /^(?:unix|unixgram|tcp|udp|tcp\+tls):\/\/\S+$/, patternMessage: 'must be a Docker syslog-address such as unixgram:///dev/log or udp://127.0.0.1:514' })
+            .describe("Where the container's syslog log driver sends lines (default: Docker's, /dev/log)."),
+        },
+        { unknownKeys: 'error' },
+      )
+      .defaults(),
+    pierone: t
+      .object(
+        {
+          registries: t.list(t.string({ singleLine: true })).default(['pierone.stups.zalan.do']).describe('Registries that are Pier One: they get instance-identity Basic auth.'),
+          request_timeout_ms: t.integer({ min: 100, max: 120_000 }).default(30_000),
+          attempts: t.integer({ min: 1, max: 20 }).default(5),
+        },
+        { unknownKeys: 'error' },
+      )
+      .defaults(),
+    application_user: t
+      .object({ uid: t.integer({ min: 0, max: 2 ** 31 - 1 }).default(999), gid: t.integer({ min: 0, max: 2 ** 31 - 1 }).default(999) }, { unknownKeys: 'error' })
+      .defaults()
+      .describe('The numeric user the container runs as unless root: true.'),
+    credentials: t
+      .object(
+        {
+          refresh_interval_seconds: seconds(120, 86_400),
+          jitter_seconds: t.integer({ min: 0, max: 3_600 }).default(15),
+        },
+        { unknownKeys: 'error' },
+      )
+      .defaults(),
+    ssh: t
+      .object(
+        {
+          even_url: url().describe('Even, the access-granting service (public keys are fetched from it).'),
+          grant_lifetime_seconds: seconds(8 * 3_600, 7 * 86_400).describe('A grant expires after this long unless Even grants again.'),
+          user_groups: t.list(t.string({ pattern: /^[a-z_][a-z0-9_-]*$/ })).default(['adm', 'docker']),
+          allowed_remote_networks: t.list(t.string({ pattern: /^[0-9.]+\/\d+$/ })).default([]).describe('CIDRs --remote-host may hop to; empty: never hop.'),
+          revoke_grace_seconds: t.integer({ min: 0, max: 60 }).default(2),
+          request_timeout_ms: t.integer({ min: 100, max: 60_000 }).default(10_000),
+        },
+        { unknownKeys: 'error' },
+      )
+      .defaults(),
+    shutdown: t
+      .object({ command: t.list(t.string(), { minItems: 1 }).default(['shutdown', '-h', '+1']).describe('Command that powers the instance off (tests replace it).') }, { unknownKeys: 'error' })
+      .defaults(),
+  },
+  { unknownKeys: 'error' },
+);
+
+export type AgentConfig = Infer<typeof agentConfigSchema>;

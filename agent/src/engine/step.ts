@@ -1,0 +1,59 @@
+/*! What a boot step is: an id, what it needs, a pure planner and (where built) its effects.
+ * The boot graph in steps/index.ts is a list of these. */
+import type { UserData } from '../user-data/schema.js';
+import type { AgentConfig } from '../config/schema.js';
+import type { Paths } from '../config/paths.js';
+
+export interface PlanInput {
+  settings: UserData;
+  config: AgentConfig;
+  paths: Paths;
+}
+
+/** A note a planner attaches for people reading the plan ("health check skipped: no port"). */
+export interface PlanNote {
+  level: 'info' | 'warning';
+  message: string;
+}
+
+export interface StepPlan {
+  /** Human notes shown by `taupage plan` and logged at boot. */
+  notes?: PlanNote[];
+}
+
+export interface Step<P extends StepPlan = StepPlan, C = unknown> {
+  id: string;
+  title: string;
+  /** Steps that must succeed before this one starts. */
+  needs: readonly string[];
+  /** Pure: what this step would do for this user data, or null when it has nothing to do. */
+  plan(input: PlanInput): P | null;
+  /** The effects; absent until the feature lands (the boot reports such steps as "planned only"). */
+  apply?(plan: P, ctx: C): Promise<void>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyStep = Step<any, any>;
+
+/** Reject a malformed step list at start: missing metadata, unknown or circular needs. */
+export function checkStepGraph(steps: readonly AnyStep[]): void {
+  const ids = new Set<string>();
+  for (const s of steps) {
+    if (!s.id || !s.title || !Array.isArray(s.needs) || typeof s.plan !== 'function') throw new Error(`step ${s.id || '(no id)'} is missing metadata`);
+    if (ids.has(s.id)) throw new Error(`step ${s.id} is declared twice`);
+    ids.add(s.id);
+  }
+  for (const s of steps) for (const n of s.needs) if (!ids.has(n)) throw new Error(`step ${s.id} needs unknown step ${n}`);
+  const visiting = new Set<string>();
+  const done = new Set<string>();
+  const byId = new Map(steps.map((s) => [s.id, s]));
+  const visit = (id: string, trail: string[]) => {
+    if (done.has(id)) return;
+    if (visiting.has(id)) throw new Error(`steps form a cycle: ${[...trail, id].join(' → ')}`);
+    visiting.add(id);
+    for (const n of byId.get(id)!.needs) visit(n, [...trail, id]);
+    visiting.delete(id);
+    done.add(id);
+  };
+  for (const s of steps) visit(s.id, []);
+}

@@ -1,0 +1,59 @@
+/*! Atomic file writes for files other processes read: temp file in the same directory, fsync,
+ * chmod/chown before the rename, rename, fsync the directory. A reader sees the old file or the new
+ * one, never a partial or empty one, and a crash leaves at worst a stray temp file. */
+import { open, rename, unlink, mkdir, readFile } from 'node:fs/promises';
+import { dirname, basename, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export interface AtomicWriteOptions {
+  mode: number;
+  uid?: number;
+  gid?: number;
+  /** Create the parent directory (mode 0755) when missing. */
+  mkdirParents?: boolean;
+}
+
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions): Promise<void> {
+  const dir = dirname(path);
+  if (options.mkdirParents) await mkdir(dir, { recursive: true, mode: 0o755 });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'wx', options.mode);
+  try {
+    await fh.writeFile(data);
+    await fh.chmod(options.mode); // the umask must not weaken or strengthen what the caller asked for
+    if (options.uid !== undefined || options.gid !== undefined) await fh.chown(options.uid ?? -1, options.gid ?? -1);
+    await fh.sync();
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await fsyncDir(dir);
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
+/** The file's content, or undefined when it does not exist. */
+export async function readIfExists(path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+

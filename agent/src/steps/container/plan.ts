@@ -1,0 +1,149 @@
+/*! The application container, decided by pure code: everything the original's `docker run` had,
+ * shaped by the user data and the agent config. The container step creates exactly this. */
+import { createHash } from 'node:crypto';
+import type { PlanInput, StepPlan, PlanNote } from '../../engine/step.js';
+import type { ImageRef } from '../../user-data/image-ref.js';
+import { formatImageRef } from '../../user-data/image-ref.js';
+import { isKmsEncrypted, type EnvValue } from '../../user-data/values.js';
+import { isSecret } from '../../lib/secret.js';
+import type { PortMapping } from './schema.js';
+
+export const CONTAINER_NAME = 'taupageapp';
+/** Where the container sees the credentials directory and the config. */
+export const CONTAINER_META = '/meta';
+export const CONTAINER_CREDENTIALS_DIR = '/meta/credentials';
+
+export const LABELS = {
+  applicationId: 'org.taupage.application-id',
+  applicationVersion: 'org.taupage.application-version',
+  configHash: 'org.taupage.config-hash',
+  imageDigest: 'org.taupage.image-digest',
+  bootId: 'org.taupage.boot-id',
+} as const;
+
+export interface Bind {
+  host: string;
+  container: string;
+  readOnly: boolean;
+}
+
+export interface EnvEntry {
+  name: string;
+  value: EnvValue;
+}
+
+export interface HealthCheckPlan {
+  url: string;
+  port: number;
+  path: string;
+  timeoutSeconds: number;
+  intervalMs: number;
+  requestTimeoutMs: number;
+}
+
+export interface ContainerPlan extends StepPlan {
+  name: string;
+  image: ImageRef;
+  /** `source` as written. */
+  reference: string;
+  env: EnvEntry[];
+  ports: PortMapping[];
+  binds: Bind[];
+  /** Numeric uid:gid, or undefined for the image's own USER (root: true). */
+  user?: string;
+  capAdd: string[];
+  capDrop: string[];
+  hostname?: string;
+  networkMode: string;
+  privileged: boolean;
+  readOnlyRootfs: boolean;
+  shmSizeBytes?: number;
+  restartPolicy: { name: 'on-failure'; maximumRetryCount: number };
+  logConfig: { type: 'syslog'; config: Record<string, string> };
+  labels: Record<string, string>;
+  health?: HealthCheckPlan;
+  /** Hash of everything above (with ciphertexts, never plaintext): a changed plan replaces the container. */
+  configHash: string;
+}
+
+export function planContainer({ settings: s, config, paths }: PlanInput): ContainerPlan {
+  const notes: PlanNote[] = [];
+  const env: EnvEntry[] = [];
+  if (s.tokeninfo_url) env.push({ name: 'TOKENINFO_URL', value: s.tokeninfo_url });
+  const reserved = new Set(['APPLICATION_ID', 'APPLICATION_VERSION', 'CREDENTIALS_DIR']);
+  for (const [name, value] of Object.entries(s.environment)) {
+    if (reserved.has(name)) continue;
+    const at = env.findIndex((e) => e.name === name);
+    if (at >= 0) env.splice(at, 1); // the team's TOKENINFO_URL wins over the baked one
+    env.push({ name, value });
+  }
+  env.push({ name: 'APPLICATION_ID', value: s.application_id }, { name: 'APPLICATION_VERSION', value: s.application_version }, { name: 'CREDENTIALS_DIR', value: CONTAINER_CREDENTIALS_DIR });
+
+  const binds: Bind[] = [];
+  for (const path of Object.keys(s.mounts ?? {}).sort()) binds.push({ host: `${paths.mounts}${path}`, container: path, readOnly: false });
+  binds.push({ host: paths.meta, container: CONTAINER_META, readOnly: true });
+  if (s.mount_var_log) binds.push({ host: paths.varLog, container: '/var/log-host', readOnly: true });
+  if (s.mount_custom_log) binds.push({ host: paths.varLogCustom, container: '/var/log', readOnly: false });
+  if (s.mount_certs) binds.push({ host: paths.certs, container: '/etc/ssl/certs', readOnly: true });
+  if (s.docker_daemon_access) {
+    binds.push({ host: paths.dockerSocket, container: '/var/run/docker.sock', readOnly: false });
+    notes.push({ level: 'warning', message: 'docker_daemon_access gives the application control of the Docker engine (and so of the host); only the socket is mounted, bring your own docker client in the image' });
+  }
+
+  const ports = s.ports ?? [];
+  if (s.networking === 'host' && ports.length) notes.push({ level: 'warning', message: 'networking: host ignores ports; the application listens on the host directly' });
+
+  let health: HealthCheckPlan | undefined;
+  if (s.health_check_path) {
+    const port = s.health_check_port ?? ports.filter((p) => p.protocol === 'tcp').map((p) => p.hostPort).sort((a, b) => a - b)[0];
+    if (port === undefined) notes.push({ level: 'warning', message: 'health_check_path is set but there is no health_check_port and no TCP port in ports: the health check is skipped' });
+    else health = { url: `http://127.0.0.1:${port}${s.health_check_path}`, port, path: s.health_check_path, timeoutSeconds: s.health_check_timeout_seconds, intervalMs: 2_000, requestTimeoutMs: 5_000 };
+  }
+
+  const logConfig: ContainerPlan['logConfig'] = { type: 'syslog', config: { tag: s.application_id } };
+  if (config.docker.syslog_address) logConfig.config['syslog-address'] = config.docker.syslog_address;
+
+  const base = {
+    name: CONTAINER_NAME,
+    image: s.source,
+    reference: formatImageRef(s.source),
+    env,
+    ports,
+    binds,
+    ...(s.root ? {} : { user: `${config.application_user.uid}:${config.application_user.gid}` }),
+    capAdd: s.capabilities_add,
+    capDrop: s.capabilities_drop,
+    ...(s.hostname ? { hostname: s.hostname } : {}),
+    networkMode: s.networking,
+    privileged: s.privileged,
+    readOnlyRootfs: s.read_only,
+    ...(s.shm_size ? { shmSizeBytes: parseSize(s.shm_size) } : {}),
+    restartPolicy: { name: 'on-failure' as const, maximumRetryCount: 10 },
+    logConfig,
+    ...(health ? { health } : {}),
+  };
+  const configHash = hashPlan(base);
+  const labels = {
+    [LABELS.applicationId]: s.application_id,
+    [LABELS.applicationVersion]: s.application_version,
+    [LABELS.configHash]: configHash,
+  };
+  return { ...base, labels, configHash, ...(notes.length ? { notes } : {}) };
+}
+
+/** sha256 over the plan with ciphertexts and secret values in (never printed; a change must show). */
+function hashPlan(plan: object): string {
+  const json = JSON.stringify(plan, (_k, v: unknown) => {
+    if (isKmsEncrypted(v)) return { kms: v.ciphertext.reveal() };
+    if (isSecret(v)) return { secret: createHash('sha256').update(v.reveal()).digest('hex') };
+    return v;
+  });
+  return 'sha256:' + createHash('sha256').update(json).digest('hex');
+}
+
+export function parseSize(text: string): number {
+  const m = /^([0-9]+)([bkmgBKMG]?)$/.exec(text);
+  if (!m) throw new Error(`bad size ${text}`);
+  const unit = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'b' | 'k' | 'm' | 'g'];
+  return Number(m[1]) * unit;
+}

@@ -1,0 +1,28 @@
+/*! The boot graph: every step, what it needs, in one place. Steps whose needs are met run
+ * concurrently; the container waits for credentials, disks and host settings; the signal and
+ * shutdown come last. */
+import { checkStepGraph, type AnyStep, type PlanInput } from '../engine/step.js';
+import { planContainer } from './container/plan.js';
+import { planCredentials } from './credentials/plan.js';
+import { planLogging } from './logging/plan.js';
+import { planSsh } from './ssh/plan.js';
+import { planDisks } from './disks/plan.js';
+import { planHost } from './host/plan.js';
+import { planSignal, planShutdown } from './signal/plan.js';
+
+export const steps: AnyStep[] = [
+  { id: 'host', title: 'Host settings (sysctl, sysfs, routing)', needs: [], plan: planHost },
+  { id: 'ssh', title: 'SSH daemon settings', needs: [], plan: planSsh },
+  { id: 'logging', title: 'Log shipping', needs: [], plan: planLogging },
+  { id: 'disks', title: 'Volumes and mounts', needs: [], plan: planDisks },
+  { id: 'credentials', title: 'Mint credentials', needs: [], plan: planCredentials },
+  { id: 'container', title: 'Application container', needs: ['credentials', 'disks', 'host', 'logging'], plan: planContainer },
+  { id: 'signal', title: 'CloudFormation signal', needs: ['container'], plan: planSignal },
+  { id: 'shutdown', title: 'Shutdown after the application exits', needs: ['signal'], plan: planShutdown },
+];
+
+checkStepGraph(steps);
+
+export function planAll(input: PlanInput): Array<{ id: string; title: string; plan: unknown }> {
+  return steps.map((s) => ({ id: s.id, title: s.title, plan: s.plan(input) }));
+}

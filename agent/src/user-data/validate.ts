@@ -1,0 +1,77 @@
+/*! User-data text → validated settings, or issues with key path, line, column, code and message.
+ * Pure: the same function backs `taupage validate`, `taupage plan` and `taupage boot`. */
+import { INVALID, type Path } from '../lib/schema/types.js';
+import { parseYamlSource, type PositionIndex } from '../lib/schema/yaml-source.js';
+import { userDataSchema, USER_DATA_HEADER, USER_DATA_MAX_BYTES, type UserData } from './schema.js';
+
+export interface UserDataIssue {
+  path: Path;
+  line: number;
+  column: number;
+  code: string;
+  message: string;
+  severity: 'error' | 'warning';
+}
+
+export interface ValidationResult {
+  valid: boolean;
+  settings?: UserData;
+  errors: UserDataIssue[];
+  warnings: UserDataIssue[];
+}
+
+export interface ValidateOptions {
+  /** Warnings (unknown or unsupported keys) become errors. */
+  strict?: boolean;
+  /** Require the `#taupage-ami-config` first line (boot: yes; a Senza TaupageConfig fragment: no). */
+  requireHeader?: boolean;
+}
+
+export function validateUserData(text: string, options: ValidateOptions = {}): ValidationResult {
+  const issues: UserDataIssue[] = [];
+  const at = (code: string, message: string, line = 1, column = 1): UserDataIssue => ({ path: [], line, column, code, message, severity: 'error' });
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > USER_DATA_MAX_BYTES) {
+    return finish([at('TPG_UD_TOO_LARGE', `user data is ${bytes} bytes; EC2 allows at most ${USER_DATA_MAX_BYTES} (16 KiB); move large values (certificates, configs) to S3 or the image`)], options);
+  }
+  if (options.requireHeader !== false && text.replace(/^\uFEFF/, '').split('\n', 1)[0]!.trimEnd() !== USER_DATA_HEADER) {
+    issues.push(at('TPG_UD_HEADER', `user data must start with the line ${USER_DATA_HEADER} (Senza adds it for you); without it the instance ignores the document`));
+  }
+  const parsed = parseYamlSource(text);
+  for (const i of parsed.issues) issues.push({ ...i });
+  if (parsed.issues.length) return finish(issues, options);
+  if (parsed.value === null || parsed.value === undefined) {
+    issues.push(at('TPG_UD_EMPTY', 'the document is empty; it needs at least application_id, application_version, runtime and source'));
+    return finish(issues, options);
+  }
+  if (typeof parsed.value !== 'object' || Array.isArray(parsed.value)) {
+    const p = parsed.positions.find([]);
+    issues.push(at('TPG_UD_NOT_MAPPING', `the top level must be a mapping of keys (application_id: ..., source: ...), not ${Array.isArray(parsed.value) ? 'a list' : 'a single value'}`, p.line, p.column));
+    return finish(issues, options);
+  }
+  const settings = userDataSchema.check(parsed.value, [], {
+    report: (i) => issues.push(withPosition(i, parsed.positions)),
+    sourceOf: (path) => parsed.positions.source(path),
+  });
+  const result = finish(issues, options);
+  if (result.valid && settings !== INVALID) result.settings = settings;
+  else result.valid = false;
+  return result;
+}
+
+function withPosition(i: { path: Path; code: string; message: string; severity: 'error' | 'warning'; at: 'key' | 'value' }, positions: PositionIndex): UserDataIssue {
+  const p = positions.find(i.path, i.at);
+  return { path: i.path, line: p.line, column: p.column, code: i.code, message: i.message, severity: i.severity };
+}
+
+function finish(issues: UserDataIssue[], options: ValidateOptions): ValidationResult {
+  const sorted = [...issues].sort((a, b) => a.line - b.line || a.column - b.column);
+  const strict = options.strict === true;
+  const errors = sorted.filter((i) => i.severity === 'error' || strict).map((i) => ({ ...i, severity: 'error' as const }));
+  const warnings = strict ? [] : sorted.filter((i) => i.severity === 'warning');
+  return { valid: errors.length === 0, errors, warnings };
+}
+
+export function formatKeyPath(path: Path): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z0-9_-]+$/.test(p) ? (i ? '.' : '') + p : `[${JSON.stringify(p)}]`)).join('') || '(document)';
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// Bundle the agent into one file, agent/dist/taupage.mjs (ESM, Node 20), with esbuild.
+// `--sea` also builds the single-file executable agent/dist/taupage (see scripts/build-sea.sh).
+import { build } from 'esbuild';
+import { readFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const format = process.argv.includes('--cjs') ? 'cjs' : 'esm';
+const outfile = join(root, 'agent/dist', format === 'esm' ? 'taupage.mjs' : 'taupage.cjs');
+
+// Optional native or platform-specific modules that are inside try/catch in their users
+// (ssh2's sshcrypto.node and cpu-features, macOS sensors, the CRT signer): resolve them to a stub
+// that throws, so the bundle has no dynamic require of a file that is not there.
+const stubOptional = {
+  name: 'stub-optional-native',
+  setup(b) {
+    b.onResolve({ filter: /\.node$|^cpu-features$|^(osx|macos)-temperature-sensor$|^@aws-sdk\/signature-v4-crt$/ }, (args) => ({ path: args.path, namespace: 'stub' }));
+    b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({ contents: "throw new Error('not bundled');", loader: 'js' }));
+  },
+};
+
+mkdirSync(dirname(outfile), { recursive: true });
+await build({
+  entryPoints: [join(root, 'agent/src/bin.ts')],
+  outfile,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format,
+  minify: process.argv.includes('--minify'),
+  sourcemap: false,
+  legalComments: 'none',
+  logLevel: 'warning',
+  define: { __TAUPAGE_VERSION__: JSON.stringify(pkg.version) },
+  banner:
+    format === 'esm'
+      ? { js: "#!/usr/bin/env node\nimport { createRequire as __taupageCreateRequire } from 'node:module';\nconst require = __taupageCreateRequire(import.meta.url);" }
+      : { js: '#!/usr/bin/env node' },
+  plugins: [stubOptional],
+});
+chmodSync(outfile, 0o755);
+console.error(`built ${outfile.replace(root + '/', '')}`);
