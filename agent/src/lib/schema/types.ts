@@ -467,7 +467,7 @@ export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
     for (const [k, field] of Object.entries(this.shape)) {
       if (k in out || (k in value && (value as Record<string, unknown>)[k] !== null)) continue;
       if (field.presence === 'required') {
-        ctx.report(error([...path, k], 'TPG_UD_REQUIRED', `missing required key${field.meta.description ? ` (${firstSentence(field.meta.description)})` : ''}`));
+        ctx.report(error([...path, k], 'TPG_UD_REQUIRED', `missing required key${field.meta.description ? `: ${firstSentence(field.meta.description)}` : ''}`));
         ok = false;
       } else if (field.presence === 'defaulted') out[k] = defaultOf(field, [...path, k], ctx);
     }

@@ -153,7 +153,7 @@ function pathAtOffset(node: Node, offset: number, path: Path = []): Path {
       const k = item.key as Node;
       const v = item.value as Node | null;
       const end = v?.range ? v.range[2] : k.range![2];
-      if (k.range && offset >= k.range[0] && offset <= end) {
+      if (k.range && offset >= k.range[0] && offset < end) {
         const seg = [...path, String((item.key as { value: unknown }).value)];
         return v && v.range && offset >= v.range[0] ? pathAtOffset(v, offset, seg) : seg;
       }
@@ -161,7 +161,7 @@ function pathAtOffset(node: Node, offset: number, path: Path = []): Path {
   } else if (isSeq(node)) {
     for (let i = 0; i < node.items.length; i++) {
       const it = node.items[i] as Node | null;
-      if (it?.range && offset >= it.range[0] && offset <= it.range[2]) return pathAtOffset(it, offset, [...path, i]);
+      if (it?.range && offset >= it.range[0] && offset < it.range[2]) return pathAtOffset(it, offset, [...path, i]);
     }
   }
   return path;

@@ -12,19 +12,23 @@ export interface PortMapping {
   protocol: 'tcp' | 'udp';
 }
 
+const hostPortKey = t.string({ acceptNumbers: true }).refine<string>((key, path, ctx) => {
+  const host = portSpecFromKey(key);
+  if (typeof host === 'string') {
+    ctx.report(error(path, 'TPG_UD_PORT', host, 'key'));
+    return INVALID;
+  }
+  return key;
+});
+
 const portMappings = t
-  .map(t.string({ acceptNumbers: true }), portSpec)
+  .map(hostPortKey, portSpec, { keyJson: { pattern: '^[0-9]{1,5}(/(tcp|udp))?$' } })
   .refine<PortMapping[]>((ports, path, ctx) => {
     const out: PortMapping[] = [];
     let ok = true;
     const seen = new Set<string>();
     for (const [key, target] of Object.entries(ports)) {
-      const host = portSpecFromKey(key);
-      if (typeof host === 'string') {
-        ctx.report(error([...path, key], 'TPG_UD_PORT', host, 'key'));
-        ok = false;
-        continue;
-      }
+      const host = portSpecFromKey(key) as PortSpec;
       if (host.protocol && target.protocol && host.protocol !== target.protocol) {
         ctx.report(error([...path, key], 'TPG_UD_PORT', `host port says /${host.protocol} but container port says /${target.protocol}; use the same protocol on both sides`));
         ok = false;

@@ -1,0 +1,179 @@
+// The user-data contract's rules, one behaviour each, as a team sees them.
+import { describe, it, expect } from 'vitest';
+import { validateUserData } from '../../agent/src/user-data/validate.js';
+import { isKmsEncrypted } from '../../agent/src/user-data/values.js';
+import { Secret } from '../../agent/src/lib/secret.js';
+
+const BASE = '#taupage-ami-config\napplication_id: my-app\napplication_version: "1.0"\nruntime: Docker\nsource: pierone.stups.zalan.do/team/my-app:1.0\n';
+const check = (extra: string, opts = {}) => validateUserData(BASE + extra, opts);
+const codes = (extra: string) => check(extra).errors.map((e) => `${e.code} ${e.path.join('.')}`);
+
+describe('YAML 1.1 as PyYAML read it', () => {
+  it('reads yes/no/on/off as booleans, but y/n as strings', () => {
+    const r = check('root: yes\nread_only: off\nenvironment:\n  Y: y\n  ON: on\n');
+    expect(r.valid).toBe(true);
+    expect(r.settings!.root).toBe(true);
+    expect(r.settings!.read_only).toBe(false);
+    expect(r.settings!.environment.Y).toBe('y');
+  });
+  it('gives environment values exactly as written (1.10 stays 1.10, on stays on)', () => {
+    const r = check('environment:\n  V: 1.10\n  B: on\n  O: 0755\n  Q: "quoted"\n');
+    expect(r.settings!.environment).toEqual({ V: '1.10', B: 'on', O: '0755', Q: 'quoted' });
+  });
+  it('keeps application_version as typed', () => {
+    const r = validateUserData(BASE.replace('"1.0"', '1.10'));
+    expect(r.settings!.application_version).toBe('1.10');
+  });
+  it('reads integer port keys', () => {
+    const r = check('ports:\n  80: 8080\n  "53/udp": 53\n  9000: 9000/udp\n');
+    expect(r.settings!.ports).toEqual([
+      { hostPort: 53, containerPort: 53, protocol: 'udp' },
+      { hostPort: 80, containerPort: 8080, protocol: 'tcp' },
+      { hostPort: 9000, containerPort: 9000, protocol: 'udp' },
+    ]);
+  });
+  it('rejects duplicate keys, at the duplicate', () => {
+    const r = check('environment:\n  A: 1\n  A: 2\n');
+    expect(r.errors).toMatchObject([{ code: 'TPG_UD_DUPLICATE_KEY', path: ['environment', 'A'], line: 8, column: 3 }]);
+  });
+  it('rejects a billion-laughs document without expanding it', () => {
+    const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < 12; i++) {
+      const p = String.fromCharCode(96 + i);
+      const c = String.fromCharCode(97 + i);
+      levels.push(`${c}: &${c} [${Array(9).fill('*' + p).join(',')}]`);
+    }
+    const r = check(levels.join('\n') + '\n');
+    expect(r.valid).toBe(false);
+    expect(r.errors[0]!.code).toBe('TPG_UD_ALIAS_LIMIT');
+  });
+  it('rejects user data over 16 KiB, the EC2 limit', () => {
+    const big = 'environment:\n' + Array.from({ length: 300 }, (_, i) => `  V${i}: ${'x'.repeat(60)}`).join('\n');
+    expect(codes(big)).toEqual(['TPG_UD_TOO_LARGE ']);
+    expect(check('environment:\n  V: ' + 'x'.repeat(15_000) + '\n').valid).toBe(true);
+  });
+  it('needs a mapping at the top level and a non-empty document', () => {
+    expect(validateUserData('#taupage-ami-config\n').errors[0]!.code).toBe('TPG_UD_EMPTY');
+    expect(validateUserData('#taupage-ami-config\n- a\n').errors[0]!.code).toBe('TPG_UD_NOT_MAPPING');
+  });
+  it('needs the #taupage-ami-config header unless told it is a fragment', () => {
+    const body = BASE.replace('#taupage-ami-config\n', '');
+    expect(validateUserData(body).errors.map((e) => e.code)).toEqual(['TPG_UD_HEADER']);
+    expect(validateUserData(body, { requireHeader: false }).valid).toBe(true);
+  });
+});
+
+describe('required keys and image references', () => {
+  it('names each missing required key', () => {
+    const r = validateUserData('#taupage-ami-config\nsource: pierone.stups.zalan.do/team/app:1\n');
+    expect(r.errors.map((e) => e.path[0])).toEqual(['application_id', 'application_version', 'runtime']);
+  });
+  it.each([
+    ['My_App', false],
+    ['my-app', true],
+    ['app-', false],
+    ['9app', false],
+    ['a1', true],
+  ])('application_id %s valid=%s', (id, ok) => {
+    expect(validateUserData(BASE.replace('my-app\n', `${id}\n`)).valid).toBe(ok);
+  });
+  it('only knows the Docker runtime', () => {
+    expect(codes('').length).toBe(0);
+    expect(validateUserData(BASE.replace('Docker', 'Rkt')).errors[0]!.code).toBe('TPG_UD_ENUM');
+  });
+  it.each([
+    ['team/app:1.0', /no registry/],
+    ['pierone.stups.zalan.do/team/app', /no tag/],
+    ['pierone.stups.zalan.do/team/app:latest', /latest is not allowed/],
+    ['pierone.stups.zalan.do/team/app:1.0-SNAPSHOT', /SNAPSHOT/],
+    ['pierone.stups.zalan.do/app:1.0', /organization and a name/],
+    ['pierone.stups.zalan.do/team/app:1.0@sha256:1234', /64 lowercase hex/],
+  ])('refuses source %s with the reason', (source, reason) => {
+    const r = validateUserData(BASE.replace('pierone.stups.zalan.do/team/my-app:1.0', source));
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0]).toMatchObject({ code: 'TPG_UD_IMAGE_REF', path: ['source'], line: 5, column: 9 });
+    expect(r.errors[0]!.message).toMatch(reason);
+  });
+  it('accepts a registry with a port and a pinned digest', () => {
+    const digest = 'sha256:' + 'ab'.repeat(32);
+    const r = validateUserData(BASE.replace('pierone.stups.zalan.do/team/my-app:1.0', `127.0.0.1:5000/team/sub/app:1.0@${digest}`));
+    expect(r.settings!.source).toEqual({ registry: '127.0.0.1:5000', repository: 'team/sub/app', tag: '1.0', digest });
+  });
+});
+
+describe('types are checked strictly', () => {
+  it('refuses a quoted boolean (erase_on_boot once wiped data)', () => {
+    const r = check('mounts:\n  /data:\n    partition: /dev/xvdf\n    erase_on_boot: "false"\n');
+    expect(r.errors).toMatchObject([{ code: 'TPG_UD_TYPE', path: ['mounts', '/data', 'erase_on_boot'], line: 9, column: 20 }]);
+    expect(r.errors[0]!.message).toMatch(/without quotes/);
+  });
+  it('checks enumerations and suggests the closest', () => {
+    const r = check('shutdown: on-succes\n');
+    expect(r.errors[0]!.message).toMatch(/did you mean on-success/);
+  });
+  it('wants positive integers for counts and timeouts', () => {
+    expect(codes('health_check_timeout_seconds: 0\n')).toEqual(['TPG_UD_RANGE health_check_timeout_seconds']);
+    expect(codes('health_check_timeout_seconds: "60"\n')).toEqual(['TPG_UD_TYPE health_check_timeout_seconds']);
+    expect(codes('application_logrotate_rotate: -1\n')).toEqual(['TPG_UD_RANGE application_logrotate_rotate']);
+  });
+  it('checks port numbers and protocols on both sides', () => {
+    expect(codes('ports:\n  80: 0\n')).toEqual(['TPG_UD_PORT ports.80']);
+    expect(codes('ports:\n  65536: 80\n')).toEqual(['TPG_UD_PORT ports.65536']);
+    expect(codes('ports:\n  "53/udp": 53/tcp\n')).toEqual(['TPG_UD_PORT ports.53/udp']);
+    expect(codes('ssh_ports: [22, 70000]\n')).toEqual(['TPG_UD_PORT ssh_ports.1']);
+  });
+  it('maps ssh_gateway_ports yes/no (booleans in YAML 1.1) to the words sshd wants', () => {
+    expect(check('ssh_gateway_ports: no\n').settings!.ssh_gateway_ports).toBe('no');
+    expect(check('ssh_gateway_ports: clientspecified\n').settings!.ssh_gateway_ports).toBe('clientspecified');
+  });
+});
+
+describe('environment', () => {
+  it('refuses names with = or NUL, empty names and non-scalar values', () => {
+    expect(codes('environment:\n  "A=B": 1\n')).toEqual(['TPG_UD_ENV_NAME environment.A=B']);
+    expect(codes('environment:\n  "": 1\n')).toEqual(['TPG_UD_LENGTH environment.']);
+    expect(codes('environment:\n  "A\\0B": 1\n')).toEqual(['TPG_UD_ENV_NAME environment.A\u0000B']);
+    expect(codes('environment:\n  A: [1]\n')).toEqual(['TPG_UD_TYPE environment.A']);
+  });
+  it('turns aws:kms: values into encrypted values and secret-named ones into Secrets', () => {
+    const r = check('environment:\n  DB: aws:kms:AQICAHhzZWNyZXQ=\n  MY_PASSWORD: hunter2\n  PLAIN: hello\n');
+    const env = r.settings!.environment;
+    expect(isKmsEncrypted(env.DB)).toBe(true);
+    expect(env.MY_PASSWORD).toBeInstanceOf(Secret);
+    expect(String(env.MY_PASSWORD)).toBe('[redacted]');
+    expect(env.PLAIN).toBe('hello');
+  });
+  it('refuses aws:kms: values that are not base64, without echoing them', () => {
+    const r = check('environment:\n  DB: aws:kms:not*base64!\n');
+    expect(r.errors).toMatchObject([{ code: 'TPG_UD_KMS_BASE64', path: ['environment', 'DB'] }]);
+    expect(JSON.stringify(r)).not.toContain('not*base64');
+  });
+});
+
+describe('unknown and unsupported keys', () => {
+  it('warns about unknown keys with a did-you-mean', () => {
+    const r = check('helth_check_path: /health\n');
+    expect(r.valid).toBe(true);
+    expect(r.warnings).toMatchObject([{ code: 'TPG_UD_UNKNOWN_KEY', path: ['helth_check_path'], line: 6, column: 1 }]);
+    expect(r.warnings[0]!.message).toMatch(/did you mean health_check_path\?/);
+  });
+  it('accepts keys of the original this image does not implement, with a warning naming them', () => {
+    const r = check('appdynamics_application: x\nnewrelic_account_key: y\nxray_enabled: true\nopa_enabled: true\netcd_discovery_domain: d\nlocal_planb_tokeninfo: true\n');
+    expect(r.valid).toBe(true);
+    expect(r.warnings.map((w) => w.code)).toEqual(Array(6).fill('TPG_UD_UNSUPPORTED_KEY'));
+    expect(r.warnings[0]!.message).toMatch(/AppDynamics/);
+  });
+  it('--strict turns warnings into errors', () => {
+    const r = check('helth_check_path: /health\n', { strict: true });
+    expect(r.valid).toBe(false);
+    expect(r.errors[0]!.code).toBe('TPG_UD_UNKNOWN_KEY');
+    expect(r.warnings).toEqual([]);
+  });
+});
+
+describe('defaults', () => {
+  it('fills documented defaults', () => {
+    const s = check('').settings!;
+    expect(s).toMatchObject({ root: false, environment: {}, health_check_timeout_seconds: 60, networking: 'bridge', shutdown: 'never', ssh_ports: [22] });
+  });
+});
