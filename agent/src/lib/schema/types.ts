@@ -475,7 +475,8 @@ export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
   }
   protected baseJsonSchema(): JsonSchema {
     const properties: Record<string, JsonSchema> = {};
-    for (const [k, f] of Object.entries(this.shape)) properties[k] = f.toJsonSchema();
+    // `key:` with no value (null) means "not set" for every key that is not required.
+    for (const [k, f] of Object.entries(this.shape)) properties[k] = f.presence === 'required' ? f.toJsonSchema() : nullable(f.toJsonSchema());
     const required = Object.entries(this.shape)
       .filter(([, f]) => f.presence === 'required')
       .map(([k]) => k);
@@ -512,6 +513,14 @@ export class UnionSchema<T> extends Schema<T> {
   typeName(): string {
     return this.options.map((o) => o.typeName()).join(' or ');
   }
+}
+
+function nullable(s: JsonSchema): JsonSchema {
+  if (typeof s.type === 'string') return { ...s, type: [s.type, 'null'] };
+  if (Array.isArray(s.type)) return s.type.includes('null') ? s : { ...s, type: [...s.type, 'null'] };
+  if (Object.keys(s).every((k) => ['description', 'default', 'examples', 'deprecated'].includes(k))) return s;
+  const { description, default: dflt, examples, deprecated, ...rest } = s;
+  return { ...(description ? { description } : {}), ...(dflt !== undefined ? { default: dflt } : {}), ...(examples ? { examples } : {}), ...(deprecated ? { deprecated } : {}), anyOf: [rest, { type: 'null' }] };
 }
 
 /** A field's default, normalized by the field itself (so `object(...).default({})` fills nested defaults). */

@@ -1,0 +1,98 @@
+// The one retry loop: full jitter bounds, attempts, retriability, deadlines, Retry-After, cancel.
+import { describe, it, expect } from 'vitest';
+import { retry, backoffDelay, withTimeout } from '../../agent/src/lib/retry.js';
+import { AgentError } from '../../agent/src/lib/errors.js';
+import type { Clock } from '../../agent/src/lib/clock.js';
+
+function fakeClock() {
+  let now = 1_000_000;
+  const sleeps: number[] = [];
+  const clock: Clock = {
+    now: () => now,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      now += ms;
+    },
+  };
+  return { clock, sleeps };
+}
+
+describe('backoffDelay (full jitter)', () => {
+  it('is random(0, min(cap, base * 2^n))', () => {
+    expect(backoffDelay(0, { baseMs: 100, capMs: 10_000, random: () => 0.999 })).toBe(99);
+    expect(backoffDelay(3, { baseMs: 100, capMs: 10_000, random: () => 0.5 })).toBe(400);
+    expect(backoffDelay(20, { baseMs: 100, capMs: 10_000, random: () => 0.999 })).toBe(9_990);
+    expect(backoffDelay(5, { baseMs: 100, capMs: 10_000, random: () => 0 })).toBe(0);
+  });
+});
+
+describe('retry', () => {
+  it('retries until success, sleeping the jittered backoff between attempts', async () => {
+    const { clock, sleeps } = fakeClock();
+    let calls = 0;
+    const r = await retry(async () => (++calls < 3 ? Promise.reject(new Error('flaky')) : 'ok'), { attempts: 5, baseMs: 100, capMs: 1_000, clock, random: () => 0.5 });
+    expect(r).toBe('ok');
+    expect(calls).toBe(3);
+    expect(sleeps).toEqual([50, 100]);
+  });
+  it('rethrows the last error after the attempts', async () => {
+    const { clock } = fakeClock();
+    let n = 0;
+    await expect(retry(async () => Promise.reject(new Error(`fail ${++n}`)), { attempts: 3, baseMs: 1, capMs: 1, clock })).rejects.toThrow('fail 3');
+  });
+  it('stops at once on retriable: false', async () => {
+    const { clock } = fakeClock();
+    let calls = 0;
+    await expect(
+      retry(
+        async () => {
+          calls++;
+          throw new AgentError('TPG_IMAGE_UNTRUSTED', 'no', { retriable: false });
+        },
+        { attempts: 5, baseMs: 1, capMs: 1, clock },
+      ),
+    ).rejects.toMatchObject({ code: 'TPG_IMAGE_UNTRUSTED' });
+    expect(calls).toBe(1);
+  });
+  it('honours retryAfterMs as a floor', async () => {
+    const { clock, sleeps } = fakeClock();
+    let calls = 0;
+    await retry(
+      async () => {
+        if (++calls === 1) throw new AgentError('TPG_TIMEOUT', 'slow down', { retryAfterMs: 3_000 });
+        return 1;
+      },
+      { attempts: 2, baseMs: 10, capMs: 100, clock, random: () => 0.5 },
+    );
+    expect(sleeps).toEqual([3_000]);
+  });
+  it('does not sleep past the deadline: it fails with the last error', async () => {
+    const { clock, sleeps } = fakeClock();
+    let calls = 0;
+    await expect(retry(async () => Promise.reject(new Error(`e${++calls}`)), { attempts: 100, baseMs: 1_000, capMs: 1_000, clock, random: () => 0.99, deadline: clock.now() + 2_500 })).rejects.toThrow(/e3/);
+    expect(sleeps.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(2_500);
+  });
+  it('stops when the signal aborts', async () => {
+    const ac = new AbortController();
+    let calls = 0;
+    const p = retry(
+      async () => {
+        calls++;
+        ac.abort();
+        throw new Error('down');
+      },
+      { attempts: 10, baseMs: 1, capMs: 1, signal: ac.signal },
+    );
+    await expect(p).rejects.toThrow('down');
+    expect(calls).toBe(1);
+  });
+});
+
+describe('withTimeout', () => {
+  it('rejects with a TPG_TIMEOUT AgentError naming what did not answer', async () => {
+    await expect(withTimeout(20, 'registry', (signal) => new Promise((_r, rej) => signal.addEventListener('abort', () => rej(new Error('aborted')))))).rejects.toMatchObject({
+      code: 'TPG_TIMEOUT',
+      message: 'registry did not answer within 20 ms',
+    });
+  });
+});
