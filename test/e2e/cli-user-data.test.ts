@@ -150,7 +150,7 @@ describe('taupage schema, help, --version', () => {
     const s = JSON.parse(r.stdout);
     expect(s.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
     expect(s.required).toEqual(['application_id', 'application_version', 'runtime', 'source']);
-    expect(s.properties.health_check_timeout_seconds).toMatchObject({ type: 'integer', default: 60 });
+    expect(s.properties.health_check_timeout_seconds).toMatchObject({ type: ['integer', 'null'], default: 60, minimum: 1 });
   });
 
   it('keeps the committed docs in step with the code (run npm run docs)', () => {

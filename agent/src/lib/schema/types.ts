@@ -199,7 +199,8 @@ export class StringSchema extends Schema<string> {
     return s;
   }
   protected baseJsonSchema(): JsonSchema {
-    const s: JsonSchema = { type: 'string' };
+    // Numbers are accepted and read as written (application_version: 1.10).
+    const s: JsonSchema = { type: this.opts.acceptNumbers === false ? 'string' : ['string', 'number'] };
     if (this.opts.pattern) s.pattern = this.opts.pattern.source;
     if (this.opts.minLength !== undefined) s.minLength = this.opts.minLength;
     if (this.opts.maxLength !== undefined) s.maxLength = this.opts.maxLength;
