@@ -1,17 +1,11 @@
 /*! User-data text → validated settings, or issues with key path, line, column, code and message.
  * Pure: the same function backs `taupage validate`, `taupage plan` and `taupage boot`. */
 import { INVALID, type Path } from '../lib/schema/types.js';
-import { parseYamlSource, type PositionIndex } from '../lib/schema/yaml-source.js';
+import { parseYamlSource, type PositionIndex, type SourceIssue } from '../lib/schema/yaml-source.js';
 import { userDataSchema, USER_DATA_HEADER, USER_DATA_MAX_BYTES, type UserData } from './schema.js';
 
-export interface UserDataIssue {
-  path: Path;
-  line: number;
-  column: number;
-  code: string;
-  message: string;
-  severity: 'error' | 'warning';
-}
+/** One problem: key path, 1-based line and column, stable code, message saying what to do. */
+export type UserDataIssue = SourceIssue;
 
 export interface ValidationResult {
   valid: boolean;
