@@ -41,5 +41,6 @@ export async function readCredentialsStatus(path: string): Promise<CredentialsSt
 }
 
 export async function writeCredentialsStatus(path: string, status: CredentialsStatus): Promise<void> {
-  await writeFileAtomic(path, JSON.stringify(status, null, 2) + '\n', { mode: 0o644, mkdirParents: true });
+  // Written after every pass and kept on tmpfs (/run): atomic for readers, no fsync needed.
+  await writeFileAtomic(path, JSON.stringify(status, null, 2) + '\n', { mode: 0o644, mkdirParents: true, fsync: false });
 }
