@@ -18,7 +18,7 @@ import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
 import { startS3 } from '../test/helpers/s3rver.js';
-import { APP, BUCKET, REGION, clientJson, scratch, userJson } from '../test/helpers/credentials-env.js';
+import { APP, BUCKET, REGION, clientJson, removeScratches, scratch, userJson } from '../test/helpers/credentials-env.js';
 import { main } from '../agent/src/main.js';
 import type { Io } from '../agent/src/cli/io.js';
 
@@ -165,7 +165,8 @@ c.destroy();
     console.log(`    CPU ${perPassMs.toFixed(2)} ms per pass (${busy.cpuMs.toFixed(0)} ms over ~${busy.passes} passes at ${0.25} s) -> ~${(perHour / 1000).toFixed(2)} CPU s per hour at the default 120 s interval (${((perHour / 3_600_000) * 100).toFixed(4)}% of one core)`);
   }
 
-  await s3.stop();
+  await s3.dispose();
+  await removeScratches();
 }
 
 main_().catch((e) => {

@@ -2,7 +2,7 @@
  * would have written (/meta/taupage.yaml) and an agent.yaml pointing S3 at a loopback endpoint,
  * a BootContext for calling the step's apply directly, Mint-shaped objects with recognisable
  * secrets, and a collecting log sink to scan for them. */
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -44,8 +44,16 @@ export interface ScratchOptions {
   agent?: Record<string, unknown>;
 }
 
+const scratchDirs: string[] = [];
+
+/** Remove every scratch root made by this process (call from afterAll). */
+export async function removeScratches(): Promise<void> {
+  await Promise.all(scratchDirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+}
+
 export async function scratch(options: ScratchOptions): Promise<Scratch> {
   const dir = await mkdtemp(join(tmpdir(), 'tpg-cred-'));
+  scratchDirs.push(dir);
   const ud = { application_id: APP, application_version: '1.0', runtime: 'Docker', source: 'pierone.example.org/team/kio:1.0', mint_bucket: BUCKET, ...options.userData };
   const text = `#taupage-ami-config\n${stringify(ud)}`;
   const validated = validateUserData(text);

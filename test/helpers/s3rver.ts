@@ -1,6 +1,6 @@
 /*! A real S3 server (s3rver) on loopback for a test file: start on an ephemeral port, seed and
  * rotate objects, stop and start again on the same port and data ("S3 down, then up"). */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
@@ -14,6 +14,8 @@ export interface LocalS3 {
   stop(): Promise<void>;
   /** Start again on the same port with the same data. */
   start(): Promise<void>;
+  /** Stop and remove the data. */
+  dispose(): Promise<void>;
 }
 
 export async function startS3(buckets: string[]): Promise<LocalS3> {
@@ -26,6 +28,14 @@ export async function startS3(buckets: string[]): Promise<LocalS3> {
     server = s;
   };
   await start();
+  const stop = async () => {
+    const s = server;
+    server = undefined;
+    if (!s) return;
+    const closing = s.close();
+    s.httpServer?.closeAllConnections(); // keep-alive sockets would keep "down" S3 half up
+    await closing;
+  };
   const endpoint = `http://127.0.0.1:${port}`;
   return {
     endpoint,
@@ -39,14 +49,11 @@ export async function startS3(buckets: string[]): Promise<LocalS3> {
       const res = await fetch(`${endpoint}/${bucket}/${key}`, { method: 'DELETE' });
       if (res.status !== 204) throw new Error(`DELETE ${key}: ${res.status}`);
     },
-    async stop() {
-      const s = server;
-      server = undefined;
-      if (!s) return;
-      const closing = s.close();
-      s.httpServer?.closeAllConnections(); // keep-alive sockets would keep "down" S3 half up
-      await closing;
-    },
+    stop,
     start,
+    async dispose() {
+      await stop();
+      await rm(directory, { recursive: true, force: true });
+    },
   };
 }

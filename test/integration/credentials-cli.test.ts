@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startS3, type LocalS3 } from '../helpers/s3rver.js';
 import { startFaultProxy, type FaultProxy } from '../fakes/fault-proxy.js';
-import { APP, BUCKET, SECRET_MARK, clientJson, scratch, userJson, type Scratch } from '../helpers/credentials-env.js';
+import { APP, BUCKET, SECRET_MARK, clientJson, scratch, userJson, type Scratch, removeScratches } from '../helpers/credentials-env.js';
 import { applyCredentials } from '../../agent/src/steps/credentials/apply.js';
 
 process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
@@ -27,7 +27,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await proxy?.close();
-  await s3?.stop();
+  await s3?.dispose();
+  await removeScratches();
 });
 
 interface Run {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { startS3, type LocalS3 } from '../helpers/s3rver.js';
-import { APP, BUCKET, REGION, clientJson, scratch, userJson } from '../helpers/credentials-env.js';
+import { APP, BUCKET, REGION, clientJson, scratch, userJson, removeScratches } from '../helpers/credentials-env.js';
 import { applyCredentials } from '../../agent/src/steps/credentials/apply.js';
 import { CredentialsRefresher } from '../../agent/src/steps/credentials/refresh.js';
 import { createS3ObjectStore } from '../../agent/src/adapters/aws/s3.js';
@@ -28,7 +28,8 @@ beforeAll(async () => {
   s3 = await startS3([BUCKET]);
 });
 afterAll(async () => {
-  await s3?.stop();
+  await s3?.dispose();
+  await removeScratches();
 });
 
 describe('credentials rotation', () => {

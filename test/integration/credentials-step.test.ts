@@ -1,11 +1,11 @@
 /*! The credentials boot step and refresh pass against a real S3 server (s3rver on loopback), with
  * a fault-injecting proxy for what s3rver cannot do (throttling, 5xx, cut bodies, redirects). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile, stat, writeFile, readdir } from 'node:fs/promises';
+import { readFile, stat, writeFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startS3, type LocalS3 } from '../helpers/s3rver.js';
 import { startFaultProxy, type FaultProxy } from '../fakes/fault-proxy.js';
-import { APP, BUCKET, REGION, SECRET_MARK, clientJson, scratch, userJson, type Scratch } from '../helpers/credentials-env.js';
+import { APP, BUCKET, REGION, SECRET_MARK, clientJson, scratch, userJson, type Scratch, removeScratches } from '../helpers/credentials-env.js';
 import { applyCredentials } from '../../agent/src/steps/credentials/apply.js';
 import { steps } from '../../agent/src/steps/index.js';
 import { CredentialsRefresher } from '../../agent/src/steps/credentials/refresh.js';
@@ -27,7 +27,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await proxy?.close();
-  await s3?.stop();
+  await s3?.dispose();
+  await removeScratches();
 });
 
 async function seed(version: number): Promise<void> {
@@ -266,6 +267,40 @@ describe('credentials refresh pass', () => {
     expect(f.error.code).toBe('TPG_S3_WRONG_REGION');
     expect(f.error.message).toContain(`bucket ${BUCKET} is not in ${REGION} but in eu-central-1`);
     expect(f.error.hint).toContain('aws.region: eu-central-1');
+  });
+
+  it('a request that never answers times out as S3 unavailable; the files stay', async () => {
+    await seed(16);
+    const env = await scratch({ endpoint: s3.endpoint, agent: { aws: { endpoints: { s3: proxy.url }, s3_force_path_style: true, request_timeout_ms: 200 } } });
+    const { r, store } = refresher(env);
+    await r.prepare();
+    await r.pass(fast);
+    await seed(17);
+    proxy.always = { kind: 'hang' };
+    const res = await r.pass({ ...fast, attempts: 2 });
+    proxy.always = undefined;
+    store.close();
+    for (const f of res.files) {
+      expect(f.outcome).toBe('failed');
+      if (f.outcome === 'failed') {
+        expect(f.error.code).toBe('TPG_S3_UNAVAILABLE');
+        expect(f.error.message).toContain('did not answer within 200 ms');
+      }
+    }
+    expect(await local(env, 'user.json')).toBe(userJson(16));
+  });
+
+  it('a credentials directory removed by hand comes back at the next pass', async () => {
+    await seed(18);
+    const env = await scratch({ endpoint: s3.endpoint });
+    const { r, store } = refresher(env, 's3');
+    await r.prepare();
+    await r.pass(fast);
+    await rm(env.paths.credentialsDir, { recursive: true });
+    const res = await r.pass(fast);
+    store.close();
+    expect(res.files.map((f) => f.outcome)).toEqual(['written', 'written']);
+    expect(await local(env, 'client.json')).toBe(clientJson(18));
   });
 
   it('S3 down, then up: the files are kept, the error says S3 is unreachable, then it resumes', async () => {

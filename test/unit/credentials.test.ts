@@ -1,7 +1,7 @@
 /*! Pure parts of the credentials feature: what counts as a Mint object, how S3's answers become
  * errors that say what to do, the watcher's jitter, and stale temp files. */
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, writeFile, utimes, readdir } from 'node:fs/promises';
+import { mkdtemp, writeFile, utimes, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkCredentialFile } from '../../agent/src/steps/credentials/validate.js';
@@ -97,5 +97,6 @@ describe('removeStaleTemps', () => {
     for (const f of ['.user.json.1.aa.tmp', '.client.json.2.bb.tmp', '.other.1.dd.tmp']) await utimes(join(dir, f), old, old);
     expect(await removeStaleTemps(dir, ['user.json', 'client.json'], Date.now())).toBe(2);
     expect((await readdir(dir)).sort()).toEqual(['.other.1.dd.tmp', '.user.json.3.cc.tmp', 'user.json']);
+    await rm(dir, { recursive: true });
   });
 });

@@ -64,10 +64,9 @@ export class CredentialsRefresher {
     this.status = { bucket: plan.bucket, applicationId: plan.applicationId, region, directory: plan.directory, ok: false, files: {} };
   }
 
-  /** Create the directory, drop stale temp files, and pick up ETags from an earlier status. */
+  /** Drop stale temp files and pick up ETags from an earlier status (each pass makes the directory). */
   async prepare(): Promise<void> {
     const { plan } = this.options;
-    await ensureCredentialsDir(plan.directory, plan.owner);
     await removeStaleTemps(plan.directory, plan.keys.map(fileName), this.clock.now());
     if (!this.options.statusFile) return;
     const previous = await readCredentialsStatus(this.options.statusFile);
@@ -82,7 +81,15 @@ export class CredentialsRefresher {
   }
 
   async pass(policy: PassPolicy): Promise<PassResult> {
-    const files = await Promise.all(this.options.plan.keys.map((key) => this.refreshFile(key, policy)));
+    let files: FileOutcome[];
+    try {
+      // Cheap, and a directory removed by hand comes back at the next pass instead of failing forever.
+      await ensureCredentialsDir(this.options.plan.directory, this.options.plan.owner);
+      files = await Promise.all(this.options.plan.keys.map((key) => this.refreshFile(key, policy)));
+    } catch (e) {
+      const error = toAgentError(e, 'TPG_CREDENTIALS_FAILED');
+      files = this.options.plan.keys.map((key) => ({ file: fileName(key), key, outcome: 'failed' as const, error }));
+    }
     const cancelled = policy.signal?.aborted === true;
     const ok = files.every((f) => f.outcome !== 'failed');
     const now = new Date(this.clock.now()).toISOString();
