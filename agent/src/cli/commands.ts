@@ -37,6 +37,18 @@ export const commands: Command[] = [
     help: 'Point your editor at it with a first line: # yaml-language-server: $schema=<file>. --markdown prints the reference table of docs/user-data.md.',
     run: async (argv, io) => (await import('./schema.js')).runSchema(argv, io),
   },
+  {
+    name: 'credentials',
+    summary: 'keep the Mint credentials (user.json, client.json) current from S3',
+    usage: 'taupage credentials --once|--watch [--interval SECONDS] [--config FILE]',
+    help: `Reads mint_bucket and application_id from the user data the boot wrote (/meta/taupage.yaml).
+  --once      one pass; exit 0 only if both files are current
+  --watch     refresh every credentials.refresh_interval_seconds (default 120) plus jitter, until SIGTERM
+  --interval  override the interval (seconds, decimals allowed)
+Files change only when Mint rotated them; a failure never deletes or damages them.
+Status (last refresh, ETags; never contents): /run/taupage/credentials.json.`,
+    run: async (argv, io) => (await import('./credentials.js')).runCredentials(argv, io),
+  },
 ];
 
 export function findCommand(name: string): Command | undefined {

@@ -22,6 +22,8 @@ export function paths(root = '/') {
     bootLock: r('run', 'taupage', 'boot.lock'),
     statusFile: r('run', 'taupage', 'status.json'),
     resultFile: r('run', 'taupage', 'result.json'),
+    /** Mint credentials refresher: last refresh, ETags (never contents). */
+    credentialsStatus: r('run', 'taupage', 'credentials.json'),
     sshKeysRun: r('run', 'taupage', 'ssh-keys'),
     state: r('var', 'lib', 'taupage'),
     varLog: r('var', 'log'),

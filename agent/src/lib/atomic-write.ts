@@ -11,6 +11,9 @@ export interface AtomicWriteOptions {
   gid?: number;
   /** Create the parent directory (mode 0755) when missing. */
   mkdirParents?: boolean;
+  /** false: skip both fsyncs. Still atomic for readers, not crash-durable: only for files on tmpfs
+   * or that are rewritten often and cheap to lose (status files). Default true. */
+  fsync?: boolean;
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions): Promise<void> {
@@ -22,7 +25,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     await fh.writeFile(data);
     await fh.chmod(options.mode); // the umask must not weaken or strengthen what the caller asked for
     if (options.uid !== undefined || options.gid !== undefined) await fh.chown(options.uid ?? -1, options.gid ?? -1);
-    await fh.sync();
+    if (options.fsync !== false) await fh.sync();
   } catch (e) {
     await fh.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);
@@ -35,7 +38,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     await unlink(tmp).catch(() => undefined);
     throw e;
   }
-  await fsyncDir(dir);
+  if (options.fsync !== false) await fsyncDir(dir);
 }
 
 export async function fsyncDir(dir: string): Promise<void> {

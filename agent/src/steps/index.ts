@@ -4,6 +4,7 @@
 import { checkStepGraph, type AnyStep, type PlanInput } from '../engine/step.js';
 import { planContainer } from './container/plan.js';
 import { planCredentials } from './credentials/plan.js';
+import { applyCredentials } from './credentials/apply.js';
 import { planLogging } from './logging/plan.js';
 import { planSsh } from './ssh/plan.js';
 import { planDisks } from './disks/plan.js';
@@ -15,7 +16,7 @@ export const steps: AnyStep[] = [
   { id: 'ssh', title: 'SSH daemon settings', needs: [], plan: planSsh },
   { id: 'logging', title: 'Log shipping', needs: [], plan: planLogging },
   { id: 'disks', title: 'Volumes and mounts', needs: [], plan: planDisks },
-  { id: 'credentials', title: 'Mint credentials', needs: [], plan: planCredentials },
+  { id: 'credentials', title: 'Mint credentials', needs: [], plan: planCredentials, apply: applyCredentials },
   { id: 'container', title: 'Application container', needs: ['credentials', 'disks', 'host', 'logging'], plan: planContainer },
   { id: 'signal', title: 'CloudFormation signal', needs: ['container'], plan: planSignal },
   { id: 'shutdown', title: 'Shutdown after the application exits', needs: ['signal'], plan: planShutdown },

@@ -1,0 +1,175 @@
+/*! Benchmark of the credentials refresher (npx tsx bench/credentials.ts), against a real s3rver:
+ *
+ * 1. `taupage credentials --once` for both files vs. two plain GetObject calls with the same SDK:
+ *    (a) in one process: the command's whole work (config, user data, validation, conditional
+ *    GETs, atomic writes with fsync, status) vs. a fresh client and two GetObject calls, for
+ *    unchanged objects (304s) and rotated ones (downloads and writes); (b) as processes: the built
+ *    bundle vs. the two calls bundled the same way. Target: overhead under 20%.
+ * 2. The watcher, idle: RSS (split into private memory and the node binary's shared pages) at a
+ *    realistic interval, and CPU per pass at a short interval, extrapolated to the default 120 s.
+ *    Default and minified bundle. Target: idle RSS under 60 MB.
+ *
+ * Ratios against a baseline measured in the same run, medians of interleaved runs. */
+import { spawn, execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
+import { startS3 } from '../test/helpers/s3rver.js';
+import { APP, BUCKET, REGION, clientJson, removeScratches, scratch, userJson } from '../test/helpers/credentials-env.js';
+import { main } from '../agent/src/main.js';
+import type { Io } from '../agent/src/cli/io.js';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const BUNDLE = join(REPO, 'agent/dist/taupage.mjs');
+const ENV = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: REGION, AWS_EC2_METADATA_DISABLED: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+Object.assign(process.env, ENV);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+/** utime + stime of a process, in ms. */
+const cpuMs = (pid: number) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / TICKS;
+};
+/** RSS split into what the process alone holds and the file pages it shares (node's own text). */
+const memory = (pid: number) => {
+  const sm = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const mb = (k: string) => Number(sm.match(new RegExp(`${k}:\\s+(\\d+)`))![1]) / 1024;
+  return { rssMb: mb('Rss'), privateMb: mb('Private_Dirty') + mb('Private_Clean'), sharedMb: mb('Shared_Clean') + mb('Shared_Dirty') };
+};
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const ms = (x: number) => `${x.toFixed(2)} ms`;
+
+async function main_(): Promise<void> {
+  execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs')], { stdio: 'inherit' });
+  const s3 = await startS3([BUCKET]);
+  const env = await scratch({ endpoint: s3.endpoint });
+  let version = 0;
+  const rotate = async () => {
+    version++;
+    await s3.put(BUCKET, `${APP}/user.json`, userJson(version, 40));
+    await s3.put(BUCKET, `${APP}/client.json`, clientJson(version, 40));
+  };
+  await rotate();
+
+  // The baseline: a fresh client (as each --once run makes one) and two GetObject calls.
+  const plainGets = async () => {
+    const client = new S3Client({ region: REGION, endpoint: s3.endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+    for (const f of ['user.json', 'client.json']) {
+      const r = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${APP}/${f}` }));
+      await r.Body!.transformToString();
+    }
+    client.destroy();
+  };
+  const io: Io = { out: () => undefined, err: (s) => void process.stderr.write(s), env: { ...process.env, TAUPAGE_LOG_LEVEL: 'warn' }, isTty: false, readStdin: async () => '' };
+  const once_ = async () => {
+    const code = await main(['credentials', '--once', '--config', env.agentYaml], io);
+    if (code !== 0) throw new Error(`--once exited ${code}`);
+  };
+  const time = async (fn: () => Promise<void>) => {
+    const t = performance.now();
+    await fn();
+    return performance.now() - t;
+  };
+
+  // Warm up both paths (module loading, first connections).
+  for (let i = 0; i < 5; i++) {
+    await plainGets();
+    await once_();
+  }
+
+  const N = 60;
+  const rows: Array<[string, number, number]> = [];
+  for (const variant of ['unchanged (304)', 'rotated (download + write)'] as const) {
+    const base: number[] = [];
+    const ours: number[] = [];
+    for (let i = 0; i < N; i++) {
+      if (variant !== 'unchanged (304)') await rotate();
+      // Alternate the order so neither side always runs on a warmer server.
+      if (i % 2) {
+        base.push(await time(plainGets));
+        ours.push(await time(once_));
+      } else {
+        ours.push(await time(once_));
+        base.push(await time(plainGets));
+      }
+    }
+    rows.push([`in-process, ${variant}`, median(base), median(ours)]);
+  }
+
+  // Whole processes: the built bundle vs. the same two calls bundled the same way (esbuild, one
+  // file), so both pay the same Node start and module loading.
+  const baselineSrc = join(REPO, '.tmp', 'bench-credentials-baseline.mjs');
+  const baselineBundle = join(REPO, '.tmp', 'bench-credentials-baseline.bundle.mjs');
+  mkdirSync(dirname(baselineSrc), { recursive: true });
+  writeFileSync(
+    baselineSrc,
+    `import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
+const [endpoint, bucket, app] = process.argv.slice(2);
+const c = new S3Client({ region: '${REGION}', endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+for (const f of ['user.json', 'client.json']) { const r = await c.send(new GetObjectCommand({ Bucket: bucket, Key: app + '/' + f })); await r.Body.transformToString(); }
+c.destroy();
+`,
+  );
+  await build({ entryPoints: [baselineSrc], outfile: baselineBundle, bundle: true, platform: 'node', target: 'node20', format: 'esm', logLevel: 'warning', banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } });
+  const run = async (args: string[]) => {
+    const t = performance.now();
+    const child = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, TAUPAGE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
+    const [code] = await once(child, 'exit');
+    if (code !== 0) throw new Error(`${args.join(' ')} exited ${code}`);
+    return performance.now() - t;
+  };
+  const P = 15;
+  const pBase: number[] = [];
+  const pOurs: number[] = [];
+  for (let i = 0; i < P; i++) {
+    await rotate();
+    pOurs.push(await run([BUNDLE, 'credentials', '--once', '--config', env.agentYaml]));
+    pBase.push(await run([baselineBundle, s3.endpoint, BUCKET, APP]));
+  }
+  rows.push(['whole process (bundles), rotated', median(pBase), median(pOurs)]);
+
+  console.log('\ntaupage credentials --once (both files) vs. two plain GetObject calls with the same SDK, medians');
+  console.log(`${'case'.padEnd(36)} ${'2x GetObject'.padStart(14)} ${'--once'.padStart(12)} ${'ratio'.padStart(7)}  overhead`);
+  for (const [name, b, o] of rows) console.log(`${name.padEnd(36)} ${ms(b).padStart(14)} ${ms(o).padStart(12)} ${(o / b).toFixed(2).padStart(7)}  ${(((o - b) / b) * 100).toFixed(0)}%`);
+
+  // The watcher, idle (objects unchanged: every pass is two conditional GETs answered 304).
+  // Memory at a realistic interval (a short one keeps more garbage in flight), CPU at a short
+  // interval so there are enough passes to measure, extrapolated to the default 120 s.
+  const watch = async (bin: string, intervalS: number, windowS: number) => {
+    const child = spawn(process.execPath, [bin, 'credentials', '--watch', '--interval', String(intervalS), '--config', env.agentYaml], { cwd: REPO, env: process.env, stdio: ['ignore', 'ignore', 'inherit'] });
+    const pid = child.pid!;
+    await sleep(3_000); // start and first pass
+    const c0 = cpuMs(pid);
+    await sleep(windowS * 1000);
+    const c1 = cpuMs(pid);
+    const mem = memory(pid);
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    return { cpuMs: c1 - c0, passes: windowS / intervalS, ...mem, code };
+  };
+  const minified = join(REPO, '.tmp', 'taupage.min.mjs');
+  execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs'), '--minify'], { stdio: 'ignore' });
+  copyFileSync(BUNDLE, minified);
+  execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs')], { stdio: 'ignore' });
+  console.log('\nwatcher, idle (objects unchanged)');
+  for (const [label, bin] of [['bundle', BUNDLE], ['bundle --minify', minified]] as const) {
+    const idle = await watch(bin, 10, 20);
+    const busy = await watch(bin, 0.25, 15);
+    const perPassMs = busy.cpuMs / busy.passes;
+    const perHour = perPassMs * (3600 / 120);
+    console.log(`  ${label}: RSS ${idle.rssMb.toFixed(1)} MB (target < 60 MB), of which private ${idle.privateMb.toFixed(1)} MB and shared file pages (the node binary) ${idle.sharedMb.toFixed(1)} MB; SIGTERM exit ${idle.code}`);
+    console.log(`    CPU ${perPassMs.toFixed(2)} ms per pass (${busy.cpuMs.toFixed(0)} ms over ~${busy.passes} passes at ${0.25} s) -> ~${(perHour / 1000).toFixed(2)} CPU s per hour at the default 120 s interval (${((perHour / 3_600_000) * 100).toFixed(4)}% of one core)`);
+  }
+
+  await s3.dispose();
+  await removeScratches();
+}
+
+main_().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
