@@ -22,6 +22,8 @@ export function paths(root = '/') {
     bootLock: r('run', 'taupage', 'boot.lock'),
     statusFile: r('run', 'taupage', 'status.json'),
     resultFile: r('run', 'taupage', 'result.json'),
+    /** The kernel's id of this boot (tests put a fake one under their root). */
+    bootIdFile: r('proc', 'sys', 'kernel', 'random', 'boot_id'),
     sshKeysRun: r('run', 'taupage', 'ssh-keys'),
     state: r('var', 'lib', 'taupage'),
     varLog: r('var', 'log'),
