@@ -105,7 +105,7 @@ export async function runBoot(o: BootOptions): Promise<BootRun> {
       status.ended(udResult);
       // Tell CloudFormation now rather than let it wait for its timeout, when we know whom to tell.
       if (ud.notifyCfn && ud.identity) await signalEarlyFailure(ud.notifyCfn, ud.identity, services, status, results, log, clock, deadline);
-      return await finish({ status, results, log, paths, clock, processStartedAt });
+      return await finish({ status, results, log, paths, clock, processStartedAt, scrub: (t) => o.scrubber.scrub(t) });
     }
     status.ended(udResult);
 
@@ -146,6 +146,7 @@ export async function runBoot(o: BootOptions): Promise<BootRun> {
         deadlineName,
         clock,
         log,
+        scrub: (t) => o.scrubber.scrub(t),
         onStart: (id, at) => status.started(id, at),
         onEnd,
         ...extra,
@@ -153,14 +154,14 @@ export async function runBoot(o: BootOptions): Promise<BootRun> {
 
     await phase('boot', mainDeadline);
     await phase('finally', deadline);
-    const run = await finish({ status, results, log, paths, clock, processStartedAt });
+    const run = await finish({ status, results, log, paths, clock, processStartedAt, scrub: (t) => o.scrubber.scrub(t) });
 
     // 3. After a successful boot: batch shutdown waits for the application, without a deadline.
     await phase('after', undefined, run.outcome === 'success' ? {} : { skipAll: 'the boot failed' });
     await status.writeResult();
     const afterFailure = steps.filter((s) => s.phase === 'after').map((s) => results.get(s.id)).find((r) => r?.outcome === 'failed');
     if (afterFailure && run.outcome === 'success') {
-      return { ...run, exitCode: ERROR_CODES[afterFailure.errorCode ?? 'TPG_INTERNAL'].exit, errorCode: afterFailure.errorCode!, message: `${run.message}; then ${afterFailure.id} failed: ${afterFailure.message}` };
+      return { ...run, exitCode: ERROR_CODES[afterFailure.errorCode ?? 'TPG_INTERNAL'].exit, errorCode: afterFailure.errorCode!, message: o.scrubber.scrub(`${run.message}; then ${afterFailure.id} failed: ${afterFailure.message}`) };
     }
     return run;
   } finally {
@@ -264,8 +265,10 @@ async function finish(f: {
   paths: Paths;
   clock: Clock;
   processStartedAt: number;
+  scrub: (text: string) => string;
 }): Promise<BootRun> {
   const outcome = summarize(f.results.values());
+  if (outcome.message) outcome.message = f.scrub(outcome.message);
   const at = f.clock.now();
   await f.status.finish({ at, outcome: outcome.outcome, ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}), ...(outcome.message ? { message: outcome.message } : {}) });
   try {

@@ -62,6 +62,8 @@ export interface PhaseOptions<C> {
   skipAll?: string;
   clock: Clock;
   log: Logger;
+  /** Applied to messages and notes before they are kept (the plaintext scrubber). */
+  scrub?: (text: string) => string;
   onStart?(id: string, at: number): void;
   onEnd?(result: StepResult): void;
 }
@@ -86,6 +88,10 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
 
     const end = (r: StepResult) => {
       running.delete(r.id);
+      if (o.scrub) {
+        if (r.message !== undefined) r.message = o.scrub(r.message);
+        if (r.note !== undefined) r.note = o.scrub(r.note);
+      }
       o.results.set(r.id, r);
       const fields = { step: r.id, outcome: r.outcome, durationMs: Math.round(r.durationMs), ...(r.errorCode ? { errorCode: r.errorCode } : {}), ...(r.note ? { note: r.note } : {}) };
       if (r.outcome === 'failed') o.log.error({ ...fields, ...(r.error ? { err: r.error } : {}) }, `step ${r.id} failed: ${r.message}`);

@@ -99,7 +99,7 @@ export class StatusWriter {
     s.startedAt = iso(r.startedAt);
     s.durationMs = Math.round(r.durationMs);
     for (const k of ['errorCode', 'message', 'note'] as const) {
-      if (r[k] !== undefined) s[k] = r[k];
+      if (r[k] !== undefined) s[k] = this.o.scrub(r[k]);
       else delete s[k];
     }
     this.save();
@@ -111,8 +111,9 @@ export class StatusWriter {
       this.o.log.warn({ key }, `not recording ${key} in the boot status: its name marks it as secret`);
       return;
     }
-    if (key === 'imageDigest' && typeof value === 'string') this.status.imageDigest = value;
-    else this.status.facts[key] = value;
+    const v = typeof value === 'string' ? this.o.scrub(value) : value;
+    if (key === 'imageDigest' && typeof v === 'string') this.status.imageDigest = v;
+    else this.status.facts[key] = v;
     this.save();
   }
 
@@ -125,7 +126,7 @@ export class StatusWriter {
   async finish(end: { at: number; outcome: 'success' | 'failed'; errorCode?: string; message?: string }): Promise<void> {
     Object.assign(this.status, { state: 'ended', endedAt: iso(end.at), durationMs: Math.round(end.at - Date.parse(this.status.startedAt)), outcome: end.outcome });
     if (end.errorCode) this.status.errorCode = end.errorCode;
-    if (end.message) this.status.message = end.message;
+    if (end.message) this.status.message = this.o.scrub(end.message);
     this.save();
     await this.flush();
     await this.writeResult();
