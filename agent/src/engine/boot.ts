@@ -114,6 +114,7 @@ export async function runBoot(o: BootOptions): Promise<BootRun> {
     const plans = planSteps(steps, { settings, config, paths });
     for (const s of steps) status.addStep(s.id, s.title, s.phase ?? 'boot');
     await status.flush();
+    if (settings.notify_cfn) services.warmStackSignal();
     const kmsValues = services.prefetch(settings);
     if (kmsValues) log.info({ values: kmsValues }, `decrypting ${kmsValues} aws:kms: value(s)`);
 

@@ -18,7 +18,7 @@ import { isKmsEncrypted, type KmsEncrypted } from '../user-data/values.js';
 import { ImdsClient, type ImdsClientOptions } from '../adapters/aws/imds.js';
 import type { AwsCallOptions } from '../adapters/aws/sdk.js';
 
-type Closable = { close?(): unknown };
+type Closable = { close?(): unknown; warm?(): Promise<void> };
 
 export interface ServiceFactories {
   imds(o: ImdsClientOptions): Imds & Closable;
@@ -59,6 +59,7 @@ export class BootServices {
   readonly stackSignal: StackSignal;
   readonly appContainer: AppContainer;
   private region?: string;
+  private readonly cfn: () => Promise<StackSignal & Closable>;
   private readonly made: Array<Promise<Closable>> = [];
   private readonly plaintexts = new Map<string, Promise<Secret>>();
 
@@ -75,7 +76,7 @@ export class BootServices {
       log: o.log.child({ service: 'imds' }),
     });
     const kms = this.lazy(() => o.factories.kms(this.awsOptions('kms')));
-    const cfn = this.lazy(() => o.factories.stackSignal(this.awsOptions('cloudformation')));
+    const cfn = (this.cfn = this.lazy(() => o.factories.stackSignal(this.awsOptions('cloudformation'))));
     const app = this.lazy(() => o.factories.appContainer(c));
     this.kms = { decrypt: async (v, signal) => (await kms()).decrypt(v, signal) };
     this.stackSignal = { signal: async (input, signal) => (await cfn()).signal(input, signal) };
@@ -85,6 +86,16 @@ export class BootServices {
   /** The AWS region (agent config, else the identity document); needed before KMS or CloudFormation. */
   setRegion(region: string): void {
     this.region = region;
+  }
+
+  /**
+   * Load the CloudFormation client and its credentials now, while the steps run, so the signal at
+   * the end does not pay for them. Errors are left for the signal itself to report.
+   */
+  warmStackSignal(): void {
+    this.cfn()
+      .then((c) => c.warm?.())
+      .catch(() => undefined);
   }
 
   /** Decrypt with caching; the plaintext joins the scrubber before anyone sees it. */

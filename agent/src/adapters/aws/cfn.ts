@@ -32,6 +32,11 @@ export class CfnAdapter implements StackSignal {
     );
   }
 
+  /** Resolve credentials ahead of the signal (on EC2: the instance role, from IMDS). */
+  async warm(): Promise<void> {
+    await this.client.config.credentials().catch(() => undefined);
+  }
+
   close(): void {
     this.client.destroy();
   }
