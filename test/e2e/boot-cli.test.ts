@@ -104,9 +104,9 @@ describe('node agent/dist/taupage.mjs boot', () => {
     cloud.imds.setUserData(VALID_USER_DATA);
     const i = await instance('metadata:\n  timeout_ms: 5000\n');
     expect((await i.taupage('status')).code).toBe(3);
-    cloud.imds.faults.delay(1_500);
+    cloud.imds.faults.delay(2_500);
     const boot = i.taupage('boot');
-    for (let n = 0; n < 200; n++) {
+    for (let n = 0; n < 800; n++) {
       if (await stat(join(i.root, 'run/taupage/status.json')).catch(() => undefined)) break;
       await new Promise((r) => setTimeout(r, 25));
     }

@@ -116,7 +116,8 @@ describe('taupage boot against the local cloud', () => {
 
   it('at the boot deadline: fails the boot and still signals FAILURE before it', async () => {
     const hang: AnyStep = { ...bootGraph.find((s) => s.id === 'container')!, apply: () => new Promise(() => {}) };
-    const b = await bootOnce(cloud, { agentYaml: FAST_CONFIG + 'boot:\n  deadline_seconds: 1\n', steps: withStep(hang, 'container') });
+    // 2 s: the last 0.5 s (a quarter) are kept for the signal.
+    const b = await bootOnce(cloud, { agentYaml: FAST_CONFIG + 'boot:\n  deadline_seconds: 2\n', steps: withStep(hang, 'container') });
     expect(b.run).toMatchObject({ exitCode: 1, errorCode: 'TPG_BOOT_DEADLINE' });
     expect(stepOf(b.status, 'container')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_DEADLINE' });
     expect(stepOf(b.status, 'signal')).toMatchObject({ outcome: 'success' });
