@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
-import { readFile, stat, readdir } from 'node:fs/promises';
+import { readFile, stat, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startLocalCloud, type LocalCloud } from '../fakes/local-cloud.js';
 import { kmsValue } from '../fakes/kms.js';
@@ -50,6 +50,7 @@ describe('taupage boot against the local cloud', () => {
     expect(prom).toMatch(/^taupage_boot_step_duration_seconds\{step="user-data"\} [0-9.]+$/m);
     expect(prom).toContain('taupage_boot_step_outcome{step="container",outcome="skipped"} 1');
     expect(prom).toMatch(/^taupage_boot_time_to_healthy_seconds [0-9.]+$/m);
+    expect(prom).toMatch(/^taupage_boot_end_uptime_seconds [0-9.]+$/m);
     expect(b.logs.at(-2)).toMatchObject({ outcome: 'success', msg: expect.stringMatching(/succeeded in/) });
   });
 
@@ -101,6 +102,16 @@ describe('taupage boot against the local cloud', () => {
     expect(Number(/\((\d+) attempts/.exec(ud.message!)![1])).toBeGreaterThan(1);
     expect(b.logs.filter((l) => l.service === 'imds' && /retrying/.test(String(l.msg))).length).toBeGreaterThan(0);
     expect(cloud.cloudformation.signals).toEqual([]);
+  });
+
+  it('when /meta/taupage.yaml cannot be written: fails before any step and signals FAILURE', async () => {
+    const root = await scratchRoot();
+    await writeFile(join(root, 'meta'), 'a file where the directory should be');
+    const b = await bootOnce(cloud, { root });
+    expect(b.run).toMatchObject({ exitCode: 1, errorCode: 'TPG_BOOT_FAILED' });
+    expect(stepOf(b.status, 'user-data')!.message).toMatch(/cannot write .*meta\/taupage.yaml/);
+    expect(stepOf(b.status, 'container')).toBeUndefined();
+    expect(cloud.cloudformation.signals).toMatchObject([{ status: 'FAILURE' }]);
   });
 
   it('fails the dependents of a failed step, the boot, and signals FAILURE', async () => {

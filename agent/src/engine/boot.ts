@@ -85,6 +85,9 @@ export async function runBoot(o: BootOptions): Promise<BootRun> {
   const services = new BootServices({ config, factories: { ...defaultFactories(), ...o.factories }, log, clock, scrubber: o.scrubber, notAfter: mainDeadline });
   const results = new Map<string, StepResult>();
   const onEnd = (r: StepResult) => status.ended(r);
+  // Whom to tell about a failure, as soon as it is known (the safety net below needs it).
+  let tell: { target: { stack: string; resource: string }; identity: IdentityDocument } | undefined;
+  let resultWritten = false;
 
   try {
     // 1. The user data and who we are.
@@ -99,12 +102,14 @@ export async function runBoot(o: BootOptions): Promise<BootRun> {
       services.setRegion(config.aws.region ?? ud.identity.region);
     }
     if (ud.configHash) status.set({ configHash: ud.configHash });
+    const target = ud.ok ? ud.settings.notify_cfn : ud.notifyCfn;
+    if (target && ud.identity) tell = { target, identity: ud.identity };
 
     if (!ud.ok) {
       log.error({ step: USER_DATA_STEP, errorCode: ud.error.code, err: ud.error }, ud.error.message);
       status.ended(udResult);
       // Tell CloudFormation now rather than let it wait for its timeout, when we know whom to tell.
-      if (ud.notifyCfn && ud.identity) await signalEarlyFailure(ud.notifyCfn, ud.identity, services, status, results, log, clock, deadline);
+      if (tell) await signalEarlyFailure(tell.target, tell.identity, services, status, results, log, clock, deadline);
       return await finish({ status, results, log, paths, clock, processStartedAt, scrub: (t) => o.scrubber.scrub(t) });
     }
     status.ended(udResult);
@@ -156,6 +161,7 @@ export async function runBoot(o: BootOptions): Promise<BootRun> {
     await phase('boot', mainDeadline);
     await phase('finally', deadline);
     const run = await finish({ status, results, log, paths, clock, processStartedAt, scrub: (t) => o.scrubber.scrub(t) });
+    resultWritten = true;
 
     // 3. After a successful boot: batch shutdown waits for the application, without a deadline.
     await phase('after', undefined, run.outcome === 'success' ? {} : { skipAll: 'the boot failed' });
@@ -165,6 +171,18 @@ export async function runBoot(o: BootOptions): Promise<BootRun> {
       return { ...run, exitCode: ERROR_CODES[afterFailure.errorCode ?? 'TPG_INTERNAL'].exit, errorCode: afterFailure.errorCode!, message: o.scrubber.scrub(`${run.message}; then ${afterFailure.id} failed: ${afterFailure.message}`) };
     }
     return run;
+  } catch (e) {
+    // A bug, or the host refusing something the agent cannot do without: still record it and,
+    // unless the outcome was already told, tell CloudFormation.
+    const err = toAgentError(e);
+    log.error({ err }, `the boot stopped on an unexpected error: ${err.message}`);
+    if (resultWritten) throw e;
+    status.addStep('agent', 'The taupage agent itself', 'boot');
+    const r: StepResult = { id: 'agent', outcome: 'failed', startedAt: clock.now(), durationMs: 0, errorCode: err.code, message: o.scrubber.scrub(err.message) };
+    results.set('agent', r);
+    status.ended(r);
+    if (tell && status.status.facts.signal === undefined) await signalEarlyFailure(tell.target, tell.identity, services, status, results, log, clock, deadline);
+    return await finish({ status, results, log, paths, clock, processStartedAt, scrub: (t) => o.scrubber.scrub(t) });
   } finally {
     await services.close();
   }
