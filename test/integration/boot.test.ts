@@ -119,7 +119,7 @@ describe('taupage boot against the local cloud', () => {
     expect(b.run).toMatchObject({ exitCode: 1, errorCode: 'TPG_CREDENTIALS_FAILED' });
     expect(stepOf(b.status, 'credentials')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_CREDENTIALS_FAILED', message: 'Mint bucket denied access' });
     expect(stepOf(b.status, 'container')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_DEPENDENCY_FAILED' });
-    expect(stepOf(b.status, 'shutdown')).toMatchObject({ outcome: 'skipped', note: 'the boot failed' });
+    expect(stepOf(b.status, 'shutdown')).toMatchObject({ outcome: 'skipped', note: 'nothing to do' });
     expect(b.status).toMatchObject({ outcome: 'failed', errorCode: 'TPG_CREDENTIALS_FAILED', facts: { signal: 'FAILURE', signalSent: true } });
     expect(cloud.cloudformation.signals).toMatchObject([{ status: 'FAILURE' }]);
     expect(await readFile(join(b.root, 'var/local/textfile_collector/taupage.prom'), 'utf8')).toContain('taupage_boot_success 0');

@@ -102,9 +102,9 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
     const start = (s: AnyStep) => {
       const now = o.clock.now();
       const planned = o.plans.get(s.id) ?? { plan: null };
+      if ('plan' in planned && planned.plan === null) return end({ id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: NOTHING_TO_DO_NOTE });
       if (o.skipAll) return end({ id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: o.skipAll });
       if ('error' in planned) return end({ id: s.id, outcome: 'failed', startedAt: now, durationMs: 0, errorCode: planned.error.code, message: `planning failed: ${planned.error.message}`, error: planned.error });
-      if (planned.plan === null) return end({ id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: NOTHING_TO_DO_NOTE });
       if (!s.apply) return end({ id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: NOT_IMPLEMENTED_NOTE });
       running.set(s.id, now);
       o.log.info({ step: s.id }, `step ${s.id} started`);
