@@ -13,6 +13,28 @@ export interface Command {
 
 export const commands: Command[] = [
   {
+    name: 'boot',
+    summary: 'boot this instance from its EC2 user data (run by systemd once per boot)',
+    usage: 'taupage boot [--config FILE]',
+    help: `Reads the user data from the instance metadata service, validates it, writes /meta/taupage.yaml,
+runs the boot steps, records /run/taupage/status.json and result.json and signals CloudFormation
+(notify_cfn) SUCCESS or FAILURE. Logs are JSON lines on stdout; a summary line goes to stderr.
+Runs once per boot: a second run in the same boot exits 0 and says so.
+Exit 0 success (or already ran), 1 failed (invalid user data, a failed step, the deadline),
+4 the agent config is invalid, 5 a dependency could not be reached (metadata service, KMS,
+CloudFormation), 70 a bug. The failed step and its error code: taupage status.`,
+    run: async (argv, io) => (await import('./boot.js')).runBootCommand(argv, io),
+  },
+  {
+    name: 'status',
+    summary: "show this boot's progress and outcome, slowest step first",
+    usage: 'taupage status [--json] [--wait [--timeout SECONDS]] [--config FILE]',
+    help: `Exit 0 the boot succeeded, 1 it failed (or its process died), 3 it is still running or has
+not started. --wait blocks until the boot ends (or --timeout passes: exit 3).
+--json prints the status record (schema in /run/taupage/status.json) with a "view" field.`,
+    run: async (argv, io) => (await import('./status.js')).runStatus(argv, io),
+  },
+  {
     name: 'validate',
     summary: 'check a user-data document against the contract',
     usage: 'taupage validate [--strict] [--json | --annotate] [--no-header] FILE|-',

@@ -24,6 +24,8 @@ export function paths(root = '/') {
     resultFile: r('run', 'taupage', 'result.json'),
     /** Mint credentials refresher: last refresh, ETags (never contents). */
     credentialsStatus: r('run', 'taupage', 'credentials.json'),
+    /** The kernel's id of this boot (tests put a fake one under their root). */
+    bootIdFile: r('proc', 'sys', 'kernel', 'random', 'boot_id'),
     sshKeysRun: r('run', 'taupage', 'ssh-keys'),
     state: r('var', 'lib', 'taupage'),
     varLog: r('var', 'log'),

@@ -16,6 +16,7 @@ export const agentConfigSchema = t.object(
           timeout_ms: t.integer({ min: 50, max: 60_000 }).default(2_000).describe('Per-request timeout.'),
           attempts: t.integer({ min: 1, max: 100 }).default(8),
           deadline_seconds: seconds(60, 3_600).describe('Give up on the metadata service after this long.'),
+          retry_base_ms: t.integer({ min: 1, max: 60_000 }).default(100).describe('First retry waits up to this long (full jitter, doubling up to 2 s).'),
         },
         { unknownKeys: 'error' },
       )
@@ -31,6 +32,7 @@ export const agentConfigSchema = t.object(
           s3_force_path_style: t.boolean().default(false),
           request_timeout_ms: t.integer({ min: 100, max: 120_000 }).default(10_000),
           max_attempts: t.integer({ min: 1, max: 20 }).default(5),
+          retry_base_ms: t.integer({ min: 1, max: 60_000 }).default(200).describe('First retry of an AWS call (KMS, CloudFormation) waits up to this long (full jitter, doubling up to 5 s).'),
         },
         { unknownKeys: 'error' },
       )
@@ -39,6 +41,7 @@ export const agentConfigSchema = t.object(
       .object(
         {
           deadline_seconds: seconds(600, 7_200).describe('The whole boot must end (and signal) within this; keep it below the CloudFormation signal timeout.'),
+          signal_reserve_seconds: seconds(30, 600).describe('Time kept back from the deadline for the CloudFormation signal (at most a quarter of the deadline): steps still running then fail so the signal goes out in time.'),
         },
         { unknownKeys: 'error' },
       )

@@ -8,6 +8,9 @@ import type { IdentityDocument, Imds } from '../ports/imds.js';
 import type { Kms } from '../ports/kms.js';
 import type { Secret } from '../lib/secret.js';
 import type { KmsEncrypted } from '../user-data/values.js';
+import type { StackSignal } from '../ports/stack-signal.js';
+import type { AppContainer } from '../ports/app-container.js';
+import type { ErrorCode } from '../lib/errors.js';
 
 export interface BootFacts {
   bootId: string;
@@ -31,4 +34,22 @@ export interface BootContext {
   decrypt(value: KmsEncrypted): Promise<Secret>;
   /** Record a secret-free fact in the boot status (e.g. imageDigest). */
   record(key: string, value: string | number | boolean): void;
+}
+
+/** How the boot steps went, as the `finally` and `after` steps see it. */
+export interface BootOutcome {
+  outcome: 'success' | 'failed';
+  /** The first failure's code (TPG_BOOT_DEADLINE when the deadline cut the boot short). */
+  errorCode?: ErrorCode;
+  message?: string;
+  /** Steps that failed, in the order they ended. */
+  failedSteps: string[];
+}
+
+/** What `finally` and `after` steps (signal, shutdown) receive: the boot context plus the outcome. */
+export interface EndContext extends BootContext {
+  /** The outcome of every step that ran before this one. */
+  outcome(): BootOutcome;
+  stackSignal: StackSignal;
+  appContainer: AppContainer;
 }

@@ -21,15 +21,33 @@ export interface StepPlan {
   notes?: PlanNote[];
 }
 
+/**
+ * When a step runs (engine/runner.ts):
+ * - `boot` (default): in the dependency graph; starts when every need succeeded (or was skipped),
+ *   fails with TPG_DEPENDENCY_FAILED when a need failed; bounded by the boot deadline.
+ * - `finally`: after every boot step has ended, whatever the outcome (the CloudFormation signal);
+ *   its needs only order it; runs in the time kept back before the deadline.
+ * - `after`: once the boot's result is recorded and only when it succeeded; no boot deadline
+ *   (batch shutdown waits for the application to exit).
+ */
+export type StepPhase = 'boot' | 'finally' | 'after';
+
+/** What an apply may tell the status besides success: a note for people. */
+export interface StepReport {
+  note?: string;
+}
+
 export interface Step<P extends StepPlan = StepPlan, C = unknown> {
   id: string;
   title: string;
   /** Steps that must succeed before this one starts. */
   needs: readonly string[];
+  /** Default `boot`. */
+  phase?: StepPhase;
   /** Pure: what this step would do for this user data, or null when it has nothing to do. */
   plan(input: PlanInput): P | null;
-  /** The effects; absent until the feature lands (the boot reports such steps as "planned only"). */
-  apply?(plan: P, ctx: C): Promise<void>;
+  /** The effects; absent until the feature lands (the boot reports such steps as skipped). */
+  apply?(plan: P, ctx: C): Promise<void | StepReport>;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -44,6 +62,12 @@ export function checkStepGraph(steps: readonly AnyStep[]): void {
     ids.add(s.id);
   }
   for (const s of steps) for (const n of s.needs) if (!ids.has(n)) throw new Error(`step ${s.id} needs unknown step ${n}`);
+  const order: Record<StepPhase, number> = { boot: 0, finally: 1, after: 2 };
+  const phaseOf = (id: string) => steps.find((x) => x.id === id)!.phase ?? 'boot';
+  for (const s of steps) {
+    if (s.phase !== undefined && !(s.phase in order)) throw new Error(`step ${s.id} has unknown phase ${String(s.phase)}`);
+    for (const n of s.needs) if (order[phaseOf(n)] > order[s.phase ?? 'boot']) throw new Error(`step ${s.id} (${s.phase ?? 'boot'}) cannot need ${n}, which runs later (${phaseOf(n)})`);
+  }
   const visiting = new Set<string>();
   const done = new Set<string>();
   const byId = new Map(steps.map((s) => [s.id, s]));

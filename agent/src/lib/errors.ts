@@ -53,6 +53,7 @@ export const ERROR_CODES = {
   TPG_DISK_FAILED: { exit: EXIT.FAILED, meaning: 'A volume could not be prepared or mounted.' },
   TPG_HOST_FAILED: { exit: EXIT.FAILED, meaning: 'A host setting (sysctl, sysfs, ...) could not be applied.' },
   TPG_SIGNAL_FAILED: { exit: EXIT.UNAVAILABLE, meaning: 'CloudFormation could not be signalled.' },
+  TPG_SHUTDOWN_FAILED: { exit: EXIT.FAILED, meaning: 'The application exited but the shutdown command failed.' },
   TPG_BOOT_DEADLINE: { exit: EXIT.FAILED, meaning: 'The boot did not finish before its deadline.' },
   TPG_BOOT_FAILED: { exit: EXIT.FAILED, meaning: 'A boot step failed; `taupage status` names it.' },
   TPG_DEPENDENCY_FAILED: { exit: EXIT.FAILED, meaning: 'A step did not run because a step it needs failed.' },

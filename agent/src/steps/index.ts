@@ -1,6 +1,6 @@
 /*! The boot graph: every step, what it needs, in one place. Steps whose needs are met run
  * concurrently; the container waits for credentials, disks and host settings; the signal and
- * shutdown come last. */
+ * shutdown come last (their phases: see StepPhase in engine/step.ts). */
 import { checkStepGraph, type AnyStep, type PlanInput } from '../engine/step.js';
 import { planContainer } from './container/plan.js';
 import { planCredentials } from './credentials/plan.js';
@@ -10,6 +10,7 @@ import { planSsh } from './ssh/plan.js';
 import { planDisks } from './disks/plan.js';
 import { planHost } from './host/plan.js';
 import { planSignal, planShutdown } from './signal/plan.js';
+import { applySignal, applyShutdown } from './signal/apply.js';
 
 export const steps: AnyStep[] = [
   { id: 'host', title: 'Host settings (sysctl, sysfs, routing)', needs: [], plan: planHost },
@@ -18,8 +19,10 @@ export const steps: AnyStep[] = [
   { id: 'disks', title: 'Volumes and mounts', needs: [], plan: planDisks },
   { id: 'credentials', title: 'Mint credentials', needs: [], plan: planCredentials, apply: applyCredentials },
   { id: 'container', title: 'Application container', needs: ['credentials', 'disks', 'host', 'logging'], plan: planContainer },
-  { id: 'signal', title: 'CloudFormation signal', needs: ['container'], plan: planSignal },
-  { id: 'shutdown', title: 'Shutdown after the application exits', needs: ['signal'], plan: planShutdown },
+  // finally: runs after every boot step has ended, also when one failed (engine/runner.ts).
+  { id: 'signal', title: 'CloudFormation signal', needs: ['container'], phase: 'finally', plan: planSignal, apply: applySignal },
+  // after: once the boot succeeded and its result is recorded; no boot deadline.
+  { id: 'shutdown', title: 'Shutdown after the application exits', needs: ['signal'], phase: 'after', plan: planShutdown, apply: applyShutdown },
 ];
 
 checkStepGraph(steps);

@@ -1,0 +1,182 @@
+/*! Runs the boot graph of steps/index.ts, one phase at a time (see StepPhase in step.ts).
+ *
+ * Within a phase, every step whose needs have ended starts at once, so independent steps run
+ * concurrently. In the `boot` phase a failed need fails its dependents (TPG_DEPENDENCY_FAILED);
+ * in `finally` and `after`, needs only order steps, so the signal goes out whatever happened
+ * before it. A step with nothing to do (plan null) or without effects in this build (no apply) is
+ * "skipped" with a note, and counts as done for its dependents.
+ *
+ * At the phase deadline the phase's AbortSignal fires, steps still running are recorded as failed
+ * with TPG_BOOT_DEADLINE and steps not yet started likewise; the phase ends then, without waiting
+ * for steps that ignore the signal, so the boot can still signal CloudFormation in time. */
+import { AgentError, toAgentError, type ErrorCode } from '../lib/errors.js';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/log.js';
+import type { AnyStep, PlanInput, StepPhase, StepPlan } from './step.js';
+import type { BootOutcome } from './context.js';
+
+export const NOT_IMPLEMENTED_NOTE = 'not implemented in this image yet';
+export const NOTHING_TO_DO_NOTE = 'nothing to do';
+
+export interface StepResult {
+  id: string;
+  outcome: 'success' | 'failed' | 'skipped';
+  /** Clock ms. */
+  startedAt: number;
+  durationMs: number;
+  errorCode?: ErrorCode;
+  message?: string;
+  note?: string;
+  /** The error itself, for logs (not written to the status). */
+  error?: AgentError;
+}
+
+export type PlanOutcome = { plan: StepPlan | null } | { error: AgentError };
+
+/** Every step's plan, decided by pure code before anything runs; a planner that throws fails its step. */
+export function planSteps(steps: readonly AnyStep[], input: PlanInput): Map<string, PlanOutcome> {
+  const plans = new Map<string, PlanOutcome>();
+  for (const s of steps) {
+    try {
+      plans.set(s.id, { plan: s.plan(input) as StepPlan | null });
+    } catch (e) {
+      plans.set(s.id, { error: toAgentError(e) });
+    }
+  }
+  return plans;
+}
+
+export interface PhaseOptions<C> {
+  phase: StepPhase;
+  /** The whole graph; the phase's steps are picked from it. */
+  steps: readonly AnyStep[];
+  plans: ReadonlyMap<string, PlanOutcome>;
+  /** Results so far, shared across phases; this phase adds its own. */
+  results: Map<string, StepResult>;
+  context(step: AnyStep, signal: AbortSignal): C;
+  /** Clock ms at which the phase is cut short; none: no deadline. */
+  deadline?: number;
+  /** How the deadline is named in messages, e.g. "the boot deadline (600 s)". */
+  deadlineName?: string;
+  /** End every step of the phase as skipped with this note, running nothing. */
+  skipAll?: string;
+  clock: Clock;
+  log: Logger;
+  /** Applied to messages and notes before they are kept (the plaintext scrubber). */
+  scrub?: (text: string) => string;
+  onStart?(id: string, at: number): void;
+  onEnd?(result: StepResult): void;
+}
+
+export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
+  const mine = o.steps.filter((s) => (s.phase ?? 'boot') === o.phase);
+  const ids = new Set(mine.map((s) => s.id));
+  const waiting = new Set(ids);
+  const running = new Map<string, number>();
+  const controller = new AbortController();
+  const deadlineName = o.deadlineName ?? 'the boot deadline';
+
+  return new Promise<void>((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      if (timer) clearTimeout(timer);
+      resolve();
+    };
+
+    const end = (r: StepResult) => {
+      running.delete(r.id);
+      if (o.scrub) {
+        if (r.message !== undefined) r.message = o.scrub(r.message);
+        if (r.note !== undefined) r.note = o.scrub(r.note);
+      }
+      o.results.set(r.id, r);
+      const fields = { step: r.id, outcome: r.outcome, durationMs: Math.round(r.durationMs), ...(r.errorCode ? { errorCode: r.errorCode } : {}), ...(r.note ? { note: r.note } : {}) };
+      if (r.outcome === 'failed') o.log.error({ ...fields, ...(r.error ? { err: r.error } : {}) }, `step ${r.id} failed: ${r.message}`);
+      else o.log.info(fields, `step ${r.id} ${r.outcome === 'success' ? 'succeeded' : `skipped: ${r.note}`}`);
+      o.onEnd?.(r);
+    };
+
+    const start = (s: AnyStep) => {
+      const now = o.clock.now();
+      const planned = o.plans.get(s.id) ?? { plan: null };
+      if ('plan' in planned && planned.plan === null) return end({ id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: NOTHING_TO_DO_NOTE });
+      if (o.skipAll) return end({ id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: o.skipAll });
+      if ('error' in planned) return end({ id: s.id, outcome: 'failed', startedAt: now, durationMs: 0, errorCode: planned.error.code, message: `planning failed: ${planned.error.message}`, error: planned.error });
+      if (!s.apply) return end({ id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: NOT_IMPLEMENTED_NOTE });
+      running.set(s.id, now);
+      o.log.info({ step: s.id }, `step ${s.id} started`);
+      o.onStart?.(s.id, now);
+      const apply = s.apply.bind(s);
+      Promise.resolve()
+        .then(() => apply(planned.plan, o.context(s, controller.signal)))
+        .then(
+          (report) => {
+            if (!running.has(s.id)) return; // already recorded at the deadline
+            end({ id: s.id, outcome: 'success', startedAt: now, durationMs: o.clock.now() - now, ...(report && report.note ? { note: report.note } : {}) });
+            schedule();
+          },
+          (e: unknown) => {
+            if (!running.has(s.id)) return;
+            const err = toAgentError(e);
+            end({ id: s.id, outcome: 'failed', startedAt: now, durationMs: o.clock.now() - now, errorCode: err.code, message: err.message, error: err });
+            schedule();
+          },
+        );
+    };
+
+    const schedule = () => {
+      if (done) return;
+      let progressed = true;
+      while (progressed) {
+        progressed = false;
+        for (const s of mine) {
+          if (!waiting.has(s.id)) continue;
+          const inPhase = s.needs.filter((n) => ids.has(n));
+          if (inPhase.some((n) => waiting.has(n) || running.has(n))) continue;
+          waiting.delete(s.id);
+          progressed = true;
+          const failed = o.phase === 'boot' ? s.needs.filter((n) => o.results.get(n)?.outcome === 'failed') : [];
+          if (failed.length && !o.skipAll) {
+            end({ id: s.id, outcome: 'failed', startedAt: o.clock.now(), durationMs: 0, errorCode: 'TPG_DEPENDENCY_FAILED', message: `not run: it needs ${failed.join(', ')}, which failed` });
+          } else {
+            start(s);
+          }
+        }
+      }
+      if (!waiting.size && !running.size) finish();
+    };
+
+    if (o.deadline !== undefined && !o.skipAll) {
+      timer = setTimeout(() => {
+        if (done) return;
+        controller.abort(new AgentError('TPG_BOOT_DEADLINE', `${deadlineName} passed`));
+        const now = o.clock.now();
+        for (const [id, startedAt] of [...running]) {
+          end({ id, outcome: 'failed', startedAt, durationMs: now - startedAt, errorCode: 'TPG_BOOT_DEADLINE', message: `did not finish before ${deadlineName}` });
+        }
+        for (const id of [...waiting]) {
+          waiting.delete(id);
+          end({ id, outcome: 'failed', startedAt: now, durationMs: 0, errorCode: 'TPG_BOOT_DEADLINE', message: `not started before ${deadlineName}` });
+        }
+        finish();
+      }, Math.max(0, o.deadline - o.clock.now()));
+    }
+    schedule();
+  });
+}
+
+/** The boot's outcome from the results so far: failed when any step failed, with the first root cause. */
+export function summarize(results: Iterable<StepResult>): BootOutcome {
+  const failed = [...results].filter((r) => r.outcome === 'failed').sort((a, b) => a.startedAt + a.durationMs - (b.startedAt + b.durationMs));
+  if (!failed.length) return { outcome: 'success', failedSteps: [] };
+  const root = failed.find((r) => r.errorCode !== 'TPG_DEPENDENCY_FAILED') ?? failed[0]!;
+  return {
+    outcome: 'failed',
+    ...(root.errorCode ? { errorCode: root.errorCode } : {}),
+    message: `step ${root.id} failed: ${root.message ?? 'no message'}`,
+    failedSteps: failed.map((r) => r.id),
+  };
+}

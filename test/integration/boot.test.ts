@@ -1,0 +1,311 @@
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
+import { readFile, stat, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startLocalCloud, type LocalCloud } from '../fakes/local-cloud.js';
+import { kmsValue } from '../fakes/kms.js';
+import { bootOnce, scratchRoot, setBootId, clearRun, stepOf, FAST_CONFIG, VALID_USER_DATA } from '../support/boot-harness.js';
+import { steps as bootGraph } from '../../agent/src/steps/index.js';
+import type { AnyStep } from '../../agent/src/engine/step.js';
+import type { EndContext } from '../../agent/src/engine/context.js';
+import { AgentError } from '../../agent/src/lib/errors.js';
+import { isKmsEncrypted } from '../../agent/src/user-data/values.js';
+import { runValidate } from '../../agent/src/cli/validate.js';
+import { NOT_IMPLEMENTED_NOTE } from '../../agent/src/engine/runner.js';
+
+let cloud: LocalCloud;
+beforeAll(async () => {
+  cloud = await startLocalCloud();
+});
+afterEach(async () => {
+  await Promise.all([cloud.imds.faults.clear(), cloud.kms.faults.clear(), cloud.cloudformation.faults.clear()]);
+  cloud.cloudformation.signals.length = 0;
+  cloud.kms.calls.length = 0;
+  cloud.imds.setUserData(VALID_USER_DATA);
+});
+afterAll(() => cloud.close());
+
+const withStep = (extra: AnyStep, replace?: string): AnyStep[] => [...bootGraph.filter((s) => s.id !== replace), extra];
+const failing = (id: string, code: AgentError['code'], message: string): AnyStep => ({ ...bootGraph.find((s) => s.id === id)!, plan: () => ({}), apply: async () => Promise.reject(new AgentError(code, message)) });
+
+describe('taupage boot against the local cloud', () => {
+  it('completes the existing steps, writes status, result, metrics and /meta/taupage.yaml, and signals SUCCESS', async () => {
+    cloud.imds.setUserData(VALID_USER_DATA);
+    const b = await bootOnce(cloud);
+    expect(b.run).toMatchObject({ exitCode: 0, outcome: 'success' });
+    expect(b.status).toMatchObject({ schemaVersion: 1, state: 'ended', outcome: 'success', instanceId: 'i-0123456789abcdef0', facts: { signal: 'SUCCESS', signalSent: true } });
+    expect(b.status.configHash).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(b.result).toEqual(b.status);
+    expect(stepOf(b.status, 'user-data')).toMatchObject({ outcome: 'success', phase: 'boot' });
+    expect(stepOf(b.status, 'container')).toMatchObject({ outcome: 'skipped', note: NOT_IMPLEMENTED_NOTE });
+    expect(stepOf(b.status, 'credentials')).toMatchObject({ outcome: 'skipped', note: 'nothing to do' });
+    expect(stepOf(b.status, 'signal')).toMatchObject({ outcome: 'success', phase: 'finally' });
+    for (const s of b.status.steps) expect(Object.keys(s)).toEqual(expect.arrayContaining(['id', 'startedAt', 'durationMs', 'outcome']));
+    expect(cloud.cloudformation.signals).toMatchObject([{ stackName: 'my-stack', logicalResourceId: 'AppServerGroup', uniqueId: 'i-0123456789abcdef0', status: 'SUCCESS', region: 'eu-central-1' }]);
+
+    const meta = join(b.root, 'meta/taupage.yaml');
+    expect(await readFile(meta, 'utf8')).toBe(VALID_USER_DATA);
+    expect((await stat(meta)).mode & 0o777).toBe(0o444);
+    const prom = await readFile(join(b.root, 'var/local/textfile_collector/taupage.prom'), 'utf8');
+    expect(prom).toContain('taupage_boot_success 1');
+    expect(prom).toMatch(/^taupage_boot_step_duration_seconds\{step="user-data"\} [0-9.]+$/m);
+    expect(prom).toContain('taupage_boot_step_outcome{step="container",outcome="skipped"} 1');
+    expect(prom).toMatch(/^taupage_boot_time_to_healthy_seconds [0-9.]+$/m);
+    expect(prom).toMatch(/^taupage_boot_end_uptime_seconds [0-9.]+$/m);
+    expect(b.logs.at(-2)).toMatchObject({ outcome: 'success', msg: expect.stringMatching(/succeeded in/) });
+  });
+
+  it('with invalid user data: FAILURE signal with TPG_USERDATA_INVALID, the validate messages, nothing else done', async () => {
+    const text = '#taupage-ami-config\napplication_id: my-app\nruntime: Docker\nsource: pierone.stups.zalan.do/team/my-app:latest\nnotify_cfn:\n  stack: my-stack\n  resource: AppServerGroup\n';
+    cloud.imds.setUserData(text);
+    let touched = false;
+    const probe: AnyStep = { id: 'probe', title: 'probe', needs: [], plan: () => ({}), apply: async () => void (touched = true) };
+    const b = await bootOnce(cloud, { steps: withStep(probe) });
+    expect(b.run).toMatchObject({ exitCode: 1, outcome: 'failed', errorCode: 'TPG_USERDATA_INVALID' });
+    expect(touched).toBe(false);
+    expect(b.status.steps.map((s) => [s.id, s.outcome])).toEqual([['user-data', 'failed'], ['signal', 'success']]);
+    expect(cloud.cloudformation.signals).toMatchObject([{ status: 'FAILURE', uniqueId: 'i-0123456789abcdef0' }]);
+    await expect(stat(join(b.root, 'meta/taupage.yaml'))).rejects.toThrow(/ENOENT/);
+    // The same messages `taupage validate` prints for the same document.
+    let printed = '';
+    await runValidate(['-'], { out: (s) => (printed += s), err: () => undefined, env: {}, isTty: false, readStdin: async () => text });
+    const expected = printed.split('\n').filter((l) => l.includes(': error ')).map((l) => l.replace(/^<stdin>/, 'user-data'));
+    expect(expected.length).toBeGreaterThan(0);
+    for (const line of expected) {
+      expect(b.status.message).toContain(line);
+      expect(b.logs.some((l) => l.msg === line)).toBe(true);
+    }
+  });
+
+  it('without user data: TPG_USERDATA_MISSING, and no signal since no stack is known', async () => {
+    cloud.imds.setUserData(null);
+    const b = await bootOnce(cloud);
+    expect(b.run).toMatchObject({ exitCode: 1, errorCode: 'TPG_USERDATA_MISSING' });
+    expect(b.run.message).toMatch(/the instance has no user data.*no CloudFormation signal/);
+    expect(cloud.cloudformation.signals).toEqual([]);
+  });
+
+  it('without the #taupage-ami-config header: TPG_USERDATA_MISSING, signalled FAILURE', async () => {
+    cloud.imds.setUserData(VALID_USER_DATA.replace('#taupage-ami-config\n', ''));
+    const b = await bootOnce(cloud);
+    expect(b.run).toMatchObject({ exitCode: 1, errorCode: 'TPG_USERDATA_MISSING' });
+    expect(b.status.message).toMatch(/#taupage-ami-config/);
+    expect(cloud.cloudformation.signals).toMatchObject([{ status: 'FAILURE' }]);
+  });
+
+  it('with the metadata service down: retries until its deadline, fails with TPG_IMDS_UNAVAILABLE and says why', async () => {
+    await cloud.imds.faults.down('refuse');
+    const b = await bootOnce(cloud, { agentYaml: FAST_CONFIG.replace('deadline_seconds: 5', 'deadline_seconds: 1').replace('attempts: 4', 'attempts: 50').replace('retry_base_ms: 5', 'retry_base_ms: 50') });
+    expect(b.run).toMatchObject({ exitCode: 5, outcome: 'failed', errorCode: 'TPG_IMDS_UNAVAILABLE' });
+    const ud = stepOf(b.status, 'user-data')!;
+    expect(ud).toMatchObject({ outcome: 'failed', errorCode: 'TPG_IMDS_UNAVAILABLE' });
+    expect(ud.message).toMatch(/did not answer GET \/latest\/.*ECONNREFUSED.*\(\d+ attempts in/);
+    expect(Number(/\((\d+) attempts/.exec(ud.message!)![1])).toBeGreaterThan(1);
+    expect(b.logs.filter((l) => l.service === 'imds' && /retrying/.test(String(l.msg))).length).toBeGreaterThan(0);
+    expect(cloud.cloudformation.signals).toEqual([]);
+  });
+
+  it('when /meta/taupage.yaml cannot be written: fails before any step and signals FAILURE', async () => {
+    const root = await scratchRoot();
+    await writeFile(join(root, 'meta'), 'a file where the directory should be');
+    const b = await bootOnce(cloud, { root });
+    expect(b.run).toMatchObject({ exitCode: 1, errorCode: 'TPG_BOOT_FAILED' });
+    expect(stepOf(b.status, 'user-data')!.message).toMatch(/cannot write .*meta\/taupage.yaml/);
+    expect(stepOf(b.status, 'container')).toBeUndefined();
+    expect(cloud.cloudformation.signals).toMatchObject([{ status: 'FAILURE' }]);
+  });
+
+  it('fails the dependents of a failed step, the boot, and signals FAILURE', async () => {
+    const b = await bootOnce(cloud, { steps: withStep(failing('credentials', 'TPG_CREDENTIALS_FAILED', 'Mint bucket denied access'), 'credentials') });
+    expect(b.run).toMatchObject({ exitCode: 1, errorCode: 'TPG_CREDENTIALS_FAILED' });
+    expect(stepOf(b.status, 'credentials')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_CREDENTIALS_FAILED', message: 'Mint bucket denied access' });
+    expect(stepOf(b.status, 'container')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_DEPENDENCY_FAILED' });
+    expect(stepOf(b.status, 'shutdown')).toMatchObject({ outcome: 'skipped', note: 'nothing to do' });
+    expect(b.status).toMatchObject({ outcome: 'failed', errorCode: 'TPG_CREDENTIALS_FAILED', facts: { signal: 'FAILURE', signalSent: true } });
+    expect(cloud.cloudformation.signals).toMatchObject([{ status: 'FAILURE' }]);
+    expect(await readFile(join(b.root, 'var/local/textfile_collector/taupage.prom'), 'utf8')).toContain('taupage_boot_success 0');
+  });
+
+  it('at the boot deadline: fails the boot and still signals FAILURE before it', async () => {
+    const hang: AnyStep = { ...bootGraph.find((s) => s.id === 'container')!, apply: () => new Promise(() => {}) };
+    // 2 s: the last 0.5 s (a quarter) are kept for the signal.
+    const b = await bootOnce(cloud, { agentYaml: FAST_CONFIG + 'boot:\n  deadline_seconds: 2\n', steps: withStep(hang, 'container') });
+    expect(b.run).toMatchObject({ exitCode: 1, errorCode: 'TPG_BOOT_DEADLINE' });
+    expect(stepOf(b.status, 'container')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_DEADLINE' });
+    expect(stepOf(b.status, 'signal')).toMatchObject({ outcome: 'success' });
+    const signalled = cloud.cloudformation.signals[0]!;
+    expect(signalled.status).toBe('FAILURE');
+    expect(signalled.at).toBeLessThanOrEqual(Date.parse(b.status.deadline));
+  });
+
+  it('records a failed signal in the status and fails the boot with TPG_SIGNAL_FAILED', async () => {
+    await cloud.cloudformation.faults.down('refuse');
+    const b = await bootOnce(cloud, { agentYaml: FAST_CONFIG.replace('max_attempts: 5', 'max_attempts: 2') });
+    expect(b.run).toMatchObject({ exitCode: 5, errorCode: 'TPG_SIGNAL_FAILED' });
+    expect(b.run.message).toContain('the CloudFormation signal failed');
+    expect(b.status.facts).toMatchObject({ signal: 'SUCCESS', signalSent: false });
+    expect(stepOf(b.status, 'signal')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_SIGNAL_FAILED', message: expect.stringMatching(/ECONNREFUSED/) });
+  });
+
+  it('runs once per boot: a second boot in the same boot exits 0 and says so', async () => {
+    const root = await scratchRoot('11111111-2222-3333-4444-555555555555');
+    const first = await bootOnce(cloud, { root });
+    expect(first.run.outcome).toBe('success');
+    const second = await bootOnce(cloud, { root });
+    expect(second.run).toMatchObject({ exitCode: 0, outcome: 'already-ran' });
+    expect(second.run.message).toMatch(/already ran in this boot \(boot id 11111111-2222-3333-4444-555555555555/);
+    expect(second.status.bootId).toBe(first.status.bootId);
+    expect(cloud.cloudformation.signals).toHaveLength(1);
+  });
+
+  it('on a reboot re-applies everything and ends in the same state; removed keys do not survive', async () => {
+    const root = await scratchRoot('boot-one');
+    const withExtra = VALID_USER_DATA + 'hostname: first\n';
+    cloud.imds.setUserData(withExtra);
+    const first = await bootOnce(cloud, { root });
+    expect(await readFile(join(root, 'meta/taupage.yaml'), 'utf8')).toContain('hostname: first');
+
+    await clearRun(root); // /run is a tmpfs
+    await setBootId(root, 'boot-two');
+    cloud.imds.setUserData(VALID_USER_DATA);
+    const second = await bootOnce(cloud, { root });
+    expect(second.run.outcome).toBe('success');
+    expect(second.status.bootId).toBe('boot-two');
+    expect(second.status.instanceId).toBe(first.status.instanceId);
+    const shape = (s: typeof first.status) => s.steps.map((x) => [x.id, x.outcome, x.note]);
+    expect(shape(second.status)).toEqual(shape(first.status));
+    expect(await readFile(join(root, 'meta/taupage.yaml'), 'utf8')).toBe(VALID_USER_DATA);
+
+    // A /run that survived the reboot: the old lock names another boot and is taken over.
+    await setBootId(root, 'boot-three');
+    const third = await bootOnce(cloud, { root });
+    expect(third.run.outcome).toBe('success');
+    expect(third.status.bootId).toBe('boot-three');
+    expect(cloud.cloudformation.signals.map((s) => s.status)).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS']);
+  });
+});
+
+describe('KMS values in a boot', () => {
+  const PLAINTEXTS = ['db-pass-Wq8#u2', 'api-key-0f1e2d3c', 'scalyr-key-9a8b7c6d', 'quote"and\\backslash'];
+  const kmsUserData = () =>
+    VALID_USER_DATA +
+    `environment:\n  DB_PASSWORD: ${kmsValue(PLAINTEXTS[0]!)}\n  API_KEY: ${kmsValue(PLAINTEXTS[1]!)}\n  ODD: '${kmsValue(PLAINTEXTS[3]!)}'\n  PLAIN: visible\nlogging:\n  scalyr_account_key: ${kmsValue(PLAINTEXTS[2]!)}\n`;
+
+  /** A step that uses every encrypted value the way later steps will: through ctx.decrypt. */
+  const consumer = (seen: string[], id = 'consumer'): AnyStep => ({
+    id,
+    title: id,
+    needs: [],
+    plan: (i) => ({ values: Object.values(i.settings.environment).filter(isKmsEncrypted) }),
+    apply: async (plan: { values: Parameters<EndContext['decrypt']>[0][] }, ctx: EndContext) => {
+      const secrets = await Promise.all(plan.values.map((v) => ctx.decrypt(v)));
+      seen.push(...secrets.map((s) => s.reveal()));
+      ctx.log.info({ secrets }, 'decrypted');
+    },
+  });
+
+  it('decrypts concurrently, retries throttling, decrypts each value once', async () => {
+    cloud.imds.setUserData(kmsUserData());
+    cloud.kms.faults.throttleNext(3);
+    const seen: string[] = [];
+    const b = await bootOnce(cloud, { steps: [...bootGraph, consumer(seen), consumer(seen, 'consumer-2')] });
+    expect(b.run.outcome).toBe('success');
+    expect(seen.sort()).toEqual([PLAINTEXTS[0], PLAINTEXTS[0], PLAINTEXTS[1], PLAINTEXTS[1], PLAINTEXTS[3], PLAINTEXTS[3]].sort());
+    const ok = cloud.kms.calls.filter((c) => c.operation === 'Decrypt' && c.outcome === 'ok');
+    expect(ok).toHaveLength(4); // three environment values and the Scalyr key, once each
+    expect(cloud.kms.calls.filter((c) => c.outcome === 'ThrottlingException')).toHaveLength(3);
+  });
+
+  it('never lets a plaintext reach a log line, the status, the result, the metrics or an error', async () => {
+    const userData = kmsUserData();
+    cloud.imds.setUserData(userData);
+    // A careless step: it puts a revealed plaintext into a log message and into its error.
+    const careless: AnyStep = {
+      id: 'careless',
+      title: 'careless',
+      needs: ['consumer'],
+      plan: (i) => ({ v: i.settings.environment.DB_PASSWORD }),
+      apply: async (plan: { v: Parameters<EndContext['decrypt']>[0] }, ctx: EndContext) => {
+        const s = await ctx.decrypt(plan.v);
+        ctx.log.warn(`connecting with ${s.reveal()}`);
+        ctx.record('note', `password is ${s.reveal()}`);
+        throw new AgentError('TPG_CONTAINER_FAILED', `login failed for password ${s.reveal()}`);
+      },
+    };
+    const seen: string[] = [];
+    const b = await bootOnce(cloud, { steps: [...bootGraph, consumer(seen), careless] });
+    expect(b.run.errorCode).toBe('TPG_CONTAINER_FAILED');
+    expect(seen).toContain(PLAINTEXTS[0]);
+    const files: string[] = [];
+    const walk = async (d: string) => {
+      for (const e of await readdir(d, { withFileTypes: true })) {
+        if (e.isDirectory()) await walk(join(d, e.name));
+        else files.push(join(d, e.name));
+      }
+    };
+    await walk(b.root);
+    const haystacks = [b.lines.join(''), b.run.message, JSON.stringify(b.run.status), ...(await Promise.all(files.map((f) => readFile(f, 'utf8'))))];
+    expect(files.map((f) => f.slice(b.root.length))).toEqual(expect.arrayContaining(['/run/taupage/status.json', '/run/taupage/result.json', '/var/local/textfile_collector/taupage.prom', '/meta/taupage.yaml']));
+    for (const p of PLAINTEXTS) for (const h of haystacks) expect(h).not.toContain(p);
+    for (const p of PLAINTEXTS.slice(3)) for (const h of haystacks) expect(h).not.toContain(JSON.stringify(p).slice(1, -1));
+    // The scrubbed places say so, and the encrypted form stays in /meta/taupage.yaml as written.
+    expect(b.lines.join('')).toContain('connecting with [redacted]');
+    expect(stepOf(b.status, 'careless')!.message).toBe('login failed for password [redacted]');
+    expect(await readFile(join(b.root, 'meta/taupage.yaml'), 'utf8')).toBe(userData);
+  });
+
+  it('fails the step that needs a value KMS cannot decrypt, and says which value', async () => {
+    cloud.imds.setUserData(VALID_USER_DATA + `environment:\n  DB_PASSWORD: aws:kms:${Buffer.from('garbage-not-a-ciphertext').toString('base64')}\n`);
+    const seen: string[] = [];
+    const b = await bootOnce(cloud, { steps: [...bootGraph, consumer(seen)] });
+    expect(b.run.errorCode).toBe('TPG_KMS_DECRYPT_FAILED');
+    expect(stepOf(b.status, 'consumer')!.message).toBe('KMS could not decrypt environment.DB_PASSWORD: InvalidCiphertextException');
+    expect(cloud.cloudformation.signals).toMatchObject([{ status: 'FAILURE' }]);
+  });
+});
+
+describe('shutdown after a successful boot', () => {
+  const app = (code: number, calls: string[] = []) => ({ appContainer: async () => ({ waitForExit: async () => (calls.push('wait'), code) }) });
+  const shutdownYaml = (root: string, fail = false) => FAST_CONFIG + `shutdown:\n  command: [sh, -c, 'echo "exit $TAUPAGE_APP_EXIT_CODE" > ${root}/powered-off${fail ? '; exit 7' : ''}']\n`;
+
+  it('on-exit: waits for the application, then runs the shutdown command', async () => {
+    cloud.imds.setUserData(VALID_USER_DATA + 'shutdown: on-exit\n');
+    const root = await scratchRoot();
+    const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root), factories: app(3) });
+    expect(b.run).toMatchObject({ exitCode: 0, outcome: 'success' });
+    expect(await readFile(join(root, 'powered-off'), 'utf8')).toBe('exit 3\n');
+    expect(b.result).toMatchObject({ outcome: 'success', facts: { applicationExitCode: 3 } });
+    expect(stepOf(b.result!, 'shutdown')).toMatchObject({ outcome: 'success', phase: 'after' });
+    expect(cloud.cloudformation.signals).toMatchObject([{ status: 'SUCCESS' }]);
+  });
+
+  it('on-success: a failing application leaves the instance running', async () => {
+    cloud.imds.setUserData(VALID_USER_DATA + 'shutdown: on-success\n');
+    const root = await scratchRoot();
+    const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root), factories: app(3) });
+    expect(b.run.exitCode).toBe(0);
+    await expect(stat(join(root, 'powered-off'))).rejects.toThrow(/ENOENT/);
+    expect(stepOf(b.result!, 'shutdown')!.note).toMatch(/exited with 3; on-success/);
+    const ok = await bootOnce(cloud, { root: await scratchRoot(), agentYaml: shutdownYaml(root), factories: app(0) });
+    expect(ok.run.exitCode).toBe(0);
+    expect(await readFile(join(root, 'powered-off'), 'utf8')).toBe('exit 0\n');
+  });
+
+  it('does not wait for the application after a failed boot', async () => {
+    cloud.imds.setUserData(VALID_USER_DATA + 'shutdown: on-exit\n');
+    const root = await scratchRoot();
+    const calls: string[] = [];
+    const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root), factories: app(0, calls), steps: withStep(failing('host', 'TPG_HOST_FAILED', 'sysctl refused'), 'host') });
+    expect(b.run.errorCode).toBe('TPG_HOST_FAILED');
+    expect(calls).toEqual([]);
+    expect(stepOf(b.result!, 'shutdown')).toMatchObject({ outcome: 'skipped', note: 'the boot failed' });
+  });
+
+  it('reports a failing shutdown command without changing the boot outcome', async () => {
+    cloud.imds.setUserData(VALID_USER_DATA + 'shutdown: on-exit\n');
+    const root = await scratchRoot();
+    const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root, true), factories: app(0) });
+    expect(b.run).toMatchObject({ exitCode: 1, outcome: 'success', errorCode: 'TPG_SHUTDOWN_FAILED' });
+    expect(b.result).toMatchObject({ outcome: 'success' });
+    expect(stepOf(b.result!, 'shutdown')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_SHUTDOWN_FAILED', message: expect.stringMatching(/exited with 7/) });
+  });
+});

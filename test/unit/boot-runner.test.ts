@@ -1,0 +1,147 @@
+import { describe, it, expect } from 'vitest';
+import { planSteps, runPhase, summarize, NOT_IMPLEMENTED_NOTE, NOTHING_TO_DO_NOTE, type StepResult } from '../../agent/src/engine/runner.js';
+import { checkStepGraph, type AnyStep, type StepPhase } from '../../agent/src/engine/step.js';
+import { AgentError } from '../../agent/src/lib/errors.js';
+import { realClock } from '../../agent/src/lib/clock.js';
+import { silentLogger } from '../../agent/src/lib/log.js';
+import { steps as bootGraph } from '../../agent/src/steps/index.js';
+
+type Ctx = { signal: AbortSignal; outcome: () => ReturnType<typeof summarize> };
+
+function step(id: string, needs: string[], apply?: (ctx: Ctx) => Promise<unknown>, extra: Partial<AnyStep> = {}): AnyStep {
+  return { id, title: id, needs, plan: () => ({}), ...(apply ? { apply: async (_p: unknown, ctx: Ctx) => (await apply(ctx)) as void } : {}), ...extra };
+}
+
+async function run(steps: AnyStep[], phases: StepPhase[] = ['boot', 'finally', 'after'], opts: { deadline?: number } = {}) {
+  checkStepGraph(steps);
+  const results = new Map<string, StepResult>();
+  const events: string[] = [];
+  const plans = planSteps(steps, {} as never);
+  for (const phase of phases) {
+    await runPhase<Ctx>({
+      phase,
+      steps,
+      plans,
+      results,
+      context: (_s, signal) => ({ signal, outcome: () => summarize(results.values()) }),
+      ...(phase === 'boot' && opts.deadline !== undefined ? { deadline: opts.deadline } : {}),
+      ...(phase === 'after' && summarize(results.values()).outcome === 'failed' ? { skipAll: 'the boot failed' } : {}),
+      clock: realClock,
+      log: silentLogger(),
+      onStart: (id) => events.push(`start ${id}`),
+      onEnd: (r) => events.push(`end ${r.id} ${r.outcome}`),
+    });
+  }
+  return { results, events, get: (id: string) => results.get(id)! };
+}
+
+describe('boot graph runner', () => {
+  it('runs independent steps at the same time', async () => {
+    // Each waits until both have started: run one after the other, they would never finish.
+    let started = 0;
+    let release!: () => void;
+    const both = new Promise<void>((r) => (release = r));
+    const meet = async () => {
+      if (++started === 2) release();
+      await both;
+    };
+    const r = await run([step('a', [], meet), step('b', [], meet)], ['boot'], { deadline: Date.now() + 10_000 });
+    expect(r.get('a').outcome).toBe('success');
+    expect(r.get('b').outcome).toBe('success');
+  });
+
+  it('starts a step only after what it needs has ended', async () => {
+    const r = await run([step('c', ['a', 'b'], async () => {}), step('a', [], async () => {}), step('b', ['a'], async () => {})]);
+    const e = r.events;
+    expect(e.indexOf('end a success')).toBeLessThan(e.indexOf('start b'));
+    expect(e.indexOf('end b success')).toBeLessThan(e.indexOf('start c'));
+  });
+
+  it('fails the dependents of a failed step, and only them', async () => {
+    const r = await run([
+      step('a', [], async () => {
+        throw new AgentError('TPG_CREDENTIALS_FAILED', 'no credentials');
+      }),
+      step('b', [], async () => {}),
+      step('c', ['a'], async () => {}),
+      step('d', ['c', 'b'], async () => {}),
+    ]);
+    expect(r.get('a')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_CREDENTIALS_FAILED' });
+    expect(r.get('b').outcome).toBe('success');
+    expect(r.get('c')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_DEPENDENCY_FAILED', message: 'not run: it needs a, which failed' });
+    expect(r.get('d')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_DEPENDENCY_FAILED' });
+    expect(r.events).not.toContain('start c');
+    const o = summarize(r.results.values());
+    expect(o).toMatchObject({ outcome: 'failed', errorCode: 'TPG_CREDENTIALS_FAILED' });
+    expect(o.message).toContain('step a failed: no credentials');
+  });
+
+  it('skips steps with nothing to do or no effects yet, and runs what needs them', async () => {
+    const r = await run([step('planned-only', []), step('idle', [], async () => {}, { plan: () => null }), step('next', ['planned-only', 'idle'], async () => {})]);
+    expect(r.get('planned-only')).toMatchObject({ outcome: 'skipped', note: NOT_IMPLEMENTED_NOTE });
+    expect(r.get('idle')).toMatchObject({ outcome: 'skipped', note: NOTHING_TO_DO_NOTE });
+    expect(r.get('next').outcome).toBe('success');
+  });
+
+  it('fails a step whose planner throws', async () => {
+    const r = await run([
+      step('a', [], async () => {}, {
+        plan: () => {
+          throw new AgentError('TPG_HOST_FAILED', 'bad plan');
+        },
+      }),
+    ]);
+    expect(r.get('a')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_HOST_FAILED' });
+  });
+
+  it('runs finally steps after a failure and tells them the outcome; skips after steps', async () => {
+    let seen: string | undefined;
+    const r = await run([
+      step('a', [], async () => {
+        throw new AgentError('TPG_DISK_FAILED', 'no disk');
+      }),
+      step('container', ['a'], async () => {}),
+      step('signal', ['container'], async (ctx) => void (seen = ctx.outcome().errorCode), { phase: 'finally' }),
+      step('shutdown', ['signal'], async () => {}, { phase: 'after' }),
+    ]);
+    expect(r.get('signal').outcome).toBe('success');
+    expect(seen).toBe('TPG_DISK_FAILED');
+    expect(r.get('shutdown')).toMatchObject({ outcome: 'skipped', note: 'the boot failed' });
+  });
+
+  it('runs after steps when the boot succeeded', async () => {
+    const r = await run([step('a', [], async () => {}), step('signal', ['a'], async () => {}, { phase: 'finally' }), step('shutdown', ['signal'], async () => ({ note: 'bye' }), { phase: 'after' })]);
+    expect(r.get('shutdown')).toMatchObject({ outcome: 'success', note: 'bye' });
+  });
+
+  it('cuts the phase at its deadline: running and waiting steps fail, the phase ends without them', async () => {
+    let aborted = false;
+    const r = await run(
+      [
+        step('hangs', [], (ctx) => {
+          ctx.signal.addEventListener('abort', () => (aborted = true));
+          return new Promise(() => {}); // never settles, even when aborted
+        }),
+        step('after-hangs', ['hangs'], async () => {}),
+        step('quick', [], async () => {}),
+      ],
+      ['boot'],
+      { deadline: Date.now() + 150 },
+    );
+    expect(aborted).toBe(true);
+    expect(r.get('hangs')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_DEADLINE', message: 'did not finish before the boot deadline' });
+    expect(r.get('after-hangs')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_DEADLINE', message: 'not started before the boot deadline' });
+    expect(r.get('quick').outcome).toBe('success');
+    expect(summarize(r.results.values()).errorCode).toBe('TPG_BOOT_DEADLINE');
+  });
+
+  it('rejects a graph whose boot step needs a later phase', () => {
+    expect(() => checkStepGraph([step('signal', [], undefined, { phase: 'finally' }), step('a', ['signal'])])).toThrow(/cannot need signal/);
+    expect(() => checkStepGraph(bootGraph)).not.toThrow();
+  });
+
+  it('declares signal as finally and shutdown as after in the boot graph', () => {
+    expect(bootGraph.find((s) => s.id === 'signal')).toMatchObject({ phase: 'finally' });
+    expect(bootGraph.find((s) => s.id === 'shutdown')).toMatchObject({ phase: 'after' });
+  });
+});
