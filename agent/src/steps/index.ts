@@ -16,7 +16,7 @@ export const steps: AnyStep[] = [
   { id: 'logging', title: 'Log shipping', needs: [], plan: planLogging },
   { id: 'disks', title: 'Volumes and mounts', needs: [], plan: planDisks },
   { id: 'credentials', title: 'Mint credentials', needs: [], plan: planCredentials },
-  { id: 'container', title: 'Application container', needs: ['credentials', 'disks', 'host', 'logging'], plan: planContainer },
+  { id: 'container', title: 'Application container', needs: ['credentials', 'disks', 'host', 'logging'], plan: planContainer, apply: async (plan, ctx) => (await import('./container/apply.js')).applyContainer(plan, ctx) },
   { id: 'signal', title: 'CloudFormation signal', needs: ['container'], plan: planSignal },
   { id: 'shutdown', title: 'Shutdown after the application exits', needs: ['signal'], plan: planShutdown },
 ];
