@@ -72,7 +72,10 @@ export async function buildDemoImage(docker: Docker, options: DemoImageOptions):
     await writeFile(join(root, 'etc', 'passwd'), 'root:x:0:0:root:/:/bin/sh\napplication:x:999:999:application:/:/bin/false\n');
     const files = { 'index.html': `<h1>Hello from Taupage</h1><p>${options.reference} built ${new Date().toISOString()}</p>\n`, health: 'ok\n', ...options.files };
     for (const [name, content] of Object.entries(files)) await writeFile(join(root, 'www', name), content, { mode: 0o644 });
-    const cmd = options.cmd ?? ['/bin/busybox', 'sh', '-c', `echo "demo app starting as uid $(/bin/busybox id -u)"; exec /bin/busybox httpd -f -p ${DEMO_PORT} -h /www`];
+    // httpd as PID 1 would ignore SIGTERM (and every stop would wait for the kill): a shell
+    // that traps it stays PID 1 instead.
+    const serve = `echo "demo app starting as uid $(/bin/busybox id -u)"; /bin/busybox httpd -f -p ${DEMO_PORT} -h /www & trap "kill $!; exit 0" TERM; wait`;
+    const cmd = options.cmd ?? ['/bin/busybox', 'sh', '-c', serve];
     const changes = [`CMD ${JSON.stringify(cmd)}`, `EXPOSE ${DEMO_PORT}`];
     if (options.healthcheck) changes.push(`HEALTHCHECK --interval=200ms --timeout=2s --retries=2 CMD ${JSON.stringify(options.healthcheck)}`);
     const tar = spawn('tar', ['-C', root, '--owner=0', '--group=0', '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });

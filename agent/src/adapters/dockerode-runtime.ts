@@ -215,7 +215,8 @@ export class DockerodeRuntime implements ContainerRuntime {
             continue;
           }
           if (ev.error || ev.errorDetail) return fail(classifyPullError(ev.errorDetail?.message ?? ev.error ?? 'pull failed', reference));
-          if (!ev.id || !ev.status || ev.id === reference.slice(reference.indexOf('@') + 1)) continue;
+          // Layer events carry a short layer id; "Pulling from <repo>" carries the reference.
+          if (!ev.id || !ev.status || ev.status.startsWith('Pulling from')) continue;
           const layer = layers.get(ev.id) ?? { current: 0, total: 0, done: false };
           layers.set(ev.id, layer);
           if (ev.status === 'Downloading' && ev.progressDetail) {

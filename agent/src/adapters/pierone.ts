@@ -111,7 +111,8 @@ export class PierOneTrust implements RegistryTrust {
     }
     if (status === 404) {
       const code = registryErrorCode(body);
-      const what = code === 'NAME_UNKNOWN' ? `repository ${image.repository} does not exist in ${registry}` : `${name} does not exist (no such tag)`;
+      // docker-registry answers MANIFEST_UNKNOWN for a missing repository too; Pier One may say NAME_UNKNOWN.
+      const what = code === 'NAME_UNKNOWN' ? `repository ${image.repository} does not exist in ${registry}` : `${name} does not exist in the registry (no such tag or repository)`;
       throw new AgentError('TPG_IMAGE_NOT_FOUND', what, { retriable: false, hint: 'check the source in your user data: registry, team, artifact and tag as pushed' });
     }
     if (status === 408 || status === 429 || status >= 500) {

@@ -42,7 +42,8 @@ export async function waitHealthy(plan: ContainerPlan, deps: HealthDeps, ctx: He
         stoppedForGood(plan, state);
         if (state.status === 'restarting' || !state.running) throw notYet(`container ${state.status} (exit code ${state.exitCode}, ${state.restartCount} restarts)`);
         if (http) {
-          const left = Math.max(1, deadline - now());
+          const left = deadline - now();
+          if (left < 100) throw notYet(last); // too late for a fair request; keep what we saw last
           let status: number;
           try {
             status = await deps.probe.status(http.url, { timeoutMs: Math.min(http.requestTimeoutMs, left), signal: ctx.signal });
@@ -67,8 +68,8 @@ export async function waitHealthy(plan: ContainerPlan, deps: HealthDeps, ctx: He
     );
   } catch (e) {
     if (e instanceof AgentError && e.code !== 'TPG_HEALTH_TIMEOUT') throw e;
-    const what = [http ? `${http.url} did not answer HTTP 200` : '', usedDocker ? 'the Docker HEALTHCHECK did not pass' : ''].filter(Boolean).join(' and ') || `${plan.name} did not become healthy`;
-    throw new AgentError('TPG_HEALTH_TIMEOUT', `${what} within ${Math.round((now() - started) / 1000)} s; last: ${last}`, {
+    const checks = [http ? `HTTP 200 from ${http.url}` : '', usedDocker ? 'the Docker HEALTHCHECK' : ''].filter(Boolean).join(' and ');
+    throw new AgentError('TPG_HEALTH_TIMEOUT', `the application did not become healthy (${checks}) within ${Math.round((now() - started) / 1000)} s; last: ${last}`, {
       cause: e,
       hint: `look at the application's output (docker logs ${plan.name}); raise health_check_timeout_seconds if it needs longer to start`,
       details: { last },
