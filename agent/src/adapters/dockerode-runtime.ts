@@ -293,6 +293,15 @@ export class DockerodeRuntime implements ContainerRuntime {
   }
 
   async waitForExit(name: string, signal?: AbortSignal): Promise<number> {
+    // Until it ends for good: an exit that the restart policy answers with a restart is not the end.
+    for (;;) {
+      const code = await this.waitNotRunning(name, signal);
+      const state = await this.inspectApp(name, signal);
+      if (!state || (state.status !== 'restarting' && !state.running)) return code;
+    }
+  }
+
+  private waitNotRunning(name: string, signal?: AbortSignal): Promise<number> {
     // Unbounded by design (an application may run for months); the signal ends it. A dropped
     // connection (engine restart) is retried with backoff rather than taken as an exit.
     return retry(
