@@ -41,10 +41,21 @@ TAUPAGE_DOCKER_DIR=$TAUPAGE_WORK/docker
 TAUPAGE_DOCKERD_PID=
 TAUPAGE_BRIDGE_CREATED=
 
+# wait_for PID COMMAND...: until COMMAND succeeds (at most 30 s); fails early if PID dies.
+wait_for() {
+  local pid=$1 i; shift
+  for i in $(seq 300); do
+    "$@" && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
 docker_answers() { DOCKER_HOST=$1 timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
 start_docker() {
-  local own="unix://$TAUPAGE_DOCKER_DIR/docker.sock" candidate i
+  local own="unix://$TAUPAGE_DOCKER_DIR/docker.sock" candidate
   for candidate in "${DOCKER_HOST:-}" unix:///var/run/docker.sock "$own"; do
     if [ -n "$candidate" ] && docker_answers "$candidate"; then
       export DOCKER_HOST=$candidate; info "Docker engine answers at $DOCKER_HOST"; return 0
@@ -65,11 +76,9 @@ start_docker() {
     --bridge "$bridge" --iptables=false --ip6tables=false \
     >"$TAUPAGE_DOCKER_DIR/dockerd.log" 2>&1 &
   TAUPAGE_DOCKERD_PID=$!
-  for i in $(seq 300); do
-    if docker_answers "$own"; then export DOCKER_HOST=$own; info "started dockerd (pid $TAUPAGE_DOCKERD_PID) at $DOCKER_HOST"; return 0; fi
-    kill -0 "$TAUPAGE_DOCKERD_PID" 2>/dev/null || break
-    sleep 0.1
-  done
+  if wait_for "$TAUPAGE_DOCKERD_PID" docker_answers "$own"; then
+    export DOCKER_HOST=$own; info "started dockerd (pid $TAUPAGE_DOCKERD_PID) at $DOCKER_HOST"; return 0
+  fi
   echo "dockerd did not answer; the end of $TAUPAGE_DOCKER_DIR/dockerd.log:" >&2
   tail -n 20 "$TAUPAGE_DOCKER_DIR/dockerd.log" >&2
   stop_docker
@@ -99,7 +108,7 @@ registry_answers() { curl -fsS -m 5 -o /dev/null "http://$1/v2/" 2>/dev/null; }
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 
 start_registry() {
-  local addr i j
+  local addr i
   if [ -n "${TAUPAGE_REGISTRY:-}" ] && registry_answers "$TAUPAGE_REGISTRY"; then info "registry answers at $TAUPAGE_REGISTRY"; return 0; fi
   mkdir -p "$TAUPAGE_REGISTRY_DIR/data"
   for i in 1 2 3; do
@@ -109,11 +118,9 @@ start_registry() {
       "http: { addr: \"$addr\" }" > "$TAUPAGE_REGISTRY_DIR/config.yml"
     docker-registry serve "$TAUPAGE_REGISTRY_DIR/config.yml" >"$TAUPAGE_REGISTRY_DIR/registry.log" 2>&1 &
     TAUPAGE_REGISTRY_PID=$!
-    for j in $(seq 100); do
-      if registry_answers "$addr"; then export TAUPAGE_REGISTRY=$addr; info "started docker-registry (pid $TAUPAGE_REGISTRY_PID) at $addr"; return 0; fi
-      kill -0 "$TAUPAGE_REGISTRY_PID" 2>/dev/null || break
-      sleep 0.1
-    done
+    if wait_for "$TAUPAGE_REGISTRY_PID" registry_answers "$addr"; then
+      export TAUPAGE_REGISTRY=$addr; info "started docker-registry (pid $TAUPAGE_REGISTRY_PID) at $addr"; return 0
+    fi
     stop_registry # most likely the port was taken in between: try another
   done
   echo "docker-registry did not answer; see $TAUPAGE_REGISTRY_DIR/registry.log" >&2

@@ -2,8 +2,7 @@
  * AbortSignal and each bounded in time by the adapter (adapters/dockerode-runtime.ts). */
 import type { Secret } from '../lib/secret.js';
 import type { RegistryCredentials } from './registry-trust.js';
-import type { Bind } from '../steps/container/plan.js';
-import type { PortMapping } from '../steps/container/schema.js';
+import type { ContainerSetup } from '../steps/container/plan.js';
 
 /** What `inspectApp` tells about the application container. */
 export interface AppState {
@@ -44,24 +43,10 @@ export interface AppEnv {
 }
 
 /** A container to create: the container plan with the image pinned and the environment resolved. */
-export interface AppSpec {
-  name: string;
+export interface AppSpec extends ContainerSetup {
   /** Always by digest: `registry/repo@sha256:...`. */
   image: string;
   env: AppEnv[];
-  binds: Bind[];
-  ports: PortMapping[];
-  user?: string;
-  capAdd: string[];
-  capDrop: string[];
-  hostname?: string;
-  networkMode: string;
-  privileged: boolean;
-  readOnlyRootfs: boolean;
-  shmSizeBytes?: number;
-  restartPolicy: { name: 'on-failure'; maximumRetryCount: number };
-  logConfig: { type: 'syslog'; config: Record<string, string> };
-  labels: Record<string, string>;
 }
 
 export interface PullOptions {

@@ -117,24 +117,8 @@ async function resolveEnv(plan: ContainerPlan, ctx: BootContext): Promise<AppEnv
 }
 
 export function appSpec(plan: ContainerPlan, reference: string, env: AppEnv[], digest: string, bootId: string): AppSpec {
-  return {
-    name: plan.name,
-    image: reference,
-    env,
-    binds: plan.binds,
-    ports: plan.ports,
-    ...(plan.user ? { user: plan.user } : {}),
-    capAdd: plan.capAdd,
-    capDrop: plan.capDrop,
-    ...(plan.hostname ? { hostname: plan.hostname } : {}),
-    networkMode: plan.networkMode,
-    privileged: plan.privileged,
-    readOnlyRootfs: plan.readOnlyRootfs,
-    ...(plan.shmSizeBytes !== undefined ? { shmSizeBytes: plan.shmSizeBytes } : {}),
-    restartPolicy: plan.restartPolicy,
-    logConfig: plan.logConfig,
-    labels: { ...plan.labels, [LABELS.imageDigest]: digest, [LABELS.bootId]: bootId },
-  };
+  const { image: _image, reference: _reference, env: _env, health: _health, configHash: _hash, notes: _notes, ...setup } = plan;
+  return { ...setup, image: reference, env, labels: { ...plan.labels, [LABELS.imageDigest]: digest, [LABELS.bootId]: bootId } };
 }
 
 /** Pull progress in the log: bytes and layers, at most once per interval. */

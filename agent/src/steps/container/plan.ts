@@ -41,12 +41,10 @@ export interface HealthCheckPlan {
   intervalMs: number;
 }
 
-export interface ContainerPlan extends StepPlan {
+/** How the container is set up, apart from its image and environment (shared with the
+ * ContainerRuntime port, which creates exactly this). */
+export interface ContainerSetup {
   name: string;
-  image: ImageRef;
-  /** `source` as written. */
-  reference: string;
-  env: EnvEntry[];
   ports: PortMapping[];
   binds: Bind[];
   /** Numeric uid:gid, or undefined for the image's own USER (root: true). */
@@ -61,6 +59,13 @@ export interface ContainerPlan extends StepPlan {
   restartPolicy: { name: 'on-failure'; maximumRetryCount: number };
   logConfig: { type: 'syslog'; config: Record<string, string> };
   labels: Record<string, string>;
+}
+
+export interface ContainerPlan extends StepPlan, ContainerSetup {
+  image: ImageRef;
+  /** `source` as written. */
+  reference: string;
+  env: EnvEntry[];
   health: HealthCheckPlan;
   /** Hash of the container's configuration (with ciphertexts, never plaintext; not the health
    * check, which is not part of the container): a changed plan replaces the container. */
