@@ -297,7 +297,7 @@ describe.sequential('container step', () => {
     expect(info.State.Running).toBe(true);
   });
 
-  it('refuses unapproved, missing and wrongly pinned images without creating a container', async () => {
+  it('refuses unapproved, missing and wrongly pinned images, and undecryptable values, without creating a container', async () => {
     await removeApp();
     gate.requests.length = 0;
     const port = await freePort();
@@ -310,6 +310,8 @@ describe.sequential('container step', () => {
     expect(wrongPin.error?.code).toBe('TPG_IMAGE_DIGEST_MISMATCH');
     expect(wrongPin.error?.message).toContain(images['app:1.0']!.digest);
     expect(pulls()).toBe(0);
+    const undecryptable = await run(userData({ ...base, source: `${gate.address}/${org}/app:1.0`, environment: { TOKEN: `aws:kms:${Buffer.from('unknown').toString('base64')}` } }));
+    expect(undecryptable.error?.code).toBe('TPG_KMS_DECRYPT_FAILED');
     expect(await inspectApp()).toBeUndefined();
   });
 

@@ -192,10 +192,10 @@ export class DockerodeRuntime implements ContainerRuntime {
     };
     await new Promise<void>((resolve, reject) => {
       let buf = '';
-      let failed = false;
+      let settled = false;
       const fail = (e: unknown) => {
-        if (failed) return;
-        failed = true;
+        if (settled) return;
+        settled = true;
         stream.destroy();
         reject(e);
       };
@@ -234,9 +234,13 @@ export class DockerodeRuntime implements ContainerRuntime {
       stream.once('error', (e) => fail(signal.aborted ? signal.reason : classifyPullError(errorMessage(e), reference, e)));
       stream.once('end', () => {
         signal.removeEventListener('abort', onAbort);
-        if (signal.aborted) fail(signal.reason);
-        else if (!failed) resolve();
+        if (signal.aborted) return fail(signal.reason);
+        if (settled) return;
+        settled = true;
+        resolve();
       });
+      // A connection to the engine that closes without an end (engine restarted) is no success.
+      stream.once('close', () => fail(new AgentError('TPG_DOCKER_UNAVAILABLE', `the Docker engine closed the connection while pulling ${reference}`, { retriable: true })));
     });
   }
 

@@ -82,9 +82,14 @@ export async function applyContainer(plan: ContainerPlan, ctx: BootContext, deps
     const pullStarted = Date.now();
     const deadline = Math.min(pullStarted + ctx.config.docker.pull_timeout_seconds * 1000, ctx.deadline);
     const progress = progressLogger(ctx, deps.progressIntervalMs ?? 5_000);
+    // Decrypt while the image downloads; a failed decryption stops the pull.
+    const stopPull = new AbortController();
     const [pulled, env] = await Promise.all([
-      deps.runtime.pullImage(reference, { ...(credentials ? { credentials } : {}), signal, deadline, onProgress: progress.update }),
-      resolveEnv(plan, ctx),
+      deps.runtime.pullImage(reference, { ...(credentials ? { credentials } : {}), signal: AbortSignal.any([signal, stopPull.signal]), deadline, onProgress: progress.update }),
+      resolveEnv(plan, ctx).catch((e: unknown) => {
+        stopPull.abort(e);
+        throw e;
+      }),
     ]);
     if (!pulled.repoDigests.includes(reference)) {
       throw new AgentError('TPG_IMAGE_DIGEST_MISMATCH', `the engine pulled ${reference} but records ${pulled.repoDigests.join(', ') || 'no digest'} for it`, {
