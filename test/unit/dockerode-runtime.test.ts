@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyPullError, containerBody, dockerConnection } from '../../agent/src/adapters/dockerode-runtime.js';
+import { containerBody, dockerConnection } from '../../agent/src/adapters/dockerode-runtime.js';
+import { classifyPullError } from '../../agent/src/adapters/docker-pull.js';
 import { Secret } from '../../agent/src/lib/secret.js';
 import type { AppSpec } from '../../agent/src/ports/container-runtime.js';
 

@@ -6,11 +6,11 @@
  * Secrets (registry password, secret environment values) are revealed here and only here, in
  * the request to the engine. */
 import Docker from 'dockerode';
-import type { Readable } from 'node:stream';
-import { AgentError, errorMessage, type ErrorCode } from '../lib/errors.js';
+import { AgentError, type ErrorCode } from '../lib/errors.js';
 import { retry, withTimeout } from '../lib/retry.js';
 import { isSecret } from '../lib/secret.js';
-import type { AppSpec, AppState, ContainerRuntime, PulledImage, PullOptions, PullProgress } from '../ports/container-runtime.js';
+import type { AppSpec, AppState, ContainerRuntime, PulledImage, PullOptions } from '../ports/container-runtime.js';
+import { CONNECTION_CODES, engineMessage, pullOnce } from './docker-pull.js';
 import type { AppContainer } from '../ports/app-container.js';
 
 export interface DockerRuntimeOptions {
@@ -37,13 +37,6 @@ interface DockerError extends Error {
   statusCode?: number;
   json?: { message?: string } | null;
   code?: string;
-}
-
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND']);
-
-function engineMessage(e: unknown): string {
-  const d = e as DockerError;
-  return (d?.json && typeof d.json === 'object' && d.json.message) || errorMessage(e);
 }
 
 export class DockerodeRuntime implements ContainerRuntime {
@@ -137,7 +130,7 @@ export class DockerodeRuntime implements ContainerRuntime {
       async () => {
         const left = options.deadline - Date.now();
         if (left <= 0) throw new AgentError('TPG_PULL_TIMEOUT', `pulling ${reference} did not finish before its deadline`, { retriable: false });
-        return withTimeout(left, `pull of ${reference}`, (s) => this.pullOnce(reference, auth, s, options.onProgress), {
+        return withTimeout(left, `pull of ${reference}`, (s) => pullOnce(this.docker, reference, auth, s, options.onProgress), {
           code: 'TPG_PULL_TIMEOUT',
           ...(options.signal ? { signal: options.signal } : {}),
           hint: 'raise docker.pull_timeout_seconds in the agent config, or check the network path to the registry',
@@ -167,80 +160,6 @@ export class DockerodeRuntime implements ContainerRuntime {
         { path: `/images/${reference}/json`, method: 'GET', abortSignal: signal, statusCodes: { 200: true, 404: 'no such image', 500: 'server error' } } as never,
         (err: unknown, data: unknown) => (err ? reject(err) : resolve(data as Docker.ImageInspectInfo)),
       );
-    });
-  }
-
-  private async pullOnce(reference: string, auth: object | undefined, signal: AbortSignal, onProgress?: (p: PullProgress) => void): Promise<void> {
-    let stream: Readable;
-    try {
-      stream = (await this.docker.pull(reference, { abortSignal: signal, ...(auth ? { authconfig: auth } : {}) })) as Readable;
-    } catch (e) {
-      throw signal.aborted ? signal.reason : classifyPullError(engineMessage(e), reference, e, (e as DockerError).code);
-    }
-    const layers = new Map<string, { current: number; total: number; done: boolean }>();
-    const report = () => {
-      if (!onProgress) return;
-      let bytesDone = 0;
-      let bytesTotal = 0;
-      let layersDone = 0;
-      for (const l of layers.values()) {
-        bytesDone += l.current;
-        bytesTotal += l.total;
-        if (l.done) layersDone++;
-      }
-      onProgress({ layers: layers.size, layersDone, bytesDone, bytesTotal });
-    };
-    await new Promise<void>((resolve, reject) => {
-      let buf = '';
-      let settled = false;
-      const fail = (e: unknown) => {
-        if (settled) return;
-        settled = true;
-        stream.destroy();
-        reject(e);
-      };
-      const onAbort = () => fail(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      stream.on('data', (chunk: Buffer) => {
-        buf += chunk.toString('utf8');
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (!line) continue;
-          let ev: { status?: string; id?: string; error?: string; errorDetail?: { message?: string }; progressDetail?: { current?: number; total?: number } };
-          try {
-            ev = JSON.parse(line);
-          } catch {
-            continue;
-          }
-          if (ev.error || ev.errorDetail) return fail(classifyPullError(ev.errorDetail?.message ?? ev.error ?? 'pull failed', reference));
-          // Layer events carry a short layer id; "Pulling from <repo>" carries the reference.
-          if (!ev.id || !ev.status || ev.status.startsWith('Pulling from')) continue;
-          const layer = layers.get(ev.id) ?? { current: 0, total: 0, done: false };
-          layers.set(ev.id, layer);
-          if (ev.status === 'Downloading' && ev.progressDetail) {
-            layer.current = ev.progressDetail.current ?? layer.current;
-            layer.total = ev.progressDetail.total ?? layer.total;
-          } else if (ev.status === 'Download complete' || ev.status === 'Verifying Checksum') {
-            layer.current = Math.max(layer.current, layer.total);
-          } else if (ev.status === 'Pull complete' || ev.status === 'Already exists') {
-            layer.done = true;
-            layer.current = Math.max(layer.current, layer.total);
-          }
-          report();
-        }
-      });
-      stream.once('error', (e) => fail(signal.aborted ? signal.reason : classifyPullError(errorMessage(e), reference, e)));
-      stream.once('end', () => {
-        signal.removeEventListener('abort', onAbort);
-        if (signal.aborted) return fail(signal.reason);
-        if (settled) return;
-        settled = true;
-        resolve();
-      });
-      // A connection to the engine that closes without an end (engine restarted) is no success.
-      stream.once('close', () => fail(new AgentError('TPG_DOCKER_UNAVAILABLE', `the Docker engine closed the connection while pulling ${reference}`, { retriable: true })));
     });
   }
 
@@ -360,29 +279,6 @@ export function containerBody(spec: AppSpec): Record<string, unknown> {
       LogConfig: { Type: spec.logConfig.type, Config: spec.logConfig.config },
     },
   };
-}
-
-/** Sort a registry or pull failure into the codes people act on differently. */
-export function classifyPullError(message: string, reference: string, cause?: unknown, code?: string): AgentError {
-  const m = message.toLowerCase();
-  const opts = cause === undefined ? {} : { cause };
-  if ((code && CONNECTION_CODES.has(code)) && !/registry/.test(m)) {
-    return new AgentError('TPG_DOCKER_UNAVAILABLE', `the Docker engine did not answer while pulling ${reference}: ${message}`, { ...opts, retriable: code === 'ECONNREFUSED' || code === 'ENOENT' });
-  }
-  if (/unauthorized|authentication required|no basic auth credentials|denied|forbidden|401|403/.test(m)) {
-    return new AgentError('TPG_REGISTRY_AUTH', `the registry refused to let the engine pull ${reference}: ${message}`, {
-      ...opts,
-      retriable: false,
-      hint: 'for Pier One, the registry must be listed in pierone.registries so the instance identity is sent; otherwise add credentials to dockercfg',
-    });
-  }
-  if (/manifest unknown|not found|does not exist|name unknown|404/.test(m) && !/dial tcp|no such host/.test(m)) {
-    return new AgentError('TPG_IMAGE_NOT_FOUND', `the registry has no ${reference}: ${message}`, { ...opts, retriable: false });
-  }
-  if (/dial tcp|connection refused|no such host|i\/o timeout|timeout|eof|connection reset|service unavailable|bad gateway|gateway timeout|too many requests|50[0-9]|429|tls handshake/.test(m)) {
-    return new AgentError('TPG_REGISTRY_UNAVAILABLE', `the registry could not be reached to pull ${reference}: ${message}`, { ...opts, retriable: true });
-  }
-  return new AgentError('TPG_PULL_FAILED', `pulling ${reference} failed: ${message}`, { ...opts, retriable: true });
 }
 
 /** The application container as the shutdown step waits on it. */
