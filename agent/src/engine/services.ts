@@ -33,13 +33,7 @@ export function defaultFactories(): ServiceFactories {
     imds: (o) => new ImdsClient(o),
     kms: async (o) => new (await import('../adapters/aws/kms.js')).KmsAdapter(o),
     stackSignal: async (o) => new (await import('../adapters/aws/cfn.js')).CfnAdapter(o),
-    // The container adapter (dockerode) comes with the container step; until then a boot that asks
-    // for it (batch shutdown) fails with this message instead of waiting forever.
-    appContainer: async () => {
-      throw new AgentError('TPG_CONTAINER_FAILED', 'this build has no application container runtime, so there is no container to wait for', {
-        hint: 'the container step is not part of this image yet; remove shutdown from the user data',
-      });
-    },
+    appContainer: async (config) => (await import('../steps/container/apply.js')).applicationContainer(config),
   };
 }
 

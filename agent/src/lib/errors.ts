@@ -38,7 +38,7 @@ export const ERROR_CODES = {
   TPG_PULL_TIMEOUT: { exit: EXIT.UNAVAILABLE, meaning: 'The image pull did not finish before its deadline.' },
   TPG_DOCKER_UNAVAILABLE: { exit: EXIT.UNAVAILABLE, meaning: 'The Docker engine did not answer.' },
   TPG_CONTAINER_FAILED: { exit: EXIT.FAILED, meaning: 'The application container could not be created or started.' },
-  TPG_HEALTH_TIMEOUT: { exit: EXIT.FAILED, meaning: 'The application did not answer HTTP 200 on its health check in time.' },
+  TPG_HEALTH_TIMEOUT: { exit: EXIT.FAILED, meaning: 'The application did not answer HTTP 200 on its health check (or its Docker HEALTHCHECK did not pass) in time.' },
   TPG_CREDENTIALS_FAILED: { exit: EXIT.FAILED, meaning: 'Mint credentials could not be fetched or are invalid.' },
   TPG_CREDENTIALS_INVALID: { exit: EXIT.FAILED, meaning: 'A Mint credentials object is not the JSON Mint writes; the local file was kept.' },
   TPG_S3_ACCESS_DENIED: { exit: EXIT.FAILED, meaning: "S3 refused the request (403): the instance role's policy or credentials." },

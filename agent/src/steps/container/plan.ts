@@ -32,21 +32,19 @@ export interface EnvEntry {
   value: EnvValue;
 }
 
+/** How the boot decides the application is up: an HTTP check when health_check_path is set, and
+ * the image's own Docker HEALTHCHECK when it has one; both within `timeoutSeconds`. */
 export interface HealthCheckPlan {
-  url: string;
-  port: number;
-  path: string;
+  http?: { url: string; port: number; path: string; requestTimeoutMs: number };
   timeoutSeconds: number;
+  /** Longest pause between two polls (they start at 100 ms and back off to this). */
   intervalMs: number;
-  requestTimeoutMs: number;
 }
 
-export interface ContainerPlan extends StepPlan {
+/** How the container is set up, apart from its image and environment (shared with the
+ * ContainerRuntime port, which creates exactly this). */
+export interface ContainerSetup {
   name: string;
-  image: ImageRef;
-  /** `source` as written. */
-  reference: string;
-  env: EnvEntry[];
   ports: PortMapping[];
   binds: Bind[];
   /** Numeric uid:gid, or undefined for the image's own USER (root: true). */
@@ -61,8 +59,16 @@ export interface ContainerPlan extends StepPlan {
   restartPolicy: { name: 'on-failure'; maximumRetryCount: number };
   logConfig: { type: 'syslog'; config: Record<string, string> };
   labels: Record<string, string>;
-  health?: HealthCheckPlan;
-  /** Hash of everything above (with ciphertexts, never plaintext): a changed plan replaces the container. */
+}
+
+export interface ContainerPlan extends StepPlan, ContainerSetup {
+  image: ImageRef;
+  /** `source` as written. */
+  reference: string;
+  env: EnvEntry[];
+  health: HealthCheckPlan;
+  /** Hash of the container's configuration (with ciphertexts, never plaintext; not the health
+   * check, which is not part of the container): a changed plan replaces the container. */
   configHash: string;
 }
 
@@ -93,11 +99,11 @@ export function planContainer({ settings: s, config, paths }: PlanInput): Contai
   const ports = s.ports ?? [];
   if (s.networking === 'host' && ports.length) notes.push({ level: 'warning', message: 'networking: host ignores ports; the application listens on the host directly' });
 
-  let health: HealthCheckPlan | undefined;
+  const health: HealthCheckPlan = { timeoutSeconds: s.health_check_timeout_seconds, intervalMs: 2_000 };
   if (s.health_check_path) {
     const port = s.health_check_port ?? ports.filter((p) => p.protocol === 'tcp').map((p) => p.hostPort).sort((a, b) => a - b)[0];
     if (port === undefined) notes.push({ level: 'warning', message: 'health_check_path is set but there is no health_check_port and no TCP port in ports: the health check is skipped' });
-    else health = { url: `http://127.0.0.1:${port}${s.health_check_path}`, port, path: s.health_check_path, timeoutSeconds: s.health_check_timeout_seconds, intervalMs: 2_000, requestTimeoutMs: 5_000 };
+    else health.http = { url: `http://127.0.0.1:${port}${s.health_check_path}`, port, path: s.health_check_path, requestTimeoutMs: 5_000 };
   }
 
   const logConfig: ContainerPlan['logConfig'] = { type: 'syslog', config: { tag: s.application_id } };
@@ -120,7 +126,6 @@ export function planContainer({ settings: s, config, paths }: PlanInput): Contai
     ...(s.shm_size ? { shmSizeBytes: parseSize(s.shm_size) } : {}),
     restartPolicy: { name: 'on-failure' as const, maximumRetryCount: 10 },
     logConfig,
-    ...(health ? { health } : {}),
   };
   const configHash = hashPlan(base);
   const labels = {
@@ -128,7 +133,7 @@ export function planContainer({ settings: s, config, paths }: PlanInput): Contai
     [LABELS.applicationVersion]: s.application_version,
     [LABELS.configHash]: configHash,
   };
-  return { ...base, labels, configHash, ...(notes.length ? { notes } : {}) };
+  return { ...base, labels, health, configHash, ...(notes.length ? { notes } : {}) };
 }
 
 /** sha256 over the plan with ciphertexts and secret values in (never printed; a change must show). */

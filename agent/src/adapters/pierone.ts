@@ -1,0 +1,174 @@
+/*! RegistryTrust over undici: ask Pier One whether an image is approved, and which manifest
+ * digest its tag names right now.
+ *
+ * GET /v2/{repository}/manifests/{tag} (HTTPS; plain HTTP only for loopback registries, as Docker
+ * allows), accepting Docker v2 and OCI manifests and indexes. Approved only if
+ * X-Production-Ready-Taupage (when present) else X-Trusted is exactly "true". Everything else
+ * fails closed: a missing header, an unexpected status, a body whose digest differs from
+ * Docker-Content-Digest. Transport problems and 5xx/429 are retried with full-jitter backoff. */
+import { createHash } from 'node:crypto';
+import { request } from 'undici';
+import { AgentError, errorMessage } from '../lib/errors.js';
+import { retry, withTimeout } from '../lib/retry.js';
+import { isLoopbackRegistry, type ImageRef } from '../user-data/image-ref.js';
+import type { ApprovedImage, RegistryCredentials, RegistryTrust } from '../ports/registry-trust.js';
+
+export const MANIFEST_MEDIA_TYPES = [
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+] as const;
+
+/** Manifests are small; anything bigger is not one. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+export interface PierOneTrustOptions {
+  /** Per request. */
+  timeoutMs: number;
+  attempts: number;
+  baseMs?: number;
+  capMs?: number;
+  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
+}
+
+type Headers = Record<string, string | string[] | undefined>;
+
+function header(h: Headers, name: string): string | undefined {
+  const v = h[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function basicAuth(c: RegistryCredentials): string {
+  return 'Basic ' + Buffer.from(`${c.username}:${c.password.reveal()}`).toString('base64');
+}
+
+/** The trust verdict from the response headers (pure; exported for unit tests). */
+export function trustVerdict(h: Headers): { trusted: boolean; reason: string } {
+  const ready = header(h, 'x-production-ready-taupage');
+  const trusted = header(h, 'x-trusted');
+  const reason = header(h, 'x-production-ready-reason')?.trim();
+  if (ready !== undefined) return { trusted: ready.trim() === 'true', reason: reason || `X-Production-Ready-Taupage is "${ready}"` };
+  if (trusted !== undefined) return { trusted: trusted.trim() === 'true', reason: reason || `X-Trusted is "${trusted}"` };
+  return { trusted: false, reason: 'the registry sent no X-Production-Ready-Taupage or X-Trusted header, so it is not Pier One or does not know the image' };
+}
+
+export class PierOneTrust implements RegistryTrust {
+  constructor(private readonly options: PierOneTrustOptions) {}
+
+  async approve(image: ImageRef, options: { credentials?: RegistryCredentials; signal?: AbortSignal; deadline?: number }): Promise<ApprovedImage> {
+    const scheme = isLoopbackRegistry(image.registry) ? 'http' : 'https';
+    const url = `${scheme}://${image.registry}/v2/${image.repository}/manifests/${encodeURIComponent(image.tag)}`;
+    return retry(
+      () =>
+        withTimeout(this.options.timeoutMs, `registry ${image.registry}`, (signal) => this.checkOnce(url, image, options.credentials, signal), {
+          code: 'TPG_REGISTRY_UNAVAILABLE',
+          ...(options.signal ? { signal: options.signal } : {}),
+          hint: `check that ${image.registry} is reachable from the instance (security groups, NAT, DNS)`,
+        }),
+      {
+        attempts: this.options.attempts,
+        baseMs: this.options.baseMs ?? 250,
+        capMs: this.options.capMs ?? 5_000,
+        ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        isRetriable: (e) => e instanceof AgentError && e.retriable === true,
+        ...(this.options.onRetry ? { onRetry: this.options.onRetry } : {}),
+      },
+    );
+  }
+
+  private async checkOnce(url: string, image: ImageRef, credentials: RegistryCredentials | undefined, signal: AbortSignal): Promise<ApprovedImage> {
+    const registry = image.registry;
+    const name = `${registry}/${image.repository}:${image.tag}`;
+    let res: Awaited<ReturnType<typeof request>>;
+    try {
+      res = await request(url, {
+        method: 'GET',
+        signal,
+        headers: { accept: MANIFEST_MEDIA_TYPES.join(', '), ...(credentials ? { authorization: basicAuth(credentials) } : {}) },
+      });
+    } catch (e) {
+      if (signal.aborted) throw signal.reason;
+      const code = (e as { code?: string }).code ?? '';
+      const tls = /CERT|TLS|SSL/i.test(code + errorMessage(e));
+      throw new AgentError('TPG_REGISTRY_UNAVAILABLE', `registry ${registry} could not be reached: ${errorMessage(e)}${code ? ` (${code})` : ''}`, {
+        cause: e,
+        retriable: !tls,
+        hint: tls ? `the TLS certificate of ${registry} is not trusted by this instance` : `check that ${registry} is reachable from the instance (security groups, NAT, DNS)`,
+      });
+    }
+    const status = res.statusCode;
+    const h = res.headers as Headers;
+    const body = await readLimited(res.body, signal);
+    if (status === 401 || status === 403) {
+      throw new AgentError('TPG_REGISTRY_AUTH', `registry ${registry} refused ${credentials ? 'the instance identity' : 'an anonymous request'} for ${name} (HTTP ${status})`, {
+        retriable: false,
+        hint: credentials
+          ? 'Pier One did not accept this instance identity document; check that the account is allowed to pull from this team'
+          : `${registry} requires a login: list it in pierone.registries (agent config) if it is Pier One`,
+      });
+    }
+    if (status === 404) {
+      const code = registryErrorCode(body);
+      // docker-registry answers MANIFEST_UNKNOWN for a missing repository too; Pier One may say NAME_UNKNOWN.
+      const what = code === 'NAME_UNKNOWN' ? `repository ${image.repository} does not exist in ${registry}` : `${name} does not exist in the registry (no such tag or repository)`;
+      throw new AgentError('TPG_IMAGE_NOT_FOUND', what, { retriable: false, hint: 'check the source in your user data: registry, team, artifact and tag as pushed' });
+    }
+    if (status === 408 || status === 429 || status >= 500) {
+      const after = Number(header(h, 'retry-after'));
+      throw new AgentError('TPG_REGISTRY_UNAVAILABLE', `registry ${registry} answered HTTP ${status} for ${name}`, {
+        retriable: true,
+        ...(Number.isFinite(after) && after > 0 ? { retryAfterMs: Math.min(after, 60) * 1000 } : {}),
+      });
+    }
+    if (status !== 200) {
+      throw new AgentError('TPG_IMAGE_UNTRUSTED', `cannot confirm that ${name} is approved: registry ${registry} answered HTTP ${status}`, { retriable: false });
+    }
+    const verdict = trustVerdict(h);
+    if (!verdict.trusted) {
+      throw new AgentError('TPG_IMAGE_UNTRUSTED', `${name} is not approved for production: ${verdict.reason}`, {
+        retriable: false,
+        hint: 'get the image approved in Pier One (production-ready), or deploy an approved version',
+        details: { image: name, reason: verdict.reason },
+      });
+    }
+    const mediaType = (header(h, 'content-type') ?? '').split(';')[0]!.trim();
+    if (!(MANIFEST_MEDIA_TYPES as readonly string[]).includes(mediaType)) {
+      throw new AgentError('TPG_IMAGE_UNTRUSTED', `cannot pin ${name}: the registry answered with manifest type "${mediaType || 'none'}"`, {
+        retriable: false,
+        hint: 'push the image as a Docker v2 (schema 2) or OCI image',
+      });
+    }
+    const computed = 'sha256:' + createHash('sha256').update(body).digest('hex');
+    const announced = header(h, 'docker-content-digest');
+    if (announced !== undefined && announced !== computed) {
+      throw new AgentError('TPG_IMAGE_DIGEST_MISMATCH', `registry ${registry} announced digest ${announced} for ${name} but sent a manifest with digest ${computed}`, { retriable: true });
+    }
+    return { digest: announced ?? computed, mediaType };
+  }
+}
+
+async function readLimited(body: AsyncIterable<Buffer> & { destroy?: () => void }, signal: AbortSignal): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > MAX_MANIFEST_BYTES) {
+      body.destroy?.();
+      throw new AgentError('TPG_IMAGE_UNTRUSTED', `the registry sent more than ${MAX_MANIFEST_BYTES} bytes for a manifest`, { retriable: false });
+    }
+    chunks.push(chunk);
+    if (signal.aborted) throw signal.reason;
+  }
+  return Buffer.concat(chunks);
+}
+
+function registryErrorCode(body: Buffer): string | undefined {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { errors?: Array<{ code?: string }> };
+    return parsed.errors?.[0]?.code;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,146 @@
+/*! The container step's effects: trust, then pin, then run exactly the approved image.
+ *
+ * 1. Reuse the existing `taupageapp` when it was created from this plan (reboot): no trust check,
+ *    no pull. 2. Otherwise ask Pier One whether the tag is approved and record the manifest digest
+ *    it names; a digest pinned in `source` must match. 3. Pull that digest (never the tag), check
+ *    the engine recorded it, and create the container from `registry/repo@digest`, so a tag moved
+ *    after the check cannot run. The old container is removed only once the new image is here and
+ *    the environment is decrypted. 4. Start it and wait until it is healthy. */
+import { AgentError } from '../../lib/errors.js';
+import { digestRef } from '../../user-data/image-ref.js';
+import { isKmsEncrypted } from '../../user-data/values.js';
+import type { BootContext } from '../../engine/context.js';
+import type { AgentConfig } from '../../config/schema.js';
+import type { AppEnv, AppSpec, ContainerRuntime, PullProgress } from '../../ports/container-runtime.js';
+import type { RegistryTrust } from '../../ports/registry-trust.js';
+import type { HttpProbe } from '../../ports/http-probe.js';
+import type { AppContainer } from '../../ports/app-container.js';
+import { DockerodeRuntime, appContainer } from '../../adapters/dockerode-runtime.js';
+import { PierOneTrust } from '../../adapters/pierone.js';
+import { httpProbe } from '../../adapters/http-probe.js';
+import { CONTAINER_NAME, LABELS, type ContainerPlan } from './plan.js';
+import { decideContainer } from './decide.js';
+import { registryCredentials } from './registry-auth.js';
+import { waitHealthy } from './health.js';
+
+export interface ContainerDeps {
+  runtime: ContainerRuntime;
+  trust: RegistryTrust;
+  probe: HttpProbe;
+  /** At most one pull progress line this often. */
+  progressIntervalMs?: number;
+}
+
+export function dockerRuntime(config: AgentConfig): DockerodeRuntime {
+  return new DockerodeRuntime({ host: config.docker.host, requestTimeoutMs: config.docker.request_timeout_ms });
+}
+
+/** The application container the shutdown step waits on. */
+export function applicationContainer(config: AgentConfig): AppContainer {
+  return appContainer(dockerRuntime(config), CONTAINER_NAME);
+}
+
+export function containerDeps(ctx: Pick<BootContext, 'config' | 'log'>): ContainerDeps {
+  return {
+    runtime: dockerRuntime(ctx.config),
+    trust: new PierOneTrust({
+      timeoutMs: ctx.config.pierone.request_timeout_ms,
+      attempts: ctx.config.pierone.attempts,
+      onRetry: ({ attempt, delayMs, error }) => ctx.log.warn({ attempt, delayMs, err: error }, 'registry did not answer; retrying'),
+    }),
+    probe: httpProbe,
+  };
+}
+
+export async function applyContainer(plan: ContainerPlan, ctx: BootContext, deps: ContainerDeps = containerDeps(ctx)): Promise<void> {
+  const { log, signal } = ctx;
+  const existing = await deps.runtime.inspectApp(plan.name, signal);
+  const decision = decideContainer(plan, existing, ctx.paths.mounts);
+
+  if (decision.action === 'reuse') {
+    log.info({ container: plan.name, digest: decision.digest, start: decision.start }, `reusing ${plan.name}: ${decision.reason}`);
+    if (decision.start === 'start') await deps.runtime.startApp(plan.name, signal);
+    if (decision.start === 'restart') {
+      log.info('restarting it: Docker started it before the volumes were mounted');
+      await deps.runtime.restartApp(plan.name, signal);
+    }
+    ctx.record('imageDigest', decision.digest);
+    ctx.record('container', 'reused');
+  } else {
+    if (decision.action === 'replace') log.info({ container: plan.name }, `replacing ${plan.name}: ${decision.reason}`);
+    const credentials = await registryCredentials(plan.image.registry, ctx);
+    const approved = await deps.trust.approve(plan.image, { ...(credentials ? { credentials } : {}), signal, deadline: ctx.deadline });
+    if (plan.image.digest && plan.image.digest !== approved.digest) {
+      throw new AgentError('TPG_IMAGE_DIGEST_MISMATCH', `${plan.reference} pins ${plan.image.digest}, but the registry's ${plan.image.tag} is ${approved.digest}`, {
+        hint: 'the tag was re-pushed or the pinned digest is wrong: pin the digest of the approved image, or drop the @sha256 part',
+        details: { pinned: plan.image.digest, registry: approved.digest },
+      });
+    }
+    log.info({ image: plan.reference, digest: approved.digest, mediaType: approved.mediaType }, 'image approved by Pier One');
+    const reference = digestRef(plan.image, approved.digest);
+
+    const pullStarted = Date.now();
+    const deadline = Math.min(pullStarted + ctx.config.docker.pull_timeout_seconds * 1000, ctx.deadline);
+    const progress = progressLogger(ctx, deps.progressIntervalMs ?? 5_000);
+    // Decrypt while the image downloads; a failed decryption stops the pull.
+    const stopPull = new AbortController();
+    const [pulled, env] = await Promise.all([
+      deps.runtime.pullImage(reference, { ...(credentials ? { credentials } : {}), signal: AbortSignal.any([signal, stopPull.signal]), deadline, onProgress: progress.update }),
+      resolveEnv(plan, ctx).catch((e: unknown) => {
+        stopPull.abort(e);
+        throw e;
+      }),
+    ]);
+    if (!pulled.repoDigests.includes(reference)) {
+      throw new AgentError('TPG_IMAGE_DIGEST_MISMATCH', `the engine pulled ${reference} but records ${pulled.repoDigests.join(', ') || 'no digest'} for it`, {
+        hint: 'the registry served different content than it approved; report this to the Pier One team',
+      });
+    }
+    log.info({ image: reference, imageId: pulled.id, durationMs: Date.now() - pullStarted, ...progress.summary() }, 'image pulled');
+
+    if (existing) await deps.runtime.removeApp(plan.name, signal);
+    const spec = appSpec(plan, reference, env, approved.digest, ctx.facts.bootId);
+    const id = await deps.runtime.createApp(spec, signal);
+    try {
+      await deps.runtime.startApp(plan.name, signal);
+    } catch (e) {
+      // A container that never started is removed, so the next boot creates it afresh.
+      await deps.runtime.removeApp(plan.name).catch(() => undefined);
+      throw e;
+    }
+    log.info({ container: plan.name, id: id.slice(0, 12), image: reference }, `${plan.name} started`);
+    ctx.record('imageDigest', approved.digest);
+    ctx.record('container', decision.action === 'replace' ? 'replaced' : 'created');
+  }
+
+  await waitHealthy(plan, deps, ctx);
+}
+
+/** Decrypt aws:kms: values; plaintext stays in Secrets until the adapter hands it to Docker. */
+async function resolveEnv(plan: ContainerPlan, ctx: BootContext): Promise<AppEnv[]> {
+  return Promise.all(plan.env.map(async (e) => ({ name: e.name, value: isKmsEncrypted(e.value) ? await ctx.decrypt(e.value) : e.value })));
+}
+
+export function appSpec(plan: ContainerPlan, reference: string, env: AppEnv[], digest: string, bootId: string): AppSpec {
+  const { image: _image, reference: _reference, env: _env, health: _health, configHash: _hash, notes: _notes, ...setup } = plan;
+  return { ...setup, image: reference, env, labels: { ...plan.labels, [LABELS.imageDigest]: digest, [LABELS.bootId]: bootId } };
+}
+
+/** Pull progress in the log: bytes and layers, at most once per interval. */
+function progressLogger(ctx: Pick<BootContext, 'log'>, intervalMs: number) {
+  let last: PullProgress = { layers: 0, layersDone: 0, bytesDone: 0, bytesTotal: 0 };
+  let loggedAt = Date.now();
+  return {
+    update(p: PullProgress) {
+      last = p;
+      if (Date.now() - loggedAt < intervalMs) return;
+      loggedAt = Date.now();
+      ctx.log.info({ layers: p.layers, layersDone: p.layersDone, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }, `pulling: ${p.layersDone}/${p.layers} layers, ${mb(p.bytesDone)} of ${mb(p.bytesTotal)} MB`);
+    },
+    summary: () => ({ layers: last.layers, bytes: last.bytesTotal }),
+  };
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(1);
+}

@@ -1,0 +1,93 @@
+/*! Wait until the application is up: its HTTP health check answers 200 and, when the image has a
+ * Docker HEALTHCHECK, Docker reports it healthy. Polls start at 100 ms and back off (full jitter)
+ * to the plan's interval; the step fails with TPG_HEALTH_TIMEOUT and the last thing seen, or at
+ * once when the container stops for good. */
+import { AgentError, errorMessage } from '../../lib/errors.js';
+import { retry } from '../../lib/retry.js';
+import type { ContainerRuntime, AppState } from '../../ports/container-runtime.js';
+import type { HttpProbe } from '../../ports/http-probe.js';
+import type { Logger } from '../../lib/log.js';
+import type { ContainerPlan } from './plan.js';
+
+export interface HealthDeps {
+  runtime: ContainerRuntime;
+  probe: HttpProbe;
+}
+
+export interface HealthContext {
+  log: Logger;
+  signal: AbortSignal;
+  /** Epoch ms: the boot's own deadline caps the health timeout. */
+  deadline: number;
+}
+
+export async function waitHealthy(plan: ContainerPlan, deps: HealthDeps, ctx: HealthContext, now = Date.now): Promise<void> {
+  const { http } = plan.health;
+  const started = now();
+  const deadline = Math.min(started + plan.health.timeoutSeconds * 1000, ctx.deadline);
+  let last = 'no answer yet';
+  let usedDocker = false;
+  let checked = false;
+  const notYet = (what: string) => {
+    last = what;
+    return new AgentError('TPG_HEALTH_TIMEOUT', what, { retriable: true });
+  };
+  try {
+    await retry(
+      async () => {
+        const state = await deps.runtime.inspectApp(plan.name, ctx.signal);
+        if (!state) throw new AgentError('TPG_CONTAINER_FAILED', `container ${plan.name} disappeared while waiting for it to become healthy`, { retriable: false });
+        if (!http && !state.health) return; // nothing to wait for (a batch job may even be done already)
+        checked = true;
+        stoppedForGood(plan, state);
+        if (state.status === 'restarting' || !state.running) throw notYet(`container ${state.status} (exit code ${state.exitCode}, ${state.restartCount} restarts)`);
+        if (http) {
+          const left = deadline - now();
+          if (left < 100) throw notYet(last); // too late for a fair request; keep what we saw last
+          let status: number;
+          try {
+            status = await deps.probe.status(http.url, { timeoutMs: Math.min(http.requestTimeoutMs, left), signal: ctx.signal });
+          } catch (e) {
+            throw notYet(`no HTTP answer from ${http.url} (${errorMessage(e)})`);
+          }
+          if (status !== 200) throw notYet(`HTTP ${status} from ${http.url}`);
+        }
+        if (state.health) {
+          usedDocker = true;
+          if (state.health.status !== 'healthy') throw notYet(`Docker HEALTHCHECK ${state.health.status}${state.health.lastOutput ? `: ${state.health.lastOutput}` : ''}`);
+        }
+      },
+      {
+        attempts: Number.MAX_SAFE_INTEGER,
+        baseMs: Math.min(100, plan.health.intervalMs),
+        capMs: plan.health.intervalMs,
+        deadline,
+        signal: ctx.signal,
+        isRetriable: (e) => e instanceof AgentError && e.retriable === true,
+      },
+    );
+  } catch (e) {
+    if (e instanceof AgentError && e.code !== 'TPG_HEALTH_TIMEOUT') throw e;
+    const checks = [http ? `HTTP 200 from ${http.url}` : '', usedDocker ? 'the Docker HEALTHCHECK' : ''].filter(Boolean).join(' and ');
+    throw new AgentError('TPG_HEALTH_TIMEOUT', `the application did not become healthy (${checks}) within ${Math.round((now() - started) / 1000)} s; last: ${last}`, {
+      cause: e,
+      hint: `look at the application's output (docker logs ${plan.name}); raise health_check_timeout_seconds if it needs longer to start`,
+      details: { last },
+    });
+  }
+  if (checked) ctx.log.info({ durationMs: now() - started, http: http?.url, dockerHealthcheck: usedDocker }, 'application is healthy');
+  else ctx.log.info('no health check: neither health_check_path nor a Docker HEALTHCHECK in the image');
+}
+
+/** A container that exited and will not be restarted cannot become healthy: fail now. */
+function stoppedForGood(plan: ContainerPlan, state: AppState): void {
+  if (state.running || state.status === 'restarting') return;
+  const retriesLeft = state.exitCode !== 0 && state.restartCount < plan.restartPolicy.maximumRetryCount;
+  if (state.status === 'exited' && retriesLeft) return; // Docker is about to restart it
+  if (state.status === 'exited' || state.status === 'dead') {
+    throw new AgentError('TPG_CONTAINER_FAILED', `container ${plan.name} exited with code ${state.exitCode} before it was healthy${state.error ? `: ${state.error}` : ''}`, {
+      retriable: false,
+      hint: `look at the application's output: docker logs ${plan.name}`,
+    });
+  }
+}
