@@ -97,7 +97,7 @@ describe('taupage plan', () => {
     expect(c.env.map((e: { name: string }) => e.name)).toEqual(['TOKENINFO_URL', 'STAGE', 'FEATURE_FLAG', 'MAX_THREADS', 'DB_PASSWORD', 'API_SECRET', 'APPLICATION_ID', 'APPLICATION_VERSION', 'CREDENTIALS_DIR']);
     expect(c.env.find((e: { name: string }) => e.name === 'DB_PASSWORD').value).toBe('aws:kms:[redacted] (decrypted at boot)');
     expect(c.env.find((e: { name: string }) => e.name === 'API_SECRET').value).toBe('[redacted]');
-    expect(c.health).toMatchObject({ port: 80, path: '/health', timeoutSeconds: 120 });
+    expect(c.health).toMatchObject({ timeoutSeconds: 120, http: { port: 80, path: '/health', url: 'http://127.0.0.1:80/health' } });
     expect(byId.credentials).toMatchObject({ bucket: 'exampleorg-stups-mint-123456789012-eu-central-1', keys: ['my-app/user.json', 'my-app/client.json'], directory: '/meta/credentials' });
     expect(byId.signal).toMatchObject({ stack: 'my-app-1', resource: 'AppServerAutoScalingGroup' });
     expect(byId.ssh.directives).toContain('Port 22');
