@@ -6,6 +6,11 @@ import type { Io } from './io.js';
 
 export async function runSshHook(argv: string[], io: Io): Promise<number> {
   if (argv.length) throw new AgentError('TPG_USAGE', 'taupage ssh-hook takes no arguments: the request comes in SSH_ORIGINAL_COMMAND');
+  // Once started, finish: a client that hangs up (Even's timeout) must not cut a grant in half
+  // or lose its audit record. Output to a closed connection is dropped, not fatal.
+  process.on('SIGHUP', () => undefined);
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
   // Imported here, after the cheap checks, and without the AWS SDK, dockerode or pino.
   const { accessContext } = await import('./access-context.js');
   const { runHook, resultError } = await import('../access/hook.js');

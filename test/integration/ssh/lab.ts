@@ -161,7 +161,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     const sshdConfig = join(dir, 'ssh', 'sshd_config');
     await writeFile(
       sshdConfig,
-      [`Include ${paths.sshdConfigDir}/*.conf`, 'ListenAddress 127.0.0.1', `HostKey ${dir}/ssh/host_key`, `PidFile ${dir}/ssh/sshd.pid`, 'UsePAM no', 'StrictModes yes', 'LogLevel VERBOSE', ''].join('\n'),
+      [`Include ${paths.sshdConfigDir}/*.conf`, 'ListenAddress 127.0.0.1', `HostKey ${dir}/ssh/host_key`, `PidFile ${dir}/ssh/sshd.pid`, 'UsePAM no', 'StrictModes yes', 'LogLevel VERBOSE', 'Subsystem sftp internal-sftp', ''].join('\n'),
     );
     await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
     execFileSync('/usr/sbin/sshd', ['-t', '-f', sshdConfig]);
@@ -202,7 +202,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     lab.keygen = keygen;
     const sshArgs = (user: string, key: KeyPair, extra: string[] = []) => [
       '-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10',
-      '-i', key.priv, '-p', String(port), ...extra, `${user}@127.0.0.1`,
+      '-i', key.priv, '-p', String(port), ...extra, '--', `${user}@127.0.0.1`,
     ];
     lab.ssh = (user, key, command, extra) => run('ssh', [...sshArgs(user, key, extra), ...(command === undefined ? [] : [command])], { timeoutMs: 30_000 });
     lab.sshSpawn = (user, key, command) => {
