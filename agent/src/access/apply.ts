@@ -77,24 +77,29 @@ export async function applyGrant(plan: GrantPlan, existing: Account | undefined,
     }
     const home = homeKeyFile(account);
     const run = runKeyFile(deps.runKeysDir, plan.user);
-    let keyPath: KeyPath = 'home';
-    try {
-      journal.push(await restorer(home, account));
-      await writeHomeKeys(account, plan.keyFile);
-      journal.push(await restorer(run, account));
-      await unlink(run).catch(ignoreMissing);
-    } catch (e) {
-      if (!isNoRoom(e)) throw e;
-      keyPath = 'tmpfs';
-      journal.push(await restorer(run, account));
-      await writeRunKeys(deps.runKeysDir, run, plan.keyFile, account);
-      // The home file may still hold an earlier key; removing a file needs no free space.
-      await unlink(home).catch(ignoreMissing);
-    }
-    const previous = await readGrant(deps.grants, plan.user);
-    await writeGrant(deps.grants, plan.grant, keyPath === 'tmpfs');
-    journal.push(() => (previous ? writeGrant(deps.grants, previous, false) : removeGrant(deps.grants, plan.user)));
-    if (keyPath === 'home') await writeWelcome(account, plan.welcomeLine).catch(() => undefined);
+    const acct = account;
+    // Undo steps first (they capture the state before any change), then the three independent
+    // writes at once: each ends in an fsync, and overlapping them keeps a grant fast.
+    const [undoHome, undoRun, previous] = await Promise.all([restorer(home, acct), restorer(run, acct), readGrant(deps.grants, plan.user)]);
+    journal.push(undoHome, undoRun, () => (previous ? writeGrant(deps.grants, previous, false) : removeGrant(deps.grants, plan.user)));
+    const keys = async (): Promise<KeyPath> => {
+      try {
+        await writeHomeKeys(acct, plan.keyFile);
+        await unlink(run).catch(ignoreMissing);
+        return 'home';
+      } catch (e) {
+        if (!isNoRoom(e)) throw e;
+        await writeRunKeys(deps.runKeysDir, run, plan.keyFile, acct);
+        // The home file may still hold an earlier key; removing a file needs no free space.
+        await unlink(home).catch(ignoreMissing);
+        return 'tmpfs';
+      }
+    };
+    // The grant record falls back to tmpfs by itself when its disk is full.
+    const settled = await Promise.allSettled([keys(), writeGrant(deps.grants, plan.grant, false), writeWelcome(acct, plan.welcomeLine).catch(() => undefined)]);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const keyPath = (settled[0] as PromiseFulfilledResult<KeyPath>).value;
     return { account, created, keyPath, undo };
   } catch (e) {
     await undo();

@@ -62,10 +62,11 @@ export async function observe(ctx: AccessContext, user: string): Promise<Observe
 
 /** Write the record (durably, chained), then send its copy to syslog. Call with the lock held. */
 export async function commit(ctx: AccessContext, fields: Omit<AuditFields, 'time'>): Promise<AuditRecord> {
-  const { record, line, where } = await ctx.audit.append({ ...fields, time: new Date(ctx.clock.now()).toISOString() });
+  const { record, line, where, anchored } = await ctx.audit.append({ ...fields, time: new Date(ctx.clock.now()).toISOString() });
   if (where === 'spill') ctx.warn(`the audit log's disk is full: record ${record.seq} is kept in ${ctx.paths.sshAuditSpill} until there is room`);
   const severity = fields.result === 'refused' || fields.result === 'failed' ? 'warning' : 'notice';
-  await ctx.syslog(line, severity).catch((e: Error) => ctx.warn(`audit record ${record.seq} is in ${ctx.paths.sshAuditLog} but its syslog copy failed: ${e.message}`));
+  const copied = ctx.syslog(line, severity).catch((e: Error) => ctx.warn(`audit record ${record.seq} is in ${ctx.paths.sshAuditLog} but its syslog copy failed: ${e.message}`));
+  await Promise.all([anchored, copied]);
   return record;
 }
 
