@@ -3,7 +3,6 @@
  * ssh with an argv (no shell) to the address that was checked, not to the name again, so a DNS
  * answer that changes between check and connect cannot redirect it. */
 import { execFile } from 'node:child_process';
-import { lookup } from 'node:dns/promises';
 import { AgentError } from '../lib/errors.js';
 
 export type HostCheck = { ok: true; address: string } | { ok: false; reason: string };
@@ -37,6 +36,8 @@ export function checkRemoteHost(host: string, addresses: string[], allowed: read
 
 export async function resolveHost(host: string): Promise<string[]> {
   try {
+    // Imported here: loading the resolver reads resolv.conf, which a refusal never needs.
+    const { lookup } = await import('node:dns/promises');
     return (await lookup(host, { all: true, family: 4 })).map((a) => a.address);
   } catch {
     return [];

@@ -5,9 +5,10 @@
  * Built on node:http(s), not undici: this runs inside every grant, where the hook has to stay
  * close to a bare ssh round trip, and loading undici (1 MB of JS plus compiling its llhttp WASM)
  * added ~80 ms per grant against ~20 ms for node:http (measured; see bench/ssh-hook.ts). One
- * small GET needs none of undici's pooling or pipelining. */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+ * small GET needs none of undici's pooling or pipelining. node:http(s) are imported when the
+ * request is made: in the single-file ESM bundle a static import of a built-in is loaded at start
+ * by every command, and node:https pulls in tls. */
+import type { IncomingMessage } from 'node:http';
 import { AgentError } from '../lib/errors.js';
 import { retry, withTimeout } from '../lib/retry.js';
 import type { Clock } from '../lib/clock.js';
@@ -65,8 +66,8 @@ export function evenClient(options: EvenOptions): AccessService {
 }
 
 /** One GET; the body as text, or undefined when it exceeds MAX_BODY (the rest is not read). */
-function get(url: string, signal: AbortSignal): Promise<{ status: number; body: string | undefined; retryAfter?: string }> {
-  const request = url.startsWith('https:') ? httpsRequest : httpRequest;
+async function get(url: string, signal: AbortSignal): Promise<{ status: number; body: string | undefined; retryAfter?: string }> {
+  const { request } = url.startsWith('https:') ? await import('node:https') : await import('node:http');
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'GET', signal, headers: { accept: 'text/plain', connection: 'close' } }, (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
