@@ -76,8 +76,9 @@ describe('grant → login → revoke through a real sshd', () => {
     expect([stAudit.mode & 0o777, stAudit.uid]).toEqual([0o600, 0]);
   });
 
-  it('revoke ends her open session now; the next login only prints the revoked message; the account stays', async () => {
-    const session = lab.sshSpawn(alice, key, 'echo started; exec sleep 300');
+  it('revoke ends her open session now (TERM, then KILL for what ignores it); the next login only prints the revoked message; the account stays', async () => {
+    // A process that ignores TERM and HUP: only the KILL after the grace period ends it.
+    const session = lab.sshSpawn(alice, key, "trap '' TERM HUP; echo started; exec sleep 300");
     await waitFor('the open session', () => new Promise<boolean>((r) => session.stdout!.once('data', () => r(true))));
     const uid = uidOf(alice);
     expect(procsOf(uid).length).toBeGreaterThan(0);
@@ -85,7 +86,7 @@ describe('grant → login → revoke through a real sshd', () => {
 
     const r = await lab.hook(`revoke-ssh-access --remote-host= ${alice}`);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/revoked: key replaced by the revoked message; ended [1-9]\d* process/);
+    expect(r.stdout).toMatch(/revoked: key replaced by the revoked message; ended [1-9]\d* process\(es\), 1 with SIGKILL/);
     expect(await ended).not.toBe(0);
     expect(procsOf(uid)).toEqual([]);
 
