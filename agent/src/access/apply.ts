@@ -135,12 +135,14 @@ async function writeHomeKeys(account: Account, content: string): Promise<void> {
     throw new AgentError('TPG_SSH_FAILED', `${account.home} is not a directory; refusing to write keys through it`);
   }
   const sshDir = join(account.home, '.ssh');
-  const st = await lstat(sshDir).catch(ignoreMissing);
-  if (!st) {
-    await mkdir(sshDir, { mode: 0o700 });
-  } else if (!st.isDirectory()) {
-    throw new AgentError('TPG_SSH_FAILED', `${sshDir} is not a directory (a symlink?); refusing to write keys through it`);
+  let st = await lstat(sshDir).catch(ignoreMissing);
+  if (st && !st.isDirectory()) {
+    // A symlink (or file) the user put there: replace the link itself, never write through it,
+    // and never let it make a revoke fail.
+    await unlink(sshDir);
+    st = undefined;
   }
+  if (!st) await mkdir(sshDir, { mode: 0o700 });
   // sshd's StrictModes wants the user (or root) to own ~/.ssh, writable by nobody else.
   await chown(sshDir, account.uid, account.gid);
   await chmod(sshDir, 0o700);

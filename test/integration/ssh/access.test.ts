@@ -104,6 +104,17 @@ describe('grant → login → revoke through a real sshd', () => {
     expect((await lab.ssh(alice, key, 'id -un')).stdout).toBe(`${alice}\n`);
   });
 
+  it('a ~/.ssh the user turned into a symlink neither stops a revoke nor is written through', async () => {
+    const setup = await lab.ssh(alice, key, 'mkdir ~/mine && cp ~/.ssh/authorized_keys ~/mine/ && rm -r ~/.ssh && ln -s ~/mine ~/.ssh && echo done');
+    expect(setup.stdout).toBe('done\n');
+    const mine = join(lab.paths.home, alice, 'mine', 'authorized_keys');
+    const before = await readFile(mine, 'utf8');
+    expect((await lab.hook(`revoke-ssh-access ${alice}`)).code).toBe(0);
+    expect(await readFile(mine, 'utf8')).toBe(before);
+    expect((await lab.ssh(alice, key, 'id')).stdout).toMatch(/^Your SSH access was revoked/);
+    expect((await lab.hook(`grant-ssh-access ${alice}`)).code).toBe(0);
+  });
+
   it('revoke refuses an account Even did not create, changing nothing', async () => {
     const r = await lab.hook(`revoke-ssh-access ${lab.gsUser}`);
     expect(r.code).toBe(1);
