@@ -1,14 +1,14 @@
 /*! What the SSH hook and `taupage ssh expire` share: their dependencies (ports, so tests can
  * run them in-process), the lock that serializes them, observing a user's current state, and
  * committing an audit record (file first, the record of truth; then syslog). */
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { AgentConfig } from '../config/schema.js';
 import type { Paths } from '../config/paths.js';
 import type { Clock } from '../lib/clock.js';
 import type { Accounts } from '../ports/accounts.js';
 import type { AccessService } from '../ports/access-service.js';
 import { acquireLock } from '../lib/file-lock.js';
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { SshAuditLog } from '../audit/ssh-audit-log.js';
 import type { AuditFields, AuditRecord } from '../audit/record.js';
 import { readKeyFile } from './authorized-keys.js';

@@ -39,7 +39,11 @@ export async function runSsh(argv: string[], io: Io): Promise<number> {
     }
     case 'sudoers': {
       const { values } = parseCommandArgs(rest, { user: { type: 'string' }, hook: { type: 'string' } }, SSH_USAGE, { min: 0, max: 0 });
-      io.out(sudoersEntry(values.user ?? 'granting-service', values.hook ?? DEFAULT_HOOK_PATH));
+      try {
+        io.out(sudoersEntry(values.user ?? 'granting-service', values.hook ?? DEFAULT_HOOK_PATH));
+      } catch (e) {
+        throw new AgentError('TPG_USAGE', (e as Error).message);
+      }
       return 0;
     }
     default:
