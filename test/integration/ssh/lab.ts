@@ -99,6 +99,19 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
   }
 }
 
+/** Kill every process of the user (by real and effective uid: a sudo it started counts), wait
+ * until they are gone (userdel refuses a user with processes), then remove the user. */
+async function removeUser(name: string): Promise<void> {
+  if (spawnSync('id', ['-u', name]).status !== 0) return;
+  const left = () => spawnSync('pgrep', ['-U', name]).status === 0 || spawnSync('pgrep', ['-u', name]).status === 0;
+  for (let i = 0; i < 100 && left(); i++) {
+    spawnSync('pkill', ['-KILL', '-U', name]);
+    spawnSync('pkill', ['-KILL', '-u', name]);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (spawnSync('userdel', ['--remove', name]).status !== 0) spawnSync('userdel', ['--force', '--remove', name]);
+}
+
 export async function startLab(options: LabOptions = {}): Promise<Lab> {
   if (process.getuid?.() !== 0) throw new Error('the SSH lab needs root (sshd, useradd, sudo)');
   await access(BUNDLE).catch(() => {
@@ -215,10 +228,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     lab.audit = async () => parseRecords(await readFile(paths.sshAuditLog, 'utf8').catch(() => ''));
     lab.syslog = async () => (await readFile(syslogFile, 'utf8').catch(() => '')).split('\n').filter(Boolean);
     lab.close = async () => {
-      for (const u of users.reverse()) {
-        spawnSync('pkill', ['-KILL', '-u', u]);
-        spawnSync('userdel', ['--remove', u]);
-      }
+      for (const u of users.reverse()) await removeUser(u);
       for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
       for (const f of cleanups.reverse()) await f();
       await rm(dir, { recursive: true, force: true });
@@ -226,7 +236,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     return lab;
   } catch (e) {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-    for (const u of users) spawnSync('userdel', ['--remove', u]);
+    for (const u of users) await removeUser(u);
     for (const f of cleanups.reverse()) await f();
     await rm(dir, { recursive: true, force: true });
     throw e;
