@@ -71,6 +71,30 @@ Files change only when Mint rotated them; a failure never deletes or damages the
 Status (last refresh, ETags; never contents): /run/taupage/credentials.json.`,
     run: async (argv, io) => (await import('./credentials.js')).runCredentials(argv, io),
   },
+  {
+    name: 'ssh-hook',
+    summary: "Even's forced command: grant or revoke SSH access (reads SSH_ORIGINAL_COMMAND)",
+    usage: 'taupage ssh-hook   (SSH_ORIGINAL_COMMAND="grant-ssh-access [--remote-host=HOST] NAME" | "revoke-ssh-access [--remote-host=HOST] [--keep-local] NAME")',
+    help: 'Run by sshd (via sudo) for granting-service. Every run leaves one audit record. Exit 0 done, 1 refused or failed, 4 agent config invalid, 5 Even unreachable.',
+    run: async (argv, io) => (await import('./ssh-hook.js')).runSshHook(argv, io),
+  },
+  {
+    name: 'ssh',
+    summary: 'SSH access chores: expire grants, render the granting-service key line and sudoers entry',
+    usage: 'taupage ssh expire [--json] | authorized-keys-line [--command CMD] [--agent-forwarding] FILE|- | sudoers [--user NAME] [--hook PATH]',
+    help: `  expire                revoke every grant whose time is up (run every minute by a timer)
+  authorized-keys-line  print granting-service's authorized_keys line for Even's public key FILE
+  sudoers               print the sudoers entry that lets granting-service run the hook as root`,
+    run: async (argv, io) => (await import('./ssh.js')).runSsh(argv, io),
+  },
+  {
+    name: 'audit',
+    summary: 'list the SSH audit trail, or verify its hash chain',
+    usage: 'taupage audit list [--user U] [--since T] [--json] | verify [--json]',
+    help: `  list    records, oldest first; --since takes an ISO time or an age (30m, 8h, 7d)
+  verify  exit 0 when the chain is intact, 1 with the first broken sequence number and why`,
+    run: async (argv, io) => (await import('./audit.js')).runAudit(argv, io),
+  },
 ];
 
 export function findCommand(name: string): Command | undefined {

@@ -27,7 +27,17 @@ export function paths(root = '/') {
     /** The kernel's id of this boot (tests put a fake one under their root). */
     bootIdFile: r('proc', 'sys', 'kernel', 'random', 'boot_id'),
     sshKeysRun: r('run', 'taupage', 'ssh-keys'),
+    /** Serializes SSH hook invocations (account changes and the audit chain). */
+    sshHookLock: r('run', 'taupage', 'ssh-hook.lock'),
+    /** Audit records written while the log's disk was full; moved into the log once it has room. */
+    sshAuditSpill: r('run', 'taupage', 'ssh-audit.spill.jsonl'),
+    /** Grants recorded while the disk was full (their keys are in sshKeysRun). */
+    sshGrantsRun: r('run', 'taupage', 'ssh-grants'),
     state: r('var', 'lib', 'taupage'),
+    /** The audit chain's last seq and hash: catches records cut off the end of the log. */
+    sshAuditHead: r('var', 'lib', 'taupage', 'ssh-audit.head'),
+    /** One root-only record per SSH grant (user, key, expiry): what `taupage ssh expire` reads. */
+    sshGrants: r('var', 'lib', 'taupage', 'ssh-grants'),
     varLog: r('var', 'log'),
     varLogCustom: r('var', 'log-custom'),
     logDir: r('var', 'log', 'taupage'),

@@ -91,6 +91,16 @@ export const agentConfigSchema = t.object(
           allowed_remote_networks: t.list(t.string({ pattern: /^[0-9.]+\/\d+$/ })).default([]).describe('CIDRs --remote-host may hop to; empty: never hop.'),
           revoke_grace_seconds: t.integer({ min: 0, max: 60 }).default(2),
           request_timeout_ms: t.integer({ min: 100, max: 60_000 }).default(10_000),
+          attempts: t.integer({ min: 1, max: 10 }).default(3).describe('Attempts per Even request (full-jitter backoff between them).'),
+          instance_users: t
+            .list(t.string({ pattern: /^[a-z_][a-z0-9_-]*$/ }))
+            .default(['admin', 'ubuntu'])
+            .describe("The base image's default users: their authorized_keys (the EC2 key pair) is removed at boot unless the user data says keep_instance_users."),
+          remote_host_port: t.integer({ min: 1, max: 65_535 }).default(22).describe('sshd port of the hosts --remote-host hops to.'),
+          audit_syslog_socket: t
+            .string({ pattern: /^\//, patternMessage: 'must be an absolute path to a Unix datagram socket' })
+            .default('/dev/log')
+            .describe('Syslog socket the SSH audit records are sent to (facility authpriv, tag taupage-ssh).'),
         },
         { unknownKeys: 'error' },
       )

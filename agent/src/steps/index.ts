@@ -7,6 +7,7 @@ import { planCredentials } from './credentials/plan.js';
 import { applyCredentials } from './credentials/apply.js';
 import { planLogging } from './logging/plan.js';
 import { planSsh } from './ssh/plan.js';
+import { applySsh } from './ssh/apply.js';
 import { planDisks } from './disks/plan.js';
 import { planHost } from './host/plan.js';
 import { planSignal, planShutdown } from './signal/plan.js';
@@ -14,7 +15,7 @@ import { applySignal, applyShutdown } from './signal/apply.js';
 
 export const steps: AnyStep[] = [
   { id: 'host', title: 'Host settings (sysctl, sysfs, routing)', needs: [], plan: planHost },
-  { id: 'ssh', title: 'SSH daemon settings', needs: [], plan: planSsh },
+  { id: 'ssh', title: 'SSH daemon settings', needs: [], plan: planSsh, apply: applySsh },
   { id: 'logging', title: 'Log shipping', needs: [], plan: planLogging },
   { id: 'disks', title: 'Volumes and mounts', needs: [], plan: planDisks },
   { id: 'credentials', title: 'Mint credentials', needs: [], plan: planCredentials, apply: applyCredentials },

@@ -1,4 +1,4 @@
-/*! sshd settings from the user data plus the hardening baseline. */
+/*! sshd settings from the user data plus the hardening baseline, and which default-user keys go. */
 import type { PlanInput, StepPlan } from '../../engine/step.js';
 
 export interface SshPlan extends StepPlan {
@@ -6,6 +6,8 @@ export interface SshPlan extends StepPlan {
   /** sshd_config lines in order ("Port 22"). */
   directives: string[];
   removeDefaultUserKeys: boolean;
+  /** authorized_keys files of the base image's default users (EC2 key pair) removed at boot. */
+  removeKeyFiles: string[];
 }
 
 /** The baseline every instance gets, whatever the user data says. */
@@ -20,9 +22,28 @@ export const SSH_HARDENING: Array<[string, string]> = [
   ['LoginGraceTime', '30'],
 ];
 
-export function planSsh({ settings: s, paths }: PlanInput): SshPlan {
+export function planSsh({ settings: s, paths, config }: PlanInput): SshPlan {
   const directives = s.ssh_ports.map((p) => `Port ${p}`);
   if (s.ssh_gateway_ports) directives.push(`GatewayPorts ${s.ssh_gateway_ports}`);
   directives.push(...SSH_HARDENING.map(([k, v]) => `${k} ${v}`));
-  return { configFile: paths.sshdConfig, directives, removeDefaultUserKeys: !s.keep_instance_users };
+  // Keys the SSH hook puts on tmpfs when the disk is full are read first (see access/apply.ts);
+  // sshd requires every directory above them to be root-owned and not writable by others.
+  directives.push(`AuthorizedKeysFile ${sshdArg(`${paths.sshKeysRun}/%u`)} .ssh/authorized_keys`);
+  const removeDefaultUserKeys = !s.keep_instance_users;
+  return {
+    configFile: paths.sshdConfig,
+    directives,
+    removeDefaultUserKeys,
+    removeKeyFiles: removeDefaultUserKeys ? config.ssh.instance_users.map((u) => `${paths.home}/${u}/.ssh/authorized_keys`) : [],
+  };
+}
+
+/** sshd_config takes double quotes around an argument with spaces. */
+function sshdArg(v: string): string {
+  return /\s/.test(v) ? `"${v}"` : v;
+}
+
+/** The drop-in file's text. */
+export function renderSshdConfig(plan: SshPlan): string {
+  return ['# Written by taupage at boot from the user data (ssh_ports, ssh_gateway_ports) and the hardening baseline.', ...plan.directives, ''].join('\n');
 }

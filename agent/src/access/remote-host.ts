@@ -1,0 +1,61 @@
+/*! `--remote-host`: hop to another host only when the agent config lists networks it may be in.
+ * Taupage hosts are not bastions, so by default (no networks) every hop is refused. The hop runs
+ * ssh with an argv (no shell) to the address that was checked, not to the name again, so a DNS
+ * answer that changes between check and connect cannot redirect it. */
+import { execFile } from 'node:child_process';
+import { AgentError } from '../lib/errors.js';
+
+export type HostCheck = { ok: true; address: string } | { ok: false; reason: string };
+
+export function ipv4ToInt(ip: string): number | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
+  if (!m) return undefined;
+  const parts = m.slice(1).map(Number);
+  if (parts.some((p) => p > 255)) return undefined;
+  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
+}
+
+export function inNetwork(ip: string, cidr: string): boolean {
+  const [net, lenText] = cidr.split('/');
+  const len = Number(lenText);
+  const a = ipv4ToInt(ip);
+  const n = ipv4ToInt(net ?? '');
+  if (a === undefined || n === undefined || !Number.isInteger(len) || len < 0 || len > 32) return false;
+  const mask = len === 0 ? 0 : (~0 << (32 - len)) >>> 0;
+  return (a & mask) === (n & mask);
+}
+
+/** Pure: every resolved address must be inside an allowed network. */
+export function checkRemoteHost(host: string, addresses: string[], allowed: readonly string[]): HostCheck {
+  if (allowed.length === 0) return { ok: false, reason: `--remote-host=${host} refused: this host is not a bastion (ssh.allowed_remote_networks is empty)` };
+  if (addresses.length === 0) return { ok: false, reason: `--remote-host=${host}: the name does not resolve` };
+  const outside = addresses.filter((a) => !allowed.some((c) => inNetwork(a, c)));
+  if (outside.length) return { ok: false, reason: `--remote-host=${host} (${outside.join(', ')}) is not in the allowed networks ${allowed.join(', ')}` };
+  return { ok: true, address: addresses[0]! };
+}
+
+export async function resolveHost(host: string): Promise<string[]> {
+  try {
+    // Imported here: loading the resolver reads resolv.conf, which a refusal never needs.
+    const { lookup } = await import('node:dns/promises');
+    return (await lookup(host, { all: true, family: 4 })).map((a) => a.address);
+  } catch {
+    return [];
+  }
+}
+
+export interface HopOptions {
+  port: number;
+  timeoutMs: number;
+}
+
+/** Run the same request on the remote host as granting-service, relying on Even's forwarded agent. */
+export function hop(address: string, words: string[], options: HopOptions): Promise<void> {
+  const args = ['-o', 'UserKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'BatchMode=yes', '-o', `ConnectTimeout=${Math.ceil(options.timeoutMs / 1000)}`, '-p', String(options.port), '-l', 'granting-service', address, ...words];
+  return new Promise((resolve, reject) => {
+    execFile('ssh', args, { timeout: options.timeoutMs, env: { PATH: '/usr/bin:/bin', ...(process.env.SSH_AUTH_SOCK ? { SSH_AUTH_SOCK: process.env.SSH_AUTH_SOCK } : {}) } }, (err, _out, stderr) => {
+      if (err) reject(new AgentError('TPG_SSH_FAILED', `the hop to ${address} failed: ${String(stderr).trim() || err.message}`));
+      else resolve();
+    });
+  });
+}

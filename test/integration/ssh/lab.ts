@@ -1,0 +1,244 @@
+/*! An SSH lab for the access tests: Debian's real sshd on a loopback ephemeral port with the
+ * configuration the ssh boot step writes, a real rsyslogd on a scratch socket, an Even fake, and
+ * the granting-service account whose forced command runs the BUILT agent through sudo.
+ *
+ * Everything lives under one root-owned 0755 directory in /run (sshd checks the ownership of
+ * every directory above a key file, so nothing can be under /tmp). Users, the sudoers file and
+ * processes are tracked and removed by close(). Requires root and `node scripts/build.mjs`. */
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, mkdir, writeFile, readFile, chmod, rm, access } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { stringify } from 'yaml';
+import { startFakeEven, type FakeEven } from '../../fakes/even.js';
+import { paths as pathsFor } from '../../../agent/src/config/paths.js';
+import { defaultConfig } from '../../../agent/src/config/load.js';
+import { validateUserData } from '../../../agent/src/user-data/validate.js';
+import { planSsh } from '../../../agent/src/steps/ssh/plan.js';
+import { applySsh } from '../../../agent/src/steps/ssh/apply.js';
+import { silentLogger } from '../../../agent/src/lib/log.js';
+import { sudoersEntry } from '../../../agent/src/access/granting-service.js';
+import { parseRecords, type AuditRecord } from '../../../agent/src/audit/record.js';
+
+export const REPO = resolve(import.meta.dirname, '../../..');
+export const BUNDLE = join(REPO, 'agent/dist/taupage.mjs');
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface KeyPair {
+  priv: string;
+  pub: string;
+  text: string;
+}
+
+export interface LabOptions {
+  /** Overrides of the agent config's ssh section. */
+  ssh?: Record<string, unknown>;
+}
+
+export interface Lab {
+  dir: string;
+  root: string;
+  port: number;
+  even: FakeEven;
+  gsUser: string;
+  evenKey: KeyPair;
+  paths: ReturnType<typeof pathsFor>;
+  configFile: string;
+  sshdLog(): string;
+  /** A unique user name, removed (with its processes) by close(). */
+  user(prefix: string): string;
+  keygen(name: string, type?: string): KeyPair;
+  ssh(user: string, key: KeyPair, command?: string, extra?: string[]): Promise<Run>;
+  sshSpawn(user: string, key: KeyPair, command: string): ChildProcess;
+  /** Even's request: ssh as granting-service with Even's key. */
+  hook(command: string): Promise<Run>;
+  taupage(args: string[], env?: Record<string, string>): Promise<Run>;
+  audit(): Promise<AuditRecord[]>;
+  syslog(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export function run(cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<Run> {
+  return new Promise((resolveRun) => {
+    const child = spawn(cmd, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolveRun({ code, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Kill every process of the user (by real and effective uid: a sudo it started counts), wait
+ * until they are gone (userdel refuses a user with processes), then remove the user. */
+async function removeUser(name: string): Promise<void> {
+  if (spawnSync('id', ['-u', name]).status !== 0) return;
+  const left = () => spawnSync('pgrep', ['-U', name]).status === 0 || spawnSync('pgrep', ['-u', name]).status === 0;
+  for (let i = 0; i < 100 && left(); i++) {
+    spawnSync('pkill', ['-KILL', '-U', name]);
+    spawnSync('pkill', ['-KILL', '-u', name]);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (spawnSync('userdel', ['--remove', name]).status !== 0) spawnSync('userdel', ['--force', '--remove', name]);
+}
+
+export async function startLab(options: LabOptions = {}): Promise<Lab> {
+  if (process.getuid?.() !== 0) throw new Error('the SSH lab needs root (sshd, useradd, sudo)');
+  await access(BUNDLE).catch(() => {
+    throw new Error(`${BUNDLE} is missing: run node scripts/build.mjs first`);
+  });
+  const tag = randomBytes(3).toString('hex');
+  const dir = await mkdtemp('/run/tpg-ssh-');
+  await chmod(dir, 0o755);
+  const root = join(dir, 'root');
+  const paths = pathsFor(root);
+  const users: string[] = [];
+  const children: ChildProcess[] = [];
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  for (const d of [paths.home, join(root, 'etc', 'taupage'), join(dir, 'ssh'), join(dir, 'keys'), join(dir, 'bin'), join(dir, 'rsyslog', 'work')]) await mkdir(d, { recursive: true, mode: 0o755 });
+  await chmod(root, 0o755);
+
+  const keygen = (name: string, type = 'ed25519'): KeyPair => {
+    const priv = join(dir, 'keys', name);
+    execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', `${name}@lab`, '-f', priv]);
+    return { priv, pub: `${priv}.pub`, text: readFileSync(`${priv}.pub`, 'utf8') };
+  };
+
+  const lab = { dir, root, paths } as Lab;
+  try {
+    // rsyslogd on a scratch socket: authpriv lines with facility and severity, to a file.
+    const sock = join(dir, 'rsyslog', 'log.sock');
+    const syslogFile = join(dir, 'rsyslog', 'authpriv.log');
+    await writeFile(
+      join(dir, 'rsyslog', 'rsyslog.conf'),
+      [
+        `global(workDirectory="${dir}/rsyslog/work")`,
+        'module(load="imuxsock" SysSock.Use="off")',
+        `input(type="imuxsock" Socket="${sock}" CreatePath="on")`,
+        'template(name="withPri" type="string" string="%syslogfacility-text%.%syslogseverity-text% %syslogtag%%msg%\\n")',
+        `authpriv.* action(type="omfile" file="${syslogFile}" template="withPri")`,
+        '',
+      ].join('\n'),
+    );
+    const rsyslog = spawn('rsyslogd', ['-n', '-f', join(dir, 'rsyslog', 'rsyslog.conf'), '-i', join(dir, 'rsyslog', 'pid')], { stdio: 'ignore' });
+    children.push(rsyslog);
+    await waitFor('the rsyslog socket', () => existsSync(sock));
+
+    const even = await startFakeEven();
+    lab.even = even;
+    cleanups.push(() => even.close());
+
+    // The agent config the hook reads (through the wrapper's TAUPAGE_CONFIG).
+    const configFile = join(root, 'etc', 'taupage', 'agent.yaml');
+    lab.configFile = configFile;
+    await writeFile(configFile, stringify({ root, ssh: { even_url: even.url, audit_syslog_socket: sock, revoke_grace_seconds: 1, request_timeout_ms: 3_000, ...options.ssh } }));
+
+    // sshd with the drop-in the ssh boot step writes from the user data.
+    const port = await freePort();
+    lab.port = port;
+    const ud = validateUserData(`#taupage-ami-config\napplication_id: lab\napplication_version: "1"\nruntime: Docker\nsource: pierone.example.org/t/lab:1\nssh_ports: [${port}]\n`);
+    if (!ud.valid || !ud.settings) throw new Error(`lab user data invalid: ${JSON.stringify(ud.errors)}`);
+    const plan = planSsh({ settings: ud.settings, config: defaultConfig().config, paths });
+    await applySsh(plan, { log: silentLogger() });
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'ssh', 'host_key')]);
+    const sshdConfig = join(dir, 'ssh', 'sshd_config');
+    await writeFile(
+      sshdConfig,
+      [`Include ${paths.sshdConfigDir}/*.conf`, 'ListenAddress 127.0.0.1', `HostKey ${dir}/ssh/host_key`, `PidFile ${dir}/ssh/sshd.pid`, 'UsePAM no', 'StrictModes yes', 'LogLevel VERBOSE', 'Subsystem sftp internal-sftp', ''].join('\n'),
+    );
+    await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+    execFileSync('/usr/sbin/sshd', ['-t', '-f', sshdConfig]);
+    let sshdLog = '';
+    lab.sshdLog = () => sshdLog;
+    const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', sshdConfig], { stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(sshd);
+    sshd.stderr!.on('data', (d) => (sshdLog += d));
+    await waitFor('sshd to listen', () => sshdLog.includes(`Server listening on 127.0.0.1 port ${port}`));
+
+    // granting-service: its forced command runs the built agent as root through sudo.
+    const gsUser = `tpg-gs-${tag}`;
+    lab.gsUser = gsUser;
+    users.push(gsUser);
+    execFileSync('useradd', ['--create-home', '--home-dir', join(paths.home, gsUser), '--shell', '/bin/bash', '--password', '*', gsUser]);
+    const wrapper = join(dir, 'bin', 'ssh-hook');
+    await writeFile(wrapper, `#!/bin/sh\nexport TAUPAGE_ROOT='${root}' TAUPAGE_CONFIG='${configFile}'\nexec '${process.execPath}' '${BUNDLE}' ssh-hook\n`, { mode: 0o755 });
+    const sudoers = `/etc/sudoers.d/tpg-ssh-lab-${tag}`;
+    const staged = join(dir, 'sudoers');
+    await writeFile(staged, sudoersEntry(gsUser, wrapper), { mode: 0o440 });
+    execFileSync('visudo', ['-c', '-q', '-f', staged]);
+    execFileSync('install', ['-m', '0440', '-o', 'root', '-g', 'root', staged, sudoers]);
+    cleanups.push(() => rm(sudoers, { force: true }));
+    const evenKey = keygen('even');
+    lab.evenKey = evenKey;
+    const line = await run(process.execPath, [BUNDLE, 'ssh', 'authorized-keys-line', '--command', `sudo -n ${wrapper}`, evenKey.pub]);
+    if (line.code !== 0) throw new Error(`authorized-keys-line failed: ${line.stderr}`);
+    const gsSsh = join(paths.home, gsUser, '.ssh');
+    execFileSync('install', ['-d', '-m', '0700', '-o', gsUser, '-g', gsUser, gsSsh]);
+    await writeFile(join(gsSsh, 'authorized_keys'), line.stdout, { mode: 0o600 });
+    execFileSync('chown', [`${gsUser}:${gsUser}`, join(gsSsh, 'authorized_keys')]);
+
+    lab.user = (prefix) => {
+      const name = `${prefix}-${tag}-${users.length}`;
+      users.push(name);
+      return name;
+    };
+    lab.keygen = keygen;
+    const sshArgs = (user: string, key: KeyPair, extra: string[] = []) => [
+      '-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10',
+      '-i', key.priv, '-p', String(port), ...extra, '--', `${user}@127.0.0.1`,
+    ];
+    lab.ssh = (user, key, command, extra) => run('ssh', [...sshArgs(user, key, extra), ...(command === undefined ? [] : [command])], { timeoutMs: 30_000 });
+    lab.sshSpawn = (user, key, command) => {
+      const child = spawn('ssh', [...sshArgs(user, key), command], { stdio: ['pipe', 'pipe', 'pipe'] });
+      children.push(child);
+      return child;
+    };
+    lab.hook = (command) => lab.ssh(gsUser, evenKey, command);
+    lab.taupage = (args, env = {}) => run(process.execPath, [BUNDLE, ...args], { env: { PATH: process.env.PATH, TAUPAGE_ROOT: root, TAUPAGE_CONFIG: configFile, ...env } });
+    lab.audit = async () => parseRecords(await readFile(paths.sshAuditLog, 'utf8').catch(() => ''));
+    lab.syslog = async () => (await readFile(syslogFile, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+    lab.close = async () => {
+      for (const u of users.reverse()) await removeUser(u);
+      for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+      for (const f of cleanups.reverse()) await f();
+      await rm(dir, { recursive: true, force: true });
+    };
+    return lab;
+  } catch (e) {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    for (const u of users) await removeUser(u);
+    for (const f of cleanups.reverse()) await f();
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+}

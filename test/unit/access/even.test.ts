@@ -1,0 +1,58 @@
+import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { evenClient } from '../../../agent/src/adapters/even.js';
+import { startFakeEven, type FakeEven } from '../../fakes/even.js';
+
+let even: FakeEven;
+beforeAll(async () => {
+  even = await startFakeEven({ alice: 'ssh-ed25519 AAAA alice@example\n' });
+});
+afterAll(() => even.close());
+
+const client = (over: Partial<Parameters<typeof evenClient>[0]> = {}) => evenClient({ url: `${even.url}/`, timeoutMs: 500, attempts: 3, baseMs: 1, capMs: 5, ...over });
+
+describe('Even client', () => {
+  it('fetches a key from /public-keys/{name}/sshkey.pub', async () => {
+    even.requests.length = 0;
+    expect(await client().publicKey('alice')).toBe('ssh-ed25519 AAAA alice@example\n');
+    expect(even.requests).toEqual(['/public-keys/alice/sshkey.pub']);
+  });
+
+  it('retries 5xx with backoff, then succeeds', async () => {
+    even.requests.length = 0;
+    even.failNext(2, 503);
+    expect(await client().publicKey('alice')).toContain('ssh-ed25519');
+    expect(even.requests).toHaveLength(3);
+  });
+
+  it('gives up after the configured attempts with TPG_EVEN_UNAVAILABLE', async () => {
+    even.requests.length = 0;
+    even.failNext(5, 500);
+    await expect(client().publicKey('alice')).rejects.toMatchObject({ code: 'TPG_EVEN_UNAVAILABLE' });
+    expect(even.requests).toHaveLength(3);
+    even.failNext(0, 500);
+  });
+
+  it('does not retry 404: the user has no key', async () => {
+    even.requests.length = 0;
+    await expect(client().publicKey('nobody')).rejects.toMatchObject({ code: 'TPG_EVEN_NOT_FOUND' });
+    expect(even.requests).toHaveLength(1);
+  });
+
+  it('times out each attempt', async () => {
+    even.delayMs = 300;
+    try {
+      await expect(client({ timeoutMs: 50, attempts: 2 }).publicKey('alice')).rejects.toMatchObject({ code: 'TPG_EVEN_UNAVAILABLE', message: expect.stringMatching(/did not answer within 50 ms/) });
+    } finally {
+      even.delayMs = 0;
+    }
+  });
+
+  it('refuses an oversized answer without reading it all', async () => {
+    even.keys.set('big', 'x'.repeat(100_000));
+    await expect(client().publicKey('big')).rejects.toMatchObject({ code: 'TPG_SSH_KEY_INVALID' });
+  });
+
+  it('an unreachable Even is TPG_EVEN_UNAVAILABLE', async () => {
+    await expect(evenClient({ url: 'http://127.0.0.1:1', timeoutMs: 200, attempts: 2, baseMs: 1, capMs: 2 }).publicKey('alice')).rejects.toMatchObject({ code: 'TPG_EVEN_UNAVAILABLE' });
+  });
+});
