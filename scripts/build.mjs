@@ -1,14 +1,19 @@
 #!/usr/bin/env node
 // Bundle the agent into one file, agent/dist/taupage.mjs (ESM, Node 20), with esbuild.
-// `--sea` also builds the single-file executable agent/dist/taupage (see scripts/build-sea.sh).
+// --cjs: agent/dist/taupage.cjs instead. --sea: the single-file executable agent/dist/taupage,
+// what the image installs: the CJS bundle injected into a copy of this node binary with Node's own
+// single-executable-application support (postject) and V8's code cache, so a start does not
+// compile the bundle again (the SSH hook's refusal path is mostly that compile).
 import { build } from 'esbuild';
-import { readFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { readFileSync, chmodSync, mkdirSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const format = process.argv.includes('--cjs') ? 'cjs' : 'esm';
+const sea = process.argv.includes('--sea');
+const format = process.argv.includes('--cjs') || sea ? 'cjs' : 'esm';
 const outfile = join(root, 'agent/dist', format === 'esm' ? 'taupage.mjs' : 'taupage.cjs');
 
 // Optional native or platform-specific modules that are inside try/catch in their users
@@ -52,6 +57,9 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
   define: { __TAUPAGE_VERSION__: JSON.stringify(pkg.version) },
+  // A single executable's main script cannot import(): turn the lazy imports of built-in modules
+  // into require() there (the bundle's own lazy modules are esbuild's functions either way).
+  ...(format === 'cjs' ? { supported: { 'dynamic-import': false } } : {}),
   banner:
     format === 'esm'
       ? { js: "#!/usr/bin/env node\nimport { createRequire as __taupageCreateRequire } from 'node:module';\nconst require = __taupageCreateRequire(import.meta.url);" }
@@ -60,3 +68,22 @@ await build({
 });
 chmodSync(outfile, 0o755);
 console.error(`built ${outfile.replace(root + '/', '')}`);
+
+if (sea) {
+  const dist = join(root, 'agent/dist');
+  const blob = join(dist, 'sea-prep.blob');
+  const config = join(dist, 'sea-config.json');
+  const binary = join(dist, 'taupage');
+  writeFileSync(config, JSON.stringify({ main: outfile, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
+  execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  rmSync(binary, { force: true });
+  copyFileSync(process.execPath, binary);
+  chmodSync(binary, 0o755);
+  // postject warns "Can't find string offset for section name '.note.100'" on Debian's node: harmless.
+  execFileSync(process.execPath, [join(root, 'node_modules/postject/dist/cli.js'), binary, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: 'ignore' });
+  rmSync(blob);
+  rmSync(config);
+  const version = execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim();
+  if (version !== `taupage ${pkg.version}`) throw new Error(`the single executable answers "${version}"`);
+  console.error(`built agent/dist/taupage (single executable, ${version})`);
+}

@@ -40,6 +40,9 @@ export interface KeyPair {
 export interface LabOptions {
   /** Overrides of the agent config's ssh section. */
   ssh?: Record<string, unknown>;
+  /** What the forced command runs: default `node agent/dist/taupage.mjs`; the bench also runs the
+   * single executable (agent/dist/taupage), the form the image installs. */
+  agent?: string[];
 }
 
 export interface Lab {
@@ -191,7 +194,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     users.push(gsUser);
     execFileSync('useradd', ['--create-home', '--home-dir', join(paths.home, gsUser), '--shell', '/bin/bash', '--password', '*', gsUser]);
     const wrapper = join(dir, 'bin', 'ssh-hook');
-    await writeFile(wrapper, `#!/bin/sh\nexport TAUPAGE_ROOT='${root}' TAUPAGE_CONFIG='${configFile}'\nexec '${process.execPath}' '${BUNDLE}' ssh-hook\n`, { mode: 0o755 });
+    const agent = (options.agent ?? [process.execPath, BUNDLE]).map((a) => `'${a}'`).join(' ');
+    await writeFile(wrapper, `#!/bin/sh\nexport TAUPAGE_ROOT='${root}' TAUPAGE_CONFIG='${configFile}'\nexec ${agent} ssh-hook\n`, { mode: 0o755 });
     const sudoers = `/etc/sudoers.d/tpg-ssh-lab-${tag}`;
     const staged = join(dir, 'sudoers');
     await writeFile(staged, sudoersEntry(gsUser, wrapper), { mode: 0o440 });
