@@ -1,9 +1,12 @@
 /*! What Even may ask for: parse SSH_ORIGINAL_COMMAND into a request, or say why it is refused.
  *
- * Pure and strict. The accepted grammar is exactly the two forms Even sends:
+ * Pure and strict. The accepted grammar is exactly the forms Even sends:
  *   grant-ssh-access  [--remote-host=HOST] NAME
  *   revoke-ssh-access [--remote-host=HOST] [--keep-local] NAME
- * (options before NAME, each at most once, `--remote-host=` with an empty value meaning "no hop").
+ *   revoke-ssh-access NAME [--remote-host HOST | --remote-host=HOST] [--keep-local]
+ * (each option at most once, `--remote-host=` with an empty value meaning "no hop"). The last form
+ * is what Even's expiry job sends (even `job.clj`: name first, then the options); refusing it
+ * would leave Even retrying revocations forever.
  * Everything else is refused with a message naming the problem. Nothing here ever reaches a shell:
  * the request is plain data and every effect is an argv. */
 
@@ -44,6 +47,7 @@ export function parseAccessCommand(raw: string | undefined): ParsedCommand {
   let keepLocal = false;
   const rest = words.slice(1);
   if (rest.length === 0) return refuse(`${verb}: missing user name`, action);
+  if (action === 'revoke' && !rest[0]!.startsWith('-')) return parseNameFirst(verb, rest);
   for (const [i, w] of rest.entries()) {
     const last = i === rest.length - 1;
     if (w.startsWith('--remote-host=')) {
@@ -66,6 +70,32 @@ export function parseAccessCommand(raw: string | undefined): ParsedCommand {
     }
   }
   return refuse(`${verb}: missing user name`, action);
+}
+
+/** `revoke-ssh-access NAME [--remote-host HOST | --remote-host=HOST] [--keep-local]` (Even's job). */
+function parseNameFirst(verb: string, rest: string[]): ParsedCommand {
+  const [user, ...options] = rest as [string, ...string[]];
+  if (!USER_NAME_PATTERN.test(user)) return refuse(`${verb}: invalid user name ${quote(user)} (a lower-case letter, then up to 31 lower-case letters, digits or dashes)`, 'revoke');
+  let remoteHost: string | undefined;
+  let sawRemote = false;
+  let keepLocal = false;
+  for (let i = 0; i < options.length; i++) {
+    const w = options[i]!;
+    if (w === '--remote-host' || w.startsWith('--remote-host=')) {
+      if (sawRemote) return refuse(`${verb}: --remote-host given twice`, 'revoke');
+      const host = w === '--remote-host' ? options[++i] : w.slice('--remote-host='.length);
+      if (host === undefined) return refuse(`${verb}: --remote-host needs a host`, 'revoke');
+      if (!HOST_NAME_PATTERN.test(host) || host.startsWith('-')) return refuse(`${verb}: invalid remote host ${quote(host)} (allowed: lower-case letters, digits, dots and dashes, at most 255)`, 'revoke');
+      sawRemote = true;
+      if (host !== '') remoteHost = host;
+    } else if (w === '--keep-local') {
+      if (keepLocal) return refuse(`${verb}: --keep-local given twice`, 'revoke');
+      keepLocal = true;
+    } else {
+      return refuse(`${verb}: unexpected argument ${quote(w)} after the user name; usage: ${COMMAND_USAGE}`, 'revoke');
+    }
+  }
+  return { ok: true, request: { action: 'revoke', user, ...(remoteHost !== undefined ? { remoteHost } : {}), keepLocal } };
 }
 
 function refuse(reason: string, action?: AccessAction): ParsedCommand {

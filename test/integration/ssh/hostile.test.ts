@@ -73,7 +73,7 @@ describe('a hostile-input corpus through ssh is refused: no user, no file, one a
       `grant-ssh-access ｖictim`,
       `grant-ssh-access ${v} bob`,
       `grant-ssh-access ${v} ${v}`,
-      `revoke-ssh-access ${v} --keep-local`,
+      `revoke-ssh-access ${v} --keep-local --help`,
       `grant-ssh-access --keep-local ${v}`,
       `grant-ssh-access '${v}'`,
       `grant-ssh-access "${v}"`,

@@ -10,6 +10,10 @@ describe('parseAccessCommand: the forms Even sends', () => {
     ['revoke-ssh-access --keep-local alice', { action: 'revoke', user: 'alice', keepLocal: true }],
     ['revoke-ssh-access --remote-host=odd.example.org --keep-local a-1', { action: 'revoke', user: 'a-1', remoteHost: 'odd.example.org', keepLocal: true }],
     ['  grant-ssh-access   alice  ', { action: 'grant', user: 'alice', keepLocal: false }],
+    // Even's expiry job puts the name first (even job.clj).
+    ['revoke-ssh-access alice --keep-local', { action: 'revoke', user: 'alice', keepLocal: true }],
+    ['revoke-ssh-access alice --remote-host 10.0.1.2 --keep-local', { action: 'revoke', user: 'alice', remoteHost: '10.0.1.2', keepLocal: true }],
+    ['revoke-ssh-access alice --remote-host=', { action: 'revoke', user: 'alice', keepLocal: false }],
     [`grant-ssh-access a${'b'.repeat(31)}`, { action: 'grant', user: `a${'b'.repeat(31)}`, keepLocal: false }],
   ])('%j is accepted', (raw, request) => {
     expect(parseAccessCommand(raw)).toEqual({ ok: true, request });
@@ -45,6 +49,12 @@ describe('parseAccessCommand: everything else is refused with the reason', () =>
     [`grant-ssh-access --remote-host=${'a'.repeat(256)} alice`, /invalid remote host|too long/],
     ['grant-ssh-access --remote-host=a;b alice', /invalid remote host/],
     ['grant-ssh-access --user=alice', /unknown option/],
+    ['revoke-ssh-access alice bob', /unexpected argument "bob" after the user name/],
+    ['revoke-ssh-access alice --remote-host', /--remote-host needs a host/],
+    ['revoke-ssh-access alice --remote-host --keep-local', /invalid remote host/],
+    ['revoke-ssh-access alice --keep-local --keep-local', /--keep-local given twice/],
+    ['revoke-ssh-access alice --help', /unexpected argument "--help"/],
+    ['revoke-ssh-access Alice --keep-local', /invalid user name/],
     ['x'.repeat(401), /command too long/],
   ])('%j', (raw, reason) => {
     const r = parseAccessCommand(raw as string | undefined);
