@@ -35,9 +35,21 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
   define: { __TAUPAGE_VERSION__: JSON.stringify(pkg.version) },
+  // CommonJS dependencies bundled into ESM still expect require, __filename and __dirname
+  // (ssh2's poly1305, loaded by dockerode, reads __dirname as soon as it loads).
   banner:
     format === 'esm'
-      ? { js: "#!/usr/bin/env node\nimport { createRequire as __taupageCreateRequire } from 'node:module';\nconst require = __taupageCreateRequire(import.meta.url);" }
+      ? {
+          js: [
+            '#!/usr/bin/env node',
+            "import { createRequire as __taupageCreateRequire } from 'node:module';",
+            "import { fileURLToPath as __taupageFileURLToPath } from 'node:url';",
+            "import { dirname as __taupageDirname } from 'node:path';",
+            'const require = __taupageCreateRequire(import.meta.url);',
+            'const __filename = __taupageFileURLToPath(import.meta.url);',
+            'const __dirname = __taupageDirname(__filename);',
+          ].join('\n'),
+        }
       : { js: '#!/usr/bin/env node' },
   plugins: [stubOptional],
 });

@@ -25,8 +25,23 @@ install_system_packages() {
   DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=l apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# node_modules matches package-lock.json when every locked package is installed at its locked
+# version (optional ones may be missing). Compared by content, not by file times: a git checkout
+# touches package-lock.json without changing it.
+npm_in_sync() {
+  [ -d node_modules ] && node -e '
+    const fs = require("fs");
+    const lock = JSON.parse(fs.readFileSync("package-lock.json", "utf8"));
+    for (const [dir, p] of Object.entries(lock.packages || {})) {
+      if (!dir) continue;
+      let v;
+      try { v = JSON.parse(fs.readFileSync(dir + "/package.json", "utf8")).version; } catch { if (p.optional) continue; process.exit(1); }
+      if (v !== p.version) process.exit(1);
+    }' 2>/dev/null
+}
+
 install_npm_packages() {
-  if [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then info "node_modules up to date"; return; fi
+  if npm_in_sync; then info "node_modules up to date"; return; fi
   npm ci --no-audit --no-fund --loglevel=error
 }
 

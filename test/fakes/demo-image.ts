@@ -74,7 +74,9 @@ export async function buildDemoImage(docker: Docker, options: DemoImageOptions):
     for (const [name, content] of Object.entries(files)) await writeFile(join(root, 'www', name), content, { mode: 0o644 });
     // httpd as PID 1 would ignore SIGTERM (and every stop would wait for the kill): a shell
     // that traps it stays PID 1 instead.
-    const serve = `echo "demo app starting as uid $(/bin/busybox id -u)"; /bin/busybox httpd -f -p ${DEMO_PORT} -h /www & trap "kill $!; exit 0" TERM; wait`;
+    // It says what it found at start: its uid and, under Taupage, the Mint credentials files.
+    const hello = `echo "demo app starting as uid $(/bin/busybox id -u)"; if [ -n "$CREDENTIALS_DIR" ]; then echo "credentials at start: $(/bin/busybox ls "$CREDENTIALS_DIR" 2>&1 | /bin/busybox tr '\\n' ' ')"; fi`;
+    const serve = `${hello}; /bin/busybox httpd -f -p ${DEMO_PORT} -h /www & trap "kill $!; exit 0" TERM; wait`;
     const cmd = options.cmd ?? ['/bin/busybox', 'sh', '-c', serve];
     const changes = [`CMD ${JSON.stringify(cmd)}`, `EXPOSE ${DEMO_PORT}`];
     if (options.healthcheck) changes.push(`HEALTHCHECK --interval=200ms --timeout=2s --retries=2 CMD ${JSON.stringify(options.healthcheck)}`);
