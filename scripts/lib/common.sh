@@ -80,9 +80,12 @@ start_docker() {
   mkdir -p "$TAUPAGE_DOCKER_DIR"
   # A bridge and subnet of our own, derived from the checkout path (stable between runs).
   local h; h=$(printf '%s' "$TAUPAGE_WORK" | sha256sum | cut -c1-6)
-  local bridge="tpg$h" subnet="10.213.$((16#${h:0:2})).1/24"
+  local bridge="tpg$h" octet=$((16#${h:0:2})) i
   if ! ip link show "$bridge" >/dev/null 2>&1; then
-    ip link add "$bridge" type bridge && ip addr add "$subnet" dev "$bridge" && TAUPAGE_BRIDGE_CREATED=$bridge
+    # The first 10.213.N.0/24 from the hash on that no other interface uses (another checkout's engine).
+    local addrs; addrs=$(ip -4 -o addr show)
+    for i in $(seq 0 255); do grep -q " 10\.213\.$(((octet + i) % 256))\.1/" <<<"$addrs" || break; done
+    ip link add "$bridge" type bridge && ip addr add "10.213.$(((octet + i) % 256)).1/24" dev "$bridge" && TAUPAGE_BRIDGE_CREATED=$bridge
   fi
   ip link set "$bridge" up
   if ! mountpoint -q /sys/fs/cgroup/memory 2>/dev/null && command -v cgroupfs-mount >/dev/null; then cgroupfs-mount; fi
