@@ -22,6 +22,24 @@ const stubOptional = {
   },
 };
 
+// Parts of dependencies the agent never reaches, left out of the bundle because loading them
+// costs boot time (about a third of the agent's start): dockerode's BuildKit session (gRPC,
+// protobuf) and docker-modem's ssh:// transport (ssh2 and its WebAssembly crypto). The agent
+// neither builds images nor talks to an engine over ssh (docker.host is unix:// or tcp://).
+// A stub stands in that fails only if used.
+const UNUSED = /^(@grpc\/grpc-js|@grpc\/proto-loader|ssh2)$/;
+const stubUnused = {
+  name: 'stub-unused',
+  setup(b) {
+    b.onResolve({ filter: UNUSED }, (args) => ({ path: args.path, namespace: 'unused' }));
+    b.onLoad({ filter: /.*/, namespace: 'unused' }, (args) => ({
+      contents: `const fail = () => { throw new Error(${JSON.stringify(`${args.path} is not in the taupage bundle (scripts/build.mjs)`)}); };
+module.exports = new Proxy(fail, { get: (_t, k) => (k === '__esModule' ? false : fail), apply: fail, construct: fail });`,
+      loader: 'js',
+    }));
+  },
+};
+
 mkdirSync(dirname(outfile), { recursive: true });
 await build({
   entryPoints: [join(root, 'agent/src/bin.ts')],
@@ -51,7 +69,7 @@ await build({
           ].join('\n'),
         }
       : { js: '#!/usr/bin/env node' },
-  plugins: [stubOptional],
+  plugins: [stubOptional, stubUnused],
 });
 chmodSync(outfile, 0o755);
 console.error(`built ${outfile.replace(root + '/', '')}`);
