@@ -2,7 +2,7 @@
 // Bundle the agent into one file, agent/dist/taupage.mjs (ESM, Node 20), with esbuild.
 // `--sea` also builds the single-file executable agent/dist/taupage (see scripts/build-sea.sh).
 import { build } from 'esbuild';
-import { readFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { readFileSync, chmodSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -41,9 +41,12 @@ module.exports = new Proxy(fail, { get: (_t, k) => (k === '__esModule' ? false :
 };
 
 mkdirSync(dirname(outfile), { recursive: true });
+// Written beside it and renamed into place, so a process starting the agent meanwhile (a test,
+// the demo) never reads a half-written bundle.
+const partial = `${outfile}.${process.pid}.partial`;
 await build({
   entryPoints: [join(root, 'agent/src/bin.ts')],
-  outfile,
+  outfile: partial,
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -54,7 +57,7 @@ await build({
   logLevel: 'warning',
   define: { __TAUPAGE_VERSION__: JSON.stringify(pkg.version) },
   // CommonJS dependencies bundled into ESM still expect require, __filename and __dirname
-  // (ssh2's poly1305, loaded by dockerode, reads __dirname as soon as it loads).
+  // (pino's transports, dockerode's proto paths; without them a module throws as it loads).
   banner:
     format === 'esm'
       ? {
@@ -71,5 +74,6 @@ await build({
       : { js: '#!/usr/bin/env node' },
   plugins: [stubOptional, stubUnused],
 });
-chmodSync(outfile, 0o755);
+chmodSync(partial, 0o755);
+renameSync(partial, outfile);
 console.error(`built ${outfile.replace(root + '/', '')}`);
