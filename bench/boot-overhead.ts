@@ -7,34 +7,17 @@
  *     least a boot agent must do.
  * Run: npx tsx bench/boot-overhead.ts [runs]   (default 15; as root: starts dockerd and the registry
  * if needed). The boot with the image pull and the health check: bench/boot.ts. */
-import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import setupServices from '../test/setup/services.js';
 import { lockApp } from '../test/helpers/app-lock.js';
 import { isolatedAwsEnv } from '../test/fakes/local-cloud.js';
 import { scratchRoot } from '../test/support/boot-harness.js';
 import { startWorld, userData } from '../test/support/full-boot.js';
 import { AGENT } from '../test/support/built-agent.js';
+import { median, timedNode } from './measure.js';
 
 const RUNS = Number(process.argv[2] ?? 15);
-
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (b: Buffer) => (err += b));
-    child.on('close', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`${args.join(' ')} exited ${code}: ${err}`))));
-  });
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 const BARE = `
 const e = process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT;
@@ -63,7 +46,7 @@ async function main(): Promise<void> {
     const bootOnce = async (text: string, key?: string) => {
       cloud.imds.setUserData(text);
       await i.reboot();
-      const ms = await run([AGENT, 'boot'], i.env);
+      const ms = await timedNode([AGENT, 'boot'], i.env);
       const result = JSON.parse(await readFile(join(i.root, 'run/taupage/result.json'), 'utf8')) as { outcome: string; durationMs: number; facts: { container?: string } };
       if (result.outcome !== 'success') throw new Error(`boot failed: ${JSON.stringify(result)}`);
       if (key) {
@@ -73,13 +56,13 @@ async function main(): Promise<void> {
       return result.durationMs;
     };
     // Warm-up, not counted: creates the containers, fills the page cache, first JIT of the bundle.
-    await run(['-e', '0'], env());
+    await timedNode(['-e', '0'], env());
     await bootOnce(noSignal);
     await bootOnce(withSignal);
     for (let n = 0; n < RUNS; n++) {
       // Interleaved so drift in machine load hits every series alike.
-      series['node -e 0']!.push(await run(['-e', '0'], env()));
-      series['bare IMDS fetch + write']!.push(await run(['--input-type=module', '-e', BARE], env({ OUT: join(scratch, `bare-${n}.json`) })));
+      series['node -e 0']!.push(await timedNode(['-e', '0'], env()));
+      series['bare IMDS fetch + write']!.push(await timedNode(['--input-type=module', '-e', BARE], env({ OUT: join(scratch, `bare-${n}.json`) })));
       await bootOnce(noSignal, 'taupage boot (no notify_cfn)');
       inAgent.push(await bootOnce(withSignal, 'taupage boot (with CloudFormation signal)'));
     }

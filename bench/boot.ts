@@ -10,7 +10,6 @@
  * `node -e 0` (what any Node process costs here) and the agent's own in-process boot time.
  *
  * Run: `npx tsx bench/boot.ts [rounds]` as root (starts dockerd and docker-registry if needed). */
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -20,6 +19,7 @@ import { DEMO_PORT } from '../test/fakes/demo-image.js';
 import { lockApp } from '../test/helpers/app-lock.js';
 import { startWorld, freePort, userData, removeApp } from '../test/support/full-boot.js';
 import { AGENT } from '../test/support/built-agent.js';
+import { median, timedNode } from './measure.js';
 import { planContainer } from '../agent/src/steps/container/plan.js';
 import { appSpec } from '../agent/src/steps/container/apply.js';
 import { containerBody } from '../agent/src/adapters/dockerode-runtime.js';
@@ -28,22 +28,6 @@ import { validateUserData } from '../agent/src/user-data/validate.js';
 import { digestRef } from '../agent/src/user-data/image-ref.js';
 
 const rounds = Number(process.argv[2] ?? 9);
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
-function timed(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (b: Buffer) => (err += b));
-    child.on('close', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`${args.join(' ')} exited ${code}: ${err}`))));
-  });
-}
 
 async function drain(stream: NodeJS.ReadableStream): Promise<void> {
   for await (const chunk of stream) if (String(chunk).includes('"error"')) throw new Error(String(chunk));
@@ -69,7 +53,7 @@ async function main(): Promise<void> {
     const inAgent: number[] = [];
     const agent = async (): Promise<number> => {
       const i = await world.instance();
-      const ms = await timed([AGENT, 'boot'], i.env);
+      const ms = await timedNode([AGENT, 'boot'], i.env);
       const result = JSON.parse(await readFile(join(i.root, 'run/taupage/result.json'), 'utf8')) as { outcome: string; durationMs: number };
       if (result.outcome !== 'success') throw new Error(`boot failed: ${JSON.stringify(result)}`);
       inAgent.push(result.durationMs);
@@ -111,7 +95,7 @@ async function main(): Promise<void> {
     await baseline();
     inAgent.length = 0;
     for (let i = 0; i < rounds; i++) {
-      nodeStart.push(await timed(['-e', '0'], process.env));
+      nodeStart.push(await timedNode(['-e', '0'], process.env));
       const order = i % 2 === 0 ? [agent, baseline] : [baseline, agent];
       for (const f of order) {
         await reset();

@@ -8,7 +8,7 @@ import { mkdtemp, mkdir, writeFile, copyFile, chmod, rm, open } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { whenMain } from '../support/command.js';
 import Docker from 'dockerode';
 import { dockerConnection } from '../../agent/src/adapters/dockerode-runtime.js';
 
@@ -116,16 +116,12 @@ async function drain(stream: NodeJS.ReadableStream): Promise<Array<Record<string
   return events;
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const reference = process.argv[2];
-  if (!reference) {
-    console.error('usage: demo-image.ts registry/org/name:tag');
-    process.exit(2);
-  }
-  buildDemoImage(dockerFromEnv(), { reference })
-    .then((img) => process.stdout.write(`DIGEST=${img.digest}\n`))
-    .catch((e) => {
-      console.error(e instanceof Error ? e.message : e);
-      process.exit(1);
-    });
-}
+whenMain(
+  import.meta.url,
+  async ([reference]) => {
+    if (!reference) throw new Error('usage: demo-image.ts registry/org/name:tag');
+    const img = await buildDemoImage(dockerFromEnv(), { reference });
+    process.stdout.write(`DIGEST=${img.digest}\n`);
+  },
+  1,
+);

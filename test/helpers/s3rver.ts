@@ -11,8 +11,8 @@ import { mkdtemp, rm, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import S3rver from 's3rver';
+import { serveUntilSignal, whenMain } from '../support/command.js';
 
 /** s3rver's account registry: the same module instance s3rver itself uses. */
 const accounts = createRequire(import.meta.url)('s3rver/lib/models/account.js') as { DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void } };
@@ -88,15 +88,7 @@ async function main(argv: string[]): Promise<void> {
     const eq = put.indexOf('=');
     await s3.put(bucket, put.slice(0, eq), await readFile(put.slice(eq + 1), 'utf8'));
   }
-  process.stdout.write(`S3=${s3.endpoint}\n`);
-  const stop = () => void s3.stop().then(() => process.exit(0));
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  serveUntilSignal(`S3=${s3.endpoint}`, () => s3.stop());
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main(process.argv.slice(2)).catch((e) => {
-    console.error(e instanceof Error ? e.message : e);
-    process.exit(2);
-  });
-}
+whenMain(import.meta.url, main);
