@@ -9,9 +9,12 @@
  * which goes first. Prints both medians and the ratio (target: agent <= 1.10 x baseline), plus
  * `node -e 0` (what any Node process costs here) and the agent's own in-process boot time.
  *
- * Run: `npx tsx bench/boot.ts [rounds]` as root (starts dockerd and docker-registry if needed). */
+ * Run: `npx tsx bench/boot.ts [rounds] [image MB]` as root (starts dockerd and docker-registry if
+ * needed). The demo image is ~1 MB; a size adds an incompressible file so the image weighs that
+ * much more, for a pull closer to a real application's. */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import type Docker from 'dockerode';
 import setupServices from '../test/setup/services.js';
@@ -28,6 +31,7 @@ import { validateUserData } from '../agent/src/user-data/validate.js';
 import { digestRef } from '../agent/src/user-data/image-ref.js';
 
 const rounds = Number(process.argv[2] ?? 9);
+const extraMb = Number(process.argv[3] ?? 0);
 
 async function drain(stream: NodeJS.ReadableStream): Promise<void> {
   for await (const chunk of stream) if (String(chunk).includes('"error"')) throw new Error(String(chunk));
@@ -39,7 +43,7 @@ async function main(): Promise<void> {
   const world = await startWorld();
   try {
     const { docker, gate } = world;
-    const image = await world.image('app:1.0');
+    const image = await world.image('app:1.0', extraMb > 0 ? { files: { filler: randomBytes(extraMb * 786_432).toString('base64') } } : {});
     const port = await freePort();
     const text = userData({ application_id: 'bench-app', source: world.source('app:1.0'), ports: { [port]: DEMO_PORT }, health_check_path: '/health', environment: { A: 'b' } });
     world.cloud.imds.setUserData(text);
@@ -106,7 +110,7 @@ async function main(): Promise<void> {
     const ma = median(a);
     const mb = median(b);
     const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(' ');
-    console.log(`bench/boot: ${rounds} rounds, image ${image.digest.slice(0, 19)}… (1 layer, ~1 MB), through the Pier One gate`);
+    console.log(`bench/boot: ${rounds} rounds, image ${image.digest.slice(0, 19)}… (1 layer, ~${1 + extraMb} MB), through the Pier One gate`);
     console.log(`  taupage boot (process start to exit, app healthy): median ${ma.toFixed(0)} ms  [${fmt(a)}]`);
     console.log(`  baseline (pull + create + start + health, Docker API in-process): median ${mb.toFixed(0)} ms  [${fmt(b)}]`);
     console.log(`  ratio taupage/baseline: ${(ma / mb).toFixed(3)} (target <= 1.10); the agent adds ${(ma - mb).toFixed(0)} ms`);
