@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import { mkdir, writeFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startLocalCloud, isolatedAwsEnv, type LocalCloud } from '../fakes/local-cloud.js';
-import { scratchRoot, VALID_USER_DATA } from '../support/boot-harness.js';
+import { scratchRoot, removeScratchRoots, VALID_USER_DATA } from '../support/boot-harness.js';
 import { ensureBuilt, runAgent } from '../support/built-agent.js';
 
 let cloud: LocalCloud;
@@ -17,7 +17,10 @@ afterEach(async () => {
   cloud.cloudformation.signals.length = 0;
   cloud.kms.calls.length = 0;
 });
-afterAll(() => cloud.close());
+afterAll(async () => {
+  await cloud.close();
+  await removeScratchRoots();
+});
 
 const AGENT_YAML = 'metadata:\n  timeout_ms: 1000\n  attempts: 5\n  deadline_seconds: 1\n  retry_base_ms: 20\naws:\n  retry_base_ms: 5\n';
 

@@ -3,7 +3,7 @@ import { readFile, stat, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startLocalCloud, type LocalCloud } from '../fakes/local-cloud.js';
 import { kmsValue } from '../fakes/kms.js';
-import { bootOnce, scratchRoot, setBootId, clearRun, stepOf, FAST_CONFIG, VALID_USER_DATA, ENGINE_STEPS as bootGraph, CONTAINER_LEFT_OUT } from '../support/boot-harness.js';
+import { bootOnce, scratchRoot, removeScratchRoots, setBootId, clearRun, stepOf, FAST_CONFIG, VALID_USER_DATA, ENGINE_STEPS as bootGraph, CONTAINER_LEFT_OUT } from '../support/boot-harness.js';
 import type { AnyStep } from '../../agent/src/engine/step.js';
 import type { EndContext } from '../../agent/src/engine/context.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
@@ -21,7 +21,10 @@ afterEach(async () => {
   cloud.kms.calls.length = 0;
   cloud.imds.setUserData(VALID_USER_DATA);
 });
-afterAll(() => cloud.close());
+afterAll(async () => {
+  await cloud.close();
+  await removeScratchRoots();
+});
 
 const withStep = (extra: AnyStep, replace?: string): AnyStep[] => [...bootGraph.filter((s) => s.id !== replace), extra];
 const failing = (id: string, code: AgentError['code'], message: string): AnyStep => ({ ...bootGraph.find((s) => s.id === id)!, plan: () => ({}), apply: async () => Promise.reject(new AgentError(code, message)) });

@@ -32,10 +32,18 @@ export interface HarnessBoot {
   result?: BootStatus;
 }
 
+const scratchRoots: string[] = [];
+
 export async function scratchRoot(bootId: string = randomUUID()): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'taupage-boot-'));
+  scratchRoots.push(root);
   await setBootId(root, bootId);
   return root;
+}
+
+/** Remove every scratch root this process made (afterAll). */
+export async function removeScratchRoots(): Promise<void> {
+  await Promise.all(scratchRoots.splice(0).map((r) => rm(r, { recursive: true, force: true })));
 }
 
 /** The kernel boot id as the agent reads it under a test root. */
