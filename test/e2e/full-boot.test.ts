@@ -11,7 +11,7 @@ import { request } from 'undici';
 import { kmsValue } from '../fakes/kms.js';
 import { lockApp } from '../helpers/app-lock.js';
 import { DEMO_PORT, type DemoImage } from '../fakes/demo-image.js';
-import { agentSettings, execInApp, freePort, gateCounts, inspectApp, removeApp, startWorld, userData, type Instance, type World } from '../support/full-boot.js';
+import { MINT_BUCKET, agentSettings, execInApp, freePort, gateCounts, inspectApp, removeApp, startWorld, userData, type Instance, type World } from '../support/full-boot.js';
 import { LABELS } from '../../agent/src/steps/container/plan.js';
 
 const SECRETS = { db: 'e2e-db-password-77', scalyr: 'e2e-scalyr-key-88' };
@@ -74,7 +74,7 @@ describe.sequential('taupage boot with the application container', () => {
       source: world.source('app:1.0'),
       ports: { [webPort]: DEMO_PORT },
       health_check_path: '/health',
-      mint_bucket: 'exampleorg-stups-mint-123456789012-eu-central-1',
+      mint_bucket: MINT_BUCKET,
       notify_cfn: NOTIFY,
       environment: { DB_PASSWORD: kmsValue(SECRETS.db), PLAIN: 'visible' },
       logging: { scalyr_account_key: kmsValue(SECRETS.scalyr) },

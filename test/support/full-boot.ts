@@ -22,9 +22,9 @@ import { startS3, type LocalS3 } from '../helpers/s3rver.js';
 import { scratchRoot, setBootId } from './boot-harness.js';
 import { ensureBuilt, runAgent, type AgentRun } from './built-agent.js';
 import type { BootStatus } from '../../agent/src/engine/status.js';
+import { CONTAINER_NAME } from '../../agent/src/steps/container/plan.js';
 
 export const MINT_BUCKET = 'exampleorg-stups-mint-123456789012-eu-central-1';
-export const APP_NAME = 'taupageapp';
 
 export interface World {
   cloud: LocalCloud;
@@ -146,7 +146,7 @@ export async function startWorld(): Promise<World> {
 
 export async function inspectApp(docker: Docker): Promise<Docker.ContainerInspectInfo | undefined> {
   return docker
-    .getContainer(APP_NAME)
+    .getContainer(CONTAINER_NAME)
     .inspect()
     .catch((e: { statusCode?: number }) => {
       if (e.statusCode === 404) return undefined;
@@ -155,12 +155,12 @@ export async function inspectApp(docker: Docker): Promise<Docker.ContainerInspec
 }
 
 export async function removeApp(docker: Docker): Promise<void> {
-  await docker.getContainer(APP_NAME).remove({ force: true }).catch(() => undefined);
+  await docker.getContainer(CONTAINER_NAME).remove({ force: true }).catch(() => undefined);
 }
 
 /** Run a command in the application container as its own user; output demultiplexed. */
 export async function execInApp(docker: Docker, cmd: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const exec = await docker.getContainer(APP_NAME).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const exec = await docker.getContainer(CONTAINER_NAME).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
   const stream = await exec.start({ hijack: true, stdin: false });
   const out = new PassThrough();
   const err = new PassThrough();
