@@ -5,7 +5,7 @@
 // single-executable-application support (postject) and V8's code cache, so a start does not
 // compile the bundle again (the SSH hook's refusal path is mostly that compile).
 import { build } from 'esbuild';
-import { readFileSync, chmodSync, mkdirSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
+import { readFileSync, chmodSync, mkdirSync, renameSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,16 +34,19 @@ const stubOptional = {
     b.onLoad({ filter: /.*/, namespace: 'stub-throw' }, () => ({ contents: "throw new Error('not bundled');", loader: 'js' }));
     b.onLoad({ filter: /.*/, namespace: 'stub-unused' }, (args) => ({
       contents: `const fail = () => { throw new Error(${JSON.stringify(args.path + ' is not part of the taupage build (docker over ssh:// and BuildKit are unsupported)')}); };
-module.exports = new Proxy(fail, { get: (_t, key) => (key === '__esModule' ? false : fail) });`,
+module.exports = new Proxy(fail, { get: (_t, key) => (key === '__esModule' ? false : fail), apply: fail, construct: fail });`,
       loader: 'js',
     }));
   },
 };
 
 mkdirSync(dirname(outfile), { recursive: true });
+// Written beside it and renamed into place, so a process starting the agent meanwhile (a test,
+// the demo) never reads a half-written bundle.
+const partial = `${outfile}.${process.pid}.partial`;
 await build({
   entryPoints: [join(root, 'agent/src/bin.ts')],
-  outfile,
+  outfile: partial,
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -60,13 +63,26 @@ await build({
   // A single executable's main script cannot import(): turn the lazy imports of built-in modules
   // into require() there (the bundle's own lazy modules are esbuild's functions either way).
   ...(format === 'cjs' ? { supported: { 'dynamic-import': false } } : {}),
+  // CommonJS dependencies bundled into ESM still expect require, __filename and __dirname
+  // (pino's transports, dockerode's proto paths; without them a module throws as it loads).
   banner:
     format === 'esm'
-      ? { js: "#!/usr/bin/env node\nimport { createRequire as __taupageCreateRequire } from 'node:module';\nconst require = __taupageCreateRequire(import.meta.url);" }
+      ? {
+          js: [
+            '#!/usr/bin/env node',
+            "import { createRequire as __taupageCreateRequire } from 'node:module';",
+            "import { fileURLToPath as __taupageFileURLToPath } from 'node:url';",
+            "import { dirname as __taupageDirname } from 'node:path';",
+            'const require = __taupageCreateRequire(import.meta.url);',
+            'const __filename = __taupageFileURLToPath(import.meta.url);',
+            'const __dirname = __taupageDirname(__filename);',
+          ].join('\n'),
+        }
       : { js: '#!/usr/bin/env node' },
   plugins: [stubOptional],
 });
-chmodSync(outfile, 0o755);
+chmodSync(partial, 0o755);
+renameSync(partial, outfile);
 console.error(`built ${outfile.replace(root + '/', '')}`);
 
 if (sea) {

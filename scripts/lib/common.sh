@@ -25,8 +25,23 @@ install_system_packages() {
   DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=l apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# node_modules matches package-lock.json when every locked package is installed at its locked
+# version (optional ones may be missing). Compared by content, not by file times: a git checkout
+# touches package-lock.json without changing it.
+npm_in_sync() {
+  [ -d node_modules ] && node -e '
+    const fs = require("fs");
+    const lock = JSON.parse(fs.readFileSync("package-lock.json", "utf8"));
+    for (const [dir, p] of Object.entries(lock.packages || {})) {
+      if (!dir) continue;
+      let v;
+      try { v = JSON.parse(fs.readFileSync(dir + "/package.json", "utf8")).version; } catch { if (p.optional) continue; process.exit(1); }
+      if (v !== p.version) process.exit(1);
+    }' 2>/dev/null
+}
+
 install_npm_packages() {
-  if [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then info "node_modules up to date"; return; fi
+  if npm_in_sync; then info "node_modules up to date"; return; fi
   npm ci --no-audit --no-fund --loglevel=error
 }
 
@@ -65,9 +80,12 @@ start_docker() {
   mkdir -p "$TAUPAGE_DOCKER_DIR"
   # A bridge and subnet of our own, derived from the checkout path (stable between runs).
   local h; h=$(printf '%s' "$TAUPAGE_WORK" | sha256sum | cut -c1-6)
-  local bridge="tpg$h" subnet="10.213.$((16#${h:0:2})).1/24"
+  local bridge="tpg$h" octet=$((16#${h:0:2})) i
   if ! ip link show "$bridge" >/dev/null 2>&1; then
-    ip link add "$bridge" type bridge && ip addr add "$subnet" dev "$bridge" && TAUPAGE_BRIDGE_CREATED=$bridge
+    # The first 10.213.N.0/24 from the hash on that no other interface uses (another checkout's engine).
+    local addrs; addrs=$(ip -4 -o addr show)
+    for i in $(seq 0 255); do grep -q " 10\.213\.$(((octet + i) % 256))\.1/" <<<"$addrs" || break; done
+    ip link add "$bridge" type bridge && ip addr add "10.213.$(((octet + i) % 256)).1/24" dev "$bridge" && TAUPAGE_BRIDGE_CREATED=$bridge
   fi
   ip link set "$bridge" up
   if ! mountpoint -q /sys/fs/cgroup/memory 2>/dev/null && command -v cgroupfs-mount >/dev/null; then cgroupfs-mount; fi

@@ -8,7 +8,7 @@ import { mkdtemp, mkdir, writeFile, copyFile, chmod, rm, open } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { whenMain } from '../support/command.js';
 import Docker from 'dockerode';
 import { dockerConnection } from '../../agent/src/adapters/dockerode-runtime.js';
 
@@ -74,7 +74,9 @@ export async function buildDemoImage(docker: Docker, options: DemoImageOptions):
     for (const [name, content] of Object.entries(files)) await writeFile(join(root, 'www', name), content, { mode: 0o644 });
     // httpd as PID 1 would ignore SIGTERM (and every stop would wait for the kill): a shell
     // that traps it stays PID 1 instead.
-    const serve = `echo "demo app starting as uid $(/bin/busybox id -u)"; /bin/busybox httpd -f -p ${DEMO_PORT} -h /www & trap "kill $!; exit 0" TERM; wait`;
+    // It says what it found at start: its uid and, under Taupage, the Mint credentials files.
+    const hello = `echo "demo app starting as uid $(/bin/busybox id -u)"; if [ -n "$CREDENTIALS_DIR" ]; then echo "credentials at start: $(/bin/busybox ls "$CREDENTIALS_DIR" 2>&1 | /bin/busybox tr '\\n' ' ')"; fi`;
+    const serve = `${hello}; /bin/busybox httpd -f -p ${DEMO_PORT} -h /www & trap "kill $!; exit 0" TERM; wait`;
     const cmd = options.cmd ?? ['/bin/busybox', 'sh', '-c', serve];
     const changes = [`CMD ${JSON.stringify(cmd)}`, `EXPOSE ${DEMO_PORT}`];
     if (options.healthcheck) changes.push(`HEALTHCHECK --interval=200ms --timeout=2s --retries=2 CMD ${JSON.stringify(options.healthcheck)}`);
@@ -114,16 +116,12 @@ async function drain(stream: NodeJS.ReadableStream): Promise<Array<Record<string
   return events;
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const reference = process.argv[2];
-  if (!reference) {
-    console.error('usage: demo-image.ts registry/org/name:tag');
-    process.exit(2);
-  }
-  buildDemoImage(dockerFromEnv(), { reference })
-    .then((img) => process.stdout.write(`DIGEST=${img.digest}\n`))
-    .catch((e) => {
-      console.error(e instanceof Error ? e.message : e);
-      process.exit(1);
-    });
-}
+whenMain(
+  import.meta.url,
+  async ([reference]) => {
+    if (!reference) throw new Error('usage: demo-image.ts registry/org/name:tag');
+    const img = await buildDemoImage(dockerFromEnv(), { reference });
+    process.stdout.write(`DIGEST=${img.digest}\n`);
+  },
+  1,
+);

@@ -14,7 +14,7 @@
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { serveUntilSignal, whenMain } from '../support/command.js';
 
 export interface Verdict {
   /** X-Trusted; omitted when undefined. */
@@ -219,15 +219,7 @@ async function main(argv: string[]): Promise<void> {
   const identityFile = get('--identity-file');
   const gate = await startPierOneGate({ registry, listen: { host: host!, port: Number(port) }, ...(identityFile ? { identity: readFileSync(identityFile, 'utf8').trim() } : {}) });
   argv.forEach((a, i) => a === '--approve' && argv[i + 1] && gate.approve(argv[i + 1]!));
-  process.stdout.write(`PIERONE=${gate.address}\n`);
-  const stop = () => void gate.close().then(() => process.exit(0));
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  serveUntilSignal(`PIERONE=${gate.address}`, () => gate.close());
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main(process.argv.slice(2)).catch((e) => {
-    console.error(e instanceof Error ? e.message : e);
-    process.exit(2);
-  });
-}
+whenMain(import.meta.url, main);

@@ -1,6 +1,7 @@
 /*! A separate process reading the credentials files in a tight loop, as an application would,
  * while a test rotates them. It counts every read that finds a file missing, empty, partial or
- * invalid, and every version that goes backwards; "stop" on stdin prints a summary and exits.
+ * invalid, and every version that goes backwards; "stop" on stdin prints a summary and exits,
+ * and so does the end of stdin (its test is gone).
  * Usage: node credentials-reader.mjs DIR */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,6 +42,8 @@ let stopping = false;
 process.stdin.on('data', (d) => {
   if (String(d).includes('stop')) stopping = true;
 });
+// The test that started us is gone (failed, timed out, killed): do not spin on for ever.
+process.stdin.on('end', () => process.exit(2));
 process.stdout.write('ready\n');
 (function loop() {
   for (let i = 0; i < 100; i++) for (const f of Object.keys(FILES)) readOnce(f);

@@ -1,9 +1,21 @@
 /*! A real S3 server (s3rver) on loopback for a test file: start on an ephemeral port, seed and
- * rotate objects, stop and start again on the same port and data ("S3 down, then up"). */
-import { mkdtemp, rm } from 'node:fs/promises';
+ * rotate objects, stop and start again on the same port and data ("S3 down, then up").
+ *
+ * s3rver checks only that the access key id is one it knows (V4 signatures are not verified), so
+ * `accessKeyIds` lets the instance role's keys from the fake IMDS in, as S3 would for the role.
+ *
+ * Also a command for the demo: `node --import tsx test/helpers/s3rver.ts --bucket NAME
+ * [--access-key-id ID]... [--put KEY=FILE]... [--dir DIR]` prints `S3=http://127.0.0.1:port` and
+ * serves until SIGTERM/SIGINT. */
+import { mkdtemp, rm, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import S3rver from 's3rver';
+import { serveUntilSignal, whenMain } from '../support/command.js';
+
+/** s3rver's account registry: the same module instance s3rver itself uses. */
+const accounts = createRequire(import.meta.url)('s3rver/lib/models/account.js') as { DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void } };
 
 export interface LocalS3 {
   endpoint: string;
@@ -18,8 +30,16 @@ export interface LocalS3 {
   dispose(): Promise<void>;
 }
 
-export async function startS3(buckets: string[]): Promise<LocalS3> {
-  const directory = await mkdtemp(join(tmpdir(), 'tpg-s3-'));
+export interface LocalS3Options {
+  /** Access key ids accepted besides s3rver's own S3RVER (any secret goes). */
+  accessKeyIds?: string[];
+  /** Data directory (default: a fresh temporary one, removed by dispose). */
+  directory?: string;
+}
+
+export async function startS3(buckets: string[], options: LocalS3Options = {}): Promise<LocalS3> {
+  for (const id of options.accessKeyIds ?? []) accounts.DUMMY_ACCOUNT.createKeyPair(id, 'any secret: s3rver does not verify V4 signatures');
+  const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'tpg-s3-')));
   let port = 0;
   let server: S3rver | undefined;
   const start = async () => {
@@ -57,3 +77,18 @@ export async function startS3(buckets: string[]): Promise<LocalS3> {
     },
   };
 }
+
+async function main(argv: string[]): Promise<void> {
+  const all = (flag: string) => argv.flatMap((a, i) => (a === flag && argv[i + 1] !== undefined ? [argv[i + 1]!] : []));
+  const [bucket] = all('--bucket');
+  if (!bucket) throw new Error('usage: s3rver.ts --bucket NAME [--access-key-id ID]... [--put KEY=FILE]... [--dir DIR]');
+  const [dir] = all('--dir');
+  const s3 = await startS3([bucket], { accessKeyIds: all('--access-key-id'), ...(dir ? { directory: dir } : {}) });
+  for (const put of all('--put')) {
+    const eq = put.indexOf('=');
+    await s3.put(bucket, put.slice(0, eq), await readFile(put.slice(eq + 1), 'utf8'));
+  }
+  serveUntilSignal(`S3=${s3.endpoint}`, () => s3.stop());
+}
+
+whenMain(import.meta.url, main);

@@ -3,7 +3,7 @@
  * every rotation up. The reader must never find a file missing, empty, partial or invalid, never
  * see a version go backwards, and must end on the newest content. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,7 +27,10 @@ let s3: LocalS3;
 beforeAll(async () => {
   s3 = await startS3([BUCKET]);
 });
+// A reader left by a failed run would spin on a core for ever.
+const readers: ChildProcess[] = [];
 afterAll(async () => {
+  for (const r of readers) if (r.exitCode === null && r.signalCode === null) r.kill('SIGKILL');
   await s3?.dispose();
   await removeScratches();
 });
@@ -40,6 +43,7 @@ describe('credentials rotation', () => {
     await applyCredentials(env.plan, env.context());
 
     const reader = spawn(process.execPath, [READER, env.paths.credentialsDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+    readers.push(reader);
     const lines = createInterface({ input: reader.stdout! });
     const next = () => once(lines, 'line').then(([l]) => String(l));
     expect(await next()).toBe('ready');

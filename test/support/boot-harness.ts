@@ -1,5 +1,9 @@
 /*! In-process boots against the local cloud, in a scratch root: the same runBoot the CLI runs,
- * with its JSON log lines captured, and the files it wrote at hand for assertions. */
+ * with its JSON log lines captured, and the files it wrote at hand for assertions.
+ *
+ * These boots test the engine (status, lock, signal, KMS, deadlines, reboots), so by default the
+ * container step is planned but its effects are left out (ENGINE_STEPS) and no Docker engine is
+ * needed. Whole boots with the real container: test/e2e/full-boot.test.ts. */
 import { mkdtemp, mkdir, readFile, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +14,13 @@ import { Scrubber } from '../../agent/src/lib/scrub.js';
 import { runBoot, type BootOptions, type BootRun } from '../../agent/src/engine/boot.js';
 import type { BootStatus } from '../../agent/src/engine/status.js';
 import type { LocalCloud } from '../fakes/local-cloud.js';
+import { steps as bootGraph } from '../../agent/src/steps/index.js';
+import type { AnyStep } from '../../agent/src/engine/step.js';
+
+export const CONTAINER_LEFT_OUT = 'container effects left out of this engine test';
+
+/** The boot graph with the container step's effects left out (its plan still runs). */
+export const ENGINE_STEPS: AnyStep[] = bootGraph.map((s) => (s.id === 'container' ? { ...s, apply: async () => ({ note: CONTAINER_LEFT_OUT }) } : s));
 
 export interface HarnessBoot {
   run: BootRun;
@@ -21,10 +32,18 @@ export interface HarnessBoot {
   result?: BootStatus;
 }
 
+const scratchRoots: string[] = [];
+
 export async function scratchRoot(bootId: string = randomUUID()): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'taupage-boot-'));
+  scratchRoots.push(root);
   await setBootId(root, bootId);
   return root;
+}
+
+/** Remove every scratch root this process made (afterAll). */
+export async function removeScratchRoots(): Promise<void> {
+  await Promise.all(scratchRoots.splice(0).map((r) => rm(r, { recursive: true, force: true })));
 }
 
 /** The kernel boot id as the agent reads it under a test root. */
@@ -63,7 +82,7 @@ export async function bootOnce(
   const lines: string[] = [];
   const scrubber = new Scrubber();
   const log = createLogger({ level: 'debug', destination: scrubber.stream({ write: (l: string) => lines.push(l) }) });
-  const run = await runBoot({ config, paths, log, scrubber, ...(options.steps ? { steps: options.steps } : {}), ...(options.factories ? { factories: options.factories } : {}) });
+  const run = await runBoot({ config, paths, log, scrubber, steps: options.steps ?? ENGINE_STEPS, ...(options.factories ? { factories: options.factories } : {}) });
   const read = async (f: string) => {
     try {
       return JSON.parse(await readFile(f, 'utf8')) as BootStatus;

@@ -1,0 +1,274 @@
+/*! Whole boots of the built agent with the application container: `node agent/dist/taupage.mjs
+ * boot` in a scratch root against the local cloud, the real engine and registry behind the Pier One
+ * gate, and s3rver holding Mint's files. These prove the boot wires the steps together (exit code,
+ * status, CloudFormation signal per outcome, credentials before the container, reboot and
+ * replacement); the detailed container cases are at the step level
+ * (test/integration/container-step.test.ts), the engine's own in test/integration/boot.test.ts. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { kmsValue } from '../fakes/kms.js';
+import { lockApp } from '../helpers/app-lock.js';
+import { DEMO_PORT, type DemoImage } from '../fakes/demo-image.js';
+import { MINT_BUCKET, agentSettings, execInApp, freePort, gateCounts, inspectApp, removeApp, startWorld, userData, type Instance, type World } from '../support/full-boot.js';
+import { LABELS } from '../../agent/src/steps/container/plan.js';
+
+const SECRETS = { db: 'e2e-db-password-77', scalyr: 'e2e-scalyr-key-88' };
+const MINT = {
+  user: JSON.stringify({ application_username: 'my-app-user', application_password: 'mint-S3CR3T-user-1' }),
+  client: JSON.stringify({ client_id: 'my-app-client', client_secret: 'mint-S3CR3T-client-1' }),
+};
+const NOTIFY = { stack: 'my-stack', resource: 'AppServerGroup' };
+
+let world: World;
+let unlock: () => Promise<void>;
+const images: Record<string, DemoImage> = {};
+
+beforeAll(async () => {
+  unlock = await lockApp();
+  world = await startWorld();
+  await removeApp(world.docker);
+  const [one, two] = await Promise.all([world.image('app:1.0'), world.image('app:2.0'), world.image('unapproved:1.0', { approve: false })]);
+  images['app:1.0'] = one;
+  images['app:2.0'] = two;
+  world.gate.approve(`${world.org}/unapproved:1.0`, { trusted: true, productionReady: false, reason: 'no production-ready incident recorded' });
+  await world.mint('my-app', MINT);
+});
+
+afterAll(async () => {
+  await world?.close();
+  await unlock?.();
+});
+
+function jsonLines(stdout: string): Array<Record<string, unknown>> {
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+async function allFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await allFiles(p)));
+    else out.push(p);
+  }
+  return out;
+}
+
+async function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  const res = await request(`http://127.0.0.1:${port}${path}`);
+  return { status: res.statusCode, body: await res.body.text() };
+}
+
+const stepOf = (s: { steps: Array<{ id: string }> }, id: string) => s.steps.find((x) => x.id === id) as { id: string; outcome: string; startedAt: string; durationMs: number; errorCode?: string; message?: string };
+
+describe.sequential('taupage boot with the application container', () => {
+  let webPort: number;
+  let instance: Instance;
+  let firstId: string;
+  const appUserData = (over: Record<string, unknown> = {}) =>
+    userData({
+      source: world.source('app:1.0'),
+      ports: { [webPort]: DEMO_PORT },
+      health_check_path: '/health',
+      mint_bucket: MINT_BUCKET,
+      notify_cfn: NOTIFY,
+      environment: { DB_PASSWORD: kmsValue(SECRETS.db), PLAIN: 'visible' },
+      logging: { scalyr_account_key: kmsValue(SECRETS.scalyr) },
+      ...over,
+    });
+
+  it('approved image: credentials first, then the container runs healthy; status and signal SUCCESS; no plaintext anywhere; once per boot', async () => {
+    webPort = await freePort();
+    const text = appUserData();
+    world.cloud.imds.setUserData(text);
+    instance = await world.instance();
+    const role = world.cloud.imds.state.role!.credentials.AccessKeyId;
+
+    // taupage status: 3 before the boot and while it runs (the metadata service is slow), 0 once it ended.
+    expect((await instance.taupage('status')).code).toBe(3);
+    world.cloud.imds.faults.delay(2_500);
+    const running = instance.taupage('boot');
+    await expect.poll(() => stat(join(instance.root, 'run/taupage/status.json')).then(() => true, () => false), { timeout: 10_000, interval: 25 }).toBe(true);
+    const during = await instance.taupage('status');
+    expect(during.stdout).toMatch(/^state: running for /m);
+    expect(during.code).toBe(3);
+    world.cloud.imds.faults.delay(0); // the SDK's own metadata calls (role credentials) time out after 1 s
+    const waited = await instance.taupage('status', '--wait', '--poll-ms', '50');
+    expect(waited.code).toBe(0);
+    const boot = await running;
+
+    expect(boot.stderr).toMatch(/^taupage boot: boot \S+ succeeded in [0-9.]+ s\n$/);
+    expect(boot.code).toBe(0);
+    expect(jsonLines(boot.stdout).every((l) => typeof l.level === 'string' && typeof l.msg === 'string')).toBe(true);
+    const digest = images['app:1.0']!.digest;
+
+    // The status: every step, the digest, the signal.
+    const status = await instance.status();
+    expect(status).toMatchObject({ state: 'ended', outcome: 'success', imageDigest: digest, instanceId: 'i-0123456789abcdef0', facts: { signal: 'SUCCESS', signalSent: true, container: 'created' } });
+    expect(await readFile(join(instance.root, 'run/taupage/result.json'), 'utf8').then(JSON.parse)).toEqual(status);
+    for (const id of ['user-data', 'credentials', 'container', 'signal']) expect(stepOf(status, id).outcome).toBe('success');
+    const creds = stepOf(status, 'credentials');
+    expect(Date.parse(creds.startedAt) + creds.durationMs).toBeLessThanOrEqual(Date.parse(stepOf(status, 'container').startedAt) + 1);
+    expect(world.cloud.cloudformation.signals).toMatchObject([{ status: 'SUCCESS', stackName: 'my-stack', logicalResourceId: 'AppServerGroup', uniqueId: 'i-0123456789abcdef0', accessKeyId: role }]);
+    // KMS and S3 were asked with the instance role's credentials from IMDS.
+    expect(world.cloud.kms.calls.filter((c) => c.outcome === 'ok').map((c) => c.accessKeyId)).toEqual([role, role]);
+
+    // The container: the approved digest, running, answering.
+    const info = (await inspectApp(world.docker))!;
+    firstId = info.Id;
+    expect(info.State.Running).toBe(true);
+    expect(info.Config.Image).toBe(`${world.gate.address}/${world.org}/app@${digest}`);
+    expect(info.Config.Labels![LABELS.imageDigest]).toBe(digest);
+    expect(info.Config.Env).toEqual(expect.arrayContaining([`DB_PASSWORD=${SECRETS.db}`, 'PLAIN=visible', 'CREDENTIALS_DIR=/meta/credentials']));
+    expect((await httpGet(webPort, '/')).body).toContain('Hello from Taupage');
+
+    // Mint's files: on the host with the container user's owner and mode, there when the
+    // application started (it lists them first thing), readable by it under CREDENTIALS_DIR.
+    for (const [file, content] of [['user.json', MINT.user], ['client.json', MINT.client]] as const) {
+      const path = join(instance.root, 'meta/credentials', file);
+      const st = await stat(path);
+      expect({ uid: st.uid, gid: st.gid, mode: st.mode & 0o777 }).toEqual({ uid: 999, gid: 999, mode: 0o400 });
+      expect(await readFile(path, 'utf8')).toBe(content);
+      const seen = await execInApp(world.docker, ['/bin/busybox', 'sh', '-c', `/bin/busybox id -u; /bin/busybox cat "$CREDENTIALS_DIR/${file}"`]);
+      expect(seen).toMatchObject({ code: 0, stdout: `999\n${content}` });
+    }
+    await expect.poll(() => world.syslogLines.find((l) => l.includes('credentials at start:')), { timeout: 5_000 }).toMatch(/my-app.*credentials at start: client\.json user\.json/);
+
+    // Files of the boot: the user data as written (0444), metrics.
+    const meta = join(instance.root, 'meta/taupage.yaml');
+    expect(await readFile(meta, 'utf8')).toBe(text);
+    expect((await stat(meta)).mode & 0o777).toBe(0o444);
+    const prom = await readFile(join(instance.root, 'var/local/textfile_collector/taupage.prom'), 'utf8');
+    expect(prom).toContain('taupage_boot_success 1');
+    expect(prom).toContain('taupage_boot_step_outcome{step="container",outcome="success"} 1');
+    expect(prom).toMatch(/^taupage_boot_time_to_healthy_seconds [0-9.]+$/m);
+
+    // No plaintext in anything the agent printed or wrote; Mint's secrets only in their files.
+    const files = await allFiles(instance.root);
+    const texts = [boot.stdout, boot.stderr, ...(await Promise.all(files.map((f) => readFile(f, 'utf8'))))];
+    for (const s of Object.values(SECRETS)) for (const t of texts) expect(t).not.toContain(s);
+    const outside = [boot.stdout, boot.stderr, ...(await Promise.all(files.filter((f) => !f.includes('/meta/credentials/')).map((f) => readFile(f, 'utf8'))))];
+    for (const t of outside) expect(t).not.toContain('S3CR3T');
+
+    // For people: the status table.
+    const table = await instance.taupage('status');
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^state: success in /m);
+    expect(table.stdout).toContain(`image: ${digest}`);
+    expect(table.stdout).toMatch(/^\s+\S+ container\s+success$/m);
+    expect(table.stdout).toMatch(/^\s+\S+ signal\s+success\s+SUCCESS sent to my-stack\/AppServerGroup$/m);
+
+    // Once per boot.
+    const again = await instance.taupage('boot');
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/already ran in this boot/);
+    expect(world.cloud.cloudformation.signals).toHaveLength(1);
+  });
+
+  it('reboot: the same container is started again, without a trust check or a pull', async () => {
+    await world.docker.getContainer('taupageapp').stop({ t: 1 });
+    await instance.reboot(); // /run kept: the lock names the previous boot and is taken over
+    world.gate.requests.length = 0;
+    world.cloud.cloudformation.signals.length = 0;
+    const boot = await instance.taupage('boot');
+    expect(boot.stderr).toMatch(/succeeded/);
+    expect(boot.code).toBe(0);
+    const info = (await inspectApp(world.docker))!;
+    expect(info.Id).toBe(firstId);
+    expect(info.State.Running).toBe(true);
+    expect(gateCounts(world.gate)).toEqual({ pulls: 0, trustChecks: 0 });
+    expect(await instance.status()).toMatchObject({ outcome: 'success', imageDigest: images['app:1.0']!.digest, facts: { container: 'reused', signal: 'SUCCESS' } });
+    expect(world.cloud.cloudformation.signals).toMatchObject([{ status: 'SUCCESS' }]);
+    expect((await httpGet(webPort, '/health')).status).toBe(200);
+  });
+
+  it('changed user data: the container is replaced by one of the new image', async () => {
+    world.cloud.imds.setUserData(appUserData({ source: world.source('app:2.0'), environment: { PLAIN: 'changed' } }));
+    await instance.reboot();
+    world.gate.requests.length = 0;
+    const boot = await instance.taupage('boot');
+    expect(boot.code).toBe(0);
+    const info = (await inspectApp(world.docker))!;
+    expect(info.Id).not.toBe(firstId);
+    expect(info.Config.Labels![LABELS.imageDigest]).toBe(images['app:2.0']!.digest);
+    expect(info.Config.Env).toContain('PLAIN=changed');
+    expect(gateCounts(world.gate).trustChecks).toBe(1);
+    expect(gateCounts(world.gate).pulls).toBeGreaterThan(0);
+    expect(await instance.status()).toMatchObject({ outcome: 'success', imageDigest: images['app:2.0']!.digest, facts: { container: 'replaced' } });
+  });
+
+  it('health never 200: FAILURE with the last status seen, signalled', async () => {
+    world.cloud.cloudformation.signals.length = 0;
+    const port = await freePort();
+    world.cloud.imds.setUserData(userData({ source: world.source('app:1.0'), ports: { [port]: DEMO_PORT }, health_check_path: '/missing', health_check_timeout_seconds: 2, notify_cfn: NOTIFY }));
+    const i = await world.instance();
+    const boot = await i.taupage('boot');
+    expect(boot.code).toBe(1);
+    expect(boot.stderr).toMatch(/TPG_HEALTH_TIMEOUT; CloudFormation signalled FAILURE/);
+    const status = await i.status();
+    expect(status).toMatchObject({ outcome: 'failed', errorCode: 'TPG_HEALTH_TIMEOUT' });
+    expect(stepOf(status, 'container').message).toContain(`last: HTTP 404 from http://127.0.0.1:${port}/missing`);
+    expect(world.cloud.cloudformation.signals).toMatchObject([{ status: 'FAILURE' }]);
+  });
+
+  it.each([
+    ['an unapproved image', 'unapproved:1.0', 'TPG_IMAGE_UNTRUSTED', /no production-ready incident recorded/],
+    ['a missing tag', 'app:3.0', 'TPG_IMAGE_NOT_FOUND', /3\.0/],
+    ['a wrong pinned digest', () => `app:1.0@${images['app:2.0']!.digest}`, 'TPG_IMAGE_DIGEST_MISMATCH', /pins sha256:/],
+  ] as const)('%s: refused, no container, exit 1, status and signal FAILURE', async (_what, image, code, message) => {
+    await removeApp(world.docker);
+    world.gate.requests.length = 0;
+    world.cloud.cloudformation.signals.length = 0;
+    world.cloud.imds.setUserData(userData({ source: world.source(typeof image === 'function' ? image() : image), ports: { [await freePort()]: DEMO_PORT }, notify_cfn: NOTIFY }));
+    const i = await world.instance();
+    const boot = await i.taupage('boot');
+    expect(boot.code).toBe(1);
+    expect(boot.stderr).toContain(`(${code}; CloudFormation signalled FAILURE)`);
+    const status = await i.status();
+    expect(status).toMatchObject({ outcome: 'failed', errorCode: code, facts: { signal: 'FAILURE', signalSent: true } });
+    expect(status.imageDigest).toBeUndefined();
+    expect(stepOf(status, 'container')).toMatchObject({ outcome: 'failed', errorCode: code });
+    expect(stepOf(status, 'container').message).toMatch(message);
+    expect(world.cloud.cloudformation.signals).toMatchObject([{ status: 'FAILURE' }]);
+    expect(gateCounts(world.gate).pulls).toBe(0);
+    expect(await inspectApp(world.docker)).toBeUndefined();
+  });
+
+  it('registry down throughout: FAILURE signalled within the boot deadline, no container', async () => {
+    world.cloud.cloudformation.signals.length = 0;
+    world.cloud.imds.setUserData(userData({ source: world.source('app:1.0'), notify_cfn: NOTIFY }));
+    const i = await world.instance({ agent: agentSettings(world, { boot: { deadline_seconds: 4, signal_reserve_seconds: 1 }, pierone: { attempts: 20 } }) });
+    Object.assign(world.gate.faults, { down: true, failWith: 'reset' });
+    try {
+      const boot = await i.taupage('boot');
+      expect(boot.code).toBe(5);
+      expect(boot.stderr).toContain('(TPG_REGISTRY_UNAVAILABLE; CloudFormation signalled FAILURE)');
+    } finally {
+      Object.assign(world.gate.faults, { down: false, failWith: 503 });
+    }
+    const status = await i.status();
+    expect(status).toMatchObject({ outcome: 'failed', errorCode: 'TPG_REGISTRY_UNAVAILABLE' });
+    const signal = world.cloud.cloudformation.signals[0]!;
+    expect(signal.status).toBe('FAILURE');
+    expect(signal.at).toBeLessThanOrEqual(Date.parse(status.deadline));
+    expect(await inspectApp(world.docker)).toBeUndefined();
+  });
+
+  it('shutdown: on-exit waits for the real application to exit, then powers off', async () => {
+    const batch = await world.image('batch:1.0', { cmd: ['/bin/busybox', 'sh', '-c', 'echo batch done'] });
+    world.cloud.imds.setUserData(userData({ source: world.source('batch:1.0'), shutdown: 'on-exit', notify_cfn: NOTIFY }));
+    world.cloud.cloudformation.signals.length = 0;
+    // The shutdown command the agent config names (on an instance it powers off).
+    const i = await world.instance({ agent: { ...agentSettings(world), shutdown: { command: ['sh', '-c', 'echo "exit $TAUPAGE_APP_EXIT_CODE" > "$TAUPAGE_ROOT/powered-off"'] } } });
+    const boot = await i.taupage('boot');
+    expect(boot.code).toBe(0);
+    expect(await readFile(join(i.root, 'powered-off'), 'utf8')).toBe('exit 0\n');
+    const result = JSON.parse(await readFile(join(i.root, 'run/taupage/result.json'), 'utf8')) as { outcome: string; imageDigest: string; facts: Record<string, unknown> };
+    expect(result).toMatchObject({ outcome: 'success', imageDigest: batch.digest, facts: { applicationExitCode: 0 } });
+    expect(world.cloud.cloudformation.signals).toMatchObject([{ status: 'SUCCESS' }]);
+  });
+});
