@@ -11,9 +11,12 @@ import { request } from 'undici';
 import { REPO } from '../support/built-agent.js';
 import { dockerFromEnv } from '../fakes/demo-image.js';
 import { inspectApp } from '../support/full-boot.js';
+import { lockApp } from '../helpers/app-lock.js';
 
 const dirs: string[] = [];
+const cleanups: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
+  for (const c of cleanups) await c();
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
@@ -59,8 +62,12 @@ describe.sequential('scripts/demo', () => {
   it('--keep boots the demo instance and leaves it running; --stop stops exactly what it started', async () => {
     const scratch = await mkdtemp(join(tmpdir(), 'taupage-demo-'));
     dirs.push(scratch);
-    // The engine and registry of the test run are reused (and so must be left running).
-    const env = { ...process.env, TAUPAGE_DEMO_DIR: join(scratch, 'demo'), LOCAL_CLOUD_DIR: join(scratch, 'local-cloud') };
+    // The engine and registry of the test run are reused (and so must be left running). The test
+    // holds the taupageapp lock from --keep to --stop, so no other test file takes the container
+    // in between (the script would release it when --keep exits).
+    const release = await lockApp();
+    cleanups.push(release);
+    const env = { ...process.env, TAUPAGE_DEMO_DIR: join(scratch, 'demo'), LOCAL_CLOUD_DIR: join(scratch, 'local-cloud'), TAUPAGE_APP_LOCK_OWNER: String(process.pid) };
     const run = await demo(['--keep'], env);
     expect(run.out).toMatch(/Docker engine answers at /);
     expect(run.code, run.out).toBe(0);
@@ -81,6 +88,7 @@ describe.sequential('scripts/demo', () => {
     expect([alive(gate), alive(s3), existsSync(join(scratch, 'local-cloud/local-cloud.json'))]).toEqual([false, false, false]);
     expect((await docker.ping()).toString()).toBe('OK');
     expect((await request(`http://${process.env.TAUPAGE_REGISTRY}/v2/`)).statusCode).toBe(200);
+    await release();
   });
 
   it('without a Docker engine it starts dockerd and a registry of its own, and stops them after the run', async () => {
