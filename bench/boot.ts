@@ -1,6 +1,6 @@
 /*! bench/boot: how much the agent adds to getting the application up.
  *
- * Agent: `node agent/dist/taupage.mjs boot` from process start until it exits with the app
+ * Agent: `taupage boot` from process start until it exits with the app
  * healthy (user data from the local IMDS, Pier One trust check through our gate, pull by digest
  * from the real registry, create, start, health poll, status and metrics written).
  * Baseline, in the same run: the same pull + create + start + health poll done directly through
@@ -8,6 +8,9 @@
  * Each round starts from a removed container and a removed image; agent and baseline alternate
  * which goes first. Prints both medians and the ratio (target: agent <= 1.10 x baseline), plus
  * `node -e 0` (what any Node process costs here) and the agent's own in-process boot time.
+ *
+ * The agent is the single executable the image installs (agent/dist/taupage, `npm run build:sea`:
+ * V8 code cache, no compile at start) when it is built, else `node agent/dist/taupage.mjs`.
  *
  * Run: `npx tsx bench/boot.ts [rounds] [image MB]` as root (starts dockerd and docker-registry if
  * needed). The demo image is ~1 MB; a size adds an incompressible file so the image weighs that
@@ -21,8 +24,12 @@ import setupServices from '../test/setup/services.js';
 import { DEMO_PORT } from '../test/fakes/demo-image.js';
 import { lockApp } from '../test/helpers/app-lock.js';
 import { startWorld, freePort, userData, removeApp } from '../test/support/full-boot.js';
-import { AGENT } from '../test/support/built-agent.js';
-import { median, timedNode } from './measure.js';
+import { AGENT, REPO } from '../test/support/built-agent.js';
+
+const SEA = join(REPO, 'agent/dist/taupage');
+const [agentCommand, agentArgs, agentName] = existsSync(SEA) ? [SEA, ['boot'], 'agent/dist/taupage boot'] : [process.execPath, [AGENT, 'boot'], 'node agent/dist/taupage.mjs boot'];
+import { existsSync } from 'node:fs';
+import { median, timedNode, timedCommand } from './measure.js';
 import { planContainer } from '../agent/src/steps/container/plan.js';
 import { appSpec } from '../agent/src/steps/container/apply.js';
 import { containerBody } from '../agent/src/adapters/dockerode-runtime.js';
@@ -57,7 +64,7 @@ async function main(): Promise<void> {
     const inAgent: number[] = [];
     const agent = async (): Promise<number> => {
       const i = await world.instance();
-      const ms = await timedNode([AGENT, 'boot'], i.env);
+      const ms = await timedCommand(agentCommand, agentArgs, i.env);
       const result = JSON.parse(await readFile(join(i.root, 'run/taupage/result.json'), 'utf8')) as { outcome: string; durationMs: number };
       if (result.outcome !== 'success') throw new Error(`boot failed: ${JSON.stringify(result)}`);
       inAgent.push(result.durationMs);
@@ -111,7 +118,7 @@ async function main(): Promise<void> {
     const mb = median(b);
     const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(' ');
     console.log(`bench/boot: ${rounds} rounds, image ${image.digest.slice(0, 19)}… (1 layer, ~${1 + extraMb} MB), through the Pier One gate`);
-    console.log(`  taupage boot (process start to exit, app healthy): median ${ma.toFixed(0)} ms  [${fmt(a)}]`);
+    console.log(`  ${agentName} (process start to exit, app healthy): median ${ma.toFixed(0)} ms  [${fmt(a)}]`);
     console.log(`  baseline (pull + create + start + health, Docker API in-process): median ${mb.toFixed(0)} ms  [${fmt(b)}]`);
     console.log(`  ratio taupage/baseline: ${(ma / mb).toFixed(3)} (target <= 1.10); the agent adds ${(ma - mb).toFixed(0)} ms`);
     console.log(`  of which node -e 0 (process start alone): median ${median(nodeStart).toFixed(0)} ms; the boot in-process (lock to result): median ${median(inAgent).toFixed(0)} ms`);

@@ -10,9 +10,14 @@ export const median = (xs: number[]): number => {
 
 /** Milliseconds from spawning `node ...args` to its exit; rejects unless it exits 0. */
 export function timedNode(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return timedCommand(process.execPath, args, env);
+}
+
+/** Milliseconds from spawning `command ...args` to its exit; rejects unless it exits 0. */
+export function timedCommand(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (b: Buffer) => (err += b));
     child.on('close', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`${args.join(' ')} exited ${code}: ${err}`))));

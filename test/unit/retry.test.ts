@@ -72,6 +72,12 @@ describe('retry', () => {
     await expect(retry(async () => Promise.reject(new Error(`e${++calls}`)), { attempts: 100, baseMs: 1_000, capMs: 1_000, clock, random: () => 0.99, deadline: clock.now() + 2_500 })).rejects.toThrow(/e3/);
     expect(sleeps.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(2_500);
   });
+  it('uses a caller-given delay instead of the jittered backoff (local polls)', async () => {
+    const { clock, sleeps } = fakeClock();
+    let calls = 0;
+    await retry(async () => (++calls < 4 ? Promise.reject(new Error('not yet')) : 'up'), { attempts: 10, baseMs: 1, capMs: 1_000, clock, delayMs: (n) => n * 10 });
+    expect(sleeps).toEqual([0, 10, 20]);
+  });
   it('stops when the signal aborts', async () => {
     const ac = new AbortController();
     let calls = 0;

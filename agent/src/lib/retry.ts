@@ -17,6 +17,9 @@ export interface RetryPolicy {
   signal?: AbortSignal;
   clock?: Clock;
   random?: () => number;
+  /** Replaces the jittered backoff with a delay of your own (polling a local health endpoint, where
+   * there is no crowd to spread and waiting longer than needed only delays the boot). */
+  delayMs?: (attempt: number) => number;
   /** Whether an error is worth another attempt; default: everything not marked `retriable: false`. */
   isRetriable?: (e: unknown) => boolean;
   onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
@@ -45,7 +48,7 @@ export async function retry<T>(fn: (attempt: number, signal?: AbortSignal) => Pr
       lastError = e;
       if (!isRetriable(e) || attempt + 1 >= policy.attempts || policy.signal?.aborted) throw e;
       const floor = typeof (e as { retryAfterMs?: unknown })?.retryAfterMs === 'number' ? (e as { retryAfterMs: number }).retryAfterMs : 0;
-      let delayMs = Math.max(floor, backoffDelay(attempt, policy));
+      let delayMs = Math.max(floor, policy.delayMs ? policy.delayMs(attempt) : backoffDelay(attempt, policy));
       if (policy.deadline !== undefined) {
         const left = policy.deadline - clock.now();
         if (left <= 0) throw e;
