@@ -1,5 +1,5 @@
 /*! HttpProbe over undici: one GET, its status code; the body is discarded. */
-import { request } from 'undici';
+import { request } from './http/undici.js';
 import { withTimeout } from '../lib/retry.js';
 import type { HttpProbe } from '../ports/http-probe.js';
 

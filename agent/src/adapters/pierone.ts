@@ -7,7 +7,7 @@
  * fails closed: a missing header, an unexpected status, a body whose digest differs from
  * Docker-Content-Digest. Transport problems and 5xx/429 are retried with full-jitter backoff. */
 import { createHash } from 'node:crypto';
-import { request } from 'undici';
+import { request } from './http/undici.js';
 import { AgentError, errorMessage } from '../lib/errors.js';
 import { retry, withTimeout } from '../lib/retry.js';
 import { isLoopbackRegistry, type ImageRef } from '../user-data/image-ref.js';

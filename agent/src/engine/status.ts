@@ -159,7 +159,9 @@ export class StatusWriter {
 
   private async write(file: string): Promise<void> {
     try {
-      await writeFileAtomic(file, this.o.scrub(JSON.stringify(this.status, null, 2)) + '\n', { mode: 0o644, mkdirParents: true });
+      // Atomic for readers, but not fsynced: /run is tmpfs on an instance, the file lives for one
+      // boot, and it is rewritten at every step start and end.
+      await writeFileAtomic(file, this.o.scrub(JSON.stringify(this.status, null, 2)) + '\n', { mode: 0o644, mkdirParents: true, fsync: false });
     } catch (e) {
       if (!this.warned) this.o.log.warn({ err: e, file }, `cannot write the boot status to ${file}`);
       this.warned = true;

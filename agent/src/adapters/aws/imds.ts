@@ -6,7 +6,7 @@
  * jitter (lib/retry) within one overall deadline, then fails with TPG_IMDS_UNAVAILABLE saying what
  * was tried and what went wrong. The identity document is cached: it does not change in a boot. */
 import { gunzipSync } from 'node:zlib';
-import { Agent, request } from 'undici';
+import { Agent, request } from '../http/undici.js';
 import type { IdentityDocument, Imds } from '../../ports/imds.js';
 import { AgentError, isAgentError } from '../../lib/errors.js';
 import { retry, withTimeout } from '../../lib/retry.js';
