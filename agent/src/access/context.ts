@@ -22,7 +22,8 @@ export interface AccessContext {
   clock: Clock;
   accounts: Accounts;
   audit: SshAuditLog;
-  syslog(line: string, severity: 'notice' | 'warning'): Promise<void>;
+  /** `wait: false`: resolve once the copy is handed to logger(1) (see audit/syslog.ts). */
+  syslog(line: string, severity: 'notice' | 'warning', options?: { wait?: boolean }): Promise<void>;
   instanceId(): Promise<string>;
   /** Loaded on first use: the refusal path never pays for the HTTP client. */
   even(): Promise<AccessService>;
@@ -65,7 +66,8 @@ export async function commit(ctx: AccessContext, fields: Omit<AuditFields, 'time
   const { record, line, where, anchored } = await ctx.audit.append({ ...fields, time: new Date(ctx.clock.now()).toISOString() });
   if (where === 'spill') ctx.warn(`the audit log's disk is full: record ${record.seq} is kept in ${ctx.paths.sshAuditSpill} until there is room`);
   const severity = fields.result === 'refused' || fields.result === 'failed' ? 'warning' : 'notice';
-  const copied = ctx.syslog(line, severity).catch((e: Error) => ctx.warn(`audit record ${record.seq} is in ${ctx.paths.sshAuditLog} but its syslog copy failed: ${e.message}`));
+  // A refusal's copy is not waited for: nothing changed, and the file (fsynced above) has it.
+  const copied = ctx.syslog(line, severity, { wait: fields.result !== 'refused' }).catch((e: Error) => ctx.warn(`audit record ${record.seq} is in ${ctx.paths.sshAuditLog} but its syslog copy failed: ${e.message}`));
   await Promise.all([anchored, copied]);
   return record;
 }

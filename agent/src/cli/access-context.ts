@@ -26,7 +26,7 @@ export async function accessContext(io: Io): Promise<AccessContext> {
     clock: realClock,
     accounts: linuxAccounts(),
     audit: auditLogFor(paths),
-    syslog: (line, severity) => sendToSyslog(line, { socket: ssh.audit_syslog_socket, severity }),
+    syslog: (line, severity, options) => sendToSyslog(line, { socket: ssh.audit_syslog_socket, severity, ...options }),
     instanceId: () => (instanceId ??= readInstanceId([paths.resultFile, paths.statusFile])),
     even: async () => (await import('../adapters/even.js')).evenClient({ url: ssh.even_url ?? '', timeoutMs: ssh.request_timeout_ms, attempts: ssh.attempts }),
     resolve: resolveHost,
