@@ -1,5 +1,5 @@
 /*! Entry point: pick the command, run it, turn its result or error into an exit code.
- * The only place that calls process.exit. */
+ * bin.ts runs it and is the only place that calls process.exit. */
 import { commands, findCommand } from './cli/commands.js';
 import type { Io } from './cli/io.js';
 import { EXIT, exitCodeFor, isAgentError } from './lib/errors.js';
