@@ -33,7 +33,9 @@ export async function runSshService(argv: string[], io: Io): Promise<number> {
   const contextOf = (l: LoadedConfig): AccessContext => contextFor(l, { err: (text) => log.warn(text.trim()) });
   let ctx = contextOf(loaded);
 
-  const server = createServer();
+  // allowHalfOpen: a client that half-closes after its request (or in the middle of it) still
+  // gets its answer; the service ends every connection itself.
+  const server = createServer({ allowHalfOpen: true });
   server.maxConnections = MAX_CONNECTIONS;
   const service = serveHookRequests(server, { context: () => ctx, log });
   const socket = await listenHookSocket(server, { path: socketPath(loaded), group: loaded.config.ssh.hook_socket_group, env: io.env });

@@ -221,14 +221,15 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
 
     // The service, as root, on the hook socket (0660 root:gsUser).
     let serviceLog = '';
-    let service: ChildProcess | undefined;
+    let service: { child: ChildProcess; exited: Promise<number | null> } | undefined;
     const serviceEnv = { PATH: process.env.PATH, TAUPAGE_ROOT: root, TAUPAGE_CONFIG: configFile };
     lab.service = {
       log: () => serviceLog,
-      pid: () => service?.pid,
+      pid: () => service?.child.pid,
       start: async () => {
         const child = spawn(agent[0]!, [...agent.slice(1), 'ssh-service'], { env: serviceEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-        service = child;
+        const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+        service = { child, exited };
         children.push(child);
         const from = serviceLog.length;
         child.stdout!.on('data', (d) => (serviceLog += d));
@@ -238,12 +239,11 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
           return serviceLog.slice(from).includes('ssh access service listening');
         });
       },
+      /** Resolves to the exit code (null when a signal ended it). */
       stop: async () => {
-        const child = service;
-        if (!child || child.exitCode !== null) return child?.exitCode ?? null;
-        const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-        child.kill('SIGTERM');
-        return exited;
+        if (!service) return null;
+        if (service.child.exitCode === null && service.child.signalCode === null) service.child.kill('SIGTERM');
+        return service.exited;
       },
     };
     await lab.service.start();
