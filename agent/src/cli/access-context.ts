@@ -17,8 +17,8 @@ export function auditLogFor(paths: Paths): SshAuditLog {
   return new SshAuditLog({ file: paths.sshAuditLog, spill: paths.sshAuditSpill, head: paths.sshAuditHead });
 }
 
-export async function accessContext(io: Io, options: { file?: string } = {}): Promise<AccessContext> {
-  return contextFor(await loadConfig({ env: io.env, ...(options.file ? { file: options.file } : {}) }), io);
+export async function accessContext(io: Io): Promise<AccessContext> {
+  return contextFor(await loadConfig({ env: io.env }), io);
 }
 
 export function contextFor({ config, paths }: Pick<LoadedConfig, 'config' | 'paths'>, io: Pick<Io, 'err'>): AccessContext {
