@@ -68,6 +68,8 @@ export function serveHookRequests(server: Server, options: HookServiceOptions): 
       }
       for (const task of deferred) after = after.then(task).catch((e) => log.error({ err: e }, 'deferred audit work failed'));
     });
+    // A link that failed must not stop the queue: every later request still runs.
+    requests = requests.catch((e) => log.error({ err: e }, 'ssh access request crashed'));
   };
 
   server.on('connection', (sock: Socket) => {
@@ -105,13 +107,15 @@ export function serveHookRequests(server: Server, options: HookServiceOptions): 
       stop();
       enqueue(sock, (ctx) => carryOut(decoded.request, ctx, log));
     });
-    sock.on('end', () => {
+    const closed = () => {
       if (done) return;
       if (size) return refuse(`the connection closed after ${size} bytes, before the end of the request`);
       stop();
       sock.destroy();
       log.info('a connection to the hook socket closed without a request');
-    });
+    };
+    sock.on('end', closed);
+    sock.on('close', closed);
   });
 
   return {
