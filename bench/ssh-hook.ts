@@ -1,13 +1,18 @@
 /*! bench/ssh-hook: what the SSH hook costs, as ratios against baselines run in the same process.
  *
- *   grant    = `ssh granting-service grant-ssh-access U` (real sshd, sudo, the agent, Even fake)
+ *   grant    = `ssh granting-service grant-ssh-access U` (real sshd; the forced command is the
+ *              client `taupage ssh-hook`, run as granting-service, asking the resident
+ *              `taupage ssh-service` (root, started by the lab); Even fake)
  *   baseline = the same ssh round trip to the same account whose forced command is `true`
- *   refusal  = `taupage ssh-hook` start to exit for a refused command
+ *   refusal  = `taupage ssh-hook` start to exit for a refused command (the service answers)
  *   baseline = `node -e 0`
  * Targets: grant ≤ 1.5 × baseline; refusal ≤ 1.5 × baseline. Runs are interleaved and medians
  * compared, so machine load affects both sides alike. Each is measured for the single executable
- * the image installs (agent/dist/taupage: code cache, no compile at start) and for the ESM bundle
- * (agent/dist/taupage.mjs, which compiles 2.7 MB of JavaScript at every start).
+ * the image installs (agent/dist/taupage: the client is its whole main script) and for the ESM
+ * bundle (agent/dist/taupage.mjs, which compiles 2.4 MB of JavaScript at every start, the client
+ * included). Processes run with an instance's environment: no NODE_EXTRA_CA_CERTS (this machine
+ * sets it, and it costs every node start ~60 ms). Also printed: the service's own time per
+ * request (from its log), the part of each figure the client does not see being spent twice.
  *
  *   sudo npm run build:sea && sudo node scripts/build.mjs && sudo npx tsx bench/ssh-hook.ts [--runs N] */
 import { appendFile } from 'node:fs/promises';
@@ -75,11 +80,21 @@ async function measure(name: string, agent: string[], out: string[]): Promise<vo
     }
     out.push(line(`${name}: grant through ssh (new account)`, median(ts), median(bases), 'ssh round trip, command true'));
 
-    const refuse = () =>
-      timed(() => run(agent[0]!, [...agent.slice(1), 'ssh-hook'], { env: { ...process.env, SSH_ORIGINAL_COMMAND: 'grant-ssh-access x; rm -rf /', SSH_CONNECTION: '127.0.0.1 1 127.0.0.1 22', TAUPAGE_ROOT: lab.root, TAUPAGE_CONFIG: lab.configFile } }), 1);
-    const nodeE0 = () => timed(() => run(process.execPath, ['-e', '0']), 0);
+    const refuse = () => timed(() => lab.client({ SSH_ORIGINAL_COMMAND: 'grant-ssh-access x; rm -rf /', SSH_CONNECTION: '127.0.0.1 1 127.0.0.1 22' }), 1);
+    const nodeE0 = () => timed(() => run(process.execPath, ['-e', '0'], { env: { PATH: process.env.PATH } }), 0);
     const [refusal, bareNode] = await compare(refuse, nodeE0);
     out.push(line(`${name}: refusal, taupage ssh-hook`, refusal, bareNode, 'node -e 0', 1.5));
+
+    // The service's side of each request, as it logs it.
+    const served = lab.service
+      .log()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"ssh access request"'))
+      .map((l) => JSON.parse(l) as { result: string; ms: number });
+    for (const result of ['granted', 'refused']) {
+      const ms = served.filter((r) => r.result === result).map((r) => r.ms);
+      if (ms.length) out.push(`${`${name}: service time per ${result === 'granted' ? 'grant' : 'refusal'}`.padEnd(44)} ${median(ms).toFixed(0).padStart(5)} ms  (median of ${ms.length}, inside the figures above)`);
+    }
   } finally {
     await lab.close();
   }

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // Bundle the agent into one file, agent/dist/taupage.mjs (ESM, Node 20), with esbuild.
 // --cjs: agent/dist/taupage.cjs instead. --sea: the single-file executable agent/dist/taupage,
-// what the image installs: the CJS bundle injected into a copy of this node binary with Node's own
-// single-executable-application support (postject) and V8's code cache, so a start does not
-// compile the bundle again (the SSH hook's refusal path is mostly that compile).
+// what the image installs: a copy of this node binary with Node's own single-executable-application
+// support (postject). Its main script is agent/src/sea-main.ts, small, so `taupage ssh-hook` (the
+// forced command, which must start like `node -e 0`) runs without reading the agent; every other
+// command runs the CJS bundle, stored as an asset with a V8 code cache made here, so a start does
+// not compile the bundle again.
 import { build } from 'esbuild';
+import { Script } from 'node:vm';
 import { readFileSync, chmodSync, mkdirSync, renameSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -89,17 +92,42 @@ if (sea) {
   const dist = join(root, 'agent/dist');
   const blob = join(dist, 'sea-prep.blob');
   const config = join(dist, 'sea-config.json');
+  const main = join(dist, 'sea-main.cjs');
+  const agentAsset = join(dist, 'sea-agent.cjs');
+  const cacheAsset = join(dist, 'sea-agent.cache');
   const binary = join(dist, 'taupage');
-  writeFileSync(config, JSON.stringify({ main: outfile, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
+  const partialBinary = `${binary}.${process.pid}.partial`;
+  await build({
+    entryPoints: [join(root, 'agent/src/sea-main.ts')],
+    outfile: main,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  // The agent as a CommonJS module function (sea-main.ts calls it with its own require, module,
+  // ...), and V8's code cache for exactly that source: made by this same node binary, which is the
+  // runtime inside the executable, so V8 accepts it. The #! line becomes a comment (same lines).
+  const wrapped = `(function (exports, require, module, __filename, __dirname) {${readFileSync(outfile, 'utf8').replace(/^#!/, '//')}\n})`;
+  writeFileSync(agentAsset, wrapped);
+  writeFileSync(cacheAsset, new Script(wrapped, { filename: 'taupage.cjs' }).createCachedData());
+  // Asset names as in agent/src/sea-main.ts (AGENT_ASSET, AGENT_CACHE_ASSET).
+  writeFileSync(config, JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets: { 'taupage.cjs': agentAsset, 'taupage.cache': cacheAsset } }));
   execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
-  rmSync(binary, { force: true });
-  copyFileSync(process.execPath, binary);
-  chmodSync(binary, 0o755);
+  copyFileSync(process.execPath, partialBinary);
+  chmodSync(partialBinary, 0o755);
   // postject warns "Can't find string offset for section name '.note.100'" on Debian's node: harmless.
-  execFileSync(process.execPath, [join(root, 'node_modules/postject/dist/cli.js'), binary, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: 'ignore' });
-  rmSync(blob);
-  rmSync(config);
-  const version = execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim();
-  if (version !== `taupage ${pkg.version}`) throw new Error(`the single executable answers "${version}"`);
+  execFileSync(process.execPath, [join(root, 'node_modules/postject/dist/cli.js'), partialBinary, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: 'ignore' });
+  for (const f of [blob, config, main, agentAsset, cacheAsset]) rmSync(f);
+  const checked = spawnSync(partialBinary, ['--version'], { encoding: 'utf8', env: { ...process.env, TAUPAGE_DEBUG_SEA: '1' } });
+  const version = checked.stdout.trim();
+  if (version !== `taupage ${pkg.version}`) throw new Error(`the single executable answers "${version}": ${checked.stderr}`);
+  if (!checked.stderr.includes('code cache accepted')) console.error(`warning: the single executable does not use its code cache (${checked.stderr.trim()}); every start compiles the agent`);
+  // Renamed into place, so a test or benchmark starting it meanwhile never runs half a binary.
+  renameSync(partialBinary, binary);
   console.error(`built agent/dist/taupage (single executable, ${version})`);
 }

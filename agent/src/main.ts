@@ -2,7 +2,7 @@
  * bin.ts runs it and is the only place that calls process.exit. */
 import { commands, findCommand } from './cli/commands.js';
 import type { Io } from './cli/io.js';
-import { EXIT, exitCodeFor, isAgentError } from './lib/errors.js';
+import { EXIT, errorText, exitCodeFor, isAgentError } from './lib/errors.js';
 import { VERSION } from './version.js';
 
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -33,7 +33,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   try {
     return await cmd.run(rest, io);
   } catch (e) {
-    if (isAgentError(e)) io.err(`taupage ${cmd.name}: error ${e.code}: ${e.describe()}\n`);
+    if (isAgentError(e)) io.err(errorText(cmd.name, e));
     else io.err(`taupage ${cmd.name}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\nThis is a bug in taupage; please report it with the output above.\n`);
     return exitCodeFor(e);
   }

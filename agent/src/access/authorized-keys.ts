@@ -88,6 +88,10 @@ export function readKeyFile(text: string | undefined): KeyFileState {
   return { state: 'foreign' };
 }
 
+/** The forced command: the thin client, run as granting-service itself (it only talks to the
+ * root service over its socket, so no sudo is involved). */
+export const DEFAULT_HOOK_COMMAND = '/usr/bin/taupage ssh-hook';
+
 /** The granting-service line: Even's key may only run the hook, with no pty and no forwarding. */
 export function grantingServiceLine(key: PublicKey, command: string, options: { agentForwarding?: boolean } = {}): string {
   if (/["\\\n]/.test(command)) throw new Error('the hook command must not contain quotes, backslashes or line breaks');

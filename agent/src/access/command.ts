@@ -32,9 +32,10 @@ const VERBS: Record<string, AccessAction> = { 'grant-ssh-access': 'grant', 'revo
 
 export const COMMAND_USAGE = 'grant-ssh-access [--remote-host=HOST] NAME | revoke-ssh-access [--remote-host=HOST] [--keep-local] NAME';
 
-export function parseAccessCommand(raw: string | undefined): ParsedCommand {
+/** `length`: the command's length before the client cut it for the wire (access/hook-protocol.ts). */
+export function parseAccessCommand(raw: string | undefined, length = raw?.length ?? 0): ParsedCommand {
   if (raw === undefined || raw.trim() === '') return refuse(`no command given; this account only runs: ${COMMAND_USAGE}`);
-  if (raw.length > MAX_COMMAND_LENGTH) return refuse(`command too long (${raw.length} characters, at most ${MAX_COMMAND_LENGTH})`);
+  if (Math.max(length, raw.length) > MAX_COMMAND_LENGTH) return refuse(`command too long (${Math.max(length, raw.length)} characters, at most ${MAX_COMMAND_LENGTH})`);
   // Printable ASCII and the plain space only: no tabs, newlines, NUL, escapes or look-alike Unicode.
   const bad = /[^\x20-\x7e]/.exec(raw);
   if (bad) return refuse(`command contains a control or non-ASCII character (code ${bad[0].codePointAt(0)} at position ${bad.index})`);

@@ -22,15 +22,18 @@ export interface AccessContext {
   clock: Clock;
   accounts: Accounts;
   audit: SshAuditLog;
-  /** `wait: false`: resolve once the copy is handed to logger(1) (see audit/syslog.ts). */
-  syslog(line: string, severity: 'notice' | 'warning', options?: { wait?: boolean }): Promise<void>;
+  syslog(line: string, severity: 'notice' | 'warning'): Promise<void>;
   instanceId(): Promise<string>;
   /** Loaded on first use: the refusal path never pays for the HTTP client. */
   even(): Promise<AccessService>;
   resolve(host: string): Promise<string[]>;
-  hop(address: string, words: string[]): Promise<void>;
+  /** `agentSocket`: the caller's SSH_AUTH_SOCK (Even's forwarded agent). */
+  hop(address: string, words: string[], agentSocket?: string): Promise<void>;
   /** Non-fatal problems (the syslog copy failed), for stderr. */
   warn(text: string): void;
+  /** Set by the service: work that may wait until the caller has its answer (the syslog copy,
+   * the head anchor). Unset: `commit` finishes it before returning. */
+  later?(task: () => Promise<unknown>): void;
   lockTimeoutMs?: number;
 }
 
@@ -61,14 +64,17 @@ export async function observe(ctx: AccessContext, user: string): Promise<Observe
   };
 }
 
-/** Write the record (durably, chained), then send its copy to syslog. Call with the lock held. */
+/** Write the record (durably, chained), then send its copy to syslog. Call with the lock held.
+ * The file is the record of truth: once `append` returns, the request may report success. The
+ * syslog copy is best effort (a failure is a warning) and, in the service, sent after the answer. */
 export async function commit(ctx: AccessContext, fields: Omit<AuditFields, 'time'>): Promise<AuditRecord> {
   const { record, line, where, anchored } = await ctx.audit.append({ ...fields, time: new Date(ctx.clock.now()).toISOString() });
   if (where === 'spill') ctx.warn(`the audit log's disk is full: record ${record.seq} is kept in ${ctx.paths.sshAuditSpill} until there is room`);
   const severity = fields.result === 'refused' || fields.result === 'failed' ? 'warning' : 'notice';
-  // A refusal's copy is not waited for: nothing changed, and the file (fsynced above) has it.
-  const copied = ctx.syslog(line, severity, { wait: fields.result !== 'refused' }).catch((e: Error) => ctx.warn(`audit record ${record.seq} is in ${ctx.paths.sshAuditLog} but its syslog copy failed: ${e.message}`));
-  await Promise.all([anchored, copied]);
+  const copy = () => ctx.syslog(line, severity).catch((e: Error) => ctx.warn(`audit record ${record.seq} is in ${ctx.paths.sshAuditLog} but its syslog copy failed: ${e.message}`));
+  const rest = () => Promise.all([anchored, copy()]);
+  if (ctx.later) ctx.later(rest);
+  else await rest();
   return record;
 }
 

@@ -1,4 +1,5 @@
-/*! The forced command of `granting-service`: one Even request in, one audit record out.
+/*! One Even request in, one audit record out: what `taupage ssh-service` does for every request
+ * the forced command of `granting-service` (`taupage ssh-hook`) sends it.
  *
  *   SSH_ORIGINAL_COMMAND → parse (refuse anything else) → [--remote-host allowed?] →
  *   grant: fetch key from Even → check key → lock → observe → plan → apply → [hop] → audit → ok
@@ -17,10 +18,14 @@ import { humanTime } from './authorized-keys.js';
 import { accessDeps, callerOf, commit, observe, withHookLock, type AccessContext } from './context.js';
 
 export interface HookInput {
-  /** SSH_ORIGINAL_COMMAND */
+  /** SSH_ORIGINAL_COMMAND (possibly cut for the wire: see `length`) */
   command: string | undefined;
+  /** The command's length before it was cut; default its length. */
+  length?: number;
   /** SSH_CONNECTION */
   connection: string | undefined;
+  /** SSH_AUTH_SOCK of the caller's session: Even's forwarded agent, used only to hop. */
+  agentSocket?: string;
 }
 
 export interface HookResult {
@@ -37,7 +42,7 @@ type Base = Pick<Fields, 'caller' | 'instanceId' | 'action'> & Partial<Fields>;
 export async function runHook(input: HookInput, ctx: AccessContext): Promise<HookResult> {
   const base: Base = { action: 'unknown', caller: callerOf(input.connection), instanceId: await ctx.instanceId() };
   const command = input.command === undefined ? undefined : input.command.slice(0, MAX_COMMAND_LENGTH);
-  const parsed = parseAccessCommand(input.command);
+  const parsed = parseAccessCommand(input.command, input.length);
   if (!parsed.ok) {
     return withHookLock(ctx, () => finish(ctx, { ...base, action: parsed.action ?? 'unknown', result: 'refused', reason: parsed.reason, ...(command !== undefined ? { command } : {}) }, 'TPG_SSH_REFUSED'));
   }
@@ -50,10 +55,23 @@ export async function runHook(input: HookInput, ctx: AccessContext): Promise<Hoo
     if (!check.ok) return withHookLock(ctx, () => finish(ctx, { ...common, result: 'refused', reason: check.reason, command: command! }, 'TPG_SSH_REFUSED'));
     address = check.address;
   }
-  return req.action === 'grant' ? grant(req, common, address, ctx) : revoke(req, common, address, ctx);
+  const hop = address ? { address, agentSocket: input.agentSocket } : undefined;
+  return req.action === 'grant' ? grant(req, common, hop, ctx) : revoke(req, common, hop, ctx);
 }
 
-async function grant(req: AccessRequest, common: Base, address: string | undefined, ctx: AccessContext): Promise<HookResult> {
+/** A request that never became a command: malformed, oversized or too slow on the hook socket.
+ * It gets its refused record like any other (caller `socket`: its SSH_CONNECTION is unknown). */
+export async function refuseRequest(ctx: AccessContext, reason: string): Promise<HookResult> {
+  const base: Base = { action: 'unknown', caller: 'socket', instanceId: await ctx.instanceId() };
+  return withHookLock(ctx, () => finish(ctx, { ...base, result: 'refused', reason }, 'TPG_SSH_REFUSED'));
+}
+
+interface Hop {
+  address: string;
+  agentSocket: string | undefined;
+}
+
+async function grant(req: AccessRequest, common: Base, hop: Hop | undefined, ctx: AccessContext): Promise<HookResult> {
   const { ssh } = ctx.config;
   if (!ssh.even_url) {
     return withHookLock(ctx, () => finish(ctx, { ...common, result: 'failed', reason: 'ssh.even_url is not set in the agent config' }, 'TPG_CONFIG_INVALID'));
@@ -84,9 +102,9 @@ async function grant(req: AccessRequest, common: Base, address: string | undefin
     } catch (e) {
       return finish(ctx, { ...common, ...keyFields, result: 'failed', reason: `grant failed, nothing changed: ${errorMessage(e)}` }, codeOf(e, 'TPG_SSH_FAILED'));
     }
-    if (address) {
+    if (hop) {
       try {
-        await ctx.hop(address, ['grant-ssh-access', req.user]);
+        await ctx.hop(hop.address, ['grant-ssh-access', req.user], hop.agentSocket);
       } catch (e) {
         await outcome.undo();
         return finish(ctx, { ...common, ...keyFields, result: 'failed', reason: `${errorMessage(e)}; the local grant was undone` }, 'TPG_SSH_FAILED');
@@ -106,14 +124,14 @@ async function grant(req: AccessRequest, common: Base, address: string | undefin
       record = await commit(ctx, fields);
     } catch (e) {
       await outcome.undo();
-      if (address) await ctx.hop(address, ['revoke-ssh-access', req.user]).catch(() => undefined);
+      if (hop) await ctx.hop(hop.address, ['revoke-ssh-access', req.user], hop.agentSocket).catch(() => undefined);
       throw e;
     }
     return { ok: true, record, message: `Access for ${req.user} granted until ${humanTime(Date.parse(plan.grant.expiresAt))} (key ${key.fingerprint}${tmpfs ? ', on tmpfs: the disk is full' : ''}).` };
   });
 }
 
-async function revoke(req: AccessRequest, common: Base, address: string | undefined, ctx: AccessContext): Promise<HookResult> {
+async function revoke(req: AccessRequest, common: Base, hop: Hop | undefined, ctx: AccessContext): Promise<HookResult> {
   return withHookLock(ctx, async () => {
     const now = ctx.clock.now();
     let fields: Partial<Fields> = { result: 'unchanged', reason: 'kept local access (--keep-local)' };
@@ -133,9 +151,9 @@ async function revoke(req: AccessRequest, common: Base, address: string | undefi
         }
       }
     }
-    if (address) {
+    if (hop) {
       try {
-        await ctx.hop(address, ['revoke-ssh-access', req.user]);
+        await ctx.hop(hop.address, ['revoke-ssh-access', req.user], hop.agentSocket);
       } catch (e) {
         return finish(ctx, { ...common, ...fields, result: 'failed', reason: `${fields.reason} locally; ${errorMessage(e)}` } as Fields, 'TPG_SSH_FAILED');
       }

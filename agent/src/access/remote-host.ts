@@ -3,6 +3,7 @@
  * ssh with an argv (no shell) to the address that was checked, not to the name again, so a DNS
  * answer that changes between check and connect cannot redirect it. */
 import { execFile } from 'node:child_process';
+import { lstat } from 'node:fs/promises';
 import { AgentError } from '../lib/errors.js';
 
 export type HostCheck = { ok: true; address: string } | { ok: false; reason: string };
@@ -47,15 +48,26 @@ export async function resolveHost(host: string): Promise<string[]> {
 export interface HopOptions {
   port: number;
   timeoutMs: number;
+  /** SSH_AUTH_SOCK of the request's ssh session (Even's forwarded agent). */
+  agentSocket?: string;
 }
 
-/** Run the same request on the remote host as granting-service, relying on Even's forwarded agent. */
-export function hop(address: string, words: string[], options: HopOptions): Promise<void> {
+/** Run the same request on the remote host as granting-service, relying on Even's forwarded agent.
+ * The agent socket comes from the client, so it is used only if it is a socket that sshd made for
+ * a user's session: not root's (the service runs as root and must not lend root's own agent). */
+export async function hop(address: string, words: string[], options: HopOptions): Promise<void> {
+  const agent = options.agentSocket && (await isSessionSocket(options.agentSocket)) ? options.agentSocket : undefined;
   const args = ['-o', 'UserKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'BatchMode=yes', '-o', `ConnectTimeout=${Math.ceil(options.timeoutMs / 1000)}`, '-p', String(options.port), '-l', 'granting-service', address, ...words];
-  return new Promise((resolve, reject) => {
-    execFile('ssh', args, { timeout: options.timeoutMs, env: { PATH: '/usr/bin:/bin', ...(process.env.SSH_AUTH_SOCK ? { SSH_AUTH_SOCK: process.env.SSH_AUTH_SOCK } : {}) } }, (err, _out, stderr) => {
+  return new Promise<void>((resolve, reject) => {
+    execFile('ssh', args, { timeout: options.timeoutMs, env: { PATH: '/usr/bin:/bin', ...(agent ? { SSH_AUTH_SOCK: agent } : {}) } }, (err, _out, stderr) => {
       if (err) reject(new AgentError('TPG_SSH_FAILED', `the hop to ${address} failed: ${String(stderr).trim() || err.message}`));
       else resolve();
     });
   });
+}
+
+async function isSessionSocket(path: string): Promise<boolean> {
+  if (!path.startsWith('/')) return false;
+  const st = await lstat(path).catch(() => undefined);
+  return st !== undefined && st.isSocket() && st.uid !== 0;
 }

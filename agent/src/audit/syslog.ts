@@ -15,10 +15,6 @@ export interface SyslogOptions {
   timeoutMs?: number;
   /** Path of logger(1). */
   logger?: string;
-  /** false: resolve once logger has started, without waiting for it to finish (it runs on in its
-   * own process group). Used for refusals: nothing was granted, the chained file already holds the
-   * record, and the answer to the caller should not wait on syslog. */
-  wait?: boolean;
 }
 
 export function sendToSyslog(line: string, options: SyslogOptions): Promise<void> {
@@ -37,18 +33,8 @@ export function sendToSyslog(line: string, options: SyslogOptions): Promise<void
     line,
   ];
   return new Promise((resolve, reject) => {
-    // No pipes: logger's own complaint goes straight to our stderr, and the hook does not pay for
-    // creating stream sockets (measured: a third of the cost of a refusal's syslog copy).
-    const wait = options.wait !== false;
-    const child = spawn(options.logger ?? 'logger', args, { stdio: ['ignore', 'ignore', wait ? 'inherit' : 'ignore'], env: { PATH: '/usr/bin:/bin' }, detached: !wait });
-    if (!wait) {
-      child.on('spawn', () => {
-        child.unref();
-        resolve();
-      });
-      child.on('error', (e) => reject(new Error(`syslog ${options.socket}: ${e.message}`)));
-      return;
-    }
+    // No pipes: logger's own complaint goes straight to our stderr (the service's log).
+    const child = spawn(options.logger ?? 'logger', args, { stdio: ['ignore', 'ignore', 'inherit'], env: { PATH: '/usr/bin:/bin' } });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 5_000);
     child.on('error', (e) => {
       clearTimeout(timer);

@@ -1,7 +1,7 @@
-/*! Wire the SSH access commands (ssh-hook, ssh expire) to the real system: agent config, local
+/*! Wire the SSH access commands (ssh-service, ssh expire) to the real system: agent config, local
  * accounts, the audit log under paths(root), syslog through logger(1), and Even loaded only when
- * a grant needs it (so a refusal loads no HTTP client). */
-import { loadConfig } from '../config/load.js';
+ * a grant needs it (so `ssh expire` loads no HTTP client). */
+import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { realClock } from '../lib/clock.js';
 import { linuxAccounts } from '../adapters/linux-accounts.js';
 import { SshAuditLog } from '../audit/ssh-audit-log.js';
@@ -9,6 +9,7 @@ import { sendToSyslog } from '../audit/syslog.js';
 import { readInstanceId } from '../access/instance-id.js';
 import { hop, resolveHost } from '../access/remote-host.js';
 import type { AccessContext } from '../access/context.js';
+import type { AccessService } from '../ports/access-service.js';
 import type { Io } from './io.js';
 import type { Paths } from '../config/paths.js';
 
@@ -17,8 +18,13 @@ export function auditLogFor(paths: Paths): SshAuditLog {
 }
 
 export async function accessContext(io: Io): Promise<AccessContext> {
-  const { config, paths } = await loadConfig({ env: io.env });
-  let instanceId: Promise<string> | undefined;
+  return contextFor(await loadConfig({ env: io.env }), io);
+}
+
+export function contextFor({ config, paths }: Pick<LoadedConfig, 'config' | 'paths'>, io: Pick<Io, 'err'>): AccessContext {
+  // Kept once known; until the boot has written it (the service may start first), read again.
+  let instanceId: string | undefined;
+  let even: Promise<AccessService> | undefined;
   const ssh = config.ssh;
   return {
     config,
@@ -26,11 +32,16 @@ export async function accessContext(io: Io): Promise<AccessContext> {
     clock: realClock,
     accounts: linuxAccounts(),
     audit: auditLogFor(paths),
-    syslog: (line, severity, options) => sendToSyslog(line, { socket: ssh.audit_syslog_socket, severity, ...options }),
-    instanceId: () => (instanceId ??= readInstanceId([paths.resultFile, paths.statusFile])),
-    even: async () => (await import('../adapters/even.js')).evenClient({ url: ssh.even_url ?? '', timeoutMs: ssh.request_timeout_ms, attempts: ssh.attempts }),
+    syslog: (line, severity) => sendToSyslog(line, { socket: ssh.audit_syslog_socket, severity }),
+    instanceId: async () => {
+      if (instanceId) return instanceId;
+      const id = await readInstanceId([paths.resultFile, paths.statusFile]);
+      if (id !== 'unknown') instanceId = id;
+      return id;
+    },
+    even: () => (even ??= import('../adapters/even.js').then((m) => m.evenClient({ url: ssh.even_url ?? '', timeoutMs: ssh.request_timeout_ms, attempts: ssh.attempts }))),
     resolve: resolveHost,
-    hop: (address, words) => hop(address, words, { port: ssh.remote_host_port, timeoutMs: 30_000 }),
+    hop: (address, words, agentSocket) => hop(address, words, { port: ssh.remote_host_port, timeoutMs: 30_000, ...(agentSocket ? { agentSocket } : {}) }),
     warn: (text) => io.err(`taupage: warning: ${text}\n`),
   };
 }

@@ -73,18 +73,33 @@ Status (last refresh, ETags; never contents): /run/taupage/credentials.json.`,
   },
   {
     name: 'ssh-hook',
-    summary: "Even's forced command: grant or revoke SSH access (reads SSH_ORIGINAL_COMMAND)",
-    usage: 'taupage ssh-hook   (SSH_ORIGINAL_COMMAND="grant-ssh-access [--remote-host=HOST] NAME" | "revoke-ssh-access [--remote-host=HOST] [--keep-local] NAME")',
-    help: 'Run by sshd (via sudo) for granting-service. Every run leaves one audit record. Exit 0 done, 1 refused or failed, 4 agent config invalid, 5 Even unreachable.',
+    summary: "Even's forced command: ask the SSH access service to grant or revoke access (reads SSH_ORIGINAL_COMMAND)",
+    usage: 'taupage ssh-hook [--socket PATH]   (SSH_ORIGINAL_COMMAND="grant-ssh-access [--remote-host=HOST] NAME" | "revoke-ssh-access [--remote-host=HOST] [--keep-local] NAME")',
+    help: `Run by sshd as granting-service (no sudo): sends SSH_ORIGINAL_COMMAND and SSH_CONNECTION to
+taupage ssh-service over its socket (default /run/taupage/ssh-hook.sock, under TAUPAGE_ROOT if set)
+and prints its answer. The service checks the command, grants or revokes, and writes one audit
+record per request. Exit 0 done, 1 refused or failed, 4 agent config invalid, 5 Even unreachable
+or (TPG_SSH_SERVICE_UNAVAILABLE) the service is not running: then nothing was changed.`,
     run: async (argv, io) => (await import('./ssh-hook.js')).runSshHook(argv, io),
   },
   {
+    name: 'ssh-service',
+    summary: 'the SSH access service: carries out the requests taupage ssh-hook sends (runs as root)',
+    usage: 'taupage ssh-service [--config FILE]',
+    help: `Listens on ssh.hook_socket (default /run/taupage/ssh-hook.sock): the socket systemd passes
+(socket activation, LISTEN_FDS=1) or its own, mode 0660 root:ssh.hook_socket_group. One request
+at a time; each leaves one audit record (file first, then syslog). A request must arrive within
+ssh.hook_request_timeout_ms. Rereads agent.yaml when it changes or on SIGHUP; SIGTERM finishes the
+requests received, then exits 0. JSON log lines on stdout.`,
+    run: async (argv, io) => (await import('./ssh-service.js')).runSshService(argv, io),
+  },
+  {
     name: 'ssh',
-    summary: 'SSH access chores: expire grants, render the granting-service key line and sudoers entry',
-    usage: 'taupage ssh expire [--json] | authorized-keys-line [--command CMD] [--agent-forwarding] FILE|- | sudoers [--user NAME] [--hook PATH]',
+    summary: 'SSH access chores: expire grants, render the granting-service key line',
+    usage: 'taupage ssh expire [--json] | authorized-keys-line [--command CMD] [--agent-forwarding] FILE|-',
     help: `  expire                revoke every grant whose time is up (run every minute by a timer)
   authorized-keys-line  print granting-service's authorized_keys line for Even's public key FILE
-  sudoers               print the sudoers entry that lets granting-service run the hook as root`,
+                        (forced command: /usr/bin/taupage ssh-hook unless --command)`,
     run: async (argv, io) => (await import('./ssh.js')).runSsh(argv, io),
   },
   {

@@ -1,15 +1,13 @@
-/*! `taupage ssh expire | authorized-keys-line | sudoers`: the SSH access chores around the hook.
+/*! `taupage ssh expire | authorized-keys-line`: the SSH access chores around the hook.
  *   expire                 revoke grants whose time is up (systemd timer, every minute)
- *   authorized-keys-line   the granting-service line for Even's public key (image build)
- *   sudoers                the sudoers entry that lets granting-service run the hook as root */
+ *   authorized-keys-line   the granting-service line for Even's public key (image build) */
 import { parseCommandArgs } from './args.js';
 import { readInput, type Io } from './io.js';
 import { AgentError } from '../lib/errors.js';
 import { checkPublicKey } from '../access/public-key.js';
-import { grantingServiceLine } from '../access/authorized-keys.js';
-import { DEFAULT_HOOK_PATH, sudoersEntry } from '../access/granting-service.js';
+import { DEFAULT_HOOK_COMMAND, grantingServiceLine } from '../access/authorized-keys.js';
 
-export const SSH_USAGE = 'taupage ssh expire [--json] | authorized-keys-line [--command CMD] [--agent-forwarding] FILE|- | sudoers [--user NAME] [--hook PATH]';
+export const SSH_USAGE = 'taupage ssh expire [--json] | authorized-keys-line [--command CMD] [--agent-forwarding] FILE|-';
 
 export async function runSsh(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
@@ -29,18 +27,9 @@ export async function runSsh(argv: string[], io: Io): Promise<number> {
       const input = await readInput(positionals[0]!, io);
       const checked = checkPublicKey(input.text);
       if (!checked.ok) throw new AgentError('TPG_SSH_KEY_INVALID', `${input.name}: ${checked.reason}`, { hint: "pass Even's public key (one OpenSSH public key line)" });
-      const command = values.command ?? `sudo -n ${DEFAULT_HOOK_PATH}`;
+      const command = values.command ?? DEFAULT_HOOK_COMMAND;
       try {
         io.out(grantingServiceLine(checked.key, command, { agentForwarding: values['agent-forwarding'] === true }));
-      } catch (e) {
-        throw new AgentError('TPG_USAGE', (e as Error).message);
-      }
-      return 0;
-    }
-    case 'sudoers': {
-      const { values } = parseCommandArgs(rest, { user: { type: 'string' }, hook: { type: 'string' } }, SSH_USAGE, { min: 0, max: 0 });
-      try {
-        io.out(sudoersEntry(values.user ?? 'granting-service', values.hook ?? DEFAULT_HOOK_PATH));
       } catch (e) {
         throw new AgentError('TPG_USAGE', (e as Error).message);
       }

@@ -35,9 +35,15 @@ const ENV_OVERRIDES: Array<[string, Path, (v: string) => unknown]> = [
   ['DOCKER_HOST', ['docker', 'host'], String],
 ];
 
+/** The agent config file loadConfig reads (whether or not it exists). */
+export function configFileFor(options: LoadOptions = {}): string {
+  const env = options.env ?? process.env;
+  return options.file ?? env.TAUPAGE_CONFIG ?? (env.TAUPAGE_ROOT ? `${env.TAUPAGE_ROOT.replace(/\/+$/, '')}${DEFAULT_CONFIG_PATH}` : DEFAULT_CONFIG_PATH);
+}
+
 export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfig> {
   const env = options.env ?? process.env;
-  const file = options.file ?? env.TAUPAGE_CONFIG ?? (env.TAUPAGE_ROOT ? `${env.TAUPAGE_ROOT.replace(/\/+$/, '')}${DEFAULT_CONFIG_PATH}` : DEFAULT_CONFIG_PATH);
+  const file = configFileFor(options);
   const explicit = options.file !== undefined || env.TAUPAGE_CONFIG !== undefined;
   let text: string | undefined;
   try {

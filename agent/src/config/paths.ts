@@ -29,6 +29,8 @@ export function paths(root = '/') {
     sshKeysRun: r('run', 'taupage', 'ssh-keys'),
     /** Serializes SSH hook invocations (account changes and the audit chain). */
     sshHookLock: r('run', 'taupage', 'ssh-hook.lock'),
+    /** Where `taupage ssh-service` listens and `taupage ssh-hook` connects (unless ssh.hook_socket). */
+    sshHookSocket: r('run', 'taupage', 'ssh-hook.sock'),
     /** Audit records written while the log's disk was full; moved into the log once it has room. */
     sshAuditSpill: r('run', 'taupage', 'ssh-audit.spill.jsonl'),
     /** Grants recorded while the disk was full (their keys are in sshKeysRun). */

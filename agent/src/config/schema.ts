@@ -101,6 +101,14 @@ export const agentConfigSchema = t.object(
             .string({ pattern: /^\//, patternMessage: 'must be an absolute path to a Unix datagram socket' })
             .default('/dev/log')
             .describe('Syslog socket the SSH audit records are sent to (facility authpriv, tag taupage-ssh).'),
+          hook_socket: t
+            .string({ singleLine: true, pattern: /^\/[^\s]{0,100}$/, patternMessage: 'must be an absolute path of at most 100 characters (a Unix socket path)' })
+            .describe('Unix socket `taupage ssh-service` listens on and `taupage ssh-hook` connects to (default: run/taupage/ssh-hook.sock under root). Changing it needs a service restart and `ssh-hook --socket` in the forced command.'),
+          hook_socket_group: t
+            .string({ pattern: /^[a-z_][a-z0-9_-]{0,31}$/, patternMessage: 'must be a group name' })
+            .default('granting-service')
+            .describe('Group of the hook socket (mode 0660, owner root) when the service creates it itself; under systemd the socket unit sets it (SocketGroup=).'),
+          hook_request_timeout_ms: t.integer({ min: 50, max: 60_000 }).default(5_000).describe('A client must send its whole request within this long, or it is refused (and audited).'),
         },
         { unknownKeys: 'error' },
       )

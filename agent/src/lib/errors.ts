@@ -51,6 +51,7 @@ export const ERROR_CODES = {
   TPG_SSH_KEY_INVALID: { exit: EXIT.FAILED, meaning: 'The public key Even served is not an acceptable OpenSSH key.' },
   TPG_EVEN_NOT_FOUND: { exit: EXIT.FAILED, meaning: 'Even has no public key for this user.' },
   TPG_EVEN_UNAVAILABLE: { exit: EXIT.UNAVAILABLE, meaning: 'Even (the access-granting service) could not be reached in time.' },
+  TPG_SSH_SERVICE_UNAVAILABLE: { exit: EXIT.UNAVAILABLE, meaning: 'The SSH access service (`taupage ssh-service`) is not running or its socket cannot be reached; nothing was changed.' },
   TPG_AUDIT_BROKEN: { exit: EXIT.FAILED, meaning: 'The SSH audit trail failed verification.' },
   TPG_AUDIT_WRITE_FAILED: { exit: EXIT.FAILED, meaning: 'The audit record could not be written, so nothing was done.' },
   TPG_DISK_FAILED: { exit: EXIT.FAILED, meaning: 'A volume could not be prepared or mounted.' },
@@ -119,6 +120,11 @@ export function toAgentError(e: unknown, fallback: ErrorCode = 'TPG_INTERNAL'): 
   if (isAgentError(e)) return e;
   const message = e instanceof Error ? e.message : String(e);
   return new AgentError(fallback, message, { cause: e });
+}
+
+/** How a command reports an AgentError on stderr: `taupage NAME: error CODE: message`, then the hint. */
+export function errorText(command: string, e: AgentError): string {
+  return `taupage ${command}: error ${e.code}: ${e.describe()}\n`;
 }
 
 export function exitCodeFor(e: unknown): number {

@@ -1,5 +1,6 @@
 /*! Grant, login, revoke, expiry and the disk-full path, end to end: real sshd and ssh client,
- * the built agent as granting-service's forced command (through sudo), Even fake, rsyslogd. */
+ * the built agent's ssh-service (root) and its client as granting-service's forced command, Even
+ * fake, rsyslogd. */
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { readFile, writeFile, stat, readdir } from 'node:fs/promises';
 import { execFileSync, spawnSync } from 'node:child_process';

@@ -1,10 +1,12 @@
 /*! An SSH lab for the access tests: Debian's real sshd on a loopback ephemeral port with the
- * configuration the ssh boot step writes, a real rsyslogd on a scratch socket, an Even fake, and
- * the granting-service account whose forced command runs the BUILT agent through sudo.
+ * configuration the ssh boot step writes, a real rsyslogd on a scratch socket, an Even fake, the
+ * BUILT agent's `taupage ssh-service` running as root (a child of the test) on the hook socket
+ * under the lab root, and the granting-service account whose forced command runs the client
+ * (`taupage ssh-hook --socket ...`) as granting-service itself, as in the image: no sudo.
  *
  * Everything lives under one root-owned 0755 directory in /run (sshd checks the ownership of
- * every directory above a key file, so nothing can be under /tmp). Users, the sudoers file and
- * processes are tracked and removed by close(). Requires root and `node scripts/build.mjs`. */
+ * every directory above a key file, so nothing can be under /tmp). Users and processes are
+ * tracked and removed by close(). Requires root and `node scripts/build.mjs`. */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, writeFile, readFile, chmod, rm, access } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
@@ -19,7 +21,6 @@ import { validateUserData } from '../../../agent/src/user-data/validate.js';
 import { planSsh } from '../../../agent/src/steps/ssh/plan.js';
 import { applySsh } from '../../../agent/src/steps/ssh/apply.js';
 import { silentLogger } from '../../../agent/src/lib/log.js';
-import { sudoersEntry } from '../../../agent/src/access/granting-service.js';
 import { parseRecords, type AuditRecord } from '../../../agent/src/audit/record.js';
 
 export const REPO = resolve(import.meta.dirname, '../../..');
@@ -40,9 +41,20 @@ export interface KeyPair {
 export interface LabOptions {
   /** Overrides of the agent config's ssh section. */
   ssh?: Record<string, unknown>;
-  /** What the forced command runs: default `node agent/dist/taupage.mjs`; the bench also runs the
-   * single executable (agent/dist/taupage), the form the image installs. */
+  /** The agent that runs the service and the forced command: default `node agent/dist/taupage.mjs`;
+   * the bench also runs the single executable (agent/dist/taupage), the form the image installs. */
   agent?: string[];
+}
+
+/** `taupage ssh-service`, a child process of the test. */
+export interface LabService {
+  /** Its stdout and stderr so far (JSON log lines). */
+  log(): string;
+  pid(): number | undefined;
+  /** SIGTERM and wait for the exit; resolves to the exit code. */
+  stop(): Promise<number | null>;
+  /** Start it again (after stop), and wait until it listens. */
+  start(): Promise<void>;
 }
 
 export interface Lab {
@@ -54,6 +66,11 @@ export interface Lab {
   evenKey: KeyPair;
   paths: ReturnType<typeof pathsFor>;
   configFile: string;
+  /** The agent command (argv prefix) the lab runs. */
+  agent: string[];
+  service: LabService;
+  /** The hook socket the service listens on and the forced command connects to. */
+  hookSocket: string;
   sshdLog(): string;
   /** A unique user name, removed (with its processes) by close(). */
   user(prefix: string): string;
@@ -62,6 +79,8 @@ export interface Lab {
   sshSpawn(user: string, key: KeyPair, command: string): ChildProcess;
   /** Even's request: ssh as granting-service with Even's key. */
   hook(command: string): Promise<Run>;
+  /** The client alone, as root, without ssh: `taupage ssh-hook --socket <hookSocket>`. */
+  client(env: Record<string, string>, args?: string[]): Promise<Run>;
   taupage(args: string[], env?: Record<string, string>): Promise<Run>;
   audit(): Promise<AuditRecord[]>;
   syslog(): Promise<string[]>;
@@ -102,7 +121,7 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
   }
 }
 
-/** Kill every process of the user (by real and effective uid: a sudo it started counts), wait
+/** Kill every process of the user (by real and effective uid: a setuid program it started counts), wait
  * until they are gone (userdel refuses a user with processes), then remove the user. */
 async function removeUser(name: string): Promise<void> {
   if (spawnSync('id', ['-u', name]).status !== 0) return;
@@ -116,7 +135,7 @@ async function removeUser(name: string): Promise<void> {
 }
 
 export async function startLab(options: LabOptions = {}): Promise<Lab> {
-  if (process.getuid?.() !== 0) throw new Error('the SSH lab needs root (sshd, useradd, sudo)');
+  if (process.getuid?.() !== 0) throw new Error('the SSH lab needs root (sshd, useradd, the ssh service)');
   await access(BUNDLE).catch(() => {
     throw new Error(`${BUNDLE} is missing: run node scripts/build.mjs first`);
   });
@@ -128,7 +147,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const users: string[] = [];
   const children: ChildProcess[] = [];
   const cleanups: Array<() => Promise<unknown> | unknown> = [];
-  for (const d of [paths.home, join(root, 'etc', 'taupage'), join(dir, 'ssh'), join(dir, 'keys'), join(dir, 'bin'), join(dir, 'rsyslog', 'work')]) await mkdir(d, { recursive: true, mode: 0o755 });
+  for (const d of [paths.home, join(root, 'etc', 'taupage'), join(dir, 'ssh'), join(dir, 'keys'), join(dir, 'rsyslog', 'work')]) await mkdir(d, { recursive: true, mode: 0o755 });
   await chmod(root, 0o755);
 
   const keygen = (name: string, type = 'ed25519'): KeyPair => {
@@ -161,10 +180,15 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     lab.even = even;
     cleanups.push(() => even.close());
 
-    // The agent config the hook reads (through the wrapper's TAUPAGE_CONFIG).
+    // The agent config the service reads (TAUPAGE_CONFIG); the socket's group is granting-service's.
+    const gsUser = `tpg-gs-${tag}`;
     const configFile = join(root, 'etc', 'taupage', 'agent.yaml');
     lab.configFile = configFile;
-    await writeFile(configFile, stringify({ root, ssh: { even_url: even.url, audit_syslog_socket: sock, revoke_grace_seconds: 1, request_timeout_ms: 3_000, ...options.ssh } }));
+    lab.hookSocket = paths.sshHookSocket;
+    await writeFile(
+      configFile,
+      stringify({ root, ssh: { even_url: even.url, audit_syslog_socket: sock, revoke_grace_seconds: 1, request_timeout_ms: 3_000, hook_socket_group: gsUser, hook_request_timeout_ms: 1_000, ...options.ssh } }),
+    );
 
     // sshd with the drop-in the ssh boot step writes from the user data.
     const port = await freePort();
@@ -188,23 +212,46 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     sshd.stderr!.on('data', (d) => (sshdLog += d));
     await waitFor('sshd to listen', () => sshdLog.includes(`Server listening on 127.0.0.1 port ${port}`));
 
-    // granting-service: its forced command runs the built agent as root through sudo.
-    const gsUser = `tpg-gs-${tag}`;
+    // granting-service: a plain account whose forced command is the client, run as itself.
     lab.gsUser = gsUser;
     users.push(gsUser);
-    execFileSync('useradd', ['--create-home', '--home-dir', join(paths.home, gsUser), '--shell', '/bin/bash', '--password', '*', gsUser]);
-    const wrapper = join(dir, 'bin', 'ssh-hook');
-    const agent = (options.agent ?? [process.execPath, BUNDLE]).map((a) => `'${a}'`).join(' ');
-    await writeFile(wrapper, `#!/bin/sh\nexport TAUPAGE_ROOT='${root}' TAUPAGE_CONFIG='${configFile}'\nexec ${agent} ssh-hook\n`, { mode: 0o755 });
-    const sudoers = `/etc/sudoers.d/tpg-ssh-lab-${tag}`;
-    const staged = join(dir, 'sudoers');
-    await writeFile(staged, sudoersEntry(gsUser, wrapper), { mode: 0o440 });
-    execFileSync('visudo', ['-c', '-q', '-f', staged]);
-    execFileSync('install', ['-m', '0440', '-o', 'root', '-g', 'root', staged, sudoers]);
-    cleanups.push(() => rm(sudoers, { force: true }));
+    execFileSync('useradd', ['--create-home', '--home-dir', join(paths.home, gsUser), '--user-group', '--shell', '/bin/bash', '--password', '*', gsUser]);
+    const agent = options.agent ?? [process.execPath, BUNDLE];
+    lab.agent = agent;
+
+    // The service, as root, on the hook socket (0660 root:gsUser).
+    let serviceLog = '';
+    let service: { child: ChildProcess; exited: Promise<number | null> } | undefined;
+    const serviceEnv = { PATH: process.env.PATH, TAUPAGE_ROOT: root, TAUPAGE_CONFIG: configFile };
+    lab.service = {
+      log: () => serviceLog,
+      pid: () => service?.child.pid,
+      start: async () => {
+        const child = spawn(agent[0]!, [...agent.slice(1), 'ssh-service'], { env: serviceEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+        const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+        service = { child, exited };
+        children.push(child);
+        const from = serviceLog.length;
+        child.stdout!.on('data', (d) => (serviceLog += d));
+        child.stderr!.on('data', (d) => (serviceLog += d));
+        await waitFor('the ssh service to listen', () => {
+          if (child.exitCode !== null) throw new Error(`taupage ssh-service exited ${child.exitCode}: ${serviceLog.slice(from)}`);
+          return serviceLog.slice(from).includes('ssh access service listening');
+        });
+      },
+      /** Resolves to the exit code (null when a signal ended it). */
+      stop: async () => {
+        if (!service) return null;
+        if (service.child.exitCode === null && service.child.signalCode === null) service.child.kill('SIGTERM');
+        return service.exited;
+      },
+    };
+    await lab.service.start();
+
     const evenKey = keygen('even');
     lab.evenKey = evenKey;
-    const line = await run(process.execPath, [BUNDLE, 'ssh', 'authorized-keys-line', '--command', `sudo -n ${wrapper}`, evenKey.pub]);
+    const forced = [...agent, 'ssh-hook', '--socket', lab.hookSocket].join(' ');
+    const line = await run(process.execPath, [BUNDLE, 'ssh', 'authorized-keys-line', '--command', forced, evenKey.pub]);
     if (line.code !== 0) throw new Error(`authorized-keys-line failed: ${line.stderr}`);
     const gsSsh = join(paths.home, gsUser, '.ssh');
     execFileSync('install', ['-d', '-m', '0700', '-o', gsUser, '-g', gsUser, gsSsh]);
@@ -228,10 +275,12 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       return child;
     };
     lab.hook = (command) => lab.ssh(gsUser, evenKey, command);
+    lab.client = (env, args = ['--socket', lab.hookSocket]) => run(agent[0]!, [...agent.slice(1), 'ssh-hook', ...args], { env: { PATH: process.env.PATH, ...env } });
     lab.taupage = (args, env = {}) => run(process.execPath, [BUNDLE, ...args], { env: { PATH: process.env.PATH, TAUPAGE_ROOT: root, TAUPAGE_CONFIG: configFile, ...env } });
     lab.audit = async () => parseRecords(await readFile(paths.sshAuditLog, 'utf8').catch(() => ''));
     lab.syslog = async () => (await readFile(syslogFile, 'utf8').catch(() => '')).split('\n').filter(Boolean);
     lab.close = async () => {
+      await lab.service.stop();
       for (const u of users.reverse()) await removeUser(u);
       for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
       for (const f of cleanups.reverse()) await f();

@@ -68,3 +68,10 @@ describe('parseAccessCommand: everything else is refused with the reason', () =>
     if (!r.ok) expect(r.reason).toContain('"\\"x\\"y"');
   });
 });
+
+describe('parseAccessCommand with the length the command had before the client cut it', () => {
+  it('refuses a cut command as too long, naming its real length', () => {
+    expect(parseAccessCommand('grant-ssh-access alice', 5000)).toEqual({ ok: false, reason: 'command too long (5000 characters, at most 400)' });
+    expect(parseAccessCommand('grant-ssh-access alice', 22)).toMatchObject({ ok: true });
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planGrant, planRevoke, isEvenAccount, type Observed } from '../../../agent/src/access/plan.js';
-import { readKeyFile, grantedLine, revokedLine, withWelcome, welcomeProfileLine, grantingServiceLine, expiryTimespec } from '../../../agent/src/access/authorized-keys.js';
+import { readKeyFile, grantedLine, revokedLine, withWelcome, welcomeProfileLine, grantingServiceLine, expiryTimespec, DEFAULT_HOOK_COMMAND } from '../../../agent/src/access/authorized-keys.js';
 import type { Account } from '../../../agent/src/ports/accounts.js';
 import type { PublicKey } from '../../../agent/src/access/public-key.js';
 
@@ -41,7 +41,7 @@ describe('authorized_keys lines', () => {
   });
 
   it('the granting-service line only runs the hook', () => {
-    expect(grantingServiceLine(key, 'sudo -n /usr/lib/taupage/ssh-hook')).toBe(`restrict,command="sudo -n /usr/lib/taupage/ssh-hook" ssh-ed25519 ${key.base64} even-granting-service\n`);
+    expect(grantingServiceLine(key, DEFAULT_HOOK_COMMAND)).toBe(`restrict,command="/usr/bin/taupage ssh-hook" ssh-ed25519 ${key.base64} even-granting-service\n`);
     expect(grantingServiceLine(key, 'x', { agentForwarding: true })).toMatch(/^restrict,agent-forwarding,command="x" /);
     expect(() => grantingServiceLine(key, 'a" b')).toThrow(/quotes/);
   });

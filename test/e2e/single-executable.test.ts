@@ -1,0 +1,83 @@
+/*! The single executable the image installs (agent/dist/taupage, `npm run build:sea`): its main
+ * script is only the SSH hook client (sea-main.ts); every other command runs the agent from the
+ * executable's assets with the code cache made at build time. Built here when missing or older
+ * than the sources (about 10 s). The SSH lab and bench/ssh-hook run it against the real service. */
+import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { execFileSync, spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO } from '../support/built-agent.js';
+import { decodeRequest, encodeAnswer } from '../../agent/src/access/hook-protocol.js';
+
+const SEA = join(REPO, 'agent/dist/taupage');
+let dir: string;
+
+/** Missing, or a source (or the build script) changed since it was built. */
+const stale = () => !existsSync(SEA) || execFileSync('find', [join(REPO, 'agent/src'), join(REPO, 'scripts/build.mjs'), '-newer', SEA], { encoding: 'utf8' }).trim() !== '';
+
+beforeAll(() => {
+  if (stale()) execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs'), '--sea'], { cwd: REPO, stdio: 'ignore' });
+}, 120_000);
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tpg-sea-'));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+function sea(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(SEA, args, { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('agent/dist/taupage', () => {
+  it('runs the agent from its assets, with the code cache accepted', async () => {
+    const r = await sea(['--version'], { TAUPAGE_DEBUG_SEA: '1' });
+    expect(r).toEqual({ code: 0, stdout: expect.stringMatching(/^taupage \d+\.\d+\.\d+\n$/), stderr: 'taupage: code cache accepted\n' });
+    const file = join(dir, 'ud.yaml');
+    await writeFile(file, '#taupage-ami-config\napplication_id: my-app\napplication_version: "1"\nruntime: Docker\nsource: pierone.example.org/t/x:1\n');
+    expect((await sea(['validate', file])).code).toBe(0);
+    // `ssh-hook --help` is the agent's help, not the client.
+    expect((await sea(['ssh-hook', '--help'])).stdout).toMatch(/^Even's forced command: .*\n\nusage: taupage ssh-hook \[--socket PATH\]/);
+  });
+
+  it('ssh-hook is the client: sends the request, prints the answer, exits with its code', async () => {
+    const path = join(dir, 'hook.sock');
+    const requests: string[] = [];
+    const server: Server = createServer((sock) => {
+      let buf = '';
+      sock.on('data', (d) => {
+        buf += d;
+        if (!buf.includes('\n')) return;
+        requests.push(buf);
+        sock.end(encodeAnswer({ exit: 7, stdout: 'out line\n', stderr: 'err line\n' }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(path, r));
+    try {
+      const env = { SSH_ORIGINAL_COMMAND: 'grant-ssh-access alice', SSH_CONNECTION: '10.0.0.5 50000 10.0.0.9 22' };
+      expect(await sea(['ssh-hook', '--socket', path], env)).toEqual({ code: 7, stdout: 'out line\n', stderr: 'err line\n' });
+      // TAUPAGE_ROOT places the default socket, as for the service.
+      expect((await sea(['ssh-hook'], { ...env, TAUPAGE_ROOT: dir.replace(/$/, '/nowhere') })).stderr).toMatch(/TPG_SSH_SERVICE_UNAVAILABLE: .*\/nowhere\/run\/taupage\/ssh-hook\.sock: no such socket/);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    expect(requests.map((l) => decodeRequest(l.trimEnd()))).toEqual([{ ok: true, request: { command: 'grant-ssh-access alice', length: 22, connection: '10.0.0.5 50000 10.0.0.9 22', agent: null } }]);
+  });
+
+  it('ssh-hook: the service down is exit 5, a wrong argument exit 2', async () => {
+    const down = await sea(['ssh-hook', '--socket', join(dir, 'none.sock')], { SSH_ORIGINAL_COMMAND: 'grant-ssh-access alice' });
+    expect(down.code).toBe(5);
+    expect(down.stderr).toMatch(/^taupage ssh-hook: error TPG_SSH_SERVICE_UNAVAILABLE: the SSH access service is not running .*nothing was changed\n  hint: /);
+    const usage = await sea(['ssh-hook', 'grant-ssh-access', 'alice']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/TPG_USAGE: unexpected argument "grant-ssh-access"/);
+  });
+});
