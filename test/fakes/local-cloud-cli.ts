@@ -13,6 +13,7 @@
  *
  * State lives in $LOCAL_CLOUD_DIR (default .tmp/local-cloud): local-cloud.json (ports, pid) and
  * local-cloud.log. A small control server on loopback carries the commands to the daemon. */
+import { processAlive } from '../../agent/src/lib/process-alive.js';
 import { spawn } from 'node:child_process';
 import { createServer, request } from 'node:http';
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,18 +43,10 @@ function readState(): State | undefined {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function running(): State | undefined {
   const s = readState();
-  return s && alive(s.pid) ? s : undefined;
+  return s && processAlive(s.pid) ? s : undefined;
 }
 
 function printEnv(env: Record<string, string>): void {
@@ -163,7 +156,7 @@ async function stop(): Promise<void> {
     return;
   }
   process.kill(s.pid, 'SIGTERM');
-  for (let i = 0; i < 100 && alive(s.pid); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 100 && processAlive(s.pid); i++) await new Promise((r) => setTimeout(r, 50));
   rmSync(stateFile, { force: true });
   process.stderr.write(`local cloud stopped (pid ${s.pid})\n`);
 }

@@ -1,20 +1,13 @@
 /*! One test file at a time may own the `taupageapp` container of the shared engine. Files that
  * create it take this lock in beforeAll and release it in afterAll; a lock left by a dead process
  * is taken over. (vitest runs files in parallel; the container name is fixed by design.) */
+import { processAlive } from '../../agent/src/lib/process-alive.js';
 import { mkdir, writeFile, readFile, rm } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const LOCK = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '.tmp', 'locks', 'taupageapp');
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export async function lockApp(timeoutMs = 15 * 60_000): Promise<() => Promise<void>> {
   await mkdir(dirname(LOCK), { recursive: true });
@@ -27,7 +20,7 @@ export async function lockApp(timeoutMs = 15 * 60_000): Promise<() => Promise<vo
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const owner = Number(await readFile(join(LOCK, 'pid'), 'utf8').catch(() => '0'));
-      if (owner && !alive(owner)) await rm(LOCK, { recursive: true, force: true });
+      if (owner && !processAlive(owner)) await rm(LOCK, { recursive: true, force: true });
       else if (Date.now() > until) throw new Error(`the taupageapp lock is held by pid ${owner || '?'} for too long`);
       else await new Promise((r) => setTimeout(r, 200));
     }

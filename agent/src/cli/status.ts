@@ -1,5 +1,6 @@
 /*! `taupage status`: how this boot went, for people (steps and durations, slowest first, like
  * `systemd-analyze blame`) and for scripts (--json, exit code). --wait blocks until it ends. */
+import { processAlive } from '../lib/process-alive.js';
 import { parseCommandArgs } from './args.js';
 import type { Io } from './io.js';
 import { loadConfig } from '../config/load.js';
@@ -42,17 +43,9 @@ async function look(paths: Paths): Promise<{ view: StatusView; status?: BootStat
   // A file from an earlier boot (a /run that survived a reboot) says nothing about this one.
   if (status.bootId !== (await readBootId(paths))) return { view: 'none' };
   if (status.state === 'ended') return { view: status.outcome === 'success' ? 'success' : 'failed', status };
-  return { view: alive(status.pid) ? 'running' : 'died', status };
+  return { view: processAlive(status.pid) ? 'running' : 'died', status };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export function formatDuration(ms: number | undefined): string {
   if (ms === undefined) return '-';

@@ -5,6 +5,7 @@
  * taken over; the takeover itself runs under a second O_EXCL file so two waiters cannot both
  * remove the stale lock and then each other's fresh one. Keep lock files on tmpfs (/run): a
  * reboot clears them. */
+import { processAlive } from './process-alive.js';
 import { open, readFile, unlink, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { AgentError } from './errors.js';
@@ -58,12 +59,7 @@ async function holderAlive(path: string, content: string): Promise<boolean> {
     const st = await stat(path).catch(() => undefined);
     return st !== undefined && Date.now() - st.mtimeMs < 10_000;
   }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return processAlive(pid);
 }
 
 async function takeOverIfStale(path: string): Promise<void> {

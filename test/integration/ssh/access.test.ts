@@ -5,7 +5,7 @@ import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { readFile, writeFile, stat, readdir } from 'node:fs/promises';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startLab, waitFor, type Lab, type KeyPair } from './lab.js';
+import { startLab, passwdHas, waitFor, type Lab, type KeyPair } from './lab.js';
 import { verifyChain } from '../../../agent/src/audit/record.js';
 
 let lab: Lab;
@@ -16,7 +16,6 @@ afterAll(async () => {
   await lab?.close();
 });
 
-const passwdHas = async (name: string) => (await readFile('/etc/passwd', 'utf8')).split('\n').some((l) => l.startsWith(`${name}:`));
 const uidOf = (name: string) => Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
 const procsOf = (uid: number) => {
   try {

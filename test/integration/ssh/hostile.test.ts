@@ -4,7 +4,7 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { readFile, readdir, rename, mkdir, rmdir, mkdtemp, writeFile, cp, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { startLab, run, waitFor, BUNDLE, type Lab } from './lab.js';
+import { startLab, passwdHas, run, waitFor, BUNDLE, type Lab } from './lab.js';
 import { accessContext } from '../../../agent/src/cli/access-context.js';
 import { runHook } from '../../../agent/src/access/hook.js';
 import type { Io } from '../../../agent/src/cli/io.js';
@@ -17,7 +17,6 @@ afterAll(async () => {
   await lab?.close();
 });
 
-const passwdHas = async (name: string) => (await readFile('/etc/passwd', 'utf8')).split('\n').some((l) => l.startsWith(`${name}:`));
 
 /** Every file under the lab root except the audit trail and the hook lock. */
 async function files(dir = lab.root): Promise<string[]> {

@@ -111,6 +111,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** Whether /etc/passwd has the account (the tests' users are real). */
+export const passwdHas = async (name: string): Promise<boolean> => (await readFile('/etc/passwd', 'utf8')).split('\n').some((l) => l.startsWith(`${name}:`));
+
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {

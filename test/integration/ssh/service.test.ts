@@ -9,7 +9,7 @@ import { readFile, stat, writeFile, rm, rename } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify, parse } from 'yaml';
-import { startLab, run, waitFor, type Lab } from './lab.js';
+import { startLab, passwdHas, run, waitFor, type Lab } from './lab.js';
 import { decodeAnswer, type HookAnswer } from '../../../agent/src/access/hook-protocol.js';
 
 let lab: Lab;
@@ -20,7 +20,6 @@ afterAll(async () => {
   await lab?.close();
 });
 
-const passwdHas = async (name: string) => (await readFile('/etc/passwd', 'utf8')).split('\n').some((l) => l.startsWith(`${name}:`));
 const idOf = (flag: '-u' | '-g', name: string) => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }).trim());
 
 /** Connect to a socket, write `data` (and half-close when `end`), collect what comes back until the
