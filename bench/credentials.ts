@@ -4,15 +4,18 @@
  *    (a) in one process: the command's whole work (config, user data, validation, conditional
  *    GETs, atomic writes with fsync, status) vs. a fresh client and two GetObject calls, for
  *    unchanged objects (304s) and rotated ones (downloads and writes); (b) as processes: the built
- *    bundle vs. the two calls bundled the same way. Target: overhead under 20%.
+ *    bundle vs. the two calls bundled the same way, and the single executable the image installs
+ *    (agent/dist/taupage, when built) vs. the two calls packaged the same way (a single executable
+ *    with a code cache). Target: overhead under 20%.
  * 2. The watcher, idle: RSS (split into private memory and the node binary's shared pages) at a
  *    realistic interval, and CPU per pass at a short interval, extrapolated to the default 120 s.
- *    Default and minified bundle. Target: idle RSS under 60 MB.
+ *    The single executable (what runs on an instance), the default and the minified bundle.
+ *    Target: idle RSS under 60 MB.
  *
  * Ratios against a baseline measured in the same run, medians of interleaved runs. */
 import { spawn, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, copyFileSync, existsSync, chmodSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +27,18 @@ import type { Io } from '../agent/src/cli/io.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const BUNDLE = join(REPO, 'agent/dist/taupage.mjs');
+const SEA = join(REPO, 'agent/dist/taupage');
+
+/** A single executable of `cjsFile` (Node's SEA with a code cache), as scripts/build.mjs makes ours. */
+function singleExecutable(cjsFile: string, out: string): void {
+  const blob = `${out}.blob`;
+  const config = `${out}.sea.json`;
+  writeFileSync(config, JSON.stringify({ main: cjsFile, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
+  execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: 'ignore' });
+  copyFileSync(process.execPath, out);
+  chmodSync(out, 0o755);
+  execFileSync(process.execPath, [join(REPO, 'node_modules/postject/dist/cli.js'), out, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: 'ignore' });
+}
 const ENV = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: REGION, AWS_EC2_METADATA_DISABLED: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 Object.assign(process.env, ENV);
 
@@ -115,22 +130,37 @@ c.destroy();
 `,
   );
   await build({ entryPoints: [baselineSrc], outfile: baselineBundle, bundle: true, platform: 'node', target: 'node20', format: 'esm', logLevel: 'warning', banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } });
-  const run = async (args: string[]) => {
+  const run = async (command: string, args: string[]) => {
     const t = performance.now();
-    const child = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, TAUPAGE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
+    const child = spawn(command, args, { cwd: REPO, env: { ...process.env, TAUPAGE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
     const [code] = await once(child, 'exit');
-    if (code !== 0) throw new Error(`${args.join(' ')} exited ${code}`);
+    if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${code}`);
     return performance.now() - t;
   };
   const P = 15;
-  const pBase: number[] = [];
-  const pOurs: number[] = [];
-  for (let i = 0; i < P; i++) {
-    await rotate();
-    pOurs.push(await run([BUNDLE, 'credentials', '--once', '--config', env.agentYaml]));
-    pBase.push(await run([baselineBundle, s3.endpoint, BUCKET, APP]));
+  const processes = async (name: string, ours: [string, string[]], base: [string, string[]]) => {
+    const pBase: number[] = [];
+    const pOurs: number[] = [];
+    for (let i = 0; i < P; i++) {
+      await rotate();
+      pOurs.push(await run(...ours));
+      pBase.push(await run(...base));
+    }
+    rows.push([name, median(pBase), median(pOurs)]);
+  };
+  const onceArgs = ['credentials', '--once', '--config', env.agentYaml];
+  await processes('whole process (bundles), rotated', [process.execPath, [BUNDLE, ...onceArgs]], [process.execPath, [baselineBundle, s3.endpoint, BUCKET, APP]]);
+  if (existsSync(SEA)) {
+    const baselineCjs = join(REPO, '.tmp', 'bench-credentials-baseline.bundle.cjs');
+    const baselineSea = join(REPO, '.tmp', 'bench-credentials-baseline');
+    // The same two calls; CJS (what a single executable runs) has no top-level await.
+    const baselineCjsSrc = join(REPO, '.tmp', 'bench-credentials-baseline-cjs.mjs');
+    const [imports, ...body] = readFileSync(baselineSrc, 'utf8').split('\n');
+    writeFileSync(baselineCjsSrc, `${imports}\n(async () => {\n${body.join('\n')}\n})();\n`);
+    await build({ entryPoints: [baselineCjsSrc], outfile: baselineCjs, bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' });
+    singleExecutable(baselineCjs, baselineSea);
+    await processes('whole process (single executables), rotated', [SEA, onceArgs], [baselineSea, [s3.endpoint, BUCKET, APP]]);
   }
-  rows.push(['whole process (bundles), rotated', median(pBase), median(pOurs)]);
 
   console.log('\ntaupage credentials --once (both files) vs. two plain GetObject calls with the same SDK, medians');
   console.log(`${'case'.padEnd(36)} ${'2x GetObject'.padStart(14)} ${'--once'.padStart(12)} ${'ratio'.padStart(7)}  overhead`);
@@ -140,7 +170,8 @@ c.destroy();
   // Memory at a realistic interval (a short one keeps more garbage in flight), CPU at a short
   // interval so there are enough passes to measure, extrapolated to the default 120 s.
   const watch = async (bin: string, intervalS: number, windowS: number) => {
-    const child = spawn(process.execPath, [bin, 'credentials', '--watch', '--interval', String(intervalS), '--config', env.agentYaml], { cwd: REPO, env: process.env, stdio: ['ignore', 'ignore', 'inherit'] });
+    const [command, pre] = bin === SEA ? [SEA, []] : [process.execPath, [bin]];
+    const child = spawn(command, [...pre, 'credentials', '--watch', '--interval', String(intervalS), '--config', env.agentYaml], { cwd: REPO, env: process.env, stdio: ['ignore', 'ignore', 'inherit'] });
     const pid = child.pid!;
     await sleep(3_000); // start and first pass
     const c0 = cpuMs(pid);
@@ -156,7 +187,8 @@ c.destroy();
   copyFileSync(BUNDLE, minified);
   execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs')], { stdio: 'ignore' });
   console.log('\nwatcher, idle (objects unchanged)');
-  for (const [label, bin] of [['bundle', BUNDLE], ['bundle --minify', minified]] as const) {
+  const variants: Array<[string, string]> = [...(existsSync(SEA) ? [['single executable', SEA] as [string, string]] : []), ['bundle', BUNDLE], ['bundle --minify', minified]];
+  for (const [label, bin] of variants) {
     const idle = await watch(bin, 10, 20);
     const busy = await watch(bin, 0.25, 15);
     const perPassMs = busy.cpuMs / busy.passes;
