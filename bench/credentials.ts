@@ -39,6 +39,9 @@ function singleExecutable(cjsFile: string, out: string): void {
   chmodSync(out, 0o755);
   execFileSync(process.execPath, [join(REPO, 'node_modules/postject/dist/cli.js'), out, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: 'ignore' });
 }
+// Processes run with an instance's environment: this machine sets NODE_EXTRA_CA_CERTS, which
+// makes every Node start read a CA bundle (~50 ms) that no instance pays for.
+delete process.env.NODE_EXTRA_CA_CERTS;
 const ENV = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: REGION, AWS_EC2_METADATA_DISABLED: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 Object.assign(process.env, ENV);
 
@@ -163,8 +166,13 @@ c.destroy();
   }
 
   console.log('\ntaupage credentials --once (both files) vs. two plain GetObject calls with the same SDK, medians');
-  console.log(`${'case'.padEnd(36)} ${'2x GetObject'.padStart(14)} ${'--once'.padStart(12)} ${'ratio'.padStart(7)}  overhead`);
-  for (const [name, b, o] of rows) console.log(`${name.padEnd(36)} ${ms(b).padStart(14)} ${ms(o).padStart(12)} ${(o / b).toFixed(2).padStart(7)}  ${(((o - b) / b) * 100).toFixed(0)}%`);
+  console.log(`${'case'.padEnd(44)} ${'2x GetObject'.padStart(14)} ${'--once'.padStart(12)} ${'ratio'.padStart(7)}  overhead`);
+  for (const [name, b, o] of rows) console.log(`${name.padEnd(44)} ${ms(b).padStart(14)} ${ms(o).padStart(12)} ${(o / b).toFixed(2).padStart(7)}  ${(((o - b) / b) * 100).toFixed(0)}% (${o >= b ? '+' : ''}${(o - b).toFixed(1)} ms)`);
+  // What an instance runs is the single executable; in one process the command's fixed work
+  // (reading the agent config, the user data and the status file: a few ms) weighs against a
+  // loopback exchange of ~10 ms, where real S3 (TLS, tens of ms per request) would dwarf it.
+  const judged = rows.find(([name]) => name.includes('single executables')) ?? rows.find(([name]) => name.includes('bundles'))!;
+  console.log(`target: overhead under 20%, judged on "${judged[0]}": ${(((judged[2] - judged[1]) / judged[1]) * 100).toFixed(0)}% -> ${judged[2] < judged[1] * 1.2 ? 'met' : 'NOT met'}`);
 
   // The watcher, idle (objects unchanged: every pass is two conditional GETs answered 304).
   // Memory at a realistic interval (a short one keeps more garbage in flight), CPU at a short

@@ -5,9 +5,8 @@
 // support (postject). Its main script is agent/src/sea-main.ts, small, so `taupage ssh-hook` (the
 // forced command, which must start like `node -e 0`) runs without reading the agent; every other
 // command runs the CJS bundle, stored as an asset with a V8 code cache made here, so a start does
-// not compile the bundle again.
+// not compile the bundle again (scripts/sea-code-cache.cjs).
 import { build } from 'esbuild';
-import { Script } from 'node:vm';
 import { readFileSync, chmodSync, mkdirSync, renameSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -114,7 +113,9 @@ if (sea) {
   // runtime inside the executable, so V8 accepts it. The #! line becomes a comment (same lines).
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${readFileSync(outfile, 'utf8').replace(/^#!/, '//')}\n})`;
   writeFileSync(agentAsset, wrapped);
-  writeFileSync(cacheAsset, new Script(wrapped, { filename: 'taupage.cjs' }).createCachedData());
+  // Made after running validate, plan and credentials --once once (scripts/sea-code-cache.cjs), so
+  // it also holds the functions those compile lazily, not only the top level.
+  execFileSync(process.execPath, [join(root, 'scripts/sea-code-cache.cjs'), agentAsset, cacheAsset], { stdio: ['ignore', 'ignore', 'inherit'] });
   // Asset names as in agent/src/sea-main.ts (AGENT_ASSET, AGENT_CACHE_ASSET).
   writeFileSync(config, JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets: { 'taupage.cjs': agentAsset, 'taupage.cache': cacheAsset } }));
   execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] });

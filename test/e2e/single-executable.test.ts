@@ -16,7 +16,7 @@ const SEA = join(REPO, 'agent/dist/taupage');
 let dir: string;
 
 /** Missing, or a source (or the build script) changed since it was built. */
-const stale = () => !existsSync(SEA) || execFileSync('find', [join(REPO, 'agent/src'), join(REPO, 'scripts/build.mjs'), '-newer', SEA], { encoding: 'utf8' }).trim() !== '';
+const stale = () => !existsSync(SEA) || execFileSync('find', [join(REPO, 'agent/src'), join(REPO, 'scripts/build.mjs'), join(REPO, 'scripts/sea-code-cache.cjs'), '-newer', SEA], { encoding: 'utf8' }).trim() !== '';
 
 beforeAll(() => {
   if (stale()) execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs'), '--sea'], { cwd: REPO, stdio: 'ignore' });

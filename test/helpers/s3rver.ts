@@ -37,6 +37,16 @@ export interface LocalS3Options {
   directory?: string;
 }
 
+/** fetch for PUT and DELETE, sent again once when the connection fails: a kept-alive socket that
+ * s3rver closes as idle just as it is reused answers ECONNRESET (seen after a pause of seconds). */
+async function idempotent(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch {
+    return fetch(url, init);
+  }
+}
+
 export async function startS3(buckets: string[], options: LocalS3Options = {}): Promise<LocalS3> {
   for (const id of options.accessKeyIds ?? []) accounts.DUMMY_ACCOUNT.createKeyPair(id, 'any secret: s3rver does not verify V4 signatures');
   const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'tpg-s3-')));
@@ -61,12 +71,12 @@ export async function startS3(buckets: string[], options: LocalS3Options = {}): 
     endpoint,
     port,
     async put(bucket, key, body) {
-      const res = await fetch(`${endpoint}/${bucket}/${key}`, { method: 'PUT', body, headers: { 'content-type': 'application/json' } });
+      const res = await idempotent(`${endpoint}/${bucket}/${key}`, { method: 'PUT', body, headers: { 'content-type': 'application/json' } });
       if (res.status !== 200) throw new Error(`PUT ${key}: ${res.status} ${await res.text()}`);
       return res.headers.get('etag') ?? '';
     },
     async remove(bucket, key) {
-      const res = await fetch(`${endpoint}/${bucket}/${key}`, { method: 'DELETE' });
+      const res = await idempotent(`${endpoint}/${bucket}/${key}`, { method: 'DELETE' });
       if (res.status !== 204) throw new Error(`DELETE ${key}: ${res.status}`);
     },
     stop,
