@@ -5,8 +5,10 @@
 // support (postject). Its main script is agent/src/sea-main.ts, small, so `taupage ssh-hook` (the
 // forced command, which must start like `node -e 0`) runs without reading the agent; every other
 // command runs the CJS bundle, stored as an asset with a V8 code cache made here, so a start does
-// not compile the bundle again (scripts/sea-code-cache.cjs).
+// not compile the bundle again; `taupage credentials` gets a second cache made after running it
+// (scripts/sea-code-cache.cjs).
 import { build } from 'esbuild';
+import { Script } from 'node:vm';
 import { readFileSync, chmodSync, mkdirSync, renameSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -94,6 +96,7 @@ if (sea) {
   const main = join(dist, 'sea-main.cjs');
   const agentAsset = join(dist, 'sea-agent.cjs');
   const cacheAsset = join(dist, 'sea-agent.cache');
+  const credentialsCacheAsset = join(dist, 'sea-agent-credentials.cache');
   const binary = join(dist, 'taupage');
   const partialBinary = `${binary}.${process.pid}.partial`;
   await build({
@@ -113,21 +116,24 @@ if (sea) {
   // runtime inside the executable, so V8 accepts it. The #! line becomes a comment (same lines).
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${readFileSync(outfile, 'utf8').replace(/^#!/, '//')}\n})`;
   writeFileSync(agentAsset, wrapped);
-  // Made after running validate, plan and credentials --once once (scripts/sea-code-cache.cjs), so
-  // it also holds the functions those compile lazily, not only the top level.
-  execFileSync(process.execPath, [join(root, 'scripts/sea-code-cache.cjs'), agentAsset, cacheAsset], { stdio: ['ignore', 'ignore', 'inherit'] });
-  // Asset names as in agent/src/sea-main.ts (AGENT_ASSET, AGENT_CACHE_ASSET).
-  writeFileSync(config, JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets: { 'taupage.cjs': agentAsset, 'taupage.cache': cacheAsset } }));
+  writeFileSync(cacheAsset, new Script(wrapped, { filename: 'taupage.cjs' }).createCachedData());
+  // The credentials refresher runs every few minutes for the instance's life; its cache is made
+  // after one run, so it also holds the S3 client's lazily compiled request path. (One warmed
+  // cache for every command would be four times larger, and reading it costs the others more
+  // than it saves them.)
+  execFileSync(process.execPath, [join(root, 'scripts/sea-code-cache.cjs'), agentAsset, credentialsCacheAsset], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // Asset names as in agent/src/sea-main.ts (AGENT_ASSET, AGENT_CACHE_ASSET, CREDENTIALS_CACHE_ASSET).
+  writeFileSync(config, JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets: { 'taupage.cjs': agentAsset, 'taupage.cache': cacheAsset, 'taupage-credentials.cache': credentialsCacheAsset } }));
   execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
   copyFileSync(process.execPath, partialBinary);
   chmodSync(partialBinary, 0o755);
   // postject warns "Can't find string offset for section name '.note.100'" on Debian's node: harmless.
   execFileSync(process.execPath, [join(root, 'node_modules/postject/dist/cli.js'), partialBinary, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: 'ignore' });
-  for (const f of [blob, config, main, agentAsset, cacheAsset]) rmSync(f);
+  for (const f of [blob, config, main, agentAsset, cacheAsset, credentialsCacheAsset]) rmSync(f);
   const checked = spawnSync(partialBinary, ['--version'], { encoding: 'utf8', env: { ...process.env, TAUPAGE_DEBUG_SEA: '1' } });
   const version = checked.stdout.trim();
   if (version !== `taupage ${pkg.version}`) throw new Error(`the single executable answers "${version}": ${checked.stderr}`);
-  if (!checked.stderr.includes('code cache accepted')) console.error(`warning: the single executable does not use its code cache (${checked.stderr.trim()}); every start compiles the agent`);
+  if (!checked.stderr.includes('code cache taupage.cache accepted')) console.error(`warning: the single executable does not use its code cache (${checked.stderr.trim()}); every start compiles the agent`);
   // Renamed into place, so a test or benchmark starting it meanwhile never runs half a binary.
   renameSync(partialBinary, binary);
   console.error(`built agent/dist/taupage (single executable, ${version})`);

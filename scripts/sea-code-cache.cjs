@@ -1,23 +1,21 @@
 #!/usr/bin/env node
-// The V8 code cache for the single executable's agent asset (scripts/build.mjs --sea calls this).
+// The V8 code cache the single executable uses for `taupage credentials` (scripts/build.mjs --sea
+// calls this; agent/src/sea-main.ts picks it for that command).
 //
 // usage: node scripts/sea-code-cache.cjs WRAPPED_AGENT.cjs OUT.cache
 //
 // A cache made right after compiling holds only the functions V8 compiles eagerly: the top level.
 // Every module the bundle initialises lazily (the S3 client and its middleware above all) is still
 // compiled on each start, which is most of what `taupage credentials --once` costs beyond Node's
-// own start. So this runs the agent's own commands first, in this process, and makes the cache
-// afterwards, when it also holds every function those commands compiled:
-//   taupage validate / plan on a sample user data document (YAML, schema, planner), and
-//   taupage credentials --once against a loopback server that answers like S3 (config, the S3
-//   client's whole request path, validation, atomic writes, status).
-// Each run calls the bundle's module function again with fresh module state; the compiled
-// functions are shared through the one vm.Script, so they add up. Everything runs in a scratch
-// directory that is removed at the end; nothing leaves loopback.
+// own start. So this runs `taupage credentials --once` once, in this process, against a loopback
+// server that answers like S3 (config, user data validation, the S3 client's whole request path,
+// atomic writes, status), and makes the cache afterwards, when it also holds every function that
+// run compiled. Everything runs in a scratch directory that is removed at the end; nothing leaves
+// loopback.
 'use strict';
 const { Script } = require('node:vm');
 const { createServer } = require('node:http');
-const { mkdtempSync, writeFileSync, rmSync, readFileSync } = require('node:fs');
+const { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 
@@ -37,7 +35,8 @@ const OBJECTS = {
   [`/${BUCKET}/${APP}/client.json`]: JSON.stringify({ client_id: `${APP}-client`, client_secret: 'not a real secret' }),
 };
 
-/** Run one command of the agent to its end: process.exit is where main's one exit is. */
+/** Run one command of the agent to its end, as agent/src/sea-main.ts runs it (the bundle's module
+ * function); process.exit is where the agent's one exit is. */
 function run(args) {
   return new Promise((resolve, reject) => {
     const exit = process.exit;
@@ -65,20 +64,17 @@ async function main() {
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const stdout = process.stdout.write;
   try {
-    const userData = join(dir, 'user-data.yaml');
-    writeFileSync(userData, `#taupage-ami-config\napplication_id: ${APP}\napplication_version: '1.0'\nruntime: Docker\nsource: registry.example.org/team/app:1.0\nmint_bucket: ${BUCKET}\nports:\n  8080: 8080\nenvironment:\n  STAGE: warm-up\n`);
+    const userData = `#taupage-ami-config\napplication_id: ${APP}\napplication_version: '1.0'\nruntime: Docker\nsource: registry.example.org/team/app:1.0\nmint_bucket: ${BUCKET}\nports:\n  8080: 8080\nenvironment:\n  STAGE: warm-up\n`;
     const agentYaml = join(dir, 'agent.yaml');
     const uid = process.getuid?.() ?? 0;
     const gid = process.getgid?.() ?? 0;
     writeFileSync(agentYaml, `root: ${dir}\nlog_level: warn\naws:\n  region: eu-central-1\n  endpoints:\n    s3: http://127.0.0.1:${server.address().port}\n  s3_force_path_style: true\napplication_user:\n  uid: ${uid}\n  gid: ${gid}\n`);
     const meta = join(dir, 'meta');
-    require('node:fs').mkdirSync(meta, { recursive: true });
-    writeFileSync(join(meta, 'taupage.yaml'), readFileSync(userData));
+    mkdirSync(meta, { recursive: true });
+    writeFileSync(join(meta, 'taupage.yaml'), userData);
     Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'warm-up', AWS_SECRET_ACCESS_KEY: 'warm-up', AWS_EC2_METADATA_DISABLED: 'true' });
     delete process.env.TAUPAGE_CONFIG;
     process.stdout.write = () => true; // the commands' own output is not the build's
-    await run(['validate', userData]);
-    await run(['plan', userData]);
     await run(['credentials', '--once', '--config', agentYaml]);
   } finally {
     process.stdout.write = stdout;

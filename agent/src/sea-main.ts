@@ -15,6 +15,8 @@ import { EXIT } from './lib/errors.js';
 /** Asset names, shared with scripts/build.mjs. */
 export const AGENT_ASSET = 'taupage.cjs';
 export const AGENT_CACHE_ASSET = 'taupage.cache';
+/** The same cache made after one `credentials --once` (scripts/sea-code-cache.cjs): for that command. */
+export const CREDENTIALS_CACHE_ASSET = 'taupage-credentials.cache';
 
 const args = process.argv.slice(2);
 if (args[0] === 'ssh-hook' && !args.includes('--help') && !args.includes('-h')) {
@@ -28,8 +30,9 @@ if (args[0] === 'ssh-hook' && !args.includes('--help') && !args.includes('-h')) 
 } else {
   // The asset is the CommonJS bundle already wrapped as `(function (exports, require, module,
   // __filename, __dirname) { ... })`, the form the code cache was made for.
-  const script = new Script(getAsset(AGENT_ASSET, 'utf8'), { filename: AGENT_ASSET, cachedData: Buffer.from(getRawAsset(AGENT_CACHE_ASSET) as ArrayBuffer) });
+  const cache = args[0] === 'credentials' ? CREDENTIALS_CACHE_ASSET : AGENT_CACHE_ASSET;
+  const script = new Script(getAsset(AGENT_ASSET, 'utf8'), { filename: AGENT_ASSET, cachedData: Buffer.from(getRawAsset(cache) as ArrayBuffer) });
   // A rejected cache (V8 flags differ from the build's) still runs, only slower: tests check it is used.
-  if (process.env.TAUPAGE_DEBUG_SEA) process.stderr.write(`taupage: code cache ${script.cachedDataRejected ? 'rejected' : 'accepted'}\n`);
+  if (process.env.TAUPAGE_DEBUG_SEA) process.stderr.write(`taupage: code cache ${cache} ${script.cachedDataRejected ? 'rejected' : 'accepted'}\n`);
   (script.runInThisContext() as (...a: unknown[]) => void)(module.exports, require, module, __filename, __dirname);
 }

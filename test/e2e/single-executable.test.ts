@@ -40,7 +40,10 @@ function sea(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: numbe
 describe('agent/dist/taupage', () => {
   it('runs the agent from its assets, with the code cache accepted', async () => {
     const r = await sea(['--version'], { TAUPAGE_DEBUG_SEA: '1' });
-    expect(r).toEqual({ code: 0, stdout: expect.stringMatching(/^taupage \d+\.\d+\.\d+\n$/), stderr: 'taupage: code cache accepted\n' });
+    expect(r).toEqual({ code: 0, stdout: expect.stringMatching(/^taupage \d+\.\d+\.\d+\n$/), stderr: 'taupage: code cache taupage.cache accepted\n' });
+    // The refresher's own cache, made after one credentials --once at build time.
+    const c = await sea(['credentials', '--help'], { TAUPAGE_DEBUG_SEA: '1' });
+    expect(c).toEqual({ code: 0, stdout: expect.stringContaining('usage: taupage credentials --once|--watch'), stderr: 'taupage: code cache taupage-credentials.cache accepted\n' });
     const file = join(dir, 'ud.yaml');
     await writeFile(file, '#taupage-ami-config\napplication_id: my-app\napplication_version: "1"\nruntime: Docker\nsource: pierone.example.org/t/x:1\n');
     expect((await sea(['validate', file])).code).toBe(0);
