@@ -216,5 +216,5 @@ c.destroy();
 
 main_().catch((e) => {
   console.error(e);
-  process.exitCode = 1;
+  process.exit(1); // the S3 server and its sockets would keep a failed run alive
 });
