@@ -15,7 +15,7 @@
  * Ratios against a baseline measured in the same run, medians of interleaved runs. */
 import { spawn, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync, mkdirSync, copyFileSync, existsSync, chmodSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, copyFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
@@ -23,22 +23,13 @@ import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
 import { startS3 } from '../test/helpers/s3rver.js';
 import { APP, BUCKET, REGION, clientJson, removeScratches, scratch, userJson } from '../test/helpers/credentials-env.js';
 import { main } from '../agent/src/main.js';
+import { makeSingleExecutable } from '../scripts/lib/single-executable.mjs';
 import type { Io } from '../agent/src/cli/io.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const BUNDLE = join(REPO, 'agent/dist/taupage.mjs');
 const SEA = join(REPO, 'agent/dist/taupage');
 
-/** A single executable of `cjsFile` (Node's SEA with a code cache), as scripts/build.mjs makes ours. */
-function singleExecutable(cjsFile: string, out: string): void {
-  const blob = `${out}.blob`;
-  const config = `${out}.sea.json`;
-  writeFileSync(config, JSON.stringify({ main: cjsFile, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
-  execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: 'ignore' });
-  copyFileSync(process.execPath, out);
-  chmodSync(out, 0o755);
-  execFileSync(process.execPath, [join(REPO, 'node_modules/postject/dist/cli.js'), out, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: 'ignore' });
-}
 // Processes run with an instance's environment: this machine sets NODE_EXTRA_CA_CERTS, which
 // makes every Node start read a CA bundle (~50 ms) that no instance pays for.
 delete process.env.NODE_EXTRA_CA_CERTS;
@@ -119,7 +110,8 @@ async function main_(): Promise<void> {
   }
 
   // Whole processes: the built bundle vs. the same two calls bundled the same way (esbuild, one
-  // file), so both pay the same Node start and module loading.
+  // file), so both pay the same Node start and module loading. No top-level await: the same
+  // source is also built as CommonJS, what a single executable runs.
   const baselineSrc = join(REPO, '.tmp', 'bench-credentials-baseline.mjs');
   const baselineBundle = join(REPO, '.tmp', 'bench-credentials-baseline.bundle.mjs');
   mkdirSync(dirname(baselineSrc), { recursive: true });
@@ -128,11 +120,15 @@ async function main_(): Promise<void> {
     `import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
 const [endpoint, bucket, app] = process.argv.slice(2);
 const c = new S3Client({ region: '${REGION}', endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
-for (const f of ['user.json', 'client.json']) { const r = await c.send(new GetObjectCommand({ Bucket: bucket, Key: app + '/' + f })); await r.Body.transformToString(); }
-c.destroy();
+(async () => {
+  for (const f of ['user.json', 'client.json']) { const r = await c.send(new GetObjectCommand({ Bucket: bucket, Key: app + '/' + f })); await r.Body.transformToString(); }
+  c.destroy();
+})();
 `,
   );
-  await build({ entryPoints: [baselineSrc], outfile: baselineBundle, bundle: true, platform: 'node', target: 'node20', format: 'esm', logLevel: 'warning', banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } });
+  const buildBaseline = (outfile: string, format: 'esm' | 'cjs') =>
+    build({ entryPoints: [baselineSrc], outfile, bundle: true, platform: 'node', target: 'node20', format, logLevel: 'warning', ...(format === 'esm' ? { banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } } : {}) });
+  await buildBaseline(baselineBundle, 'esm');
   const run = async (command: string, args: string[]) => {
     const t = performance.now();
     const child = spawn(command, args, { cwd: REPO, env: { ...process.env, TAUPAGE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -156,12 +152,8 @@ c.destroy();
   if (existsSync(SEA)) {
     const baselineCjs = join(REPO, '.tmp', 'bench-credentials-baseline.bundle.cjs');
     const baselineSea = join(REPO, '.tmp', 'bench-credentials-baseline');
-    // The same two calls; CJS (what a single executable runs) has no top-level await.
-    const baselineCjsSrc = join(REPO, '.tmp', 'bench-credentials-baseline-cjs.mjs');
-    const [imports, ...body] = readFileSync(baselineSrc, 'utf8').split('\n');
-    writeFileSync(baselineCjsSrc, `${imports}\n(async () => {\n${body.join('\n')}\n})();\n`);
-    await build({ entryPoints: [baselineCjsSrc], outfile: baselineCjs, bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' });
-    singleExecutable(baselineCjs, baselineSea);
+    await buildBaseline(baselineCjs, 'cjs');
+    makeSingleExecutable({ main: baselineCjs, out: baselineSea });
     await processes('whole process (single executables), rotated', [SEA, onceArgs], [baselineSea, [s3.endpoint, BUCKET, APP]]);
   }
 

@@ -8,8 +8,9 @@
 // not compile the bundle again; `taupage credentials` gets a second cache made after running it
 // (scripts/sea-code-cache.cjs).
 import { build } from 'esbuild';
+import { makeSingleExecutable } from './lib/single-executable.mjs';
 import { Script } from 'node:vm';
-import { readFileSync, chmodSync, mkdirSync, renameSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
+import { readFileSync, chmodSync, mkdirSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,21 +49,16 @@ mkdirSync(dirname(outfile), { recursive: true });
 // Written beside it and renamed into place, so a process starting the agent meanwhile (a test,
 // the demo) never reads a half-written bundle.
 const partial = `${outfile}.${process.pid}.partial`;
+// Whitespace and syntax only: a third smaller (start-up parses all of it) while function names
+// stay readable in the stack of an internal error. --minify also shortens names.
+const common = { bundle: true, platform: 'node', target: 'node20', minifyWhitespace: true, minifySyntax: true, legalComments: 'none', logLevel: 'warning' };
 await build({
+  ...common,
   entryPoints: [join(root, 'agent/src/bin.ts')],
   outfile: partial,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
   format,
-  // Whitespace and syntax only: a third smaller (start-up parses all of it) while function names
-  // stay readable in the stack of an internal error. --minify also shortens names.
-  minifyWhitespace: true,
-  minifySyntax: true,
   minifyIdentifiers: process.argv.includes('--minify'),
   sourcemap: false,
-  legalComments: 'none',
-  logLevel: 'warning',
   define: { __TAUPAGE_VERSION__: JSON.stringify(pkg.version) },
   // A single executable's main script cannot import(): turn the lazy imports of built-in modules
   // into require() there (the bundle's own lazy modules are esbuild's functions either way).
@@ -91,26 +87,13 @@ console.error(`built ${outfile.replace(root + '/', '')}`);
 
 if (sea) {
   const dist = join(root, 'agent/dist');
-  const blob = join(dist, 'sea-prep.blob');
-  const config = join(dist, 'sea-config.json');
   const main = join(dist, 'sea-main.cjs');
   const agentAsset = join(dist, 'sea-agent.cjs');
   const cacheAsset = join(dist, 'sea-agent.cache');
   const credentialsCacheAsset = join(dist, 'sea-agent-credentials.cache');
   const binary = join(dist, 'taupage');
   const partialBinary = `${binary}.${process.pid}.partial`;
-  await build({
-    entryPoints: [join(root, 'agent/src/sea-main.ts')],
-    outfile: main,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    minifyWhitespace: true,
-    minifySyntax: true,
-    legalComments: 'none',
-    logLevel: 'warning',
-  });
+  await build({ ...common, entryPoints: [join(root, 'agent/src/sea-main.ts')], outfile: main, format: 'cjs' });
   // The agent as a CommonJS module function (sea-main.ts calls it with its own require, module,
   // ...), and V8's code cache for exactly that source: made by this same node binary, which is the
   // runtime inside the executable, so V8 accepts it. The #! line becomes a comment (same lines).
@@ -123,13 +106,8 @@ if (sea) {
   // than it saves them.)
   execFileSync(process.execPath, [join(root, 'scripts/sea-code-cache.cjs'), agentAsset, credentialsCacheAsset], { stdio: ['ignore', 'ignore', 'inherit'] });
   // Asset names as in agent/src/sea-main.ts (AGENT_ASSET, AGENT_CACHE_ASSET, CREDENTIALS_CACHE_ASSET).
-  writeFileSync(config, JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets: { 'taupage.cjs': agentAsset, 'taupage.cache': cacheAsset, 'taupage-credentials.cache': credentialsCacheAsset } }));
-  execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
-  copyFileSync(process.execPath, partialBinary);
-  chmodSync(partialBinary, 0o755);
-  // postject warns "Can't find string offset for section name '.note.100'" on Debian's node: harmless.
-  execFileSync(process.execPath, [join(root, 'node_modules/postject/dist/cli.js'), partialBinary, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: 'ignore' });
-  for (const f of [blob, config, main, agentAsset, cacheAsset, credentialsCacheAsset]) rmSync(f);
+  makeSingleExecutable({ main, out: partialBinary, assets: { 'taupage.cjs': agentAsset, 'taupage.cache': cacheAsset, 'taupage-credentials.cache': credentialsCacheAsset } });
+  for (const f of [main, agentAsset, cacheAsset, credentialsCacheAsset]) rmSync(f);
   const checked = spawnSync(partialBinary, ['--version'], { encoding: 'utf8', env: { ...process.env, TAUPAGE_DEBUG_SEA: '1' } });
   const version = checked.stdout.trim();
   if (version !== `taupage ${pkg.version}`) throw new Error(`the single executable answers "${version}": ${checked.stderr}`);

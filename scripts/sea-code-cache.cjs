@@ -27,6 +27,7 @@ if (!agentFile || !out) {
 // The filename must be the one agent/src/sea-main.ts compiles the asset under (AGENT_ASSET).
 const script = new Script(readFileSync(agentFile, 'utf8'), { filename: 'taupage.cjs' });
 const agent = script.runInThisContext();
+const eagerBytes = script.createCachedData().length;
 
 const BUCKET = 'warm-up';
 const APP = 'warm-up-app';
@@ -62,7 +63,6 @@ async function main() {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), etag: '"warm-up"' }).end(body);
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const stdout = process.stdout.write;
   try {
     const userData = `#taupage-ami-config\napplication_id: ${APP}\napplication_version: '1.0'\nruntime: Docker\nsource: registry.example.org/team/app:1.0\nmint_bucket: ${BUCKET}\nports:\n  8080: 8080\nenvironment:\n  STAGE: warm-up\n`;
     const agentYaml = join(dir, 'agent.yaml');
@@ -74,14 +74,16 @@ async function main() {
     writeFileSync(join(meta, 'taupage.yaml'), userData);
     Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'warm-up', AWS_SECRET_ACCESS_KEY: 'warm-up', AWS_EC2_METADATA_DISABLED: 'true' });
     delete process.env.TAUPAGE_CONFIG;
-    process.stdout.write = () => true; // the commands' own output is not the build's
     await run(['credentials', '--once', '--config', agentYaml]);
   } finally {
-    process.stdout.write = stdout;
     server.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  writeFileSync(out, script.createCachedData());
+  const cache = script.createCachedData();
+  // The S3 client alone triples it; a cache no larger than the top level's means the run compiled
+  // nothing, and the refresher would silently start as slowly as without this script.
+  if (cache.length < 2 * eagerBytes) throw new Error(`the warmed code cache (${cache.length} bytes) is not larger than the top level's (${eagerBytes}): did credentials --once run?`);
+  writeFileSync(out, cache);
 }
 
 main().then(
