@@ -38,7 +38,12 @@ async function main(): Promise<void> {
     const withSignal = userData({ source: world.source('app:1.0'), notify_cfn: { stack: 'my-stack', resource: 'AppServerGroup' } });
     const noSignal = userData({ source: world.source('app:1.0') });
     const env = (extra: Record<string, string> = {}) => isolatedAwsEnv({ ...cloud.env({ withKeys: false }), ...extra });
-    const series: Record<string, number[]> = { 'node -e 0': [], 'bare IMDS fetch + write': [], 'taupage boot (no notify_cfn)': [], 'taupage boot (with CloudFormation signal)': [] };
+    const series: Record<string, number[]> = {
+      'node -e 0': [],
+      'bare IMDS fetch + write': [],
+      'taupage boot (no notify_cfn)': [],
+      'taupage boot (with CloudFormation signal)': [],
+    };
     const inAgent: number[] = [];
     // One instance, booted once to create its container; then every run is a reboot. Both user
     // data plan the same container (notify_cfn is not part of it), so it is always reused.
@@ -47,7 +52,11 @@ async function main(): Promise<void> {
       cloud.imds.setUserData(text);
       await i.reboot();
       const ms = await timedNode([AGENT, 'boot'], i.env);
-      const result = JSON.parse(await readFile(join(i.root, 'run/taupage/result.json'), 'utf8')) as { outcome: string; durationMs: number; facts: { container?: string } };
+      const result = JSON.parse(await readFile(join(i.root, 'run/taupage/result.json'), 'utf8')) as {
+        outcome: string;
+        durationMs: number;
+        facts: { container?: string };
+      };
       if (result.outcome !== 'success') throw new Error(`boot failed: ${JSON.stringify(result)}`);
       if (key) {
         if (result.facts.container !== 'reused') throw new Error(`expected the container to be reused, got ${result.facts.container}`);
@@ -71,7 +80,9 @@ async function main(): Promise<void> {
     process.stdout.write(`boot overhead on a reboot (container reused), ${RUNS} runs each, median wall time from spawn to exit (status written):\n`);
     for (const [name, xs] of Object.entries(series)) {
       const m = median(xs);
-      process.stdout.write(`  ${name.padEnd(42)} ${m.toFixed(1).padStart(7)} ms   x${(m / base).toFixed(2)} node -e 0   x${(m / bare).toFixed(2)} bare fetch\n`);
+      process.stdout.write(
+        `  ${name.padEnd(42)} ${m.toFixed(1).padStart(7)} ms   x${(m / base).toFixed(2)} node -e 0   x${(m / bare).toFixed(2)} bare fetch\n`,
+      );
     }
     process.stdout.write(`  in-agent boot time (result.json durationMs, lock to result) median ${median(inAgent).toFixed(0)} ms\n`);
   } finally {

@@ -27,7 +27,9 @@ import { startWorld, freePort, userData, removeApp } from '../test/support/full-
 import { AGENT, REPO } from '../test/support/built-agent.js';
 
 const SEA = join(REPO, 'agent/dist/taupage');
-const [agentCommand, agentArgs, agentName] = existsSync(SEA) ? [SEA, ['boot'], 'agent/dist/taupage boot'] : [process.execPath, [AGENT, 'boot'], 'node agent/dist/taupage.mjs boot'];
+const [agentCommand, agentArgs, agentName] = existsSync(SEA)
+  ? [SEA, ['boot'], 'agent/dist/taupage boot']
+  : [process.execPath, [AGENT, 'boot'], 'node agent/dist/taupage.mjs boot'];
 import { existsSync } from 'node:fs';
 import { median, timedNode, timedCommand } from './measure.js';
 import { planContainer } from '../agent/src/steps/container/plan.js';
@@ -57,7 +59,13 @@ async function main(): Promise<void> {
       const tag = `app:size-${extraMb}`;
       const image = await world.image(tag, extraMb > 0 ? { files: { filler: randomBytes(extraMb * 786_432).toString('base64') } } : {});
       const port = await freePort();
-      const text = userData({ application_id: 'bench-app', source: world.source(tag), ports: { [port]: DEMO_PORT }, health_check_path: '/health', environment: { A: 'b' } });
+      const text = userData({
+        application_id: 'bench-app',
+        source: world.source(tag),
+        ports: { [port]: DEMO_PORT },
+        health_check_path: '/health',
+        environment: { A: 'b' },
+      });
       world.cloud.imds.setUserData(text);
 
       const reset = async () => {
@@ -81,7 +89,15 @@ async function main(): Promise<void> {
       const { config, paths } = configFromText('{}', 'bench', { TAUPAGE_ROOT: (await world.instance()).root });
       const plan = planContainer({ settings, config: { ...config, docker: { ...config.docker, syslog_address: world.syslogAddress } }, paths });
       const reference = digestRef(plan.image, image.digest);
-      const { name, ...body } = containerBody(appSpec(plan, reference, plan.env.map((e) => ({ name: e.name, value: String(e.value) })), image.digest, 'bench'));
+      const { name, ...body } = containerBody(
+        appSpec(
+          plan,
+          reference,
+          plan.env.map((e) => ({ name: e.name, value: String(e.value) })),
+          image.digest,
+          'bench',
+        ),
+      );
       const pkcs7 = await fetchIdentity(world.cloud.imds.url);
       const baseline = async (): Promise<number> => {
         const t0 = performance.now();
@@ -126,7 +142,9 @@ async function main(): Promise<void> {
       console.log(`  ${agentName} (process start to exit, app healthy): median ${ma.toFixed(0)} ms  [${fmt(a)}]`);
       console.log(`  baseline (pull + create + start + health, Docker API in-process): median ${mb.toFixed(0)} ms  [${fmt(b)}]`);
       console.log(`  ratio taupage/baseline: ${(ma / mb).toFixed(3)} (target <= 1.10); the agent adds ${(ma - mb).toFixed(0)} ms`);
-      console.log(`  of which node -e 0 (process start alone): median ${median(nodeStart).toFixed(0)} ms; the boot in-process (lock to result): median ${median(inAgent).toFixed(0)} ms`);
+      console.log(
+        `  of which node -e 0 (process start alone): median ${median(nodeStart).toFixed(0)} ms; the boot in-process (lock to result): median ${median(inAgent).toFixed(0)} ms`,
+      );
     }
   } finally {
     await world.close();

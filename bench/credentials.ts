@@ -33,7 +33,13 @@ const SEA = join(REPO, 'agent/dist/taupage');
 // Processes run with an instance's environment: this machine sets NODE_EXTRA_CA_CERTS, which
 // makes every Node start read a CA bundle (~50 ms) that no instance pays for.
 delete process.env.NODE_EXTRA_CA_CERTS;
-const ENV = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: REGION, AWS_EC2_METADATA_DISABLED: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+const ENV = {
+  AWS_ACCESS_KEY_ID: 'S3RVER',
+  AWS_SECRET_ACCESS_KEY: 'S3RVER',
+  AWS_REGION: REGION,
+  AWS_EC2_METADATA_DISABLED: 'true',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+};
 Object.assign(process.env, ENV);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -66,14 +72,26 @@ async function main_(): Promise<void> {
 
   // The baseline: a fresh client (as each --once run makes one) and two GetObject calls.
   const plainGets = async () => {
-    const client = new S3Client({ region: REGION, endpoint: s3.endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+    const client = new S3Client({
+      region: REGION,
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
     for (const f of ['user.json', 'client.json']) {
       const r = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${APP}/${f}` }));
       await r.Body!.transformToString();
     }
     client.destroy();
   };
-  const io: Io = { out: () => undefined, err: (s) => void process.stderr.write(s), env: { ...process.env, TAUPAGE_LOG_LEVEL: 'warn' }, isTty: false, readStdin: async () => '' };
+  const io: Io = {
+    out: () => undefined,
+    err: (s) => void process.stderr.write(s),
+    env: { ...process.env, TAUPAGE_LOG_LEVEL: 'warn' },
+    isTty: false,
+    readStdin: async () => '',
+  };
   const once_ = async () => {
     const code = await main(['credentials', '--once', '--config', env.agentYaml], io);
     if (code !== 0) throw new Error(`--once exited ${code}`);
@@ -127,7 +145,16 @@ const c = new S3Client({ region: '${REGION}', endpoint, forcePathStyle: true, re
 `,
   );
   const buildBaseline = (outfile: string, format: 'esm' | 'cjs') =>
-    build({ entryPoints: [baselineSrc], outfile, bundle: true, platform: 'node', target: 'node20', format, logLevel: 'warning', ...(format === 'esm' ? { banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } } : {}) });
+    build({
+      entryPoints: [baselineSrc],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format,
+      logLevel: 'warning',
+      ...(format === 'esm' ? { banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } } : {}),
+    });
   await buildBaseline(baselineBundle, 'esm');
   const run = async (command: string, args: string[]) => {
     const t = performance.now();
@@ -148,7 +175,11 @@ const c = new S3Client({ region: '${REGION}', endpoint, forcePathStyle: true, re
     rows.push([name, median(pBase), median(pOurs)]);
   };
   const onceArgs = ['credentials', '--once', '--config', env.agentYaml];
-  await processes('whole process (bundles), rotated', [process.execPath, [BUNDLE, ...onceArgs]], [process.execPath, [baselineBundle, s3.endpoint, BUCKET, APP]]);
+  await processes(
+    'whole process (bundles), rotated',
+    [process.execPath, [BUNDLE, ...onceArgs]],
+    [process.execPath, [baselineBundle, s3.endpoint, BUCKET, APP]],
+  );
   if (existsSync(SEA)) {
     const baselineCjs = join(REPO, '.tmp', 'bench-credentials-baseline.bundle.cjs');
     const baselineSea = join(REPO, '.tmp', 'bench-credentials-baseline');
@@ -159,19 +190,28 @@ const c = new S3Client({ region: '${REGION}', endpoint, forcePathStyle: true, re
 
   console.log('\ntaupage credentials --once (both files) vs. two plain GetObject calls with the same SDK, medians');
   console.log(`${'case'.padEnd(44)} ${'2x GetObject'.padStart(14)} ${'--once'.padStart(12)} ${'ratio'.padStart(7)}  overhead`);
-  for (const [name, b, o] of rows) console.log(`${name.padEnd(44)} ${ms(b).padStart(14)} ${ms(o).padStart(12)} ${(o / b).toFixed(2).padStart(7)}  ${(((o - b) / b) * 100).toFixed(0)}% (${o >= b ? '+' : ''}${(o - b).toFixed(1)} ms)`);
+  for (const [name, b, o] of rows)
+    console.log(
+      `${name.padEnd(44)} ${ms(b).padStart(14)} ${ms(o).padStart(12)} ${(o / b).toFixed(2).padStart(7)}  ${(((o - b) / b) * 100).toFixed(0)}% (${o >= b ? '+' : ''}${(o - b).toFixed(1)} ms)`,
+    );
   // What an instance runs is the single executable; in one process the command's fixed work
   // (reading the agent config, the user data and the status file: a few ms) weighs against a
   // loopback exchange of ~10 ms, where real S3 (TLS, tens of ms per request) would dwarf it.
   const judged = rows.find(([name]) => name.includes('single executables')) ?? rows.find(([name]) => name.includes('bundles'))!;
-  console.log(`target: overhead under 20%, judged on "${judged[0]}": ${(((judged[2] - judged[1]) / judged[1]) * 100).toFixed(0)}% -> ${judged[2] < judged[1] * 1.2 ? 'met' : 'NOT met'}`);
+  console.log(
+    `target: overhead under 20%, judged on "${judged[0]}": ${(((judged[2] - judged[1]) / judged[1]) * 100).toFixed(0)}% -> ${judged[2] < judged[1] * 1.2 ? 'met' : 'NOT met'}`,
+  );
 
   // The watcher, idle (objects unchanged: every pass is two conditional GETs answered 304).
   // Memory at a realistic interval (a short one keeps more garbage in flight), CPU at a short
   // interval so there are enough passes to measure, extrapolated to the default 120 s.
   const watch = async (bin: string, intervalS: number, windowS: number) => {
     const [command, pre] = bin === SEA ? [SEA, []] : [process.execPath, [bin]];
-    const child = spawn(command, [...pre, 'credentials', '--watch', '--interval', String(intervalS), '--config', env.agentYaml], { cwd: REPO, env: process.env, stdio: ['ignore', 'ignore', 'inherit'] });
+    const child = spawn(command, [...pre, 'credentials', '--watch', '--interval', String(intervalS), '--config', env.agentYaml], {
+      cwd: REPO,
+      env: process.env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     const pid = child.pid!;
     await sleep(3_000); // start and first pass
     const c0 = cpuMs(pid);
@@ -185,21 +225,37 @@ const c = new S3Client({ region: '${REGION}', endpoint, forcePathStyle: true, re
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     const pick = (k: 'rssMb' | 'dirtyMb' | 'cleanMb') => median(samples.map((m) => m[k]));
-    return { cpuMs: c1 - c0, passes: windowS / intervalS, rssMb: pick('rssMb'), maxRssMb: Math.max(...samples.map((m) => m.rssMb)), dirtyMb: pick('dirtyMb'), cleanMb: pick('cleanMb'), code };
+    return {
+      cpuMs: c1 - c0,
+      passes: windowS / intervalS,
+      rssMb: pick('rssMb'),
+      maxRssMb: Math.max(...samples.map((m) => m.rssMb)),
+      dirtyMb: pick('dirtyMb'),
+      cleanMb: pick('cleanMb'),
+      code,
+    };
   };
   const minified = join(REPO, '.tmp', 'taupage.min.mjs');
   execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs'), '--minify'], { stdio: 'ignore' });
   copyFileSync(BUNDLE, minified);
   execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs')], { stdio: 'ignore' });
   console.log('\nwatcher, idle (objects unchanged)');
-  const variants: Array<[string, string]> = [...(existsSync(SEA) ? [['single executable', SEA] as [string, string]] : []), ['bundle', BUNDLE], ['bundle --minify', minified]];
+  const variants: Array<[string, string]> = [
+    ...(existsSync(SEA) ? [['single executable', SEA] as [string, string]] : []),
+    ['bundle', BUNDLE],
+    ['bundle --minify', minified],
+  ];
   for (const [label, bin] of variants) {
     const idle = await watch(bin, 10, 20);
     const busy = await watch(bin, 0.25, 15);
     const perPassMs = busy.cpuMs / busy.passes;
     const perHour = perPassMs * (3600 / 120);
-    console.log(`  ${label}: RSS median ${idle.rssMb.toFixed(1)} MB, max ${idle.maxRssMb.toFixed(1)} MB (target < 60 MB), of which dirty (heap, stacks) ${idle.dirtyMb.toFixed(1)} MB and clean file pages (the node binary's code) ${idle.cleanMb.toFixed(1)} MB; SIGTERM exit ${idle.code}`);
-    console.log(`    CPU ${perPassMs.toFixed(2)} ms per pass (${busy.cpuMs.toFixed(0)} ms over ~${busy.passes} passes at ${0.25} s) -> ~${(perHour / 1000).toFixed(2)} CPU s per hour at the default 120 s interval (${((perHour / 3_600_000) * 100).toFixed(4)}% of one core)`);
+    console.log(
+      `  ${label}: RSS median ${idle.rssMb.toFixed(1)} MB, max ${idle.maxRssMb.toFixed(1)} MB (target < 60 MB), of which dirty (heap, stacks) ${idle.dirtyMb.toFixed(1)} MB and clean file pages (the node binary's code) ${idle.cleanMb.toFixed(1)} MB; SIGTERM exit ${idle.code}`,
+    );
+    console.log(
+      `    CPU ${perPassMs.toFixed(2)} ms per pass (${busy.cpuMs.toFixed(0)} ms over ~${busy.passes} passes at ${0.25} s) -> ~${(perHour / 1000).toFixed(2)} CPU s per hour at the default 120 s interval (${((perHour / 3_600_000) * 100).toFixed(4)}% of one core)`,
+    );
   }
 
   await s3.dispose();

@@ -93,7 +93,10 @@ async function measure(name: string, agent: string[], out: string[]): Promise<vo
       .map((l) => JSON.parse(l) as { result: string; ms: number });
     for (const result of ['granted', 'refused']) {
       const ms = served.filter((r) => r.result === result).map((r) => r.ms);
-      if (ms.length) out.push(`${`${name}: service time per ${result === 'granted' ? 'grant' : 'refusal'}`.padEnd(44)} ${median(ms).toFixed(0).padStart(5)} ms  (median of ${ms.length}, inside the figures above)`);
+      if (ms.length)
+        out.push(
+          `${`${name}: service time per ${result === 'granted' ? 'grant' : 'refusal'}`.padEnd(44)} ${median(ms).toFixed(0).padStart(5)} ms  (median of ${ms.length}, inside the figures above)`,
+        );
     }
   } finally {
     await lab.close();

@@ -106,12 +106,17 @@ if (sea) {
   // than it saves them.)
   execFileSync(process.execPath, [join(root, 'scripts/sea-code-cache.cjs'), agentAsset, credentialsCacheAsset], { stdio: ['ignore', 'ignore', 'inherit'] });
   // Asset names as in agent/src/sea-main.ts (AGENT_ASSET, AGENT_CACHE_ASSET, CREDENTIALS_CACHE_ASSET).
-  makeSingleExecutable({ main, out: partialBinary, assets: { 'taupage.cjs': agentAsset, 'taupage.cache': cacheAsset, 'taupage-credentials.cache': credentialsCacheAsset } });
+  makeSingleExecutable({
+    main,
+    out: partialBinary,
+    assets: { 'taupage.cjs': agentAsset, 'taupage.cache': cacheAsset, 'taupage-credentials.cache': credentialsCacheAsset },
+  });
   for (const f of [main, agentAsset, cacheAsset, credentialsCacheAsset]) rmSync(f);
   const checked = spawnSync(partialBinary, ['--version'], { encoding: 'utf8', env: { ...process.env, TAUPAGE_DEBUG_SEA: '1' } });
   const version = checked.stdout.trim();
   if (version !== `taupage ${pkg.version}`) throw new Error(`the single executable answers "${version}": ${checked.stderr}`);
-  if (!checked.stderr.includes('code cache taupage.cache accepted')) console.error(`warning: the single executable does not use its code cache (${checked.stderr.trim()}); every start compiles the agent`);
+  if (!checked.stderr.includes('code cache taupage.cache accepted'))
+    console.error(`warning: the single executable does not use its code cache (${checked.stderr.trim()}); every start compiles the agent`);
   // Renamed into place, so a test or benchmark starting it meanwhile never runs half a binary.
   renameSync(partialBinary, binary);
   console.error(`built agent/dist/taupage (single executable, ${version})`);

@@ -68,7 +68,10 @@ async function main() {
     const agentYaml = join(dir, 'agent.yaml');
     const uid = process.getuid?.() ?? 0;
     const gid = process.getgid?.() ?? 0;
-    writeFileSync(agentYaml, `root: ${dir}\nlog_level: warn\naws:\n  region: eu-central-1\n  endpoints:\n    s3: http://127.0.0.1:${server.address().port}\n  s3_force_path_style: true\napplication_user:\n  uid: ${uid}\n  gid: ${gid}\n`);
+    writeFileSync(
+      agentYaml,
+      `root: ${dir}\nlog_level: warn\naws:\n  region: eu-central-1\n  endpoints:\n    s3: http://127.0.0.1:${server.address().port}\n  s3_force_path_style: true\napplication_user:\n  uid: ${uid}\n  gid: ${gid}\n`,
+    );
     const meta = join(dir, 'meta');
     mkdirSync(meta, { recursive: true });
     writeFileSync(join(meta, 'taupage.yaml'), userData);
@@ -82,7 +85,8 @@ async function main() {
   const cache = script.createCachedData();
   // The S3 client alone triples it; a cache no larger than the top level's means the run compiled
   // nothing, and the refresher would silently start as slowly as without this script.
-  if (cache.length < 2 * eagerBytes) throw new Error(`the warmed code cache (${cache.length} bytes) is not larger than the top level's (${eagerBytes}): did credentials --once run?`);
+  if (cache.length < 2 * eagerBytes)
+    throw new Error(`the warmed code cache (${cache.length} bytes) is not larger than the top level's (${eagerBytes}): did credentials --once run?`);
   writeFileSync(out, cache);
 }
 

@@ -34,7 +34,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return await cmd.run(rest, io);
   } catch (e) {
     if (isAgentError(e)) io.err(errorText(cmd.name, e));
-    else io.err(`taupage ${cmd.name}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\nThis is a bug in taupage; please report it with the output above.\n`);
+    else
+      io.err(
+        `taupage ${cmd.name}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\nThis is a bug in taupage; please report it with the output above.\n`,
+      );
     return exitCodeFor(e);
   }
 }

@@ -24,7 +24,9 @@ export function makeSingleExecutable({ main, out, assets = {} }) {
     copyFileSync(process.execPath, out);
     chmodSync(out, 0o755);
     // postject warns "Can't find string offset for section name '.note.100'" on Debian's node: harmless.
-    execFileSync(process.execPath, [join(root, 'node_modules/postject/dist/cli.js'), out, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], { stdio: 'ignore' });
+    execFileSync(process.execPath, [join(root, 'node_modules/postject/dist/cli.js'), out, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], {
+      stdio: 'ignore',
+    });
   } finally {
     rmSync(blob, { force: true });
     rmSync(config, { force: true });

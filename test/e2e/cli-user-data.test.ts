@@ -18,7 +18,9 @@ describe('taupage validate', () => {
     const r = taupage(['validate', file]);
     expect(r.code).toBe(1);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:10:20: error TPG_UD_TYPE mounts\\["/data"\\]\\.erase_on_boot: expected a boolean`));
+    expect(lines[0]).toMatch(
+      new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:10:20: error TPG_UD_TYPE mounts\\["/data"\\]\\.erase_on_boot: expected a boolean`),
+    );
     expect(lines.at(-1)).toBe(`${file}: invalid: 1 error, 0 warnings`);
   });
 
@@ -94,11 +96,25 @@ describe('taupage plan', () => {
     expect(c.binds).toContainEqual({ host: '/meta', container: '/meta', readOnly: true });
     expect(c.binds).toContainEqual({ host: '/var/log-custom', container: '/var/log', readOnly: false });
     expect(c.capAdd).toEqual(['NET_ADMIN', 'SYS_PTRACE']);
-    expect(c.env.map((e: { name: string }) => e.name)).toEqual(['TOKENINFO_URL', 'STAGE', 'FEATURE_FLAG', 'MAX_THREADS', 'DB_PASSWORD', 'API_SECRET', 'APPLICATION_ID', 'APPLICATION_VERSION', 'CREDENTIALS_DIR']);
+    expect(c.env.map((e: { name: string }) => e.name)).toEqual([
+      'TOKENINFO_URL',
+      'STAGE',
+      'FEATURE_FLAG',
+      'MAX_THREADS',
+      'DB_PASSWORD',
+      'API_SECRET',
+      'APPLICATION_ID',
+      'APPLICATION_VERSION',
+      'CREDENTIALS_DIR',
+    ]);
     expect(c.env.find((e: { name: string }) => e.name === 'DB_PASSWORD').value).toBe('aws:kms:[redacted] (decrypted at boot)');
     expect(c.env.find((e: { name: string }) => e.name === 'API_SECRET').value).toBe('[redacted]');
     expect(c.health).toMatchObject({ timeoutSeconds: 120, http: { port: 80, path: '/health', url: 'http://127.0.0.1:80/health' } });
-    expect(byId.credentials).toMatchObject({ bucket: 'exampleorg-stups-mint-123456789012-eu-central-1', keys: ['my-app/user.json', 'my-app/client.json'], directory: '/meta/credentials' });
+    expect(byId.credentials).toMatchObject({
+      bucket: 'exampleorg-stups-mint-123456789012-eu-central-1',
+      keys: ['my-app/user.json', 'my-app/client.json'],
+      directory: '/meta/credentials',
+    });
     expect(byId.signal).toMatchObject({ stack: 'my-app-1', resource: 'AppServerAutoScalingGroup' });
     expect(byId.ssh.directives).toContain('Port 22');
   });
@@ -122,7 +138,15 @@ describe('taupage plan', () => {
 });
 
 describe('secrets never reach output', () => {
-  const SECRETS = ['AQICAHhYc2VjcmV0LWNpcGhlcnRleHQ=', 'plain-but-secret-named', 'AQICAHhzdXBlcnVzZXI=', 'AQICAHhzdGFuZGJ5dXNlcg==', 'AQICAHhzY2FseXIta2V5', '2bfbea1e-10c3-4419-bdad-7e6435882e1f', 'Zm9vOmJhcg=='];
+  const SECRETS = [
+    'AQICAHhYc2VjcmV0LWNpcGhlcnRleHQ=',
+    'plain-but-secret-named',
+    'AQICAHhzdXBlcnVzZXI=',
+    'AQICAHhzdGFuZGJ5dXNlcg==',
+    'AQICAHhzY2FseXIta2V5',
+    '2bfbea1e-10c3-4419-bdad-7e6435882e1f',
+    'Zm9vOmJhcg==',
+  ];
   // Every fixture that carries a secret (aws:kms:, secret-named keys, tokens, registry auth).
   const files = readdirSync(join(REPO, 'test/fixtures/user-data')).filter(
     (f) => f.endsWith('.yaml') && f !== 'expected.yaml' && /aws:kms:|PASSWORD|SECRET|_key:|auth:/i.test(readFileSync(fixture(f), 'utf8')),

@@ -67,7 +67,12 @@ describe.sequential('scripts/demo', () => {
     // in between (the script would release it when --keep exits).
     const release = await lockApp();
     cleanups.push(release);
-    const env = { ...process.env, TAUPAGE_DEMO_DIR: join(scratch, 'demo'), LOCAL_CLOUD_DIR: join(scratch, 'local-cloud'), TAUPAGE_APP_LOCK_OWNER: String(process.pid) };
+    const env = {
+      ...process.env,
+      TAUPAGE_DEMO_DIR: join(scratch, 'demo'),
+      LOCAL_CLOUD_DIR: join(scratch, 'local-cloud'),
+      TAUPAGE_APP_LOCK_OWNER: String(process.pid),
+    };
     const run = await demo(['--keep'], env);
     expect(run.out).toMatch(/Docker engine answers at /);
     expect(run.code, run.out).toBe(0);

@@ -11,7 +11,19 @@ import { request } from 'undici';
 import { kmsValue } from '../fakes/kms.js';
 import { lockApp } from '../helpers/app-lock.js';
 import { DEMO_PORT, type DemoImage } from '../fakes/demo-image.js';
-import { MINT_BUCKET, agentSettings, execInApp, freePort, gateCounts, inspectApp, removeApp, startWorld, userData, type Instance, type World } from '../support/full-boot.js';
+import {
+  MINT_BUCKET,
+  agentSettings,
+  execInApp,
+  freePort,
+  gateCounts,
+  inspectApp,
+  removeApp,
+  startWorld,
+  userData,
+  type Instance,
+  type World,
+} from '../support/full-boot.js';
 import { LABELS } from '../../agent/src/steps/container/plan.js';
 
 const SECRETS = { db: 'e2e-db-password-77', scalyr: 'e2e-scalyr-key-88' };
@@ -63,7 +75,8 @@ async function httpGet(port: number, path: string): Promise<{ status: number; bo
   return { status: res.statusCode, body: await res.body.text() };
 }
 
-const stepOf = (s: { steps: Array<{ id: string }> }, id: string) => s.steps.find((x) => x.id === id) as { id: string; outcome: string; startedAt: string; durationMs: number; errorCode?: string; message?: string };
+const stepOf = (s: { steps: Array<{ id: string }> }, id: string) =>
+  s.steps.find((x) => x.id === id) as { id: string; outcome: string; startedAt: string; durationMs: number; errorCode?: string; message?: string };
 
 describe.sequential('taupage boot with the application container', () => {
   let webPort: number;
@@ -92,7 +105,16 @@ describe.sequential('taupage boot with the application container', () => {
     expect((await instance.taupage('status')).code).toBe(3);
     world.cloud.imds.faults.delay(2_500);
     const running = instance.taupage('boot');
-    await expect.poll(() => stat(join(instance.root, 'run/taupage/status.json')).then(() => true, () => false), { timeout: 10_000, interval: 25 }).toBe(true);
+    await expect
+      .poll(
+        () =>
+          stat(join(instance.root, 'run/taupage/status.json')).then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 10_000, interval: 25 },
+      )
+      .toBe(true);
     const during = await instance.taupage('status');
     expect(during.stdout).toMatch(/^state: running for /m);
     expect(during.code).toBe(3);
@@ -108,12 +130,20 @@ describe.sequential('taupage boot with the application container', () => {
 
     // The status: every step, the digest, the signal.
     const status = await instance.status();
-    expect(status).toMatchObject({ state: 'ended', outcome: 'success', imageDigest: digest, instanceId: 'i-0123456789abcdef0', facts: { signal: 'SUCCESS', signalSent: true, container: 'created' } });
+    expect(status).toMatchObject({
+      state: 'ended',
+      outcome: 'success',
+      imageDigest: digest,
+      instanceId: 'i-0123456789abcdef0',
+      facts: { signal: 'SUCCESS', signalSent: true, container: 'created' },
+    });
     expect(await readFile(join(instance.root, 'run/taupage/result.json'), 'utf8').then(JSON.parse)).toEqual(status);
     for (const id of ['user-data', 'credentials', 'container', 'signal']) expect(stepOf(status, id).outcome).toBe('success');
     const creds = stepOf(status, 'credentials');
     expect(Date.parse(creds.startedAt) + creds.durationMs).toBeLessThanOrEqual(Date.parse(stepOf(status, 'container').startedAt) + 1);
-    expect(world.cloud.cloudformation.signals).toMatchObject([{ status: 'SUCCESS', stackName: 'my-stack', logicalResourceId: 'AppServerGroup', uniqueId: 'i-0123456789abcdef0', accessKeyId: role }]);
+    expect(world.cloud.cloudformation.signals).toMatchObject([
+      { status: 'SUCCESS', stackName: 'my-stack', logicalResourceId: 'AppServerGroup', uniqueId: 'i-0123456789abcdef0', accessKeyId: role },
+    ]);
     // KMS and S3 were asked with the instance role's credentials from IMDS.
     expect(world.cloud.kms.calls.filter((c) => c.outcome === 'ok').map((c) => c.accessKeyId)).toEqual([role, role]);
 
@@ -128,7 +158,10 @@ describe.sequential('taupage boot with the application container', () => {
 
     // Mint's files: on the host with the container user's owner and mode, there when the
     // application started (it lists them first thing), readable by it under CREDENTIALS_DIR.
-    for (const [file, content] of [['user.json', MINT.user], ['client.json', MINT.client]] as const) {
+    for (const [file, content] of [
+      ['user.json', MINT.user],
+      ['client.json', MINT.client],
+    ] as const) {
       const path = join(instance.root, 'meta/credentials', file);
       const st = await stat(path);
       expect({ uid: st.uid, gid: st.gid, mode: st.mode & 0o777 }).toEqual({ uid: 999, gid: 999, mode: 0o400 });
@@ -136,7 +169,9 @@ describe.sequential('taupage boot with the application container', () => {
       const seen = await execInApp(world.docker, ['/bin/busybox', 'sh', '-c', `/bin/busybox id -u; /bin/busybox cat "$CREDENTIALS_DIR/${file}"`]);
       expect(seen).toMatchObject({ code: 0, stdout: `999\n${content}` });
     }
-    await expect.poll(() => world.syslogLines.find((l) => l.includes('credentials at start:')), { timeout: 5_000 }).toMatch(/my-app.*credentials at start: client\.json user\.json/);
+    await expect
+      .poll(() => world.syslogLines.find((l) => l.includes('credentials at start:')), { timeout: 5_000 })
+      .toMatch(/my-app.*credentials at start: client\.json user\.json/);
 
     // Files of the boot: the user data as written (0444), metrics.
     const meta = join(instance.root, 'meta/taupage.yaml');
@@ -181,7 +216,11 @@ describe.sequential('taupage boot with the application container', () => {
     expect(info.Id).toBe(firstId);
     expect(info.State.Running).toBe(true);
     expect(gateCounts(world.gate)).toEqual({ pulls: 0, trustChecks: 0 });
-    expect(await instance.status()).toMatchObject({ outcome: 'success', imageDigest: images['app:1.0']!.digest, facts: { container: 'reused', signal: 'SUCCESS' } });
+    expect(await instance.status()).toMatchObject({
+      outcome: 'success',
+      imageDigest: images['app:1.0']!.digest,
+      facts: { container: 'reused', signal: 'SUCCESS' },
+    });
     expect(world.cloud.cloudformation.signals).toMatchObject([{ status: 'SUCCESS' }]);
     expect((await httpGet(webPort, '/health')).status).toBe(200);
   });
@@ -204,7 +243,15 @@ describe.sequential('taupage boot with the application container', () => {
   it('health never 200: FAILURE with the last status seen, signalled', async () => {
     world.cloud.cloudformation.signals.length = 0;
     const port = await freePort();
-    world.cloud.imds.setUserData(userData({ source: world.source('app:1.0'), ports: { [port]: DEMO_PORT }, health_check_path: '/missing', health_check_timeout_seconds: 2, notify_cfn: NOTIFY }));
+    world.cloud.imds.setUserData(
+      userData({
+        source: world.source('app:1.0'),
+        ports: { [port]: DEMO_PORT },
+        health_check_path: '/missing',
+        health_check_timeout_seconds: 2,
+        notify_cfn: NOTIFY,
+      }),
+    );
     const i = await world.instance();
     const boot = await i.taupage('boot');
     expect(boot.code).toBe(1);
@@ -223,7 +270,9 @@ describe.sequential('taupage boot with the application container', () => {
     await removeApp(world.docker);
     world.gate.requests.length = 0;
     world.cloud.cloudformation.signals.length = 0;
-    world.cloud.imds.setUserData(userData({ source: world.source(typeof image === 'function' ? image() : image), ports: { [await freePort()]: DEMO_PORT }, notify_cfn: NOTIFY }));
+    world.cloud.imds.setUserData(
+      userData({ source: world.source(typeof image === 'function' ? image() : image), ports: { [await freePort()]: DEMO_PORT }, notify_cfn: NOTIFY }),
+    );
     const i = await world.instance();
     const boot = await i.taupage('boot');
     expect(boot.code).toBe(1);
@@ -263,11 +312,17 @@ describe.sequential('taupage boot with the application container', () => {
     world.cloud.imds.setUserData(userData({ source: world.source('batch:1.0'), shutdown: 'on-exit', notify_cfn: NOTIFY }));
     world.cloud.cloudformation.signals.length = 0;
     // The shutdown command the agent config names (on an instance it powers off).
-    const i = await world.instance({ agent: { ...agentSettings(world), shutdown: { command: ['sh', '-c', 'echo "exit $TAUPAGE_APP_EXIT_CODE" > "$TAUPAGE_ROOT/powered-off"'] } } });
+    const i = await world.instance({
+      agent: { ...agentSettings(world), shutdown: { command: ['sh', '-c', 'echo "exit $TAUPAGE_APP_EXIT_CODE" > "$TAUPAGE_ROOT/powered-off"'] } },
+    });
     const boot = await i.taupage('boot');
     expect(boot.code).toBe(0);
     expect(await readFile(join(i.root, 'powered-off'), 'utf8')).toBe('exit 0\n');
-    const result = JSON.parse(await readFile(join(i.root, 'run/taupage/result.json'), 'utf8')) as { outcome: string; imageDigest: string; facts: Record<string, unknown> };
+    const result = JSON.parse(await readFile(join(i.root, 'run/taupage/result.json'), 'utf8')) as {
+      outcome: string;
+      imageDigest: string;
+      facts: Record<string, unknown>;
+    };
     expect(result).toMatchObject({ outcome: 'success', imageDigest: batch.digest, facts: { applicationExitCode: 0 } });
     expect(world.cloud.cloudformation.signals).toMatchObject([{ status: 'SUCCESS' }]);
   });

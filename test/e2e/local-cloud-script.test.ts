@@ -21,7 +21,15 @@ describe('scripts/local-cloud', () => {
     await writeFile(ud, '#taupage-ami-config\napplication_id: from-script\n');
     const started = await lc('start', '--user-data', ud);
     const env = Object.fromEntries([...started.stdout.matchAll(/^export ([A-Z0-9_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
-    expect(Object.keys(env)).toEqual(expect.arrayContaining(['AWS_EC2_METADATA_SERVICE_ENDPOINT', 'AWS_ENDPOINT_URL_KMS', 'AWS_ENDPOINT_URL_CLOUDFORMATION', 'AWS_REGION', 'AWS_ACCESS_KEY_ID']));
+    expect(Object.keys(env)).toEqual(
+      expect.arrayContaining([
+        'AWS_EC2_METADATA_SERVICE_ENDPOINT',
+        'AWS_ENDPOINT_URL_KMS',
+        'AWS_ENDPOINT_URL_CLOUDFORMATION',
+        'AWS_REGION',
+        'AWS_ACCESS_KEY_ID',
+      ]),
+    );
     expect((await lc('start')).stderr).toMatch(/already running/);
     expect((await lc('env', '--no-keys')).stdout).not.toMatch(/AWS_ACCESS_KEY_ID/);
 

@@ -16,7 +16,11 @@ const SEA = join(REPO, 'agent/dist/taupage');
 let dir: string;
 
 /** Missing, or a source (or the build script) changed since it was built. */
-const stale = () => !existsSync(SEA) || execFileSync('find', [join(REPO, 'agent/src'), join(REPO, 'scripts/build.mjs'), join(REPO, 'scripts/sea-code-cache.cjs'), '-newer', SEA], { encoding: 'utf8' }).trim() !== '';
+const stale = () =>
+  !existsSync(SEA) ||
+  execFileSync('find', [join(REPO, 'agent/src'), join(REPO, 'scripts/build.mjs'), join(REPO, 'scripts/sea-code-cache.cjs'), '-newer', SEA], {
+    encoding: 'utf8',
+  }).trim() !== '';
 
 beforeAll(() => {
   if (stale()) execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs'), '--sea'], { cwd: REPO, stdio: 'ignore' });
@@ -43,7 +47,11 @@ describe('agent/dist/taupage', () => {
     expect(r).toEqual({ code: 0, stdout: expect.stringMatching(/^taupage \d+\.\d+\.\d+\n$/), stderr: 'taupage: code cache taupage.cache accepted\n' });
     // The refresher's own cache, made after one credentials --once at build time.
     const c = await sea(['credentials', '--help'], { TAUPAGE_DEBUG_SEA: '1' });
-    expect(c).toEqual({ code: 0, stdout: expect.stringContaining('usage: taupage credentials --once|--watch'), stderr: 'taupage: code cache taupage-credentials.cache accepted\n' });
+    expect(c).toEqual({
+      code: 0,
+      stdout: expect.stringContaining('usage: taupage credentials --once|--watch'),
+      stderr: 'taupage: code cache taupage-credentials.cache accepted\n',
+    });
     const file = join(dir, 'ud.yaml');
     await writeFile(file, '#taupage-ami-config\napplication_id: my-app\napplication_version: "1"\nruntime: Docker\nsource: pierone.example.org/t/x:1\n');
     expect((await sea(['validate', file])).code).toBe(0);
@@ -68,11 +76,15 @@ describe('agent/dist/taupage', () => {
       const env = { SSH_ORIGINAL_COMMAND: 'grant-ssh-access alice', SSH_CONNECTION: '10.0.0.5 50000 10.0.0.9 22' };
       expect(await sea(['ssh-hook', '--socket', path], env)).toEqual({ code: 7, stdout: 'out line\n', stderr: 'err line\n' });
       // TAUPAGE_ROOT places the default socket, as for the service.
-      expect((await sea(['ssh-hook'], { ...env, TAUPAGE_ROOT: dir.replace(/$/, '/nowhere') })).stderr).toMatch(/TPG_SSH_SERVICE_UNAVAILABLE: .*\/nowhere\/run\/taupage\/ssh-hook\.sock: no such socket/);
+      expect((await sea(['ssh-hook'], { ...env, TAUPAGE_ROOT: dir.replace(/$/, '/nowhere') })).stderr).toMatch(
+        /TPG_SSH_SERVICE_UNAVAILABLE: .*\/nowhere\/run\/taupage\/ssh-hook\.sock: no such socket/,
+      );
     } finally {
       await new Promise((r) => server.close(r));
     }
-    expect(requests.map((l) => decodeRequest(l.trimEnd()))).toEqual([{ ok: true, request: { command: 'grant-ssh-access alice', length: 22, connection: '10.0.0.5 50000 10.0.0.9 22', agent: null } }]);
+    expect(requests.map((l) => decodeRequest(l.trimEnd()))).toEqual([
+      { ok: true, request: { command: 'grant-ssh-access alice', length: 22, connection: '10.0.0.5 50000 10.0.0.9 22', agent: null } },
+    ]);
   });
 
   it('ssh-hook: the service down is exit 5, a wrong argument exit 2', async () => {

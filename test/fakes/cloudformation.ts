@@ -46,21 +46,47 @@ export async function startCloudFormation(options: CloudFormationOptions = {}): 
     const form = new URLSearchParams(req.body.toString('utf8'));
     const action = form.get('Action');
     if (!sigv4Scope(req.headers)) return errorXml(403, 'MissingAuthenticationToken', 'Request is missing Authentication Token');
-    if (action !== 'SignalResource') return errorXml(400, 'InvalidAction', `Could not find operation ${action ?? '(none)'} for version ${form.get('Version') ?? '(none)'}`);
+    if (action !== 'SignalResource')
+      return errorXml(400, 'InvalidAction', `Could not find operation ${action ?? '(none)'} for version ${form.get('Version') ?? '(none)'}`);
     const stackName = form.get('StackName') ?? '';
     const logicalResourceId = form.get('LogicalResourceId') ?? '';
     const uniqueId = form.get('UniqueId') ?? '';
     const status = form.get('Status') ?? '';
-    const missing = [['StackName', stackName], ['LogicalResourceId', logicalResourceId], ['UniqueId', uniqueId], ['Status', status]].filter(([, v]) => !v).map(([k]) => k);
-    if (missing.length) return errorXml(400, 'ValidationError', `${missing.length} validation error(s) detected: ${missing.map((k) => `Value null at '${k![0]!.toLowerCase()}${k!.slice(1)}' failed to satisfy constraint: Member must not be null`).join('; ')}`);
-    if (status !== 'SUCCESS' && status !== 'FAILURE') return errorXml(400, 'ValidationError', `1 validation error detected: Value '${status}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [SUCCESS, FAILURE]`);
+    const missing = [
+      ['StackName', stackName],
+      ['LogicalResourceId', logicalResourceId],
+      ['UniqueId', uniqueId],
+      ['Status', status],
+    ]
+      .filter(([, v]) => !v)
+      .map(([k]) => k);
+    if (missing.length)
+      return errorXml(
+        400,
+        'ValidationError',
+        `${missing.length} validation error(s) detected: ${missing.map((k) => `Value null at '${k![0]!.toLowerCase()}${k!.slice(1)}' failed to satisfy constraint: Member must not be null`).join('; ')}`,
+      );
+    if (status !== 'SUCCESS' && status !== 'FAILURE')
+      return errorXml(
+        400,
+        'ValidationError',
+        `1 validation error detected: Value '${status}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [SUCCESS, FAILURE]`,
+      );
     if (options.stacks) {
       const resources = options.stacks[stackName];
       if (!resources) return errorXml(400, 'ValidationError', `Stack with id ${stackName} does not exist`);
-      if (!resources.includes(logicalResourceId)) return errorXml(400, 'ValidationError', `Resource ${logicalResourceId} does not exist for stack ${stackName}`);
+      if (!resources.includes(logicalResourceId))
+        return errorXml(400, 'ValidationError', `Resource ${logicalResourceId} does not exist for stack ${stackName}`);
     }
     const scope = sigv4Scope(req.headers);
-    signals.push({ stackName, logicalResourceId, uniqueId, status, at: Date.now(), ...(scope ? { region: scope.region, accessKeyId: scope.accessKeyId } : {}) });
+    signals.push({
+      stackName,
+      logicalResourceId,
+      uniqueId,
+      status,
+      at: Date.now(),
+      ...(scope ? { region: scope.region, accessKeyId: scope.accessKeyId } : {}),
+    });
     return {
       status: 200,
       headers: { 'content-type': 'text/xml', 'x-amzn-requestid': randomUUID() },
@@ -72,7 +98,8 @@ export async function startCloudFormation(options: CloudFormationOptions = {}): 
       name: 'cloudformation',
       handle,
       throttled: () => errorXml(400, 'Throttling', 'Rate exceeded'),
-      error: (status) => (status >= 500 ? errorXml(status, 'InternalFailure', 'injected failure', 'Receiver') : errorXml(status, 'ValidationError', 'injected error')),
+      error: (status) =>
+        status >= 500 ? errorXml(status, 'InternalFailure', 'injected failure', 'Receiver') : errorXml(status, 'ValidationError', 'injected error'),
     },
     options.port !== undefined ? { port: options.port } : {},
   );

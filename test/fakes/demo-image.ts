@@ -52,7 +52,8 @@ async function staticBusybox(): Promise<string> {
     const phnum = head.readUInt16LE(56);
     const ph = Buffer.alloc(phentsize * phnum);
     await f.read(ph, 0, ph.length, phoff);
-    for (let i = 0; i < phnum; i++) if (ph.readUInt32LE(i * phentsize) === 3 /* PT_INTERP */) throw new Error(`${BUSYBOX} is dynamically linked: apt-get install busybox-static`);
+    for (let i = 0; i < phnum; i++)
+      if (ph.readUInt32LE(i * phentsize) === 3 /* PT_INTERP */) throw new Error(`${BUSYBOX} is dynamically linked: apt-get install busybox-static`);
     return BUSYBOX;
   } finally {
     await f.close();
@@ -70,7 +71,11 @@ export async function buildDemoImage(docker: Docker, options: DemoImageOptions):
     await copyFile(await staticBusybox(), join(root, 'bin', 'busybox'));
     await chmod(join(root, 'bin', 'busybox'), 0o755);
     await writeFile(join(root, 'etc', 'passwd'), 'root:x:0:0:root:/:/bin/sh\napplication:x:999:999:application:/:/bin/false\n');
-    const files = { 'index.html': `<h1>Hello from Taupage</h1><p>${options.reference} built ${new Date().toISOString()}</p>\n`, health: 'ok\n', ...options.files };
+    const files = {
+      'index.html': `<h1>Hello from Taupage</h1><p>${options.reference} built ${new Date().toISOString()}</p>\n`,
+      health: 'ok\n',
+      ...options.files,
+    };
     for (const [name, content] of Object.entries(files)) await writeFile(join(root, 'www', name), content, { mode: 0o644 });
     // httpd as PID 1 would ignore SIGTERM (and every stop would wait for the kill): a shell
     // that traps it stays PID 1 instead.
@@ -83,7 +88,9 @@ export async function buildDemoImage(docker: Docker, options: DemoImageOptions):
     const tar = spawn('tar', ['-C', root, '--owner=0', '--group=0', '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const imported = await docker.importImage(tar.stdout as unknown as string, { repo, tag, changes } as object);
     await drain(imported as NodeJS.ReadableStream);
-    const pushed = await drain((await docker.getImage(options.reference).push({ authconfig: { serveraddress: repo.slice(0, repo.indexOf('/')) } })) as NodeJS.ReadableStream);
+    const pushed = await drain(
+      (await docker.getImage(options.reference).push({ authconfig: { serveraddress: repo.slice(0, repo.indexOf('/')) } })) as NodeJS.ReadableStream,
+    );
     const aux = pushed.find((e) => (e.aux as { Digest?: string } | undefined)?.Digest);
     const digest = (aux?.aux as { Digest: string } | undefined)?.Digest;
     if (!digest) throw new Error(`push of ${options.reference} reported no digest`);

@@ -127,13 +127,29 @@ export async function startImds(options: ImdsOptions = {}): Promise<FakeImds> {
   for (const [k, v] of Object.entries({ ...defaults, ...options.metadata })) state.metadata.set(k, v);
 
   const tokens = new Map<string, number>(); // token → expiry (clock ms)
-  const text = (status: number, body = '', headers: Record<string, string> = {}): FakeResponse => ({ status, body, headers: { 'content-type': 'text/plain', ...headers } });
+  const text = (status: number, body = '', headers: Record<string, string> = {}): FakeResponse => ({
+    status,
+    body,
+    headers: { 'content-type': 'text/plain', ...headers },
+  });
 
   const metadataTree = (): Map<string, string> => {
     const all = new Map(state.metadata);
     if (state.role) {
       all.set(`iam/security-credentials/${state.role.name}`, JSON.stringify(state.role.credentials, null, 2));
-      all.set('iam/info', JSON.stringify({ Code: 'Success', LastUpdated: state.role.credentials.LastUpdated, InstanceProfileArn: `arn:aws:iam::${identity.accountId}:instance-profile/${state.role.name}`, InstanceProfileId: 'AIPALOCALCLOUD000001' }, null, 2));
+      all.set(
+        'iam/info',
+        JSON.stringify(
+          {
+            Code: 'Success',
+            LastUpdated: state.role.credentials.LastUpdated,
+            InstanceProfileArn: `arn:aws:iam::${identity.accountId}:instance-profile/${state.role.name}`,
+            InstanceProfileId: 'AIPALOCALCLOUD000001',
+          },
+          null,
+          2,
+        ),
+      );
     }
     return all;
   };
@@ -175,7 +191,8 @@ export async function startImds(options: ImdsOptions = {}): Promise<FakeImds> {
     if (req.path === '/latest/user-data' || req.path === '/latest/user-data/') {
       return state.userData ? { status: 200, body: state.userData, headers: { 'content-type': 'application/octet-stream' } } : text(404, notFound());
     }
-    if (req.path === '/latest/dynamic/instance-identity/document') return { status: 200, body: JSON.stringify(identity, null, 2), headers: { 'content-type': 'text/plain' } };
+    if (req.path === '/latest/dynamic/instance-identity/document')
+      return { status: 200, body: JSON.stringify(identity, null, 2), headers: { 'content-type': 'text/plain' } };
     if (req.path === '/latest/dynamic/instance-identity/pkcs7' || req.path === '/latest/dynamic/instance-identity/signature') return text(200, pkcs7(identity));
     if (req.path === '/latest/dynamic/instance-identity/' || req.path === '/latest/dynamic/instance-identity') return text(200, 'document\npkcs7\nsignature');
     if (req.path.startsWith('/latest/meta-data')) {

@@ -84,7 +84,11 @@ export async function startKms(options: KmsOptions = {}): Promise<FakeKms> {
   const account = options.accountId ?? '123456789012';
   const calls: KmsCall[] = [];
   const arn = (keyId: string) => (keyId.startsWith('arn:') ? keyId : `arn:aws:kms:${region}:${account}:key/${keyId.replace(/^alias\//, '')}`);
-  const json = (status: number, body: unknown): FakeResponse => ({ status, body: JSON.stringify(body), headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID() } });
+  const json = (status: number, body: unknown): FakeResponse => ({
+    status,
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID() },
+  });
   const fail = (type: string, message: string, status = 400) => json(status, { __type: type, message });
   const operation = (req: FakeRequest) => String(req.headers['x-amz-target'] ?? '').replace(/^TrentService\./, '');
 
@@ -112,15 +116,21 @@ export async function startKms(options: KmsOptions = {}): Promise<FakeKms> {
     }
     const context = body.EncryptionContext as Record<string, string> | undefined;
     if (op === 'Decrypt') {
-      if (typeof body.CiphertextBlob !== 'string' || body.CiphertextBlob === '') return done(fail('ValidationException', '1 validation error detected: Value null at \'ciphertextBlob\' failed to satisfy constraint: Member must not be null'), 'ValidationException');
+      if (typeof body.CiphertextBlob !== 'string' || body.CiphertextBlob === '')
+        return done(
+          fail('ValidationException', "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null"),
+          'ValidationException',
+        );
       const opened = openCiphertext(Buffer.from(body.CiphertextBlob, 'base64'), context);
       if (!opened) return done(fail('InvalidCiphertextException', ''), 'InvalidCiphertextException');
       call.keyId = opened.keyId;
-      if (options.keys && !options.keys.includes(opened.keyId)) return done(fail('NotFoundException', `Key '${arn(opened.keyId)}' does not exist`), 'NotFoundException');
+      if (options.keys && !options.keys.includes(opened.keyId))
+        return done(fail('NotFoundException', `Key '${arn(opened.keyId)}' does not exist`), 'NotFoundException');
       return json(200, { KeyId: arn(opened.keyId), Plaintext: opened.plaintext.toString('base64'), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' });
     }
     if (op === 'Encrypt') {
-      if (typeof body.KeyId !== 'string' || typeof body.Plaintext !== 'string') return done(fail('ValidationException', 'KeyId and Plaintext are required'), 'ValidationException');
+      if (typeof body.KeyId !== 'string' || typeof body.Plaintext !== 'string')
+        return done(fail('ValidationException', 'KeyId and Plaintext are required'), 'ValidationException');
       const keyId = body.KeyId.replace(/^arn:aws:kms:[^:]*:[^:]*:key\//, '');
       call.keyId = keyId;
       if (options.keys && !options.keys.includes(keyId)) return done(fail('NotFoundException', `Key '${arn(keyId)}' does not exist`), 'NotFoundException');

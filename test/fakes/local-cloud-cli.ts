@@ -43,7 +43,6 @@ function readState(): State | undefined {
   }
 }
 
-
 function running(): State | undefined {
   const s = readState();
   return s && processAlive(s.pid) ? s : undefined;
@@ -107,7 +106,12 @@ async function serve(): Promise<void> {
     });
   });
   await new Promise<void>((r) => ctl.listen(0, '127.0.0.1', r));
-  const state: State = { pid: process.pid, control: `http://127.0.0.1:${(ctl.address() as AddressInfo).port}`, env: cloud.env(), envNoKeys: cloud.env({ withKeys: false }) };
+  const state: State = {
+    pid: process.pid,
+    control: `http://127.0.0.1:${(ctl.address() as AddressInfo).port}`,
+    env: cloud.env(),
+    envNoKeys: cloud.env({ withKeys: false }),
+  };
   writeFileSync(stateFile, JSON.stringify(state, null, 2) + '\n');
   process.stderr.write(`local cloud: imds ${cloud.imds.url} kms ${cloud.kms.url} cloudformation ${cloud.cloudformation.url}\n`);
   const stop = async () => {
@@ -200,12 +204,14 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write((await control('GET', '/signals')) + '\n');
       return 0;
     case 'faults': {
-      if (!args[0] || !args[1]) throw new Error("usage: local-cloud faults imds|kms|cloudformation '{\"throttleNext\":3}'");
+      if (!args[0] || !args[1]) throw new Error('usage: local-cloud faults imds|kms|cloudformation \'{"throttleNext":3}\'');
       await control('POST', `/faults/${args[0]}`, args[1]);
       return 0;
     }
     default:
-      process.stderr.write('usage: scripts/local-cloud start [--user-data FILE] | stop | env [--no-keys] | status | user-data FILE|-|--none | encrypt TEXT | signals | faults SERVICE JSON\n');
+      process.stderr.write(
+        'usage: scripts/local-cloud start [--user-data FILE] | stop | env [--no-keys] | status | user-data FILE|-|--none | encrypt TEXT | signals | faults SERVICE JSON\n',
+      );
       return 2;
   }
 }

@@ -26,7 +26,11 @@ export interface LocalCloud {
 
 export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
   const region = options.imds?.identity?.region ?? DEFAULT_IDENTITY.region;
-  const [imds, kms, cloudformation] = await Promise.all([startImds(options.imds), startKms({ region, ...options.kms }), startCloudFormation(options.cloudformation)]);
+  const [imds, kms, cloudformation] = await Promise.all([
+    startImds(options.imds),
+    startKms({ region, ...options.kms }),
+    startCloudFormation(options.cloudformation),
+  ]);
   return {
     imds,
     kms,

@@ -139,7 +139,11 @@ export class PierOneGate {
     this.requests.push(r);
     if (!r.authorized) {
       r.outcome = 'unauthorized';
-      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="Pier One"', 'docker-distribution-api-version': 'registry/2.0' });
+      res.writeHead(401, {
+        'content-type': 'application/json',
+        'www-authenticate': 'Basic realm="Pier One"',
+        'docker-distribution-api-version': 'registry/2.0',
+      });
       res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'Computer says no' }] }));
       req.resume();
       return;
@@ -217,7 +221,11 @@ async function main(argv: string[]): Promise<void> {
   if (!registry) throw new Error('usage: pierone.ts --registry host:port [--listen host:port] [--approve org/name:tag]... [--identity-file FILE]');
   const [host, port] = (get('--listen') ?? '127.0.0.1:0').split(':');
   const identityFile = get('--identity-file');
-  const gate = await startPierOneGate({ registry, listen: { host: host!, port: Number(port) }, ...(identityFile ? { identity: readFileSync(identityFile, 'utf8').trim() } : {}) });
+  const gate = await startPierOneGate({
+    registry,
+    listen: { host: host!, port: Number(port) },
+    ...(identityFile ? { identity: readFileSync(identityFile, 'utf8').trim() } : {}),
+  });
   argv.forEach((a, i) => a === '--approve' && argv[i + 1] && gate.approve(argv[i + 1]!));
   serveUntilSignal(`PIERONE=${gate.address}`, () => gate.close());
 }

@@ -8,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 
 const LOCK = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '.tmp', 'locks', 'taupageapp');
 
-
 export async function lockApp(timeoutMs = 15 * 60_000): Promise<() => Promise<void>> {
   await mkdir(dirname(LOCK), { recursive: true });
   const until = Date.now() + timeoutMs;

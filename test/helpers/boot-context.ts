@@ -66,7 +66,12 @@ export function testBoot(options: TestBootOptions): TestBoot {
     settings,
     records,
     decrypts: 0,
-    logs: () => lines.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+    logs: () =>
+      lines
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
     logText: () => lines.join(''),
     ctx: undefined as unknown as BootContext,
   };

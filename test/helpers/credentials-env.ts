@@ -54,7 +54,14 @@ export async function removeScratches(): Promise<void> {
 export async function scratch(options: ScratchOptions): Promise<Scratch> {
   const dir = await mkdtemp(join(tmpdir(), 'tpg-cred-'));
   scratchDirs.push(dir);
-  const ud = { application_id: APP, application_version: '1.0', runtime: 'Docker', source: 'pierone.example.org/team/kio:1.0', mint_bucket: BUCKET, ...options.userData };
+  const ud = {
+    application_id: APP,
+    application_version: '1.0',
+    runtime: 'Docker',
+    source: 'pierone.example.org/team/kio:1.0',
+    mint_bucket: BUCKET,
+    ...options.userData,
+  };
   const text = `#taupage-ami-config\n${stringify(ud)}`;
   const validated = validateUserData(text);
   if (!validated.settings) throw new Error(`test user data invalid: ${JSON.stringify(validated.errors)}`);
@@ -91,7 +98,10 @@ export async function scratch(options: ScratchOptions): Promise<Scratch> {
         settings: validated.settings!,
         config: loaded.config,
         paths: loaded.paths,
-        facts: { bootId: 'test-boot', instance: { instanceId: 'i-0123456789abcdef0', region: REGION, availabilityZone: `${REGION}a`, accountId: '123456789012' } },
+        facts: {
+          bootId: 'test-boot',
+          instance: { instanceId: 'i-0123456789abcdef0', region: REGION, availabilityZone: `${REGION}a`, accountId: '123456789012' },
+        },
         log: createLogger({ level: 'debug', destination: { write: (s: string) => void logLines.push(s) } }),
         signal: signal ?? AbortSignal.timeout(deadlineMs),
         deadline: Date.now() + deadlineMs,

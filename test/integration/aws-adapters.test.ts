@@ -10,7 +10,10 @@ import { startCloudFormation, type FakeCloudFormation } from '../fakes/cloudform
 const ENV_KEYS = { AWS_ACCESS_KEY_ID: 'AKIATESTADAPTERS0001', AWS_SECRET_ACCESS_KEY: 'test-secret', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 Object.assign(process.env, ENV_KEYS);
 
-const enc = (plaintext: string, label = 'environment.X'): KmsEncrypted => ({ kind: 'kms', ciphertext: new Secret(fakeKmsCiphertext(plaintext).toString('base64'), label) });
+const enc = (plaintext: string, label = 'environment.X'): KmsEncrypted => ({
+  kind: 'kms',
+  ciphertext: new Secret(fakeKmsCiphertext(plaintext).toString('base64'), label),
+});
 
 let kms: FakeKms;
 let cfn: FakeCloudFormation;
@@ -102,7 +105,9 @@ describe('CloudFormation adapter', () => {
     const c = new CfnAdapter(cOpts());
     const n = cfn.signals.length;
     await c.signal({ stack: 'my-stack', resource: 'AppServerGroup', uniqueId: 'i-0abc', status: 'SUCCESS' });
-    expect(cfn.signals.slice(n)).toMatchObject([{ stackName: 'my-stack', logicalResourceId: 'AppServerGroup', uniqueId: 'i-0abc', status: 'SUCCESS', region: 'eu-west-1' }]);
+    expect(cfn.signals.slice(n)).toMatchObject([
+      { stackName: 'my-stack', logicalResourceId: 'AppServerGroup', uniqueId: 'i-0abc', status: 'SUCCESS', region: 'eu-west-1' },
+    ]);
     c.close();
   });
 
@@ -111,7 +116,9 @@ describe('CloudFormation adapter', () => {
     const before = cfn.requests.length;
     const err = await c.signal({ stack: 'other-stack', resource: 'AppServerGroup', uniqueId: 'i-0abc', status: 'FAILURE' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'TPG_SIGNAL_FAILED' });
-    expect((err as Error).message).toBe('CloudFormation refused the FAILURE signal to other-stack/AppServerGroup: ValidationError: Stack with id other-stack does not exist');
+    expect((err as Error).message).toBe(
+      'CloudFormation refused the FAILURE signal to other-stack/AppServerGroup: ValidationError: Stack with id other-stack does not exist',
+    );
     expect(cfn.requests.length - before).toBe(1);
     c.close();
   });

@@ -3,7 +3,18 @@ import { readFile, stat, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startLocalCloud, type LocalCloud } from '../fakes/local-cloud.js';
 import { kmsValue } from '../fakes/kms.js';
-import { bootOnce, scratchRoot, removeScratchRoots, setBootId, clearRun, stepOf, FAST_CONFIG, VALID_USER_DATA, ENGINE_STEPS as bootGraph, CONTAINER_LEFT_OUT } from '../support/boot-harness.js';
+import {
+  bootOnce,
+  scratchRoot,
+  removeScratchRoots,
+  setBootId,
+  clearRun,
+  stepOf,
+  FAST_CONFIG,
+  VALID_USER_DATA,
+  ENGINE_STEPS as bootGraph,
+  CONTAINER_LEFT_OUT,
+} from '../support/boot-harness.js';
 import type { AnyStep } from '../../agent/src/engine/step.js';
 import type { EndContext } from '../../agent/src/engine/context.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
@@ -27,7 +38,11 @@ afterAll(async () => {
 });
 
 const withStep = (extra: AnyStep, replace?: string): AnyStep[] => [...bootGraph.filter((s) => s.id !== replace), extra];
-const failing = (id: string, code: AgentError['code'], message: string): AnyStep => ({ ...bootGraph.find((s) => s.id === id)!, plan: () => ({}), apply: async () => Promise.reject(new AgentError(code, message)) });
+const failing = (id: string, code: AgentError['code'], message: string): AnyStep => ({
+  ...bootGraph.find((s) => s.id === id)!,
+  plan: () => ({}),
+  apply: async () => Promise.reject(new AgentError(code, message)),
+});
 
 // The engine's boots: the container is planned, its effects left out (see boot-harness.ts);
 // whole boots with the real container are in test/e2e/full-boot.test.ts.
@@ -36,7 +51,13 @@ describe('taupage boot against the local cloud', () => {
     cloud.imds.setUserData(VALID_USER_DATA);
     const b = await bootOnce(cloud);
     expect(b.run).toMatchObject({ exitCode: 0, outcome: 'success' });
-    expect(b.status).toMatchObject({ schemaVersion: 1, state: 'ended', outcome: 'success', instanceId: 'i-0123456789abcdef0', facts: { signal: 'SUCCESS', signalSent: true } });
+    expect(b.status).toMatchObject({
+      schemaVersion: 1,
+      state: 'ended',
+      outcome: 'success',
+      instanceId: 'i-0123456789abcdef0',
+      facts: { signal: 'SUCCESS', signalSent: true },
+    });
     expect(b.status.configHash).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(b.result).toEqual(b.status);
     expect(stepOf(b.status, 'user-data')).toMatchObject({ outcome: 'success', phase: 'boot' });
@@ -46,7 +67,9 @@ describe('taupage boot against the local cloud', () => {
     expect(stepOf(b.status, 'credentials')).toMatchObject({ outcome: 'skipped', note: 'nothing to do' });
     expect(stepOf(b.status, 'signal')).toMatchObject({ outcome: 'success', phase: 'finally' });
     for (const s of b.status.steps) expect(Object.keys(s)).toEqual(expect.arrayContaining(['id', 'startedAt', 'durationMs', 'outcome']));
-    expect(cloud.cloudformation.signals).toMatchObject([{ stackName: 'my-stack', logicalResourceId: 'AppServerGroup', uniqueId: 'i-0123456789abcdef0', status: 'SUCCESS', region: 'eu-central-1' }]);
+    expect(cloud.cloudformation.signals).toMatchObject([
+      { stackName: 'my-stack', logicalResourceId: 'AppServerGroup', uniqueId: 'i-0123456789abcdef0', status: 'SUCCESS', region: 'eu-central-1' },
+    ]);
 
     const meta = join(b.root, 'meta/taupage.yaml');
     expect(await readFile(meta, 'utf8')).toBe(VALID_USER_DATA);
@@ -61,20 +84,27 @@ describe('taupage boot against the local cloud', () => {
   });
 
   it('with invalid user data: FAILURE signal with TPG_USERDATA_INVALID, the validate messages, nothing else done', async () => {
-    const text = '#taupage-ami-config\napplication_id: my-app\nruntime: Docker\nsource: pierone.stups.zalan.do/team/my-app:latest\nnotify_cfn:\n  stack: my-stack\n  resource: AppServerGroup\n';
+    const text =
+      '#taupage-ami-config\napplication_id: my-app\nruntime: Docker\nsource: pierone.stups.zalan.do/team/my-app:latest\nnotify_cfn:\n  stack: my-stack\n  resource: AppServerGroup\n';
     cloud.imds.setUserData(text);
     let touched = false;
     const probe: AnyStep = { id: 'probe', title: 'probe', needs: [], plan: () => ({}), apply: async () => void (touched = true) };
     const b = await bootOnce(cloud, { steps: withStep(probe) });
     expect(b.run).toMatchObject({ exitCode: 1, outcome: 'failed', errorCode: 'TPG_USERDATA_INVALID' });
     expect(touched).toBe(false);
-    expect(b.status.steps.map((s) => [s.id, s.outcome])).toEqual([['user-data', 'failed'], ['signal', 'success']]);
+    expect(b.status.steps.map((s) => [s.id, s.outcome])).toEqual([
+      ['user-data', 'failed'],
+      ['signal', 'success'],
+    ]);
     expect(cloud.cloudformation.signals).toMatchObject([{ status: 'FAILURE', uniqueId: 'i-0123456789abcdef0' }]);
     await expect(stat(join(b.root, 'meta/taupage.yaml'))).rejects.toThrow(/ENOENT/);
     // The same messages `taupage validate` prints for the same document.
     let printed = '';
     await runValidate(['-'], { out: (s) => (printed += s), err: () => undefined, env: {}, isTty: false, readStdin: async () => text });
-    const expected = printed.split('\n').filter((l) => l.includes(': error ')).map((l) => l.replace(/^<stdin>/, 'user-data'));
+    const expected = printed
+      .split('\n')
+      .filter((l) => l.includes(': error '))
+      .map((l) => l.replace(/^<stdin>/, 'user-data'));
     expect(expected.length).toBeGreaterThan(0);
     for (const line of expected) {
       expect(b.status.message).toContain(line);
@@ -100,7 +130,11 @@ describe('taupage boot against the local cloud', () => {
 
   it('with the metadata service down: retries until its deadline, fails with TPG_IMDS_UNAVAILABLE and says why', async () => {
     await cloud.imds.faults.down('refuse');
-    const b = await bootOnce(cloud, { agentYaml: FAST_CONFIG.replace('deadline_seconds: 5', 'deadline_seconds: 1').replace('attempts: 4', 'attempts: 50').replace('retry_base_ms: 5', 'retry_base_ms: 50') });
+    const b = await bootOnce(cloud, {
+      agentYaml: FAST_CONFIG.replace('deadline_seconds: 5', 'deadline_seconds: 1')
+        .replace('attempts: 4', 'attempts: 50')
+        .replace('retry_base_ms: 5', 'retry_base_ms: 50'),
+    });
     expect(b.run).toMatchObject({ exitCode: 5, outcome: 'failed', errorCode: 'TPG_IMDS_UNAVAILABLE' });
     const ud = stepOf(b.status, 'user-data')!;
     expect(ud).toMatchObject({ outcome: 'failed', errorCode: 'TPG_IMDS_UNAVAILABLE' });
@@ -250,7 +284,9 @@ describe('KMS values in a boot', () => {
     };
     await walk(b.root);
     const haystacks = [b.lines.join(''), b.run.message, JSON.stringify(b.run.status), ...(await Promise.all(files.map((f) => readFile(f, 'utf8'))))];
-    expect(files.map((f) => f.slice(b.root.length))).toEqual(expect.arrayContaining(['/run/taupage/status.json', '/run/taupage/result.json', '/var/local/textfile_collector/taupage.prom', '/meta/taupage.yaml']));
+    expect(files.map((f) => f.slice(b.root.length))).toEqual(
+      expect.arrayContaining(['/run/taupage/status.json', '/run/taupage/result.json', '/var/local/textfile_collector/taupage.prom', '/meta/taupage.yaml']),
+    );
     for (const p of PLAINTEXTS) for (const h of haystacks) expect(h).not.toContain(p);
     for (const p of PLAINTEXTS.slice(3)) for (const h of haystacks) expect(h).not.toContain(JSON.stringify(p).slice(1, -1));
     // The scrubbed places say so, and the encrypted form stays in /meta/taupage.yaml as written.
@@ -271,7 +307,8 @@ describe('KMS values in a boot', () => {
 
 describe('shutdown after a successful boot', () => {
   const app = (code: number, calls: string[] = []) => ({ appContainer: async () => ({ waitForExit: async () => (calls.push('wait'), code) }) });
-  const shutdownYaml = (root: string, fail = false) => FAST_CONFIG + `shutdown:\n  command: [sh, -c, 'echo "exit $TAUPAGE_APP_EXIT_CODE" > ${root}/powered-off${fail ? '; exit 7' : ''}']\n`;
+  const shutdownYaml = (root: string, fail = false) =>
+    FAST_CONFIG + `shutdown:\n  command: [sh, -c, 'echo "exit $TAUPAGE_APP_EXIT_CODE" > ${root}/powered-off${fail ? '; exit 7' : ''}']\n`;
 
   it('on-exit: waits for the application, then runs the shutdown command', async () => {
     cloud.imds.setUserData(VALID_USER_DATA + 'shutdown: on-exit\n');
@@ -300,7 +337,12 @@ describe('shutdown after a successful boot', () => {
     cloud.imds.setUserData(VALID_USER_DATA + 'shutdown: on-exit\n');
     const root = await scratchRoot();
     const calls: string[] = [];
-    const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root), factories: app(0, calls), steps: withStep(failing('host', 'TPG_HOST_FAILED', 'sysctl refused'), 'host') });
+    const b = await bootOnce(cloud, {
+      root,
+      agentYaml: shutdownYaml(root),
+      factories: app(0, calls),
+      steps: withStep(failing('host', 'TPG_HOST_FAILED', 'sysctl refused'), 'host'),
+    });
     expect(b.run.errorCode).toBe('TPG_HOST_FAILED');
     expect(calls).toEqual([]);
     expect(stepOf(b.result!, 'shutdown')).toMatchObject({ outcome: 'skipped', note: 'the boot failed' });
@@ -312,6 +354,10 @@ describe('shutdown after a successful boot', () => {
     const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root, true), factories: app(0) });
     expect(b.run).toMatchObject({ exitCode: 1, outcome: 'success', errorCode: 'TPG_SHUTDOWN_FAILED' });
     expect(b.result).toMatchObject({ outcome: 'success' });
-    expect(stepOf(b.result!, 'shutdown')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_SHUTDOWN_FAILED', message: expect.stringMatching(/exited with 7/) });
+    expect(stepOf(b.result!, 'shutdown')).toMatchObject({
+      outcome: 'failed',
+      errorCode: 'TPG_SHUTDOWN_FAILED',
+      message: expect.stringMatching(/exited with 7/),
+    });
   });
 });

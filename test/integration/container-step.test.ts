@@ -65,7 +65,10 @@ interface Run {
 }
 
 /** Plan and apply the container step for this user data; a failure is returned, not thrown. */
-async function run(text: string, options: Partial<TestBootOptions> & { agent?: Parameters<typeof agentConfig>[0]; tune?: (p: ContainerPlan) => void } = {}): Promise<Run> {
+async function run(
+  text: string,
+  options: Partial<TestBootOptions> & { agent?: Parameters<typeof agentConfig>[0]; tune?: (p: ContainerPlan) => void } = {},
+): Promise<Run> {
   const boot = testBoot({ userData: text, config: agentConfig(options.agent), identity: IDENTITY, secrets: { [KMS_CIPHERTEXT]: KMS_PLAINTEXT }, ...options });
   const plan = planContainer({ settings: boot.settings, config: boot.ctx.config, paths: boot.ctx.paths });
   options.tune?.(plan);
@@ -89,7 +92,10 @@ async function inspectApp(): Promise<Docker.ContainerInspectInfo | undefined> {
 }
 
 async function removeApp(): Promise<void> {
-  await docker.getContainer('taupageapp').remove({ force: true }).catch(() => undefined);
+  await docker
+    .getContainer('taupageapp')
+    .remove({ force: true })
+    .catch(() => undefined);
 }
 
 /** Remove every local copy of an image, so the next pull really pulls. */
@@ -105,7 +111,10 @@ async function httpGet(port: number, path: string): Promise<{ status: number; bo
 
 /** What the registry's tag names right now (straight from the registry, not through the gate). */
 async function registryDigest(repository: string, tag: string): Promise<string | undefined> {
-  const res = await request(`http://${registry}/v2/${repository}/manifests/${tag}`, { method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+  const res = await request(`http://${registry}/v2/${repository}/manifests/${tag}`, {
+    method: 'HEAD',
+    headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+  });
   await res.body.dump();
   return res.headers['docker-content-digest'] as string | undefined;
 }
@@ -214,9 +223,18 @@ describe.sequential('container step', () => {
       'CREDENTIALS_DIR=/meta/credentials',
     ]);
     // The original's docker run, independently of the plan:
-    expect(info.HostConfig.Binds).toEqual([`${root}/mounts/data:/data`, `${root}/meta:/meta:ro`, `${root}/var/log:/var/log-host:ro`, `${root}/var/log-custom:/var/log`, `${root}/etc/ssl/certs:/etc/ssl/certs:ro`]);
+    expect(info.HostConfig.Binds).toEqual([
+      `${root}/mounts/data:/data`,
+      `${root}/meta:/meta:ro`,
+      `${root}/var/log:/var/log-host:ro`,
+      `${root}/var/log-custom:/var/log`,
+      `${root}/etc/ssl/certs:/etc/ssl/certs:ro`,
+    ]);
     expect(info.Config.User).toBe('999:999');
-    expect(info.HostConfig.PortBindings).toEqual({ [`${DEMO_PORT}/tcp`]: [{ HostIp: '', HostPort: String(webPort) }], '5353/udp': [{ HostIp: '', HostPort: String(udpPort) }] });
+    expect(info.HostConfig.PortBindings).toEqual({
+      [`${DEMO_PORT}/tcp`]: [{ HostIp: '', HostPort: String(webPort) }],
+      '5353/udp': [{ HostIp: '', HostPort: String(udpPort) }],
+    });
     expect(info.HostConfig.LogConfig).toEqual({ Type: 'syslog', Config: { tag: 'demo-app', 'syslog-address': `udp://127.0.0.1:${syslogPort}` } });
     expect(info.Config.Labels![LABELS.imageDigest]).toBe(digest);
     expect(info.Config.Labels![LABELS.applicationId]).toBe('demo-app');
@@ -310,7 +328,9 @@ describe.sequential('container step', () => {
     expect(wrongPin.error?.code).toBe('TPG_IMAGE_DIGEST_MISMATCH');
     expect(wrongPin.error?.message).toContain(images['app:1.0']!.digest);
     expect(pulls()).toBe(0);
-    const undecryptable = await run(userData({ ...base, source: `${gate.address}/${org}/app:1.0`, environment: { TOKEN: `aws:kms:${Buffer.from('unknown').toString('base64')}` } }));
+    const undecryptable = await run(
+      userData({ ...base, source: `${gate.address}/${org}/app:1.0`, environment: { TOKEN: `aws:kms:${Buffer.from('unknown').toString('base64')}` } }),
+    );
     expect(undecryptable.error?.code).toBe('TPG_KMS_DECRYPT_FAILED');
     expect(await inspectApp()).toBeUndefined();
   });
@@ -326,7 +346,9 @@ describe.sequential('container step', () => {
 
   it('runs an image whose pinned digest matches the approved one', async () => {
     const port = await freePort();
-    const { error, boot } = await run(userData({ source: `${gate.address}/${org}/app:1.0@${images['app:1.0']!.digest}`, ports: { [port]: DEMO_PORT }, health_check_path: '/health' }));
+    const { error, boot } = await run(
+      userData({ source: `${gate.address}/${org}/app:1.0@${images['app:1.0']!.digest}`, ports: { [port]: DEMO_PORT }, health_check_path: '/health' }),
+    );
     expect(error).toBeUndefined();
     expect(boot.records.imageDigest).toBe(images['app:1.0']!.digest);
     expect((await inspectApp())?.State.Running).toBe(true);
@@ -445,9 +467,12 @@ describe.sequential('container step', () => {
   it('health never 200: TPG_HEALTH_TIMEOUT after the timeout, with the last status', async () => {
     await removeApp();
     const port = await freePort();
-    const { error } = await run(userData({ source: `${gate.address}/${org}/app:1.0`, ports: { [port]: DEMO_PORT }, health_check_path: '/missing', health_check_timeout_seconds: 2 }), {
-      tune: (p) => (p.health.intervalMs = 200),
-    });
+    const { error } = await run(
+      userData({ source: `${gate.address}/${org}/app:1.0`, ports: { [port]: DEMO_PORT }, health_check_path: '/missing', health_check_timeout_seconds: 2 }),
+      {
+        tune: (p) => (p.health.intervalMs = 200),
+      },
+    );
     expect(error?.code).toBe('TPG_HEALTH_TIMEOUT');
     expect(error?.message).toContain(`HTTP 404 from http://127.0.0.1:${port}/missing`);
   });
@@ -460,9 +485,12 @@ describe.sequential('container step', () => {
     expect((await inspectApp())?.State.Health?.Status).toBe('healthy');
     await removeApp();
 
-    const sick = await run(userData({ source: `${gate.address}/${org}/sick:1.0`, ports: { [port]: DEMO_PORT }, health_check_path: '/health', health_check_timeout_seconds: 2 }), {
-      tune: (p) => (p.health.intervalMs = 200),
-    });
+    const sick = await run(
+      userData({ source: `${gate.address}/${org}/sick:1.0`, ports: { [port]: DEMO_PORT }, health_check_path: '/health', health_check_timeout_seconds: 2 }),
+      {
+        tune: (p) => (p.health.intervalMs = 200),
+      },
+    );
     expect(sick.error?.code).toBe('TPG_HEALTH_TIMEOUT');
     expect(sick.error?.message).toMatch(/Docker HEALTHCHECK (starting|unhealthy)/);
   });

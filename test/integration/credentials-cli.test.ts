@@ -51,7 +51,11 @@ function taupage(env: Scratch, args: string[], extraEnv: Record<string, string> 
   return {
     child,
     output: () => out,
-    lines: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
+    lines: () =>
+      out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
     exit,
   };
 }
@@ -101,7 +105,9 @@ describe('taupage credentials --once', () => {
     try {
       const run = taupage(env, ['--once']);
       expect(await run.exit).toBe(1);
-      expect(run.output()).toContain(`error TPG_S3_NOT_FOUND: credentials not current: client.json: TPG_S3_NOT_FOUND: s3://${BUCKET}/${APP}/client.json does not exist`);
+      expect(run.output()).toContain(
+        `error TPG_S3_NOT_FOUND: credentials not current: client.json: TPG_S3_NOT_FOUND: s3://${BUCKET}/${APP}/client.json does not exist`,
+      );
       expect(run.output()).toContain('hint: Mint has not synced');
       expect(await local(env, 'client.json')).toBe(clientJson(3));
     } finally {
@@ -157,7 +163,10 @@ describe('taupage credentials --watch', () => {
         await s3.start();
       }
       await seed(12);
-      await waitFor('rotation 12 after the outage', async () => (await local(env, 'user.json')) === userJson(12) && (await local(env, 'client.json')) === clientJson(12));
+      await waitFor(
+        'rotation 12 after the outage',
+        async () => (await local(env, 'user.json')) === userJson(12) && (await local(env, 'client.json')) === clientJson(12),
+      );
       await waitFor('recovery to be logged', () => run.output().includes('credentials are current again'));
       await waitFor('the status to be ok', async () => JSON.parse(await readFile(env.paths.credentialsStatus, 'utf8')).ok === true);
 

@@ -63,7 +63,14 @@ describe('credentials rotation', () => {
     store.close();
 
     reader.stdin!.write('stop\n');
-    const stats = JSON.parse(await next()) as { reads: number; bad: number; badKinds: Record<string, number>; regressions: number; last: Record<string, number>; firstBad?: string };
+    const stats = JSON.parse(await next()) as {
+      reads: number;
+      bad: number;
+      badKinds: Record<string, number>;
+      regressions: number;
+      last: Record<string, number>;
+      firstBad?: string;
+    };
     await once(reader, 'exit');
     expect(written).toBe(2 * ROTATIONS);
     expect(stats.firstBad).toBeUndefined();

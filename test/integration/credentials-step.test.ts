@@ -42,7 +42,11 @@ async function local(env: Scratch, file: string): Promise<string> {
 
 /** A refresher over the proxy (faults) or S3 directly, with its log lines collected. */
 function refresher(env: Scratch, via: 'proxy' | 's3' = 'proxy', credentials?: { accessKeyId: string; secretAccessKey: string }) {
-  const store = createS3ObjectStore({ region: REGION, aws: { ...env.config.aws, endpoints: { s3: via === 'proxy' ? proxy.url : s3.endpoint } }, ...(credentials ? { credentials } : {}) });
+  const store = createS3ObjectStore({
+    region: REGION,
+    aws: { ...env.config.aws, endpoints: { s3: via === 'proxy' ? proxy.url : s3.endpoint } },
+    ...(credentials ? { credentials } : {}),
+  });
   const log = createLogger({ destination: { write: (s: string) => void env.logLines.push(s) } });
   return { store, r: new CredentialsRefresher({ plan: env.plan, store, region: REGION, log, statusFile: env.paths.credentialsStatus }) };
 }
@@ -243,7 +247,7 @@ describe('credentials refresh pass', () => {
     const reset = await r.pass(fast);
     proxy.always = undefined;
     store.close();
-    console.log(JSON.stringify([cut, reset].map((r) => r.files.map((f) => f.outcome === "failed" ? f.error.message : f.outcome))));
+    console.log(JSON.stringify([cut, reset].map((r) => r.files.map((f) => (f.outcome === 'failed' ? f.error.message : f.outcome)))));
     for (const res of [cut, reset]) {
       expect(res.ok).toBe(false);
       for (const f of res.files) if (f.outcome === 'failed') expect(f.error.code).toBe('TPG_S3_UNAVAILABLE');
@@ -315,7 +319,10 @@ describe('credentials refresh pass', () => {
       expect(down.ok).toBe(false);
       for (const f of down.files) if (f.outcome === 'failed') expect(f.error.message).toMatch(/S3 could not be reached .*ECONNREFUSED/);
       expect(await local(env, 'user.json')).toBe(userJson(14));
-      expect(JSON.parse(await readFile(env.paths.credentialsStatus, 'utf8'))).toMatchObject({ ok: false, files: { 'user.json': { error: { code: 'TPG_S3_UNAVAILABLE' } } } });
+      expect(JSON.parse(await readFile(env.paths.credentialsStatus, 'utf8'))).toMatchObject({
+        ok: false,
+        files: { 'user.json': { error: { code: 'TPG_S3_UNAVAILABLE' } } },
+      });
     } finally {
       await s3.start();
     }

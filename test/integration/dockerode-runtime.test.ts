@@ -12,7 +12,10 @@ let runtime: DockerodeRuntime;
 
 beforeAll(async () => {
   if (!process.env.DOCKER_HOST || !process.env.TAUPAGE_REGISTRY) throw new Error('needs DOCKER_HOST and TAUPAGE_REGISTRY (test/setup/services.ts)');
-  image = await buildDemoImage(dockerFromEnv(), { reference: `${process.env.TAUPAGE_REGISTRY}/${name}/exit:1.0`, cmd: ['/bin/busybox', 'sh', '-c', 'read -t 1 x; exit 3'] });
+  image = await buildDemoImage(dockerFromEnv(), {
+    reference: `${process.env.TAUPAGE_REGISTRY}/${name}/exit:1.0`,
+    cmd: ['/bin/busybox', 'sh', '-c', 'read -t 1 x; exit 3'],
+  });
   runtime = new DockerodeRuntime({ host: process.env.DOCKER_HOST, requestTimeoutMs: 10_000, baseMs: 20, capMs: 100 });
 });
 

@@ -36,7 +36,12 @@ describe('IMDSv2 client', () => {
     const c = client();
     expect(await c.userData()).toBe('#taupage-ami-config\napplication_id: x\n');
     const { document, raw } = await c.identity();
-    expect(document).toMatchObject({ instanceId: DEFAULT_IDENTITY.instanceId, region: 'eu-central-1', availabilityZone: 'eu-central-1a', accountId: '123456789012' });
+    expect(document).toMatchObject({
+      instanceId: DEFAULT_IDENTITY.instanceId,
+      region: 'eu-central-1',
+      availabilityZone: 'eu-central-1a',
+      accountId: '123456789012',
+    });
     expect(JSON.parse(raw).instanceId).toBe(DEFAULT_IDENTITY.instanceId);
     expect(await c.identitySignature()).toMatch(/^[A-Za-z0-9+/=\n]+$/);
     expect(await c.metadata('placement/availability-zone')).toBe('eu-central-1a');
@@ -124,7 +129,9 @@ describe('IMDSv2 client', () => {
 
   it('says connection refused when nothing listens', async () => {
     await imds.faults.down('refuse');
-    const err = await client({ attempts: 3 }).identity().catch((e: unknown) => e);
+    const err = await client({ attempts: 3 })
+      .identity()
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'TPG_IMDS_UNAVAILABLE' });
     expect((err as Error).message).toMatch(/ECONNREFUSED/);
     expect((err as { hint: string }).hint).toMatch(/metadata/);
@@ -158,7 +165,12 @@ describe('fake IMDS with the real AWS SDK', () => {
       const creds = await kms.config.credentials();
       console.log(JSON.stringify({ plaintext: Buffer.from(dec.Plaintext).toString(), accessKeyId: creds.accessKeyId }));
     `;
-    const env = isolatedAwsEnv({ AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url, AWS_ENDPOINT_URL_KMS: kms.url, AWS_REGION: 'eu-central-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+    const env = isolatedAwsEnv({
+      AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url,
+      AWS_ENDPOINT_URL_KMS: kms.url,
+      AWS_REGION: 'eu-central-1',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    });
     const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env, cwd: process.cwd() });
       let stdout = '';

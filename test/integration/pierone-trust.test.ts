@@ -16,7 +16,8 @@ const org = `trust${randomBytes(3).toString('hex')}`;
 let gate: PierOneGate;
 let image: DemoImage;
 
-const trust = (over: Partial<ConstructorParameters<typeof PierOneTrust>[0]> = {}) => new PierOneTrust({ timeoutMs: 2_000, attempts: 3, baseMs: 20, capMs: 100, ...over });
+const trust = (over: Partial<ConstructorParameters<typeof PierOneTrust>[0]> = {}) =>
+  new PierOneTrust({ timeoutMs: 2_000, attempts: 3, baseMs: 20, capMs: 100, ...over });
 const ref = (text: string): ImageRef => {
   const r = parseImageRef(text);
   if (!r.ok) throw new Error(r.reason);
@@ -91,7 +92,9 @@ describe.sequential('Pier One trust check', () => {
       const image1 = ref(`${gate.address}/${org}/app:1.0`);
       const none = await refusal(trust().approve(image1, {}));
       expect(none.code).toBe('TPG_REGISTRY_AUTH');
-      const wrong = await refusal(trust().approve(image1, { credentials: { username: 'instance-identity-document', password: new Secret('forged-signature') } }));
+      const wrong = await refusal(
+        trust().approve(image1, { credentials: { username: 'instance-identity-document', password: new Secret('forged-signature') } }),
+      );
       expect(wrong.code).toBe('TPG_REGISTRY_AUTH');
       expect(JSON.stringify(wrong) + wrong.message + (wrong.hint ?? '')).not.toContain('forged-signature');
       const ok = await trust().approve(image1, { credentials: { username: 'instance-identity-document', password: new Secret(gate.identity) } });

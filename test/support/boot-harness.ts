@@ -77,12 +77,20 @@ export async function bootOnce(
   const root = options.root ?? (await scratchRoot());
   const env: Record<string, string> = { ...cloud.env(), TAUPAGE_ROOT: root, ...options.env };
   // The SDK reads credentials from the process environment: the instance role's keys, as env vars.
-  for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] as const) if (env[k]) process.env[k] = env[k];
+  for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] as const)
+    if (env[k]) process.env[k] = env[k];
   const { config, paths } = configFromText(options.agentYaml ?? FAST_CONFIG, 'agent.yaml', env);
   const lines: string[] = [];
   const scrubber = new Scrubber();
   const log = createLogger({ level: 'debug', destination: scrubber.stream({ write: (l: string) => lines.push(l) }) });
-  const run = await runBoot({ config, paths, log, scrubber, steps: options.steps ?? ENGINE_STEPS, ...(options.factories ? { factories: options.factories } : {}) });
+  const run = await runBoot({
+    config,
+    paths,
+    log,
+    scrubber,
+    steps: options.steps ?? ENGINE_STEPS,
+    ...(options.factories ? { factories: options.factories } : {}),
+  });
   const read = async (f: string) => {
     try {
       return JSON.parse(await readFile(f, 'utf8')) as BootStatus;
@@ -92,7 +100,18 @@ export async function bootOnce(
   };
   const status = (await read(paths.statusFile))!;
   const result = await read(paths.resultFile);
-  return { run, root, lines, logs: lines.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>), status, ...(result ? { result } : {}) };
+  return {
+    run,
+    root,
+    lines,
+    logs: lines
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>),
+    status,
+    ...(result ? { result } : {}),
+  };
 }
 
 export function stepOf(s: BootStatus, id: string) {

@@ -155,7 +155,10 @@ export async function inspectApp(docker: Docker): Promise<Docker.ContainerInspec
 }
 
 export async function removeApp(docker: Docker): Promise<void> {
-  await docker.getContainer(CONTAINER_NAME).remove({ force: true }).catch(() => undefined);
+  await docker
+    .getContainer(CONTAINER_NAME)
+    .remove({ force: true })
+    .catch(() => undefined);
 }
 
 /** Run a command in the application container as its own user; output demultiplexed. */

@@ -43,7 +43,9 @@ describe('agent config', () => {
     );
   });
   it('names the environment variable when an override is bad', () => {
-    expect(() => configFromText('', undefined, { AWS_EC2_METADATA_SERVICE_ENDPOINT: 'not a url' })).toThrow(/environment AWS_EC2_METADATA_SERVICE_ENDPOINT: metadata.endpoint: must be an http/);
+    expect(() => configFromText('', undefined, { AWS_EC2_METADATA_SERVICE_ENDPOINT: 'not a url' })).toThrow(
+      /environment AWS_EC2_METADATA_SERVICE_ENDPOINT: metadata.endpoint: must be an http/,
+    );
   });
   it('refuses an explicit config file that does not exist', async () => {
     await expect(loadConfig({ file: '/nonexistent/agent.yaml', env: {} })).rejects.toMatchObject({ code: 'TPG_CONFIG_INVALID' });

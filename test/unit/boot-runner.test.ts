@@ -77,7 +77,11 @@ describe('boot graph runner', () => {
   });
 
   it('skips steps with nothing to do or no effects yet, and runs what needs them', async () => {
-    const r = await run([step('planned-only', []), step('idle', [], async () => {}, { plan: () => null }), step('next', ['planned-only', 'idle'], async () => {})]);
+    const r = await run([
+      step('planned-only', []),
+      step('idle', [], async () => {}, { plan: () => null }),
+      step('next', ['planned-only', 'idle'], async () => {}),
+    ]);
     expect(r.get('planned-only')).toMatchObject({ outcome: 'skipped', note: NOT_IMPLEMENTED_NOTE });
     expect(r.get('idle')).toMatchObject({ outcome: 'skipped', note: NOTHING_TO_DO_NOTE });
     expect(r.get('next').outcome).toBe('success');
@@ -110,7 +114,11 @@ describe('boot graph runner', () => {
   });
 
   it('runs after steps when the boot succeeded', async () => {
-    const r = await run([step('a', [], async () => {}), step('signal', ['a'], async () => {}, { phase: 'finally' }), step('shutdown', ['signal'], async () => ({ note: 'bye' }), { phase: 'after' })]);
+    const r = await run([
+      step('a', [], async () => {}),
+      step('signal', ['a'], async () => {}, { phase: 'finally' }),
+      step('shutdown', ['signal'], async () => ({ note: 'bye' }), { phase: 'after' }),
+    ]);
     expect(r.get('shutdown')).toMatchObject({ outcome: 'success', note: 'bye' });
   });
 

@@ -28,9 +28,35 @@ const base: BootStatus = {
   facts: { signal: 'FAILURE', signalSent: true },
   steps: [
     { id: 'user-data', title: 'u', phase: 'boot', outcome: 'success', startedAt: '2026-01-01T00:00:00.000Z', durationMs: 120 },
-    { id: 'credentials', title: 'c', phase: 'boot', outcome: 'failed', startedAt: '2026-01-01T00:00:00.120Z', durationMs: 2100, errorCode: 'TPG_CREDENTIALS_FAILED', message: 'access denied' },
-    { id: 'container', title: 'c', phase: 'boot', outcome: 'failed', startedAt: '2026-01-01T00:00:02.220Z', durationMs: 0, errorCode: 'TPG_DEPENDENCY_FAILED', message: 'not run: it needs credentials, which failed' },
-    { id: 'ssh', title: 's', phase: 'boot', outcome: 'skipped', startedAt: '2026-01-01T00:00:00.120Z', durationMs: 0, note: 'not implemented in this image yet' },
+    {
+      id: 'credentials',
+      title: 'c',
+      phase: 'boot',
+      outcome: 'failed',
+      startedAt: '2026-01-01T00:00:00.120Z',
+      durationMs: 2100,
+      errorCode: 'TPG_CREDENTIALS_FAILED',
+      message: 'access denied',
+    },
+    {
+      id: 'container',
+      title: 'c',
+      phase: 'boot',
+      outcome: 'failed',
+      startedAt: '2026-01-01T00:00:02.220Z',
+      durationMs: 0,
+      errorCode: 'TPG_DEPENDENCY_FAILED',
+      message: 'not run: it needs credentials, which failed',
+    },
+    {
+      id: 'ssh',
+      title: 's',
+      phase: 'boot',
+      outcome: 'skipped',
+      startedAt: '2026-01-01T00:00:00.120Z',
+      durationMs: 0,
+      note: 'not implemented in this image yet',
+    },
     { id: 'signal', title: 's', phase: 'finally', outcome: 'success', startedAt: '2026-01-01T00:00:02.300Z', durationMs: 200, note: 'FAILURE sent to s/r' },
   ],
 };
@@ -73,7 +99,11 @@ describe('status writer and scrubber', () => {
     const scrubber = new Scrubber();
     scrubber.add('tops3cret"x');
     scrubber.add('abc'); // too short to scrub
-    const w = new StatusWriter(p, { bootId: 'b', startedAt: Date.now(), deadline: Date.now() + 1000, agentVersion: 'v' }, { scrub: (t) => scrubber.scrub(t), log: silentLogger() });
+    const w = new StatusWriter(
+      p,
+      { bootId: 'b', startedAt: Date.now(), deadline: Date.now() + 1000, agentVersion: 'v' },
+      { scrub: (t) => scrubber.scrub(t), log: silentLogger() },
+    );
     w.addStep('a', 'A', 'boot');
     w.ended({ id: 'a', outcome: 'failed', startedAt: Date.now(), durationMs: 1, errorCode: 'TPG_X', message: 'saw tops3cret"x here' });
     w.record('db_password', 'nope');
@@ -89,7 +119,10 @@ describe('status writer and scrubber', () => {
   it('takes over a lock left by an earlier boot, but not one of this boot', async () => {
     const file = join(await mkdtemp(join(tmpdir(), 'taupage-lock-')), 'run/boot.lock');
     expect(await acquireBootLock(file, { bootId: 'one', pid: 1, startedAt: 't1' })).toEqual({ acquired: true });
-    expect(await acquireBootLock(file, { bootId: 'one', pid: 2, startedAt: 't2' })).toEqual({ acquired: false, holder: { bootId: 'one', pid: 1, startedAt: 't1' } });
+    expect(await acquireBootLock(file, { bootId: 'one', pid: 2, startedAt: 't2' })).toEqual({
+      acquired: false,
+      holder: { bootId: 'one', pid: 1, startedAt: 't1' },
+    });
     expect(await acquireBootLock(file, { bootId: 'two', pid: 3, startedAt: 't3' })).toEqual({ acquired: true });
     expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ bootId: 'two', pid: 3, startedAt: 't3' });
   });

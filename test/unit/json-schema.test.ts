@@ -29,7 +29,13 @@ describe('user-data JSON Schema', () => {
   });
 
   it('rejects type and enum mistakes the validator rejects', () => {
-    for (const f of ['invalid-erase-on-boot-string.yaml', 'invalid-enums.yaml', 'invalid-counts.yaml', 'invalid-missing-required.yaml', 'invalid-runtime.yaml']) {
+    for (const f of [
+      'invalid-erase-on-boot-string.yaml',
+      'invalid-enums.yaml',
+      'invalid-counts.yaml',
+      'invalid-missing-required.yaml',
+      'invalid-runtime.yaml',
+    ]) {
       expect(validate(parseYamlSource(readFileSync(join(dir, f), 'utf8')).value), f).toBe(false);
     }
   });

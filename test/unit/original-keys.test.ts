@@ -29,7 +29,7 @@ describe("the original's keys", () => {
   const shape = userDataSchema.shape as Record<string, unknown>;
   it.each(TOP_LEVEL)('%s has a place in the schema', (k) => expect(shape[k], k).toBeDefined());
   it('logging.* keys all have a place', () => {
-    const logging = (shape.logging as { inner?: { shape: Record<string, unknown> }; shape?: Record<string, unknown> });
+    const logging = shape.logging as { inner?: { shape: Record<string, unknown> }; shape?: Record<string, unknown> };
     const inner = logging.shape ?? logging.inner!.shape;
     for (const k of LOGGING) expect(inner[k], `logging.${k}`).toBeDefined();
   });

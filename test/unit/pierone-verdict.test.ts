@@ -6,7 +6,10 @@ import { Secret } from '../../agent/src/lib/secret.js';
 describe('trustVerdict', () => {
   it('prefers X-Production-Ready-Taupage over X-Trusted', () => {
     expect(trustVerdict({ 'x-production-ready-taupage': 'true', 'x-trusted': 'false' }).trusted).toBe(true);
-    expect(trustVerdict({ 'x-production-ready-taupage': 'false', 'x-trusted': 'true', 'x-production-ready-reason': 'no incident' })).toEqual({ trusted: false, reason: 'no incident' });
+    expect(trustVerdict({ 'x-production-ready-taupage': 'false', 'x-trusted': 'true', 'x-production-ready-reason': 'no incident' })).toEqual({
+      trusted: false,
+      reason: 'no incident',
+    });
   });
 
   it('falls back to X-Trusted and refuses when neither header is sent', () => {

@@ -30,7 +30,13 @@ describe('retry', () => {
   it('retries until success, sleeping the jittered backoff between attempts', async () => {
     const { clock, sleeps } = fakeClock();
     let calls = 0;
-    const r = await retry(async () => (++calls < 3 ? Promise.reject(new Error('flaky')) : 'ok'), { attempts: 5, baseMs: 100, capMs: 1_000, clock, random: () => 0.5 });
+    const r = await retry(async () => (++calls < 3 ? Promise.reject(new Error('flaky')) : 'ok'), {
+      attempts: 5,
+      baseMs: 100,
+      capMs: 1_000,
+      clock,
+      random: () => 0.5,
+    });
     expect(r).toBe('ok');
     expect(calls).toBe(3);
     expect(sleeps).toEqual([50, 100]);
@@ -69,13 +75,28 @@ describe('retry', () => {
   it('does not sleep past the deadline: it fails with the last error', async () => {
     const { clock, sleeps } = fakeClock();
     let calls = 0;
-    await expect(retry(async () => Promise.reject(new Error(`e${++calls}`)), { attempts: 100, baseMs: 1_000, capMs: 1_000, clock, random: () => 0.99, deadline: clock.now() + 2_500 })).rejects.toThrow(/e3/);
+    await expect(
+      retry(async () => Promise.reject(new Error(`e${++calls}`)), {
+        attempts: 100,
+        baseMs: 1_000,
+        capMs: 1_000,
+        clock,
+        random: () => 0.99,
+        deadline: clock.now() + 2_500,
+      }),
+    ).rejects.toThrow(/e3/);
     expect(sleeps.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(2_500);
   });
   it('uses a caller-given delay instead of the jittered backoff (local polls)', async () => {
     const { clock, sleeps } = fakeClock();
     let calls = 0;
-    await retry(async () => (++calls < 4 ? Promise.reject(new Error('not yet')) : 'up'), { attempts: 10, baseMs: 1, capMs: 1_000, clock, delayMs: (n) => n * 10 });
+    await retry(async () => (++calls < 4 ? Promise.reject(new Error('not yet')) : 'up'), {
+      attempts: 10,
+      baseMs: 1,
+      capMs: 1_000,
+      clock,
+      delayMs: (n) => n * 10,
+    });
     expect(sleeps).toEqual([0, 10, 20]);
   });
   it('stops when the signal aborts', async () => {
@@ -96,7 +117,9 @@ describe('retry', () => {
 
 describe('withTimeout', () => {
   it('rejects with a TPG_TIMEOUT AgentError naming what did not answer', async () => {
-    await expect(withTimeout(20, 'registry', (signal) => new Promise((_r, rej) => signal.addEventListener('abort', () => rej(new Error('aborted')))))).rejects.toMatchObject({
+    await expect(
+      withTimeout(20, 'registry', (signal) => new Promise((_r, rej) => signal.addEventListener('abort', () => rej(new Error('aborted'))))),
+    ).rejects.toMatchObject({
       code: 'TPG_TIMEOUT',
       message: 'registry did not answer within 20 ms',
     });

@@ -7,7 +7,9 @@ import { validateUserData, formatKeyPath, type UserDataIssue } from '../../agent
 
 const dir = join(import.meta.dirname, '../fixtures/user-data');
 const expected = parse(readFileSync(join(dir, 'expected.yaml'), 'utf8')) as Record<string, { valid: boolean; errors?: string[]; warnings?: string[] }>;
-const files = readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'expected.yaml').sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml') && f !== 'expected.yaml')
+  .sort();
 const show = (i: UserDataIssue) => `${i.line}:${i.column} ${i.code} ${formatKeyPath(i.path)}`;
 
 describe('user-data fixture corpus', () => {

@@ -41,7 +41,11 @@ describe('YAML 1.1 as PyYAML read it', () => {
     for (let i = 1; i < 12; i++) {
       const p = String.fromCharCode(96 + i);
       const c = String.fromCharCode(97 + i);
-      levels.push(`${c}: &${c} [${Array(9).fill('*' + p).join(',')}]`);
+      levels.push(
+        `${c}: &${c} [${Array(9)
+          .fill('*' + p)
+          .join(',')}]`,
+      );
     }
     const r = check(levels.join('\n') + '\n');
     expect(r.valid).toBe(false);
@@ -158,7 +162,9 @@ describe('unknown and unsupported keys', () => {
     expect(r.warnings[0]!.message).toMatch(/did you mean health_check_path\?/);
   });
   it('accepts keys of the original this image does not implement, with a warning naming them', () => {
-    const r = check('appdynamics_application: x\nnewrelic_account_key: y\nxray_enabled: true\nopa_enabled: true\netcd_discovery_domain: d\nlocal_planb_tokeninfo: true\n');
+    const r = check(
+      'appdynamics_application: x\nnewrelic_account_key: y\nxray_enabled: true\nopa_enabled: true\netcd_discovery_domain: d\nlocal_planb_tokeninfo: true\n',
+    );
     expect(r.valid).toBe(true);
     expect(r.warnings.map((w) => w.code)).toEqual(Array(6).fill('TPG_UD_UNSUPPORTED_KEY'));
     expect(r.warnings[0]!.message).toMatch(/AppDynamics/);

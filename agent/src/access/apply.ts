@@ -167,7 +167,10 @@ async function writeWelcome(account: Account, line: string): Promise<void> {
 async function restorer(path: string, account: Account): Promise<Undo> {
   const st = await lstat(path).catch(ignoreMissing);
   if (!st || !st.isFile()) {
-    const sshDirExisted = await lstat(join(path, '..')).then(() => true, () => false);
+    const sshDirExisted = await lstat(join(path, '..')).then(
+      () => true,
+      () => false,
+    );
     return async () => {
       await unlink(path).catch(ignoreMissing);
       if (!sshDirExisted) await rmdir(join(path, '..')).catch(() => undefined);

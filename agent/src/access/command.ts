@@ -26,7 +26,9 @@ export interface AccessRequest {
   keepLocal: boolean;
 }
 
-export type ParsedCommand = { ok: true; request: AccessRequest } | { ok: false; reason: string; /** The action word, when it was a known one. */ action?: AccessAction };
+export type ParsedCommand =
+  | { ok: true; request: AccessRequest }
+  | { ok: false; reason: string /** The action word, when it was a known one. */; action?: AccessAction };
 
 const VERBS: Record<string, AccessAction> = { 'grant-ssh-access': 'grant', 'revoke-ssh-access': 'revoke' };
 
@@ -35,7 +37,8 @@ export const COMMAND_USAGE = 'grant-ssh-access [--remote-host=HOST] NAME | revok
 /** `length`: the command's length before the client cut it for the wire (access/hook-protocol.ts). */
 export function parseAccessCommand(raw: string | undefined, length = raw?.length ?? 0): ParsedCommand {
   if (raw === undefined || raw.trim() === '') return refuse(`no command given; this account only runs: ${COMMAND_USAGE}`);
-  if (Math.max(length, raw.length) > MAX_COMMAND_LENGTH) return refuse(`command too long (${Math.max(length, raw.length)} characters, at most ${MAX_COMMAND_LENGTH})`);
+  if (Math.max(length, raw.length) > MAX_COMMAND_LENGTH)
+    return refuse(`command too long (${Math.max(length, raw.length)} characters, at most ${MAX_COMMAND_LENGTH})`);
   // Printable ASCII and the plain space only: no tabs, newlines, NUL, escapes or look-alike Unicode.
   const bad = /[^\x20-\x7e]/.exec(raw);
   if (bad) return refuse(`command contains a control or non-ASCII character (code ${bad[0].codePointAt(0)} at position ${bad.index})`);
@@ -54,7 +57,8 @@ export function parseAccessCommand(raw: string | undefined, length = raw?.length
     if (w.startsWith('--remote-host=')) {
       if (sawRemote) return refuse(`${verb}: --remote-host given twice`, action);
       const host = w.slice('--remote-host='.length);
-      if (!HOST_NAME_PATTERN.test(host)) return refuse(`${verb}: invalid remote host ${quote(host)} (allowed: lower-case letters, digits, dots and dashes, at most 255)`, action);
+      if (!HOST_NAME_PATTERN.test(host))
+        return refuse(`${verb}: invalid remote host ${quote(host)} (allowed: lower-case letters, digits, dots and dashes, at most 255)`, action);
       sawRemote = true;
       if (host !== '') remoteHost = host;
     } else if (w === '--keep-local' && action === 'revoke') {
@@ -76,7 +80,8 @@ export function parseAccessCommand(raw: string | undefined, length = raw?.length
 /** `revoke-ssh-access NAME [--remote-host HOST | --remote-host=HOST] [--keep-local]` (Even's job). */
 function parseNameFirst(verb: string, rest: string[]): ParsedCommand {
   const [user, ...options] = rest as [string, ...string[]];
-  if (!USER_NAME_PATTERN.test(user)) return refuse(`${verb}: invalid user name ${quote(user)} (a lower-case letter, then up to 31 lower-case letters, digits or dashes)`, 'revoke');
+  if (!USER_NAME_PATTERN.test(user))
+    return refuse(`${verb}: invalid user name ${quote(user)} (a lower-case letter, then up to 31 lower-case letters, digits or dashes)`, 'revoke');
   let remoteHost: string | undefined;
   let sawRemote = false;
   let keepLocal = false;
@@ -86,7 +91,8 @@ function parseNameFirst(verb: string, rest: string[]): ParsedCommand {
       if (sawRemote) return refuse(`${verb}: --remote-host given twice`, 'revoke');
       const host = w === '--remote-host' ? options[++i] : w.slice('--remote-host='.length);
       if (host === undefined) return refuse(`${verb}: --remote-host needs a host`, 'revoke');
-      if (!HOST_NAME_PATTERN.test(host) || host.startsWith('-')) return refuse(`${verb}: invalid remote host ${quote(host)} (allowed: lower-case letters, digits, dots and dashes, at most 255)`, 'revoke');
+      if (!HOST_NAME_PATTERN.test(host) || host.startsWith('-'))
+        return refuse(`${verb}: invalid remote host ${quote(host)} (allowed: lower-case letters, digits, dots and dashes, at most 255)`, 'revoke');
       sawRemote = true;
       if (host !== '') remoteHost = host;
     } else if (w === '--keep-local') {

@@ -71,7 +71,10 @@ export async function commit(ctx: AccessContext, fields: Omit<AuditFields, 'time
   const { record, line, where, anchored } = await ctx.audit.append({ ...fields, time: new Date(ctx.clock.now()).toISOString() });
   if (where === 'spill') ctx.warn(`the audit log's disk is full: record ${record.seq} is kept in ${ctx.paths.sshAuditSpill} until there is room`);
   const severity = fields.result === 'refused' || fields.result === 'failed' ? 'warning' : 'notice';
-  const copy = () => ctx.syslog(line, severity).catch((e: Error) => ctx.warn(`audit record ${record.seq} is in ${ctx.paths.sshAuditLog} but its syslog copy failed: ${e.message}`));
+  const copy = () =>
+    ctx
+      .syslog(line, severity)
+      .catch((e: Error) => ctx.warn(`audit record ${record.seq} is in ${ctx.paths.sshAuditLog} but its syslog copy failed: ${e.message}`));
   const rest = () => Promise.all([anchored, copy()]);
   if (ctx.later) ctx.later(rest);
   else await rest();

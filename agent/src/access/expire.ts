@@ -23,7 +23,15 @@ export async function runExpire(ctx: AccessContext): Promise<ExpireResult> {
     for (const g of await listGrants(grantDirs(ctx.paths))) {
       const expiresAt = Date.parse(g.expiresAt);
       if (!(expiresAt <= now)) continue;
-      const base = { action: 'expire' as const, user: g.user, caller: 'local', instanceId, keyType: g.keyType, keyFingerprint: g.keyFingerprint, expiresAt: g.expiresAt };
+      const base = {
+        action: 'expire' as const,
+        user: g.user,
+        caller: 'local',
+        instanceId,
+        keyType: g.keyType,
+        keyFingerprint: g.keyFingerprint,
+        expiresAt: g.expiresAt,
+      };
       const obs = await observe(ctx, g.user);
       const decision = planRevoke(g.user, obs, now);
       if (!decision.ok) {
@@ -38,7 +46,14 @@ export async function runExpire(ctx: AccessContext): Promise<ExpireResult> {
       }
       try {
         const out = await applyRevoke(decision.plan, accessDeps(ctx));
-        records.push(await commit(ctx, { ...base, keyPath: out.keyPath, result: 'revoked', reason: `grant expired; key replaced by the revoked message; ended ${out.terminated} process(es)${out.killed ? `, ${out.killed} with SIGKILL` : ''}` }));
+        records.push(
+          await commit(ctx, {
+            ...base,
+            keyPath: out.keyPath,
+            result: 'revoked',
+            reason: `grant expired; key replaced by the revoked message; ended ${out.terminated} process(es)${out.killed ? `, ${out.killed} with SIGKILL` : ''}`,
+          }),
+        );
       } catch (e) {
         failed.push(g.user);
         records.push(await commit(ctx, { ...base, result: 'failed', reason: `grant expired but the revoke failed: ${errorMessage(e)}` }));

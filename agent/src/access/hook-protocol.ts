@@ -39,7 +39,11 @@ export interface HookAnswer {
 const short = (v: string | undefined) => (v === undefined || v.length > WIRE_FIELD_MAX ? null : v);
 
 /** The request line for what sshd put in the client's environment. */
-export function encodeRequest(env: { SSH_ORIGINAL_COMMAND?: string | undefined; SSH_CONNECTION?: string | undefined; SSH_AUTH_SOCK?: string | undefined }): string {
+export function encodeRequest(env: {
+  SSH_ORIGINAL_COMMAND?: string | undefined;
+  SSH_CONNECTION?: string | undefined;
+  SSH_AUTH_SOCK?: string | undefined;
+}): string {
   const command = env.SSH_ORIGINAL_COMMAND;
   const request: HookRequest = {
     command: command === undefined ? null : command.slice(0, WIRE_COMMAND_MAX),
@@ -65,10 +69,16 @@ export function decodeRequest(line: string): { ok: true; request: HookRequest } 
   const extra = Object.keys(o).filter((k) => !KEYS.has(k));
   if (extra.length) return { ok: false, reason: `unknown request field ${JSON.stringify(extra[0]!.slice(0, 40))}` };
   const { command, length, connection, agent } = o;
-  if (command !== null && (typeof command !== 'string' || command.length > WIRE_COMMAND_MAX)) return { ok: false, reason: `"command" must be null or a string of at most ${WIRE_COMMAND_MAX} characters` };
-  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < (command?.length ?? 0)) return { ok: false, reason: '"length" must be the whole number of characters of the command before it was cut' };
-  for (const [name, f] of [['connection', connection], ['agent', agent]] as const) {
-    if (f !== null && (typeof f !== 'string' || f.length > WIRE_FIELD_MAX)) return { ok: false, reason: `"${name}" must be null or a string of at most ${WIRE_FIELD_MAX} characters` };
+  if (command !== null && (typeof command !== 'string' || command.length > WIRE_COMMAND_MAX))
+    return { ok: false, reason: `"command" must be null or a string of at most ${WIRE_COMMAND_MAX} characters` };
+  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < (command?.length ?? 0))
+    return { ok: false, reason: '"length" must be the whole number of characters of the command before it was cut' };
+  for (const [name, f] of [
+    ['connection', connection],
+    ['agent', agent],
+  ] as const) {
+    if (f !== null && (typeof f !== 'string' || f.length > WIRE_FIELD_MAX))
+      return { ok: false, reason: `"${name}" must be null or a string of at most ${WIRE_FIELD_MAX} characters` };
   }
   return { ok: true, request: { command, length, connection: connection as string | null, agent: agent as string | null } };
 }
@@ -80,7 +90,8 @@ export function encodeAnswer(answer: HookAnswer): string {
 export function decodeAnswer(line: string): HookAnswer | undefined {
   try {
     const a = JSON.parse(line) as Partial<HookAnswer>;
-    if (typeof a === 'object' && a !== null && Number.isInteger(a.exit) && typeof a.stdout === 'string' && typeof a.stderr === 'string') return { exit: a.exit!, stdout: a.stdout, stderr: a.stderr };
+    if (typeof a === 'object' && a !== null && Number.isInteger(a.exit) && typeof a.stdout === 'string' && typeof a.stderr === 'string')
+      return { exit: a.exit!, stdout: a.stdout, stderr: a.stderr };
   } catch {
     // not an answer
   }

@@ -93,7 +93,10 @@ export function serveHookRequests(server: Server, options: HookServiceOptions): 
         return answerFor(r);
       });
     };
-    const timer = setTimeout(() => refuse(size ? `the request was not complete within ${timeoutMs} ms (${size} bytes)` : `no request within ${timeoutMs} ms`), timeoutMs);
+    const timer = setTimeout(
+      () => refuse(size ? `the request was not complete within ${timeoutMs} ms (${size} bytes)` : `no request within ${timeoutMs} ms`),
+      timeoutMs,
+    );
     sock.on('data', (chunk: Buffer) => {
       if (done) return;
       const nl = chunk.indexOf(10);
@@ -158,6 +161,8 @@ function failure(e: unknown, log: Logger): HookAnswer {
     return { exit: e.exitCode, stdout: '', stderr: errorText('ssh-hook', e) };
   }
   log.error({ err: e, stack: e instanceof Error ? e.stack : undefined }, 'ssh access request failed: internal error');
-  const bug = new AgentError('TPG_INTERNAL', `internal error in the SSH access service: ${errorMessage(e)}`, { hint: 'this is a bug in taupage; the service log (journalctl -u taupage-ssh-hook) has the details' });
+  const bug = new AgentError('TPG_INTERNAL', `internal error in the SSH access service: ${errorMessage(e)}`, {
+    hint: 'this is a bug in taupage; the service log (journalctl -u taupage-ssh-hook) has the details',
+  });
   return { exit: bug.exitCode, stdout: '', stderr: errorText('ssh-hook', bug) };
 }

@@ -31,7 +31,10 @@ const SD_LISTEN_FDS_START = 3;
 export async function listenHookSocket(server: Server, options: HookSocketOptions): Promise<HookSocket> {
   const { env } = options;
   if (env.LISTEN_FDS !== undefined && env.LISTEN_PID === String(process.pid)) {
-    if (env.LISTEN_FDS !== '1') throw new AgentError('TPG_CONFIG_INVALID', `systemd passed ${env.LISTEN_FDS} sockets; taupage ssh-service takes exactly one`, { hint: 'the socket unit must have exactly one ListenStream=' });
+    if (env.LISTEN_FDS !== '1')
+      throw new AgentError('TPG_CONFIG_INVALID', `systemd passed ${env.LISTEN_FDS} sockets; taupage ssh-service takes exactly one`, {
+        hint: 'the socket unit must have exactly one ListenStream=',
+      });
     // Not for the children (useradd, logger, ssh): the variables describe this process only.
     delete env.LISTEN_FDS;
     delete env.LISTEN_PID;
@@ -72,7 +75,8 @@ function listen(server: Server, where: string | { fd: number }): Promise<void> {
 async function clearStale(path: string): Promise<void> {
   const st = await lstat(path).catch(() => undefined);
   if (!st) return;
-  if (!st.isSocket()) throw new AgentError('TPG_CONFIG_INVALID', `${path} exists and is not a socket`, { hint: 'remove it, or set ssh.hook_socket to another path' });
+  if (!st.isSocket())
+    throw new AgentError('TPG_CONFIG_INVALID', `${path} exists and is not a socket`, { hint: 'remove it, or set ssh.hook_socket to another path' });
   const alive = await new Promise<boolean>((resolve) => {
     const c = createConnection(path, () => {
       c.destroy();
@@ -80,7 +84,10 @@ async function clearStale(path: string): Promise<void> {
     });
     c.on('error', () => resolve(false));
   });
-  if (alive) throw new AgentError('TPG_CONFIG_INVALID', `another taupage ssh-service already listens on ${path}`, { hint: 'stop it first (systemctl stop taupage-ssh-hook.service taupage-ssh-hook.socket)' });
+  if (alive)
+    throw new AgentError('TPG_CONFIG_INVALID', `another taupage ssh-service already listens on ${path}`, {
+      hint: 'stop it first (systemctl stop taupage-ssh-hook.service taupage-ssh-hook.socket)',
+    });
   await unlink(path);
 }
 
@@ -88,6 +95,9 @@ async function clearStale(path: string): Promise<void> {
 export async function groupId(group: string, groupFile: string): Promise<number> {
   const line = (await readFile(groupFile, 'utf8')).split('\n').find((l) => l.split(':')[0] === group);
   const gid = line === undefined ? NaN : Number(line.split(':')[2]);
-  if (!Number.isInteger(gid)) throw new AgentError('TPG_CONFIG_INVALID', `the hook socket's group ${group} does not exist in ${groupFile}`, { hint: 'create granting-service first, or set ssh.hook_socket_group' });
+  if (!Number.isInteger(gid))
+    throw new AgentError('TPG_CONFIG_INVALID', `the hook socket's group ${group} does not exist in ${groupFile}`, {
+      hint: 'create granting-service first, or set ssh.hook_socket_group',
+    });
   return gid;
 }

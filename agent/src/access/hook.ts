@@ -44,7 +44,13 @@ export async function runHook(input: HookInput, ctx: AccessContext): Promise<Hoo
   const command = input.command === undefined ? undefined : input.command.slice(0, MAX_COMMAND_LENGTH);
   const parsed = parseAccessCommand(input.command, input.length);
   if (!parsed.ok) {
-    return withHookLock(ctx, () => finish(ctx, { ...base, action: parsed.action ?? 'unknown', result: 'refused', reason: parsed.reason, ...(command !== undefined ? { command } : {}) }, 'TPG_SSH_REFUSED'));
+    return withHookLock(ctx, () =>
+      finish(
+        ctx,
+        { ...base, action: parsed.action ?? 'unknown', result: 'refused', reason: parsed.reason, ...(command !== undefined ? { command } : {}) },
+        'TPG_SSH_REFUSED',
+      ),
+    );
   }
   const req = parsed.request;
   const common: Base = { ...base, action: req.action, user: req.user, ...(req.remoteHost ? { remoteHost: req.remoteHost } : {}) };
@@ -80,11 +86,15 @@ async function grant(req: AccessRequest, common: Base, hop: Hop | undefined, ctx
   try {
     text = await (await ctx.even()).publicKey(req.user);
   } catch (e) {
-    return withHookLock(ctx, () => finish(ctx, { ...common, result: 'failed', reason: `cannot get ${req.user}'s key from Even: ${errorMessage(e)}` }, codeOf(e, 'TPG_EVEN_UNAVAILABLE')));
+    return withHookLock(ctx, () =>
+      finish(ctx, { ...common, result: 'failed', reason: `cannot get ${req.user}'s key from Even: ${errorMessage(e)}` }, codeOf(e, 'TPG_EVEN_UNAVAILABLE')),
+    );
   }
   const checked = checkPublicKey(text);
   if (!checked.ok) {
-    return withHookLock(ctx, () => finish(ctx, { ...common, result: 'refused', reason: `Even's key for ${req.user} is not acceptable: ${checked.reason}` }, 'TPG_SSH_KEY_INVALID'));
+    return withHookLock(ctx, () =>
+      finish(ctx, { ...common, result: 'refused', reason: `Even's key for ${req.user} is not acceptable: ${checked.reason}` }, 'TPG_SSH_KEY_INVALID'),
+    );
   }
   const key = checked.key;
   const keyFields = { keyType: key.type, keyFingerprint: key.fingerprint };
@@ -100,7 +110,11 @@ async function grant(req: AccessRequest, common: Base, hop: Hop | undefined, ctx
     try {
       outcome = await applyGrant(plan, obs.account, accessDeps(ctx));
     } catch (e) {
-      return finish(ctx, { ...common, ...keyFields, result: 'failed', reason: `grant failed, nothing changed: ${errorMessage(e)}` }, codeOf(e, 'TPG_SSH_FAILED'));
+      return finish(
+        ctx,
+        { ...common, ...keyFields, result: 'failed', reason: `grant failed, nothing changed: ${errorMessage(e)}` },
+        codeOf(e, 'TPG_SSH_FAILED'),
+      );
     }
     if (hop) {
       try {
@@ -127,7 +141,11 @@ async function grant(req: AccessRequest, common: Base, hop: Hop | undefined, ctx
       if (hop) await ctx.hop(hop.address, ['revoke-ssh-access', req.user], hop.agentSocket).catch(() => undefined);
       throw e;
     }
-    return { ok: true, record, message: `Access for ${req.user} granted until ${humanTime(Date.parse(plan.grant.expiresAt))} (key ${key.fingerprint}${tmpfs ? ', on tmpfs: the disk is full' : ''}).` };
+    return {
+      ok: true,
+      record,
+      message: `Access for ${req.user} granted until ${humanTime(Date.parse(plan.grant.expiresAt))} (key ${key.fingerprint}${tmpfs ? ', on tmpfs: the disk is full' : ''}).`,
+    };
   });
 }
 
@@ -145,7 +163,12 @@ async function revoke(req: AccessRequest, common: Base, hop: Hop | undefined, ct
       } else {
         try {
           const out = await applyRevoke(decision.plan, accessDeps(ctx));
-          fields = { ...keyFields, keyPath: out.keyPath, result: 'revoked', reason: `key replaced by the revoked message; ended ${out.terminated} process(es)${out.killed ? `, ${out.killed} with SIGKILL` : ''}` };
+          fields = {
+            ...keyFields,
+            keyPath: out.keyPath,
+            result: 'revoked',
+            reason: `key replaced by the revoked message; ended ${out.terminated} process(es)${out.killed ? `, ${out.killed} with SIGKILL` : ''}`,
+          };
         } catch (e) {
           return finish(ctx, { ...common, ...keyFields, result: 'failed', reason: `revoke failed: ${errorMessage(e)}` }, codeOf(e, 'TPG_SSH_FAILED'));
         }

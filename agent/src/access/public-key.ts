@@ -37,7 +37,10 @@ export const MAX_KEY_TEXT = 16 * 1024;
 
 export function checkPublicKey(text: string): KeyCheck {
   if (text.length > MAX_KEY_TEXT) return no(`the key is too long (${text.length} bytes)`);
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   if (lines.length === 0) return no('the key is empty');
   if (lines.length > 1) return no(`expected one key, got ${lines.length} lines`);
   const [type, base64] = lines[0]!.split(/[ \t]+/);

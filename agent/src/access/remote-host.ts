@@ -57,7 +57,22 @@ export interface HopOptions {
  * a user's session: not root's (the service runs as root and must not lend root's own agent). */
 export async function hop(address: string, words: string[], options: HopOptions): Promise<void> {
   const agent = options.agentSocket && (await isSessionSocket(options.agentSocket)) ? options.agentSocket : undefined;
-  const args = ['-o', 'UserKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'BatchMode=yes', '-o', `ConnectTimeout=${Math.ceil(options.timeoutMs / 1000)}`, '-p', String(options.port), '-l', 'granting-service', address, ...words];
+  const args = [
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    `ConnectTimeout=${Math.ceil(options.timeoutMs / 1000)}`,
+    '-p',
+    String(options.port),
+    '-l',
+    'granting-service',
+    address,
+    ...words,
+  ];
   return new Promise<void>((resolve, reject) => {
     execFile('ssh', args, { timeout: options.timeoutMs, env: { PATH: '/usr/bin:/bin', ...(agent ? { SSH_AUTH_SOCK: agent } : {}) } }, (err, _out, stderr) => {
       if (err) reject(new AgentError('TPG_SSH_FAILED', `the hop to ${address} failed: ${String(stderr).trim() || err.message}`));

@@ -15,7 +15,13 @@ export function engineMessage(e: unknown): string {
 }
 
 /** One attempt: resolves when the engine reports the pull done; rejects with a coded AgentError. */
-export async function pullOnce(docker: Docker, reference: string, auth: object | undefined, signal: AbortSignal, onProgress?: (p: PullProgress) => void): Promise<void> {
+export async function pullOnce(
+  docker: Docker,
+  reference: string,
+  auth: object | undefined,
+  signal: AbortSignal,
+  onProgress?: (p: PullProgress) => void,
+): Promise<void> {
   let stream: Readable;
   try {
     stream = (await docker.pull(reference, { abortSignal: signal, ...(auth ? { authconfig: auth } : {}) })) as Readable;
@@ -85,7 +91,9 @@ export async function pullOnce(docker: Docker, reference: string, auth: object |
       resolve();
     });
     // A connection to the engine that closes without an end (engine restarted) is no success.
-    stream.once('close', () => fail(new AgentError('TPG_DOCKER_UNAVAILABLE', `the Docker engine closed the connection while pulling ${reference}`, { retriable: true })));
+    stream.once('close', () =>
+      fail(new AgentError('TPG_DOCKER_UNAVAILABLE', `the Docker engine closed the connection while pulling ${reference}`, { retriable: true })),
+    );
   });
 }
 
@@ -93,8 +101,11 @@ export async function pullOnce(docker: Docker, reference: string, auth: object |
 export function classifyPullError(message: string, reference: string, cause?: unknown, code?: string): AgentError {
   const m = message.toLowerCase();
   const opts = cause === undefined ? {} : { cause };
-  if ((code && CONNECTION_CODES.has(code)) && !/registry/.test(m)) {
-    return new AgentError('TPG_DOCKER_UNAVAILABLE', `the Docker engine did not answer while pulling ${reference}: ${message}`, { ...opts, retriable: code === 'ECONNREFUSED' || code === 'ENOENT' });
+  if (code && CONNECTION_CODES.has(code) && !/registry/.test(m)) {
+    return new AgentError('TPG_DOCKER_UNAVAILABLE', `the Docker engine did not answer while pulling ${reference}: ${message}`, {
+      ...opts,
+      retriable: code === 'ECONNREFUSED' || code === 'ENOENT',
+    });
   }
   if (/unauthorized|authentication required|no basic auth credentials|denied|forbidden|401|403/.test(m)) {
     return new AgentError('TPG_REGISTRY_AUTH', `the registry refused to let the engine pull ${reference}: ${message}`, {
@@ -106,7 +117,11 @@ export function classifyPullError(message: string, reference: string, cause?: un
   if (/manifest unknown|not found|does not exist|name unknown|404/.test(m) && !/dial tcp|no such host/.test(m)) {
     return new AgentError('TPG_IMAGE_NOT_FOUND', `the registry has no ${reference}: ${message}`, { ...opts, retriable: false });
   }
-  if (/dial tcp|connection refused|no such host|i\/o timeout|timeout|eof|connection reset|service unavailable|bad gateway|gateway timeout|too many requests|50[0-9]|429|tls handshake/.test(m)) {
+  if (
+    /dial tcp|connection refused|no such host|i\/o timeout|timeout|eof|connection reset|service unavailable|bad gateway|gateway timeout|too many requests|50[0-9]|429|tls handshake/.test(
+      m,
+    )
+  ) {
     return new AgentError('TPG_REGISTRY_UNAVAILABLE', `the registry could not be reached to pull ${reference}: ${message}`, { ...opts, retriable: true });
   }
   return new AgentError('TPG_PULL_FAILED', `pulling ${reference} failed: ${message}`, { ...opts, retriable: true });

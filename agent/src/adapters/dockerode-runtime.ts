@@ -29,7 +29,10 @@ export function dockerConnection(host: string): Docker.DockerOptions {
   if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
   if (host.startsWith('/')) return { socketPath: host };
   const m = /^(tcp|http|https):\/\/([^/:]+|\[[^\]]+\]):?(\d+)?\/?$/.exec(host);
-  if (!m) throw new AgentError('TPG_CONFIG_INVALID', `cannot use Docker host ${host}`, { hint: 'set docker.host (or DOCKER_HOST) to unix:///path/to/docker.sock or tcp://host:port' });
+  if (!m)
+    throw new AgentError('TPG_CONFIG_INVALID', `cannot use Docker host ${host}`, {
+      hint: 'set docker.host (or DOCKER_HOST) to unix:///path/to/docker.sock or tcp://host:port',
+    });
   return { protocol: m[1] === 'https' ? 'https' : 'http', host: m[2]!, port: Number(m[3] ?? (m[1] === 'https' ? 2376 : 2375)) };
 }
 
@@ -49,16 +52,29 @@ export class DockerodeRuntime implements ContainerRuntime {
   }
 
   /** One engine call: timeout, retry when repeating it is safe, errors mapped to codes. */
-  private async call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>, opts: { signal?: AbortSignal; idempotent: boolean; failCode?: ErrorCode }): Promise<T> {
+  private async call<T>(
+    what: string,
+    fn: (signal: AbortSignal) => Promise<T>,
+    opts: { signal?: AbortSignal; idempotent: boolean; failCode?: ErrorCode },
+  ): Promise<T> {
     return retry(
       () =>
-        withTimeout(this.options.requestTimeoutMs, `Docker engine (${what})`, async (s) => {
-          try {
-            return await fn(s);
-          } catch (e) {
-            throw this.mapEngineError(e, what, opts.failCode ?? 'TPG_CONTAINER_FAILED', opts.idempotent, s);
-          }
-        }, { code: 'TPG_DOCKER_UNAVAILABLE', ...(opts.signal ? { signal: opts.signal } : {}), hint: `check that the Docker engine at ${this.options.host} is running` }),
+        withTimeout(
+          this.options.requestTimeoutMs,
+          `Docker engine (${what})`,
+          async (s) => {
+            try {
+              return await fn(s);
+            } catch (e) {
+              throw this.mapEngineError(e, what, opts.failCode ?? 'TPG_CONTAINER_FAILED', opts.idempotent, s);
+            }
+          },
+          {
+            code: 'TPG_DOCKER_UNAVAILABLE',
+            ...(opts.signal ? { signal: opts.signal } : {}),
+            hint: `check that the Docker engine at ${this.options.host} is running`,
+          },
+        ),
       {
         attempts: this.options.attempts,
         baseMs: this.options.baseMs,
@@ -87,7 +103,9 @@ export class DockerodeRuntime implements ContainerRuntime {
       cause: e,
       retriable: idempotent && status !== undefined && status >= 500 && !/logging driver|syslog/i.test(engineMessage(e)),
       ...(/logging driver|syslog/i.test(engineMessage(e))
-        ? { hint: 'the syslog log driver could not reach its address: set docker.syslog_address in the agent config (e.g. udp://127.0.0.1:514) or make sure rsyslog listens on /dev/log' }
+        ? {
+            hint: 'the syslog log driver could not reach its address: set docker.syslog_address in the agent config (e.g. udp://127.0.0.1:514) or make sure rsyslog listens on /dev/log',
+          }
         : {}),
     });
   }
@@ -119,13 +137,20 @@ export class DockerodeRuntime implements ContainerRuntime {
       restartCount: info.RestartCount ?? 0,
       ...(st.Error ? { error: st.Error } : {}),
       ...(health?.Status && health.Status !== 'none'
-        ? { health: { status: health.Status as 'starting' | 'healthy' | 'unhealthy', ...(health.Log?.length ? { lastOutput: (health.Log[health.Log.length - 1]!.Output ?? '').trim().slice(0, 500) } : {}) } }
+        ? {
+            health: {
+              status: health.Status as 'starting' | 'healthy' | 'unhealthy',
+              ...(health.Log?.length ? { lastOutput: (health.Log[health.Log.length - 1]!.Output ?? '').trim().slice(0, 500) } : {}),
+            },
+          }
         : {}),
     };
   }
 
   async pullImage(reference: string, options: PullOptions): Promise<PulledImage> {
-    const auth = options.credentials ? { username: options.credentials.username, password: options.credentials.password.reveal(), serveraddress: reference.slice(0, reference.indexOf('/')) } : undefined;
+    const auth = options.credentials
+      ? { username: options.credentials.username, password: options.credentials.password.reveal(), serveraddress: reference.slice(0, reference.indexOf('/')) }
+      : undefined;
     await retry(
       async () => {
         const left = options.deadline - Date.now();
@@ -157,7 +182,12 @@ export class DockerodeRuntime implements ContainerRuntime {
   private inspectImage(reference: string, signal: AbortSignal): Promise<Docker.ImageInspectInfo> {
     return new Promise((resolve, reject) => {
       this.docker.modem.dial(
-        { path: `/images/${reference}/json`, method: 'GET', abortSignal: signal, statusCodes: { 200: true, 404: 'no such image', 500: 'server error' } } as never,
+        {
+          path: `/images/${reference}/json`,
+          method: 'GET',
+          abortSignal: signal,
+          statusCodes: { 200: true, 404: 'no such image', 500: 'server error' },
+        } as never,
         (err: unknown, data: unknown) => (err ? reject(err) : resolve(data as Docker.ImageInspectInfo)),
       );
     });
@@ -168,10 +198,14 @@ export class DockerodeRuntime implements ContainerRuntime {
     // land in URLs the engine logs at debug level); _query/_body keep it in the request body.
     const { name, ...body } = containerBody(spec);
     const request = { _query: { name }, _body: body };
-    const c = await this.call(`create ${spec.name}`, (s) => this.docker.createContainer({ ...request, abortSignal: s } as unknown as Docker.ContainerCreateOptions), {
-      idempotent: false,
-      ...(signal ? { signal } : {}),
-    });
+    const c = await this.call(
+      `create ${spec.name}`,
+      (s) => this.docker.createContainer({ ...request, abortSignal: s } as unknown as Docker.ContainerCreateOptions),
+      {
+        idempotent: false,
+        ...(signal ? { signal } : {}),
+      },
+    );
     return c.id;
   }
 
@@ -191,7 +225,10 @@ export class DockerodeRuntime implements ContainerRuntime {
   }
 
   async restartApp(name: string, signal?: AbortSignal): Promise<void> {
-    await this.call(`restart ${name}`, (s) => this.docker.getContainer(name).restart({ t: 10, abortSignal: s }), { idempotent: true, ...(signal ? { signal } : {}) });
+    await this.call(`restart ${name}`, (s) => this.docker.getContainer(name).restart({ t: 10, abortSignal: s }), {
+      idempotent: true,
+      ...(signal ? { signal } : {}),
+    });
   }
 
   async removeApp(name: string, signal?: AbortSignal): Promise<void> {
@@ -205,7 +242,10 @@ export class DockerodeRuntime implements ContainerRuntime {
           if (status === 404) return;
           // 409 "removal already in progress": wait for it to be gone.
           if (status === 409 && /in progress/.test(engineMessage(e))) {
-            await this.docker.getContainer(name).wait({ condition: 'removed', abortSignal: s }).catch(() => undefined);
+            await this.docker
+              .getContainer(name)
+              .wait({ condition: 'removed', abortSignal: s })
+              .catch(() => undefined);
             return;
           }
           throw e;
@@ -230,7 +270,9 @@ export class DockerodeRuntime implements ContainerRuntime {
     return retry(
       async () => {
         try {
-          const res = (await this.docker.getContainer(name).wait({ condition: 'not-running', ...(signal ? { abortSignal: signal } : {}) })) as { StatusCode: number };
+          const res = (await this.docker.getContainer(name).wait({ condition: 'not-running', ...(signal ? { abortSignal: signal } : {}) })) as {
+            StatusCode: number;
+          };
           return res.StatusCode;
         } catch (e) {
           if (signal?.aborted) throw signal.reason;

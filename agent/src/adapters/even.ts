@@ -43,13 +43,21 @@ export function evenClient(options: EvenOptions): AccessService {
                 res = await get(url, s);
               } catch (e) {
                 if (s.aborted) throw s.reason;
-                throw new AgentError('TPG_EVEN_UNAVAILABLE', `cannot reach Even at ${base}: ${(e as Error).message}`, { cause: e, hint: 'check ssh.even_url in the agent config and that Even is up' });
+                throw new AgentError('TPG_EVEN_UNAVAILABLE', `cannot reach Even at ${base}: ${(e as Error).message}`, {
+                  cause: e,
+                  hint: 'check ssh.even_url in the agent config and that Even is up',
+                });
               }
               if (res.status === 200) {
-                if (res.body === undefined) throw new AgentError('TPG_SSH_KEY_INVALID', `Even's answer for ${user} is larger than ${MAX_BODY} bytes`, { retriable: false });
+                if (res.body === undefined)
+                  throw new AgentError('TPG_SSH_KEY_INVALID', `Even's answer for ${user} is larger than ${MAX_BODY} bytes`, { retriable: false });
                 return res.body;
               }
-              if (res.status === 404) throw new AgentError('TPG_EVEN_NOT_FOUND', `Even has no public key for ${user} (HTTP 404)`, { retriable: false, hint: 'the person must upload an SSH key to the user service' });
+              if (res.status === 404)
+                throw new AgentError('TPG_EVEN_NOT_FOUND', `Even has no public key for ${user} (HTTP 404)`, {
+                  retriable: false,
+                  hint: 'the person must upload an SSH key to the user service',
+                });
               const retriable = res.status >= 500 || res.status === 429 || res.status === 408;
               const after = Number(res.retryAfter);
               throw new AgentError(retriable ? 'TPG_EVEN_UNAVAILABLE' : 'TPG_SSH_FAILED', `Even answered HTTP ${res.status} for ${user}'s key`, {
@@ -59,7 +67,13 @@ export function evenClient(options: EvenOptions): AccessService {
             },
             { code: 'TPG_EVEN_UNAVAILABLE', ...(signal ? { signal } : {}), hint: 'Even did not answer in time; it can grant again later' },
           ),
-        { attempts: options.attempts, baseMs: options.baseMs ?? 200, capMs: options.capMs ?? 2_000, ...(signal ? { signal } : {}), ...(options.clock ? { clock: options.clock } : {}) },
+        {
+          attempts: options.attempts,
+          baseMs: options.baseMs ?? 200,
+          capMs: options.capMs ?? 2_000,
+          ...(signal ? { signal } : {}),
+          ...(options.clock ? { clock: options.clock } : {}),
+        },
       );
     },
   };
@@ -84,7 +98,11 @@ async function get(url: string, signal: AbortSignal): Promise<{ status: number; 
       });
       const done = () => {
         const retryAfter = res.headers['retry-after'];
-        resolve({ status: res.statusCode ?? 0, body: tooBig ? undefined : Buffer.concat(chunks).toString('utf8'), ...(typeof retryAfter === 'string' ? { retryAfter } : {}) });
+        resolve({
+          status: res.statusCode ?? 0,
+          body: tooBig ? undefined : Buffer.concat(chunks).toString('utf8'),
+          ...(typeof retryAfter === 'string' ? { retryAfter } : {}),
+        });
       };
       res.on('end', done);
       res.on('close', () => (tooBig ? done() : undefined));

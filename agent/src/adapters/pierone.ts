@@ -95,25 +95,37 @@ export class PierOneTrust implements RegistryTrust {
       throw new AgentError('TPG_REGISTRY_UNAVAILABLE', `registry ${registry} could not be reached: ${errorMessage(e)}${code ? ` (${code})` : ''}`, {
         cause: e,
         retriable: !tls,
-        hint: tls ? `the TLS certificate of ${registry} is not trusted by this instance` : `check that ${registry} is reachable from the instance (security groups, NAT, DNS)`,
+        hint: tls
+          ? `the TLS certificate of ${registry} is not trusted by this instance`
+          : `check that ${registry} is reachable from the instance (security groups, NAT, DNS)`,
       });
     }
     const status = res.statusCode;
     const h = res.headers as Headers;
     const body = await readLimited(res.body, signal);
     if (status === 401 || status === 403) {
-      throw new AgentError('TPG_REGISTRY_AUTH', `registry ${registry} refused ${credentials ? 'the instance identity' : 'an anonymous request'} for ${name} (HTTP ${status})`, {
-        retriable: false,
-        hint: credentials
-          ? 'Pier One did not accept this instance identity document; check that the account is allowed to pull from this team'
-          : `${registry} requires a login: list it in pierone.registries (agent config) if it is Pier One`,
-      });
+      throw new AgentError(
+        'TPG_REGISTRY_AUTH',
+        `registry ${registry} refused ${credentials ? 'the instance identity' : 'an anonymous request'} for ${name} (HTTP ${status})`,
+        {
+          retriable: false,
+          hint: credentials
+            ? 'Pier One did not accept this instance identity document; check that the account is allowed to pull from this team'
+            : `${registry} requires a login: list it in pierone.registries (agent config) if it is Pier One`,
+        },
+      );
     }
     if (status === 404) {
       const code = registryErrorCode(body);
       // docker-registry answers MANIFEST_UNKNOWN for a missing repository too; Pier One may say NAME_UNKNOWN.
-      const what = code === 'NAME_UNKNOWN' ? `repository ${image.repository} does not exist in ${registry}` : `${name} does not exist in the registry (no such tag or repository)`;
-      throw new AgentError('TPG_IMAGE_NOT_FOUND', what, { retriable: false, hint: 'check the source in your user data: registry, team, artifact and tag as pushed' });
+      const what =
+        code === 'NAME_UNKNOWN'
+          ? `repository ${image.repository} does not exist in ${registry}`
+          : `${name} does not exist in the registry (no such tag or repository)`;
+      throw new AgentError('TPG_IMAGE_NOT_FOUND', what, {
+        retriable: false,
+        hint: 'check the source in your user data: registry, team, artifact and tag as pushed',
+      });
     }
     if (status === 408 || status === 429 || status >= 500) {
       const after = Number(header(h, 'retry-after'));
@@ -123,7 +135,9 @@ export class PierOneTrust implements RegistryTrust {
       });
     }
     if (status !== 200) {
-      throw new AgentError('TPG_IMAGE_UNTRUSTED', `cannot confirm that ${name} is approved: registry ${registry} answered HTTP ${status}`, { retriable: false });
+      throw new AgentError('TPG_IMAGE_UNTRUSTED', `cannot confirm that ${name} is approved: registry ${registry} answered HTTP ${status}`, {
+        retriable: false,
+      });
     }
     const verdict = trustVerdict(h);
     if (!verdict.trusted) {
@@ -143,7 +157,11 @@ export class PierOneTrust implements RegistryTrust {
     const computed = 'sha256:' + createHash('sha256').update(body).digest('hex');
     const announced = header(h, 'docker-content-digest');
     if (announced !== undefined && announced !== computed) {
-      throw new AgentError('TPG_IMAGE_DIGEST_MISMATCH', `registry ${registry} announced digest ${announced} for ${name} but sent a manifest with digest ${computed}`, { retriable: true });
+      throw new AgentError(
+        'TPG_IMAGE_DIGEST_MISMATCH',
+        `registry ${registry} announced digest ${announced} for ${name} but sent a manifest with digest ${computed}`,
+        { retriable: true },
+      );
     }
     return { digest: announced ?? computed, mediaType };
   }

@@ -37,7 +37,23 @@ export interface AuditRecord extends AuditFields {
   prev: string;
 }
 
-const FIELD_ORDER: Array<keyof AuditRecord> = ['seq', 'time', 'action', 'user', 'result', 'reason', 'caller', 'remoteHost', 'keyType', 'keyFingerprint', 'expiresAt', 'keyPath', 'instanceId', 'command', 'prev'];
+const FIELD_ORDER: Array<keyof AuditRecord> = [
+  'seq',
+  'time',
+  'action',
+  'user',
+  'result',
+  'reason',
+  'caller',
+  'remoteHost',
+  'keyType',
+  'keyFingerprint',
+  'expiresAt',
+  'keyPath',
+  'instanceId',
+  'command',
+  'prev',
+];
 
 export function hashLine(line: string): string {
   return createHash('sha256').update(line, 'utf8').digest('hex');
@@ -61,7 +77,7 @@ export const EMPTY_TIP: ChainTip = { seq: 0, hash: GENESIS };
 
 export type Verdict =
   | { ok: true; records: number; tip: ChainTip }
-  | { ok: false; records: number; /** The first sequence number that is wrong or missing. */ seq: number; line: number; reason: string };
+  | { ok: false; records: number /** The first sequence number that is wrong or missing. */; seq: number; line: number; reason: string };
 
 /**
  * Check every line of the log in order. `head` is the anchor written after each append (optional:
@@ -83,16 +99,31 @@ export function verifyChain(text: string, head?: ChainTip): Verdict {
     }
     if (typeof r !== 'object' || r === null || typeof r.seq !== 'number' || typeof r.prev !== 'string') return fail(`line ${i + 1} is not an audit record`);
     if (r.seq !== expectedSeq) {
-      return fail(r.seq > expectedSeq ? `record ${expectedSeq}${r.seq - expectedSeq > 1 ? `..${r.seq - 1}` : ''} is missing (line ${i + 1} has seq ${r.seq})` : `line ${i + 1} has seq ${r.seq}, expected ${expectedSeq} (records reordered or repeated)`);
+      return fail(
+        r.seq > expectedSeq
+          ? `record ${expectedSeq}${r.seq - expectedSeq > 1 ? `..${r.seq - 1}` : ''} is missing (line ${i + 1} has seq ${r.seq})`
+          : `line ${i + 1} has seq ${r.seq}, expected ${expectedSeq} (records reordered or repeated)`,
+      );
     }
-    if (r.prev !== tip.hash) return fail(`record ${r.seq} does not follow record ${tip.seq}: its prev hash differs (record ${tip.seq} was edited, or records were removed or reordered)`);
+    if (r.prev !== tip.hash)
+      return fail(
+        `record ${r.seq} does not follow record ${tip.seq}: its prev hash differs (record ${tip.seq} was edited, or records were removed or reordered)`,
+      );
     const hash = hashLine(line);
     hashes.push(hash);
     tip = { seq: r.seq, hash };
   }
   if (head) {
-    if (head.seq > tip.seq) return { ok: false, records: lines.length, seq: tip.seq + 1, line: lines.length + 1, reason: `records ${tip.seq + 1}..${head.seq} are missing from the end (the head anchor says the last record is ${head.seq})` };
-    if (head.seq > 0 && hashes[head.seq - 1] !== head.hash) return { ok: false, records: lines.length, seq: head.seq, line: head.seq, reason: `record ${head.seq} differs from the one the head anchor recorded` };
+    if (head.seq > tip.seq)
+      return {
+        ok: false,
+        records: lines.length,
+        seq: tip.seq + 1,
+        line: lines.length + 1,
+        reason: `records ${tip.seq + 1}..${head.seq} are missing from the end (the head anchor says the last record is ${head.seq})`,
+      };
+    if (head.seq > 0 && hashes[head.seq - 1] !== head.hash)
+      return { ok: false, records: lines.length, seq: head.seq, line: head.seq, reason: `record ${head.seq} differs from the one the head anchor recorded` };
   }
   return { ok: true, records: lines.length, tip };
 }

@@ -60,7 +60,10 @@ export class SshAuditLog {
       }
       // The anchor is a second net; a full disk must not turn a written record into a failure.
       // The caller awaits it alongside the syslog copy.
-      const anchored = writeFileAtomic(this.paths.head, `${JSON.stringify({ seq: sealed.record.seq, hash: sealed.hash })}\n`, { mode: 0o600, mkdirParents: true }).catch(() => undefined);
+      const anchored = writeFileAtomic(this.paths.head, `${JSON.stringify({ seq: sealed.record.seq, hash: sealed.hash })}\n`, {
+        mode: 0o600,
+        mkdirParents: true,
+      }).catch(() => undefined);
       return { record: sealed.record, line: sealed.line, where, anchored };
     } catch (e) {
       throw new AgentError('TPG_AUDIT_WRITE_FAILED', `cannot write the SSH audit record to ${this.paths.file}: ${(e as Error).message}`, {

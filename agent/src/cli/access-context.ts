@@ -39,7 +39,10 @@ export function contextFor({ config, paths }: Pick<LoadedConfig, 'config' | 'pat
       if (id !== 'unknown') instanceId = id;
       return id;
     },
-    even: () => (even ??= import('../adapters/even.js').then((m) => m.evenClient({ url: ssh.even_url ?? '', timeoutMs: ssh.request_timeout_ms, attempts: ssh.attempts }))),
+    even: () =>
+      (even ??= import('../adapters/even.js').then((m) =>
+        m.evenClient({ url: ssh.even_url ?? '', timeoutMs: ssh.request_timeout_ms, attempts: ssh.attempts }),
+      )),
     resolve: resolveHost,
     hop: (address, words, agentSocket) => hop(address, words, { port: ssh.remote_host_port, timeoutMs: 30_000, ...(agentSocket ? { agentSocket } : {}) }),
     warn: (text) => io.err(`taupage: warning: ${text}\n`),

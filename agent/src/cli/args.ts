@@ -13,7 +13,10 @@ export function parseCommandArgs<O extends Options>(argv: string[], options: O, 
   }
   const n = parsed.positionals.length;
   if (n < positionals.min || n > positionals.max) {
-    throw new AgentError('TPG_USAGE', `${n < positionals.min ? 'missing argument' : `unexpected argument ${parsed.positionals[positionals.max]}`}\nusage: ${usage}`);
+    throw new AgentError(
+      'TPG_USAGE',
+      `${n < positionals.min ? 'missing argument' : `unexpected argument ${parsed.positionals[positionals.max]}`}\nusage: ${usage}`,
+    );
   }
   return parsed;
 }

@@ -23,12 +23,16 @@ export function parseSince(text: string, nowMs: number): number {
   const age = /^(\d+)([smhd])$/.exec(text);
   if (age) return nowMs - Number(age[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[age[2] as 's' | 'm' | 'h' | 'd'];
   const t = Date.parse(text);
-  if (Number.isNaN(t)) throw new AgentError('TPG_USAGE', `--since ${JSON.stringify(text)}: expected an ISO time (2026-11-26T10:00:00Z) or an age (30m, 8h, 7d)`);
+  if (Number.isNaN(t))
+    throw new AgentError('TPG_USAGE', `--since ${JSON.stringify(text)}: expected an ISO time (2026-11-26T10:00:00Z) or an age (30m, 8h, 7d)`);
   return t;
 }
 
 async function list(argv: string[], io: Io): Promise<number> {
-  const { values } = parseCommandArgs(argv, { user: { type: 'string' }, since: { type: 'string' }, json: { type: 'boolean' } }, AUDIT_USAGE, { min: 0, max: 0 });
+  const { values } = parseCommandArgs(argv, { user: { type: 'string' }, since: { type: 'string' }, json: { type: 'boolean' } }, AUDIT_USAGE, {
+    min: 0,
+    max: 0,
+  });
   const since = values.since === undefined ? undefined : parseSince(values.since, Date.now());
   const { paths } = await loadConfig({ env: io.env });
   const records = parseRecords(await auditLogFor(paths).readText()).filter(
@@ -50,7 +54,17 @@ async function list(argv: string[], io: Io): Promise<number> {
 }
 
 function row(r: AuditRecord): string[] {
-  return [String(r.seq), r.time, r.action, r.user ?? '-', r.result, r.caller, r.keyFingerprint ?? '-', r.expiresAt ?? '-', r.reason + (r.keyPath === 'tmpfs' ? ' [tmpfs]' : '')];
+  return [
+    String(r.seq),
+    r.time,
+    r.action,
+    r.user ?? '-',
+    r.result,
+    r.caller,
+    r.keyFingerprint ?? '-',
+    r.expiresAt ?? '-',
+    r.reason + (r.keyPath === 'tmpfs' ? ' [tmpfs]' : ''),
+  ];
 }
 
 async function verify(argv: string[], io: Io): Promise<number> {
@@ -59,7 +73,10 @@ async function verify(argv: string[], io: Io): Promise<number> {
   const log = auditLogFor(paths);
   const verdict = verifyChain(await log.readText(), await log.readHead());
   const st = await stat(paths.sshAuditLog).catch(() => undefined);
-  const modeProblem = st && ((st.mode & 0o077) !== 0 || st.uid !== 0) ? `${paths.sshAuditLog} should be mode 0600 owned by root (is ${(st.mode & 0o777).toString(8)} uid ${st.uid})` : undefined;
+  const modeProblem =
+    st && ((st.mode & 0o077) !== 0 || st.uid !== 0)
+      ? `${paths.sshAuditLog} should be mode 0600 owned by root (is ${(st.mode & 0o777).toString(8)} uid ${st.uid})`
+      : undefined;
   if (values.json) io.out(`${JSON.stringify({ ...verdict, file: paths.sshAuditLog, ...(modeProblem ? { warning: modeProblem } : {}) })}\n`);
   if (modeProblem && !values.json) io.err(`warning: ${modeProblem}\n`);
   if (verdict.ok) {
@@ -67,5 +84,8 @@ async function verify(argv: string[], io: Io): Promise<number> {
     return EXIT.OK;
   }
   if (values.json) return EXIT.FAILED;
-  throw new AgentError('TPG_AUDIT_BROKEN', `audit trail broken at seq ${verdict.seq}: ${verdict.reason}`, { hint: `compare with the syslog copy (tag taupage-ssh); records before seq ${verdict.seq} are intact`, details: { seq: verdict.seq } });
+  throw new AgentError('TPG_AUDIT_BROKEN', `audit trail broken at seq ${verdict.seq}: ${verdict.reason}`, {
+    hint: `compare with the syslog copy (tag taupage-ssh); records before seq ${verdict.seq} are intact`,
+    details: { seq: verdict.seq },
+  });
 }

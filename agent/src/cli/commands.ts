@@ -74,7 +74,8 @@ Status (last refresh, ETags; never contents): /run/taupage/credentials.json.`,
   {
     name: 'ssh-hook',
     summary: "Even's forced command: ask the SSH access service to grant or revoke access (reads SSH_ORIGINAL_COMMAND)",
-    usage: 'taupage ssh-hook [--socket PATH]   (SSH_ORIGINAL_COMMAND="grant-ssh-access [--remote-host=HOST] NAME" | "revoke-ssh-access [--remote-host=HOST] [--keep-local] NAME")',
+    usage:
+      'taupage ssh-hook [--socket PATH]   (SSH_ORIGINAL_COMMAND="grant-ssh-access [--remote-host=HOST] NAME" | "revoke-ssh-access [--remote-host=HOST] [--keep-local] NAME")',
     help: `Run by sshd as granting-service (no sudo): sends SSH_ORIGINAL_COMMAND and SSH_CONNECTION to
 taupage ssh-service over its socket (default /run/taupage/ssh-hook.sock, under TAUPAGE_ROOT if set)
 and prints its answer. The service checks the command, grants or revokes, and writes one audit
@@ -115,4 +116,3 @@ requests received, then exits 0. JSON log lines on stdout.`,
 export function findCommand(name: string): Command | undefined {
   return commands.find((c) => c.name === name);
 }
-

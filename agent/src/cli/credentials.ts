@@ -16,19 +16,32 @@ import { watchCredentials } from '../steps/credentials/watch.js';
 export const USAGE = 'taupage credentials --once|--watch [--interval SECONDS] [--config FILE]';
 
 export async function runCredentials(argv: string[], io: Io): Promise<number> {
-  const { values } = parseCommandArgs(argv, { once: { type: 'boolean' }, watch: { type: 'boolean' }, interval: { type: 'string' }, config: { type: 'string' } }, USAGE, { min: 0, max: 0 });
+  const { values } = parseCommandArgs(
+    argv,
+    { once: { type: 'boolean' }, watch: { type: 'boolean' }, interval: { type: 'string' }, config: { type: 'string' } },
+    USAGE,
+    { min: 0, max: 0 },
+  );
   if (Boolean(values.once) === Boolean(values.watch)) throw new AgentError('TPG_USAGE', `give exactly one of --once and --watch\nusage: ${USAGE}`);
   const intervalSeconds = values.interval === undefined ? undefined : Number(values.interval);
-  if (intervalSeconds !== undefined && !(intervalSeconds > 0 && intervalSeconds <= 86_400)) throw new AgentError('TPG_USAGE', `--interval must be a number of seconds between 0 and 86400, not ${values.interval}\nusage: ${USAGE}`);
+  if (intervalSeconds !== undefined && !(intervalSeconds > 0 && intervalSeconds <= 86_400))
+    throw new AgentError('TPG_USAGE', `--interval must be a number of seconds between 0 and 86400, not ${values.interval}\nusage: ${USAGE}`);
 
   const { config, paths } = await loadConfig({ env: io.env, ...(values.config ? { file: values.config } : {}) });
   const log = createLogger({ level: config.log_level, name: 'taupage-credentials' });
   const userData = await readInput(paths.taupageYaml, io).catch((e: unknown) => {
-    throw new AgentError('TPG_READ_FAILED', isAgentError(e) ? e.message : String(e), { hint: 'the boot writes the validated user data there (taupage boot); run this after the boot', cause: e });
+    throw new AgentError('TPG_READ_FAILED', isAgentError(e) ? e.message : String(e), {
+      hint: 'the boot writes the validated user data there (taupage boot); run this after the boot',
+      cause: e,
+    });
   });
   const validated = validateUserData(userData.text, { requireHeader: false });
   if (!validated.valid || !validated.settings) {
-    throw new AgentError('TPG_USERDATA_INVALID', `${paths.taupageYaml} is not valid user data: ${validated.errors.map((i) => `${i.line}:${i.column} ${i.message}`).join('; ')}`, { hint: `taupage validate --no-header ${paths.taupageYaml}` });
+    throw new AgentError(
+      'TPG_USERDATA_INVALID',
+      `${paths.taupageYaml} is not valid user data: ${validated.errors.map((i) => `${i.line}:${i.column} ${i.message}`).join('; ')}`,
+      { hint: `taupage validate --no-header ${paths.taupageYaml}` },
+    );
   }
   const plan = planCredentials({ settings: validated.settings, config, paths });
   if (!plan) {
@@ -55,14 +68,25 @@ export async function runCredentials(argv: string[], io: Io): Promise<number> {
   try {
     await refresher.prepare();
     if (values.once) {
-      const result = await refresher.pass({ attempts: config.aws.max_attempts, baseMs: DEFAULT_RETRY.baseMs, capMs: DEFAULT_RETRY.capMs, signal: controller.signal });
+      const result = await refresher.pass({
+        attempts: config.aws.max_attempts,
+        baseMs: DEFAULT_RETRY.baseMs,
+        capMs: DEFAULT_RETRY.capMs,
+        signal: controller.signal,
+      });
       if (!result.ok) throw onceFailure(result);
       log.info({ files: result.files.map((f) => ({ file: f.file, outcome: f.outcome })) }, `credentials for ${plan.applicationId} are current`);
       return EXIT.OK;
     }
     const intervalMs = Math.round((intervalSeconds ?? plan.refreshIntervalSeconds) * 1000);
     log.info({ bucket: plan.bucket, applicationId: plan.applicationId, region, directory: plan.directory, intervalMs }, 'keeping Mint credentials current');
-    await watchCredentials(refresher, { intervalMs, jitterMs: config.credentials.jitter_seconds * 1000, signal: controller.signal, log, attempts: config.aws.max_attempts });
+    await watchCredentials(refresher, {
+      intervalMs,
+      jitterMs: config.credentials.jitter_seconds * 1000,
+      signal: controller.signal,
+      log,
+      attempts: config.aws.max_attempts,
+    });
     log.info('credentials refresher stopped');
     return EXIT.OK;
   } finally {
@@ -78,5 +102,8 @@ function onceFailure(result: PassResult): AgentError {
   const errors = result.files.flatMap((f) => (f.outcome === 'failed' ? [f.error] : []));
   const codes = new Set(errors.map((e) => e.code));
   const code = codes.size === 1 ? errors[0]!.code : 'TPG_CREDENTIALS_FAILED';
-  return new AgentError(code, `credentials not current: ${describeFailures(result)}`, { ...(errors[0]?.hint ? { hint: errors[0].hint } : {}), cause: errors[0] });
+  return new AgentError(code, `credentials not current: ${describeFailures(result)}`, {
+    ...(errors[0]?.hint ? { hint: errors[0].hint } : {}),
+    cause: errors[0],
+  });
 }

@@ -32,6 +32,8 @@ export async function readInput(file: string, io: Io): Promise<{ name: string; t
   try {
     return { name: file, text: await readFile(file, 'utf8') };
   } catch (e) {
-    throw new AgentError('TPG_READ_FAILED', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { cause: e });
+    throw new AgentError('TPG_READ_FAILED', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, {
+      cause: e,
+    });
   }
 }

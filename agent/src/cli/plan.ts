@@ -13,7 +13,10 @@ import { REDACTED, isSecret } from '../lib/secret.js';
 const USAGE = 'taupage plan [--json] [--no-header] [--config FILE] FILE|-';
 
 export async function runPlan(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, 'no-header': { type: 'boolean' }, config: { type: 'string' } }, USAGE, { min: 1, max: 1 });
+  const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, 'no-header': { type: 'boolean' }, config: { type: 'string' } }, USAGE, {
+    min: 1,
+    max: 1,
+  });
   const input = await readInput(positionals[0]!, io);
   const { config, paths } = await loadConfig({ env: io.env, ...(values.config ? { file: values.config } : {}) });
   const result = validateUserData(input.text, { requireHeader: values['no-header'] !== true });
@@ -25,7 +28,13 @@ export async function runPlan(argv: string[], io: Io): Promise<number> {
   const plans = planAll({ settings: result.settings, config, paths });
   const view = toDisplay(plans) as Array<{ id: string; title: string; plan: unknown }>;
   if (values.json) {
-    io.out(JSON.stringify({ steps: view, warnings: result.warnings.map(({ path, line, column, code, message }) => ({ path, line, column, code, message })) }, null, 2) + '\n');
+    io.out(
+      JSON.stringify(
+        { steps: view, warnings: result.warnings.map(({ path, line, column, code, message }) => ({ path, line, column, code, message })) },
+        null,
+        2,
+      ) + '\n',
+    );
   } else {
     for (const w of result.warnings) io.out(formatIssue(input.name, w) + '\n');
     for (const s of view) {

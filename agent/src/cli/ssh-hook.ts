@@ -86,7 +86,13 @@ function ask(path: string, request: string): Promise<Outcome> {
       const a = decodeAnswer(text.slice(0, nl));
       done(a ?? { lost: 'the answer is not one the client understands' });
     });
-    sock.on('error', (e: NodeJS.ErrnoException) => done(connected ? { lost: e.code ?? e.message } : { down: e.code === 'ENOENT' ? 'no such socket' : e.code === 'ECONNREFUSED' ? 'nothing listens on it' : (e.code ?? e.message) }));
+    sock.on('error', (e: NodeJS.ErrnoException) =>
+      done(
+        connected
+          ? { lost: e.code ?? e.message }
+          : { down: e.code === 'ENOENT' ? 'no such socket' : e.code === 'ECONNREFUSED' ? 'nothing listens on it' : (e.code ?? e.message) },
+      ),
+    );
     sock.on('close', () => done({ lost: 'the connection closed before an answer' }));
   });
 }

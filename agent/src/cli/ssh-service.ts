@@ -26,7 +26,10 @@ const MAX_CONNECTIONS = 64;
 
 export async function runSshService(argv: string[], io: Io): Promise<number> {
   const { values } = parseCommandArgs(argv, { config: { type: 'string' } }, SSH_SERVICE_USAGE, { min: 0, max: 0 });
-  if (process.getuid?.() !== 0) throw new AgentError('TPG_USAGE', 'taupage ssh-service must run as root: it creates accounts and writes their keys', { hint: 'start it through its systemd units (taupage-ssh-hook.socket)' });
+  if (process.getuid?.() !== 0)
+    throw new AgentError('TPG_USAGE', 'taupage ssh-service must run as root: it creates accounts and writes their keys', {
+      hint: 'start it through its systemd units (taupage-ssh-hook.socket)',
+    });
   const loadOptions = { env: io.env, ...(values.config ? { file: values.config } : {}) };
   let loaded = await loadConfig(loadOptions);
   const log = createLogger({ name: 'taupage-ssh-service', level: loaded.config.log_level });

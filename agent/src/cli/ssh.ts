@@ -19,14 +19,21 @@ export async function runSsh(argv: string[], io: Io): Promise<number> {
       const result = await runExpire(await accessContext(io));
       if (values.json) io.out(`${JSON.stringify(result)}\n`);
       else for (const r of result.records) io.out(`${r.user}: ${r.result}: ${r.reason} (audit seq ${r.seq})\n`);
-      if (result.failed.length) throw new AgentError('TPG_SSH_FAILED', `could not end the expired grants of ${result.failed.join(', ')}`, { hint: 'see the audit records above; the next run tries again' });
+      if (result.failed.length)
+        throw new AgentError('TPG_SSH_FAILED', `could not end the expired grants of ${result.failed.join(', ')}`, {
+          hint: 'see the audit records above; the next run tries again',
+        });
       return 0;
     }
     case 'authorized-keys-line': {
-      const { values, positionals } = parseCommandArgs(rest, { command: { type: 'string' }, 'agent-forwarding': { type: 'boolean' } }, SSH_USAGE, { min: 1, max: 1 });
+      const { values, positionals } = parseCommandArgs(rest, { command: { type: 'string' }, 'agent-forwarding': { type: 'boolean' } }, SSH_USAGE, {
+        min: 1,
+        max: 1,
+      });
       const input = await readInput(positionals[0]!, io);
       const checked = checkPublicKey(input.text);
-      if (!checked.ok) throw new AgentError('TPG_SSH_KEY_INVALID', `${input.name}: ${checked.reason}`, { hint: "pass Even's public key (one OpenSSH public key line)" });
+      if (!checked.ok)
+        throw new AgentError('TPG_SSH_KEY_INVALID', `${input.name}: ${checked.reason}`, { hint: "pass Even's public key (one OpenSSH public key line)" });
       const command = values.command ?? DEFAULT_HOOK_COMMAND;
       try {
         io.out(grantingServiceLine(checked.key, command, { agentForwarding: values['agent-forwarding'] === true }));

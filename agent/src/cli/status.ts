@@ -46,7 +46,6 @@ async function look(paths: Paths): Promise<{ view: StatusView; status?: BootStat
   return { view: processAlive(status.pid) ? 'running' : 'died', status };
 }
 
-
 export function formatDuration(ms: number | undefined): string {
   if (ms === undefined) return '-';
   if (ms < 1000) return `${Math.round(ms)}ms`;
@@ -58,19 +57,27 @@ export function render(view: StatusView, s: BootStatus | undefined, paths: Paths
   if (!s) return `No boot status for this boot yet (${paths.statusFile}); taupage boot has not started.\n`;
   const lines: string[] = [];
   lines.push(`boot ${s.bootId}${s.instanceId ? `  instance ${s.instanceId}` : ''}${s.configHash ? `  config ${s.configHash.slice(0, 19)}` : ''}`);
-  const elapsed = formatDuration((s.durationMs ?? now - Date.parse(s.startedAt)));
+  const elapsed = formatDuration(s.durationMs ?? now - Date.parse(s.startedAt));
   if (view === 'running') lines.push(`state: running for ${elapsed} (deadline ${s.deadline})`);
   else if (view === 'died') lines.push(`state: failed: the boot process (pid ${s.pid}) ended without finishing; see its log (journalctl -u taupage-boot)`);
   else lines.push(`state: ${view} in ${elapsed}${s.errorCode ? `: ${s.errorCode}` : ''}`);
   if (s.message) lines.push(`  ${s.message}`);
-  if (s.facts.signal !== undefined) lines.push(`signal: ${String(s.facts.signal)} ${s.facts.signalSent === false ? 'NOT sent (see the signal step)' : s.facts.signalSent ? 'sent' : 'sending'}`);
+  if (s.facts.signal !== undefined)
+    lines.push(
+      `signal: ${String(s.facts.signal)} ${s.facts.signalSent === false ? 'NOT sent (see the signal step)' : s.facts.signalSent ? 'sent' : 'sending'}`,
+    );
   if (s.imageDigest) lines.push(`image: ${s.imageDigest}`);
   lines.push('');
   const rank = (x: StepStatus) => (x.outcome === 'running' ? Number.POSITIVE_INFINITY : (x.durationMs ?? -1));
   const steps = [...s.steps].sort((a, b) => rank(b) - rank(a));
   const idW = Math.max(...steps.map((x) => x.id.length), 4);
   for (const x of steps) {
-    const d = x.outcome === 'running' && x.startedAt ? `${formatDuration(now - Date.parse(x.startedAt))}+` : x.outcome === 'pending' || x.outcome === 'skipped' ? '-' : formatDuration(x.durationMs);
+    const d =
+      x.outcome === 'running' && x.startedAt
+        ? `${formatDuration(now - Date.parse(x.startedAt))}+`
+        : x.outcome === 'pending' || x.outcome === 'skipped'
+          ? '-'
+          : formatDuration(x.durationMs);
     const detail = x.outcome === 'failed' ? `${x.errorCode ?? ''}: ${x.message ?? ''}` : (x.note ?? '');
     lines.push(`${d.padStart(12)} ${x.id.padEnd(idW)}  ${x.outcome.padEnd(8)}${detail ? `  ${detail}` : ''}`.trimEnd());
   }

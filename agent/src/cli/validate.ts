@@ -21,7 +21,12 @@ export async function runValidate(argv: string[], io: Io): Promise<number> {
   if (values.json) {
     io.out(JSON.stringify({ valid: result.valid, errors: result.errors.map(strip), warnings: result.warnings.map(strip) }) + '\n');
   } else if (values.annotate) {
-    io.out(annotate(input.text, [...result.errors, ...result.warnings].sort((a, b) => a.line - b.line || a.column - b.column)));
+    io.out(
+      annotate(
+        input.text,
+        [...result.errors, ...result.warnings].sort((a, b) => a.line - b.line || a.column - b.column),
+      ),
+    );
   } else {
     for (const i of [...result.errors, ...result.warnings].sort((a, b) => a.line - b.line || a.column - b.column)) io.out(formatIssue(input.name, i) + '\n');
     io.out(summary(input.name, result.valid, result.errors.length, result.warnings.length) + '\n');

@@ -51,7 +51,9 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT' || explicit) {
-      throw new AgentError('TPG_CONFIG_INVALID', `cannot read agent config ${file}: ${(e as Error).message}`, { hint: 'pass an existing file with --config or TAUPAGE_CONFIG, or remove the setting to use the defaults' });
+      throw new AgentError('TPG_CONFIG_INVALID', `cannot read agent config ${file}: ${(e as Error).message}`, {
+        hint: 'pass an existing file with --config or TAUPAGE_CONFIG, or remove the setting to use the defaults',
+      });
     }
   }
   return configFromText(text ?? '', text === undefined ? undefined : file, env);
@@ -78,17 +80,22 @@ export function configFromText(text: string, source: string | undefined, env: No
       report: (i) => {
         if (i.severity !== 'error') return;
         const envName = ENV_OVERRIDES.find(([, p]) => JSON.stringify(p) === JSON.stringify(i.path))?.[0];
-        const origin = envName && env[envName] !== undefined ? `environment ${envName}` : (() => {
-          const p = parsed.positions.find(i.path, i.at);
-          return `${where}:${p.line}:${p.column}`;
-        })();
+        const origin =
+          envName && env[envName] !== undefined
+            ? `environment ${envName}`
+            : (() => {
+                const p = parsed.positions.find(i.path, i.at);
+                return `${where}:${p.line}:${p.column}`;
+              })();
         problems.push(`${origin}: ${i.path.join('.') || '(top level)'}: ${i.message}`);
       },
       sourceOf: (p) => parsed.positions.source(p),
     });
   }
   if (problems.length || config === INVALID) {
-    throw new AgentError('TPG_CONFIG_INVALID', `invalid agent config:\n  ${problems.join('\n  ')}`, { hint: 'fix the settings above; every setting and its default is in docs/agent-config.md' });
+    throw new AgentError('TPG_CONFIG_INVALID', `invalid agent config:\n  ${problems.join('\n  ')}`, {
+      hint: 'fix the settings above; every setting and its default is in docs/agent-config.md',
+    });
   }
   return { config, paths: paths(config.root), ...(source ? { source } : {}) };
 }

@@ -7,7 +7,10 @@ const seconds = (d: number, max = 86_400) => t.integer({ min: 1, max }).default(
 
 export const agentConfigSchema = t.object(
   {
-    root: t.string({ pattern: /^\//, patternMessage: 'must be an absolute path' }).default('/').describe('Directory every host path lives under (tests and the demo use a scratch directory).'),
+    root: t
+      .string({ pattern: /^\//, patternMessage: 'must be an absolute path' })
+      .default('/')
+      .describe('Directory every host path lives under (tests and the demo use a scratch directory).'),
     log_level: t.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     metadata: t
       .object(
@@ -24,7 +27,9 @@ export const agentConfigSchema = t.object(
     aws: t
       .object(
         {
-          region: t.string({ pattern: /^[a-z]{2}(-[a-z]+)+-\d$/, patternMessage: 'must be an AWS region such as eu-central-1' }).describe('Override the region from the identity document.'),
+          region: t
+            .string({ pattern: /^[a-z]{2}(-[a-z]+)+-\d$/, patternMessage: 'must be an AWS region such as eu-central-1' })
+            .describe('Override the region from the identity document.'),
           endpoints: t
             .object({ kms: url(), cloudformation: url(), s3: url(), ec2: url() }, { unknownKeys: 'error' })
             .default({})
@@ -32,7 +37,10 @@ export const agentConfigSchema = t.object(
           s3_force_path_style: t.boolean().default(false),
           request_timeout_ms: t.integer({ min: 100, max: 120_000 }).default(10_000),
           max_attempts: t.integer({ min: 1, max: 20 }).default(5),
-          retry_base_ms: t.integer({ min: 1, max: 60_000 }).default(200).describe('First retry of an AWS call (KMS, CloudFormation) waits up to this long (full jitter, doubling up to 5 s).'),
+          retry_base_ms: t
+            .integer({ min: 1, max: 60_000 })
+            .default(200)
+            .describe('First retry of an AWS call (KMS, CloudFormation) waits up to this long (full jitter, doubling up to 5 s).'),
         },
         { unknownKeys: 'error' },
       )
@@ -41,7 +49,9 @@ export const agentConfigSchema = t.object(
       .object(
         {
           deadline_seconds: seconds(600, 7_200).describe('The whole boot must end (and signal) within this; keep it below the CloudFormation signal timeout.'),
-          signal_reserve_seconds: seconds(30, 600).describe('Time kept back from the deadline for the CloudFormation signal (at most a quarter of the deadline): steps still running then fail so the signal goes out in time.'),
+          signal_reserve_seconds: seconds(30, 600).describe(
+            'Time kept back from the deadline for the CloudFormation signal (at most a quarter of the deadline): steps still running then fail so the signal goes out in time.',
+          ),
         },
         { unknownKeys: 'error' },
       )
@@ -53,7 +63,11 @@ export const agentConfigSchema = t.object(
           pull_timeout_seconds: seconds(600, 7_200),
           request_timeout_ms: t.integer({ min: 100, max: 600_000 }).default(30_000),
           syslog_address: t
-            .string({ singleLine: true, pattern: /^(?:unix|unixgram|tcp|udp|tcp\+tls):\/\/\S+$/, patternMessage: 'must be a Docker syslog-address such as unixgram:///dev/log or udp://127.0.0.1:514' })
+            .string({
+              singleLine: true,
+              pattern: /^(?:unix|unixgram|tcp|udp|tcp\+tls):\/\/\S+$/,
+              patternMessage: 'must be a Docker syslog-address such as unixgram:///dev/log or udp://127.0.0.1:514',
+            })
             .describe("Where the container's syslog log driver sends lines (default: Docker's, /dev/log)."),
         },
         { unknownKeys: 'error' },
@@ -62,7 +76,10 @@ export const agentConfigSchema = t.object(
     pierone: t
       .object(
         {
-          registries: t.list(t.string({ singleLine: true })).default(['pierone.stups.zalan.do']).describe('Registries that are Pier One: they get instance-identity Basic auth.'),
+          registries: t
+            .list(t.string({ singleLine: true }))
+            .default(['pierone.stups.zalan.do'])
+            .describe('Registries that are Pier One: they get instance-identity Basic auth.'),
           request_timeout_ms: t.integer({ min: 100, max: 120_000 }).default(30_000),
           attempts: t.integer({ min: 1, max: 20 }).default(5),
         },
@@ -70,7 +87,10 @@ export const agentConfigSchema = t.object(
       )
       .defaults(),
     application_user: t
-      .object({ uid: t.integer({ min: 0, max: 2 ** 31 - 1 }).default(999), gid: t.integer({ min: 0, max: 2 ** 31 - 1 }).default(999) }, { unknownKeys: 'error' })
+      .object(
+        { uid: t.integer({ min: 0, max: 2 ** 31 - 1 }).default(999), gid: t.integer({ min: 0, max: 2 ** 31 - 1 }).default(999) },
+        { unknownKeys: 'error' },
+      )
       .defaults()
       .describe('The numeric user the container runs as unless root: true.'),
     credentials: t
@@ -88,33 +108,52 @@ export const agentConfigSchema = t.object(
           even_url: url().describe('Even, the access-granting service (public keys are fetched from it).'),
           grant_lifetime_seconds: seconds(8 * 3_600, 7 * 86_400).describe('A grant expires after this long unless Even grants again.'),
           user_groups: t.list(t.string({ pattern: /^[a-z_][a-z0-9_-]*$/ })).default(['adm', 'docker']),
-          allowed_remote_networks: t.list(t.string({ pattern: /^[0-9.]+\/\d+$/ })).default([]).describe('CIDRs --remote-host may hop to; empty: never hop.'),
+          allowed_remote_networks: t
+            .list(t.string({ pattern: /^[0-9.]+\/\d+$/ }))
+            .default([])
+            .describe('CIDRs --remote-host may hop to; empty: never hop.'),
           revoke_grace_seconds: t.integer({ min: 0, max: 60 }).default(2),
           request_timeout_ms: t.integer({ min: 100, max: 60_000 }).default(10_000),
           attempts: t.integer({ min: 1, max: 10 }).default(3).describe('Attempts per Even request (full-jitter backoff between them).'),
           instance_users: t
             .list(t.string({ pattern: /^[a-z_][a-z0-9_-]*$/ }))
             .default(['admin', 'ubuntu'])
-            .describe("The base image's default users: their authorized_keys (the EC2 key pair) is removed at boot unless the user data says keep_instance_users."),
+            .describe(
+              "The base image's default users: their authorized_keys (the EC2 key pair) is removed at boot unless the user data says keep_instance_users.",
+            ),
           remote_host_port: t.integer({ min: 1, max: 65_535 }).default(22).describe('sshd port of the hosts --remote-host hops to.'),
           audit_syslog_socket: t
             .string({ pattern: /^\//, patternMessage: 'must be an absolute path to a Unix datagram socket' })
             .default('/dev/log')
             .describe('Syslog socket the SSH audit records are sent to (facility authpriv, tag taupage-ssh).'),
           hook_socket: t
-            .string({ singleLine: true, pattern: /^\/[^\s]{0,100}$/, patternMessage: 'must be an absolute path of at most 100 characters (a Unix socket path)' })
-            .describe('Unix socket `taupage ssh-service` listens on and `taupage ssh-hook` connects to (default: run/taupage/ssh-hook.sock under root). Changing it needs a service restart and `ssh-hook --socket` in the forced command.'),
+            .string({
+              singleLine: true,
+              pattern: /^\/[^\s]{0,100}$/,
+              patternMessage: 'must be an absolute path of at most 100 characters (a Unix socket path)',
+            })
+            .describe(
+              'Unix socket `taupage ssh-service` listens on and `taupage ssh-hook` connects to (default: run/taupage/ssh-hook.sock under root). Changing it needs a service restart and `ssh-hook --socket` in the forced command.',
+            ),
           hook_socket_group: t
             .string({ pattern: /^[a-z_][a-z0-9_-]{0,31}$/, patternMessage: 'must be a group name' })
             .default('granting-service')
-            .describe('Group of the hook socket (mode 0660, owner root) when the service creates it itself; under systemd the socket unit sets it (SocketGroup=).'),
-          hook_request_timeout_ms: t.integer({ min: 50, max: 60_000 }).default(5_000).describe('A client must send its whole request within this long, or it is refused (and audited).'),
+            .describe(
+              'Group of the hook socket (mode 0660, owner root) when the service creates it itself; under systemd the socket unit sets it (SocketGroup=).',
+            ),
+          hook_request_timeout_ms: t
+            .integer({ min: 50, max: 60_000 })
+            .default(5_000)
+            .describe('A client must send its whole request within this long, or it is refused (and audited).'),
         },
         { unknownKeys: 'error' },
       )
       .defaults(),
     shutdown: t
-      .object({ command: t.list(t.string(), { minItems: 1 }).default(['shutdown', '-h', '+1']).describe('Command that powers the instance off (tests replace it).') }, { unknownKeys: 'error' })
+      .object(
+        { command: t.list(t.string(), { minItems: 1 }).default(['shutdown', '-h', '+1']).describe('Command that powers the instance off (tests replace it).') },
+        { unknownKeys: 'error' },
+      )
       .defaults(),
   },
   { unknownKeys: 'error' },

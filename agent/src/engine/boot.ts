@@ -94,8 +94,22 @@ export async function runBoot(o: BootOptions): Promise<BootRun> {
     status.started(USER_DATA_STEP, startedAt);
     const ud = await readUserData(services, paths, log);
     const udResult: StepResult = ud.ok
-      ? { id: USER_DATA_STEP, outcome: 'success', startedAt, durationMs: clock.now() - startedAt, ...(ud.warnings.length ? { note: `${ud.warnings.length} warning(s); see the log` } : {}) }
-      : { id: USER_DATA_STEP, outcome: 'failed', startedAt, durationMs: clock.now() - startedAt, errorCode: ud.error.code, message: ud.error.message, error: ud.error };
+      ? {
+          id: USER_DATA_STEP,
+          outcome: 'success',
+          startedAt,
+          durationMs: clock.now() - startedAt,
+          ...(ud.warnings.length ? { note: `${ud.warnings.length} warning(s); see the log` } : {}),
+        }
+      : {
+          id: USER_DATA_STEP,
+          outcome: 'failed',
+          startedAt,
+          durationMs: clock.now() - startedAt,
+          errorCode: ud.error.code,
+          message: ud.error.message,
+          error: ud.error,
+        };
     results.set(USER_DATA_STEP, udResult);
     if (ud.identity) {
       status.set({ instanceId: ud.identity.instanceId });
@@ -166,9 +180,17 @@ export async function runBoot(o: BootOptions): Promise<BootRun> {
     // 3. After a successful boot: batch shutdown waits for the application, without a deadline.
     await phase('after', undefined, run.outcome === 'success' ? {} : { skipAll: 'the boot failed' });
     await status.writeResult();
-    const afterFailure = steps.filter((s) => s.phase === 'after').map((s) => results.get(s.id)).find((r) => r?.outcome === 'failed');
+    const afterFailure = steps
+      .filter((s) => s.phase === 'after')
+      .map((s) => results.get(s.id))
+      .find((r) => r?.outcome === 'failed');
     if (afterFailure && run.outcome === 'success') {
-      return { ...run, exitCode: ERROR_CODES[afterFailure.errorCode ?? 'TPG_INTERNAL'].exit, errorCode: afterFailure.errorCode!, message: o.scrubber.scrub(`${run.message}; then ${afterFailure.id} failed: ${afterFailure.message}`) };
+      return {
+        ...run,
+        exitCode: ERROR_CODES[afterFailure.errorCode ?? 'TPG_INTERNAL'].exit,
+        errorCode: afterFailure.errorCode!,
+        message: o.scrubber.scrub(`${run.message}; then ${afterFailure.id} failed: ${afterFailure.message}`),
+      };
     }
     return run;
   } catch (e) {
@@ -178,7 +200,14 @@ export async function runBoot(o: BootOptions): Promise<BootRun> {
     log.error({ err }, `the boot stopped on an unexpected error: ${err.message}`);
     if (resultWritten) throw e;
     status.addStep('agent', 'The taupage agent itself', 'boot');
-    const r: StepResult = { id: 'agent', outcome: 'failed', startedAt: clock.now(), durationMs: 0, errorCode: err.code, message: o.scrubber.scrub(err.message) };
+    const r: StepResult = {
+      id: 'agent',
+      outcome: 'failed',
+      startedAt: clock.now(),
+      durationMs: 0,
+      errorCode: err.code,
+      message: o.scrubber.scrub(err.message),
+    };
     results.set('agent', r);
     status.ended(r);
     if (tell && status.status.facts.signal === undefined) await signalEarlyFailure(tell.target, tell.identity, services, status, results, log, clock, deadline);
@@ -220,8 +249,12 @@ async function readUserData(services: BootServices, paths: Paths, log: Logger): 
     for (const i of result.errors) log.error({ step: USER_DATA_STEP, code: i.code, line: i.line, column: i.column }, formatIssue('user-data', i));
     const headerMissing = result.errors.some((i) => i.code === 'TPG_UD_HEADER');
     const error = headerMissing
-      ? new AgentError('TPG_USERDATA_MISSING', `the user data is not a Taupage document: ${lines.join('; ')}`, { hint: 'the first line must be #taupage-ami-config; check it with taupage validate' })
-      : new AgentError('TPG_USERDATA_INVALID', `the user data is invalid (${lines.length} error${lines.length === 1 ? '' : 's'}): ${lines.join('; ')}`, { hint: 'fix the user data (taupage validate FILE shows the same messages) and launch again' });
+      ? new AgentError('TPG_USERDATA_MISSING', `the user data is not a Taupage document: ${lines.join('; ')}`, {
+          hint: 'the first line must be #taupage-ami-config; check it with taupage validate',
+        })
+      : new AgentError('TPG_USERDATA_INVALID', `the user data is invalid (${lines.length} error${lines.length === 1 ? '' : 's'}): ${lines.join('; ')}`, {
+          hint: 'fix the user data (taupage validate FILE shows the same messages) and launch again',
+        });
     return { ok: false, error, configHash, ...base, ...(notifyCfn ? { notifyCfn } : {}) };
   }
   if (!identity) throw new AgentError('TPG_INTERNAL', 'identity missing after a successful read');
@@ -230,7 +263,13 @@ async function readUserData(services: BootServices, paths: Paths, log: Logger): 
   try {
     await writeFileAtomic(paths.taupageYaml, text, { mode: 0o444, mkdirParents: true });
   } catch (e) {
-    return { ok: false, error: new AgentError('TPG_BOOT_FAILED', `cannot write ${paths.taupageYaml}: ${(e as Error).message}`, { cause: e }), configHash, ...base, ...(notifyCfn ? { notifyCfn } : {}) };
+    return {
+      ok: false,
+      error: new AgentError('TPG_BOOT_FAILED', `cannot write ${paths.taupageYaml}: ${(e as Error).message}`, { cause: e }),
+      configHash,
+      ...base,
+      ...(notifyCfn ? { notifyCfn } : {}),
+    };
   }
   return { ok: true, text, settings: result.settings, identity, configHash, warnings: result.warnings };
 }
@@ -264,7 +303,11 @@ async function signalEarlyFailure(
   const timer = setTimeout(() => controller.abort(new AgentError('TPG_BOOT_DEADLINE', 'the boot deadline passed')), Math.max(0, deadline - at));
   let r: StepResult;
   try {
-    await sendStackSignal(services.stackSignal, { ...target, uniqueId: identity.instanceId, status: 'FAILURE' }, { log: log.child({ step: 'signal' }), record: (k, v) => status.record(k, v), signal: controller.signal });
+    await sendStackSignal(
+      services.stackSignal,
+      { ...target, uniqueId: identity.instanceId, status: 'FAILURE' },
+      { log: log.child({ step: 'signal' }), record: (k, v) => status.record(k, v), signal: controller.signal },
+    );
     r = { id: 'signal', outcome: 'success', startedAt: at, durationMs: clock.now() - at, note: `FAILURE sent to ${target.stack}/${target.resource}` };
   } catch (e) {
     const err = toAgentError(e, 'TPG_SIGNAL_FAILED');
@@ -289,7 +332,12 @@ async function finish(f: {
   const outcome = summarize(f.results.values());
   if (outcome.message) outcome.message = f.scrub(outcome.message);
   const at = f.clock.now();
-  await f.status.finish({ at, outcome: outcome.outcome, ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}), ...(outcome.message ? { message: outcome.message } : {}) });
+  await f.status.finish({
+    at,
+    outcome: outcome.outcome,
+    ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
+    ...(outcome.message ? { message: outcome.message } : {}),
+  });
   try {
     await writeMetrics(f.paths, f.status.status, f.processStartedAt);
   } catch (e) {
@@ -303,7 +351,12 @@ async function finish(f: {
     return { exitCode: EXIT.OK, outcome: 'success', message, status: s };
   }
   const code = outcome.errorCode ?? 'TPG_BOOT_FAILED';
-  const signalNote = s.facts.signal === undefined ? 'no CloudFormation signal: no notify_cfn known' : s.facts.signalSent ? `CloudFormation signalled ${String(s.facts.signal)}` : 'the CloudFormation signal failed';
+  const signalNote =
+    s.facts.signal === undefined
+      ? 'no CloudFormation signal: no notify_cfn known'
+      : s.facts.signalSent
+        ? `CloudFormation signalled ${String(s.facts.signal)}`
+        : 'the CloudFormation signal failed';
   const message = `boot ${s.bootId} failed after ${seconds} s: ${outcome.message} (${code}; ${signalNote})`;
   f.log.error({ outcome: 'failed', errorCode: code, failedSteps: outcome.failedSteps, durationMs: s.durationMs }, message);
   return { exitCode: ERROR_CODES[code].exit, outcome: 'failed', errorCode: code, message, status: s };

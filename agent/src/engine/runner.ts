@@ -93,7 +93,13 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
         if (r.note !== undefined) r.note = o.scrub(r.note);
       }
       o.results.set(r.id, r);
-      const fields = { step: r.id, outcome: r.outcome, durationMs: Math.round(r.durationMs), ...(r.errorCode ? { errorCode: r.errorCode } : {}), ...(r.note ? { note: r.note } : {}) };
+      const fields = {
+        step: r.id,
+        outcome: r.outcome,
+        durationMs: Math.round(r.durationMs),
+        ...(r.errorCode ? { errorCode: r.errorCode } : {}),
+        ...(r.note ? { note: r.note } : {}),
+      };
       if (r.outcome === 'failed') o.log.error({ ...fields, ...(r.error ? { err: r.error } : {}) }, `step ${r.id} failed: ${r.message}`);
       else o.log.info(fields, `step ${r.id} ${r.outcome === 'success' ? 'succeeded' : `skipped: ${r.note}`}`);
       o.onEnd?.(r);
@@ -104,7 +110,16 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
       const planned = o.plans.get(s.id) ?? { plan: null };
       if ('plan' in planned && planned.plan === null) return end({ id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: NOTHING_TO_DO_NOTE });
       if (o.skipAll) return end({ id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: o.skipAll });
-      if ('error' in planned) return end({ id: s.id, outcome: 'failed', startedAt: now, durationMs: 0, errorCode: planned.error.code, message: `planning failed: ${planned.error.message}`, error: planned.error });
+      if ('error' in planned)
+        return end({
+          id: s.id,
+          outcome: 'failed',
+          startedAt: now,
+          durationMs: 0,
+          errorCode: planned.error.code,
+          message: `planning failed: ${planned.error.message}`,
+          error: planned.error,
+        });
       if (!s.apply) return end({ id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: NOT_IMPLEMENTED_NOTE });
       running.set(s.id, now);
       o.log.info({ step: s.id }, `step ${s.id} started`);
@@ -140,7 +155,14 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
           progressed = true;
           const failed = o.phase === 'boot' ? s.needs.filter((n) => o.results.get(n)?.outcome === 'failed') : [];
           if (failed.length && !o.skipAll) {
-            end({ id: s.id, outcome: 'failed', startedAt: o.clock.now(), durationMs: 0, errorCode: 'TPG_DEPENDENCY_FAILED', message: `not run: it needs ${failed.join(', ')}, which failed` });
+            end({
+              id: s.id,
+              outcome: 'failed',
+              startedAt: o.clock.now(),
+              durationMs: 0,
+              errorCode: 'TPG_DEPENDENCY_FAILED',
+              message: `not run: it needs ${failed.join(', ')}, which failed`,
+            });
           } else {
             start(s);
           }
@@ -150,19 +172,29 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
     };
 
     if (o.deadline !== undefined && !o.skipAll) {
-      timer = setTimeout(() => {
-        if (done) return;
-        controller.abort(new AgentError('TPG_BOOT_DEADLINE', `${deadlineName} passed`));
-        const now = o.clock.now();
-        for (const [id, startedAt] of [...running]) {
-          end({ id, outcome: 'failed', startedAt, durationMs: now - startedAt, errorCode: 'TPG_BOOT_DEADLINE', message: `did not finish before ${deadlineName}` });
-        }
-        for (const id of [...waiting]) {
-          waiting.delete(id);
-          end({ id, outcome: 'failed', startedAt: now, durationMs: 0, errorCode: 'TPG_BOOT_DEADLINE', message: `not started before ${deadlineName}` });
-        }
-        finish();
-      }, Math.max(0, o.deadline - o.clock.now()));
+      timer = setTimeout(
+        () => {
+          if (done) return;
+          controller.abort(new AgentError('TPG_BOOT_DEADLINE', `${deadlineName} passed`));
+          const now = o.clock.now();
+          for (const [id, startedAt] of [...running]) {
+            end({
+              id,
+              outcome: 'failed',
+              startedAt,
+              durationMs: now - startedAt,
+              errorCode: 'TPG_BOOT_DEADLINE',
+              message: `did not finish before ${deadlineName}`,
+            });
+          }
+          for (const id of [...waiting]) {
+            waiting.delete(id);
+            end({ id, outcome: 'failed', startedAt: now, durationMs: 0, errorCode: 'TPG_BOOT_DEADLINE', message: `not started before ${deadlineName}` });
+          }
+          finish();
+        },
+        Math.max(0, o.deadline - o.clock.now()),
+      );
     }
     schedule();
   });

@@ -113,7 +113,12 @@ export class BootServices {
   prefetch(settings: unknown, signal?: AbortSignal): number {
     const values = collectKmsValues(settings);
     for (const v of values) {
-      this.decrypt(v, signal).catch((e: unknown) => this.o.log.warn({ value: v.ciphertext.label, errorCode: (e as AgentError).code }, `could not decrypt ${v.ciphertext.label}; the step that uses it will fail`));
+      this.decrypt(v, signal).catch((e: unknown) =>
+        this.o.log.warn(
+          { value: v.ciphertext.label, errorCode: (e as AgentError).code },
+          `could not decrypt ${v.ciphertext.label}; the step that uses it will fail`,
+        ),
+      );
     }
     return values.length;
   }

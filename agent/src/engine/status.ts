@@ -92,7 +92,15 @@ export class StatusWriter {
     this.save();
   }
 
-  ended(r: { id: string; outcome: 'success' | 'failed' | 'skipped'; startedAt: number; durationMs: number; errorCode?: string; message?: string; note?: string }): void {
+  ended(r: {
+    id: string;
+    outcome: 'success' | 'failed' | 'skipped';
+    startedAt: number;
+    durationMs: number;
+    errorCode?: string;
+    message?: string;
+    note?: string;
+  }): void {
     const s = this.step(r.id);
     if (!s) return;
     s.outcome = r.outcome;
@@ -124,7 +132,12 @@ export class StatusWriter {
 
   /** The boot has an outcome: status.json and result.json say so. */
   async finish(end: { at: number; outcome: 'success' | 'failed'; errorCode?: string; message?: string }): Promise<void> {
-    Object.assign(this.status, { state: 'ended', endedAt: iso(end.at), durationMs: Math.round(end.at - Date.parse(this.status.startedAt)), outcome: end.outcome });
+    Object.assign(this.status, {
+      state: 'ended',
+      endedAt: iso(end.at),
+      durationMs: Math.round(end.at - Date.parse(this.status.startedAt)),
+      outcome: end.outcome,
+    });
     if (end.errorCode) this.status.errorCode = end.errorCode;
     if (end.message) this.status.message = this.o.scrub(end.message);
     this.save();

@@ -66,7 +66,9 @@ export function checkStepGraph(steps: readonly AnyStep[]): void {
   const phaseOf = (id: string) => steps.find((x) => x.id === id)!.phase ?? 'boot';
   for (const s of steps) {
     if (s.phase !== undefined && !(s.phase in order)) throw new Error(`step ${s.id} has unknown phase ${String(s.phase)}`);
-    for (const n of s.needs) if (order[phaseOf(n)] > order[s.phase ?? 'boot']) throw new Error(`step ${s.id} (${s.phase ?? 'boot'}) cannot need ${n}, which runs later (${phaseOf(n)})`);
+    for (const n of s.needs)
+      if (order[phaseOf(n)] > order[s.phase ?? 'boot'])
+        throw new Error(`step ${s.id} (${s.phase ?? 'boot'}) cannot need ${n}, which runs later (${phaseOf(n)})`);
   }
   const visiting = new Set<string>();
   const done = new Set<string>();

@@ -59,4 +59,3 @@ export async function readIfExists(path: string): Promise<Buffer | undefined> {
     throw e;
   }
 }
-

@@ -38,7 +38,10 @@ export const ERROR_CODES = {
   TPG_PULL_TIMEOUT: { exit: EXIT.UNAVAILABLE, meaning: 'The image pull did not finish before its deadline.' },
   TPG_DOCKER_UNAVAILABLE: { exit: EXIT.UNAVAILABLE, meaning: 'The Docker engine did not answer.' },
   TPG_CONTAINER_FAILED: { exit: EXIT.FAILED, meaning: 'The application container could not be created or started.' },
-  TPG_HEALTH_TIMEOUT: { exit: EXIT.FAILED, meaning: 'The application did not answer HTTP 200 on its health check (or its Docker HEALTHCHECK did not pass) in time.' },
+  TPG_HEALTH_TIMEOUT: {
+    exit: EXIT.FAILED,
+    meaning: 'The application did not answer HTTP 200 on its health check (or its Docker HEALTHCHECK did not pass) in time.',
+  },
   TPG_CREDENTIALS_FAILED: { exit: EXIT.FAILED, meaning: 'Mint credentials could not be fetched or are invalid.' },
   TPG_CREDENTIALS_INVALID: { exit: EXIT.FAILED, meaning: 'A Mint credentials object is not the JSON Mint writes; the local file was kept.' },
   TPG_S3_ACCESS_DENIED: { exit: EXIT.FAILED, meaning: "S3 refused the request (403): the instance role's policy or credentials." },
@@ -51,7 +54,10 @@ export const ERROR_CODES = {
   TPG_SSH_KEY_INVALID: { exit: EXIT.FAILED, meaning: 'The public key Even served is not an acceptable OpenSSH key.' },
   TPG_EVEN_NOT_FOUND: { exit: EXIT.FAILED, meaning: 'Even has no public key for this user.' },
   TPG_EVEN_UNAVAILABLE: { exit: EXIT.UNAVAILABLE, meaning: 'Even (the access-granting service) could not be reached in time.' },
-  TPG_SSH_SERVICE_UNAVAILABLE: { exit: EXIT.UNAVAILABLE, meaning: 'The SSH access service (`taupage ssh-service`) is not running or its socket cannot be reached; nothing was changed.' },
+  TPG_SSH_SERVICE_UNAVAILABLE: {
+    exit: EXIT.UNAVAILABLE,
+    meaning: 'The SSH access service (`taupage ssh-service`) is not running or its socket cannot be reached; nothing was changed.',
+  },
   TPG_AUDIT_BROKEN: { exit: EXIT.FAILED, meaning: 'The SSH audit trail failed verification.' },
   TPG_AUDIT_WRITE_FAILED: { exit: EXIT.FAILED, meaning: 'The audit record could not be written, so nothing was done.' },
   TPG_DISK_FAILED: { exit: EXIT.FAILED, meaning: 'A volume could not be prepared or mounted.' },

@@ -31,7 +31,10 @@ export async function acquireLock(path: string, options: LockOptions): Promise<H
     if (await tryCreate(path, token)) return { release: () => releaseIf(path, token) };
     await takeOverIfStale(path);
     if (clock.now() >= giveUpAt) {
-      throw new AgentError('TPG_SSH_FAILED', `another taupage process holds ${path} (waited ${options.timeoutMs} ms)`, { hint: `if no taupage process is running, remove ${path}`, retriable: true });
+      throw new AgentError('TPG_SSH_FAILED', `another taupage process holds ${path} (waited ${options.timeoutMs} ms)`, {
+        hint: `if no taupage process is running, remove ${path}`,
+        retriable: true,
+      });
     }
     await clock.sleep((options.pollMs ?? 20) * (0.5 + Math.random()));
   }

@@ -78,7 +78,10 @@ export async function withTimeout<T>(
   options: { code?: ErrorCode; signal?: AbortSignal; hint?: string } = {},
 ): Promise<T> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new AgentError(options.code ?? 'TPG_TIMEOUT', `${what} did not answer within ${ms} ms`, options.hint ? { hint: options.hint } : {})), ms);
+  const timer = setTimeout(
+    () => controller.abort(new AgentError(options.code ?? 'TPG_TIMEOUT', `${what} did not answer within ${ms} ms`, options.hint ? { hint: options.hint } : {})),
+    ms,
+  );
   timer.unref?.();
   const onOuterAbort = () => controller.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });

@@ -3,9 +3,7 @@
  * adapters/aws/s3.ts. Bodies are `Secret`s because the only objects read are Mint credentials. */
 import type { Secret } from '../lib/secret.js';
 
-export type GetObjectResult =
-  | { status: 'ok'; body: Secret; etag: string; bytes: number }
-  | { status: 'not-modified'; etag: string };
+export type GetObjectResult = { status: 'ok'; body: Secret; etag: string; bytes: number } | { status: 'not-modified'; etag: string };
 
 export interface GetObjectOptions {
   /** The ETag the caller holds; a match answers `not-modified` without a body. */

@@ -19,7 +19,13 @@ export const steps: AnyStep[] = [
   { id: 'logging', title: 'Log shipping', needs: [], plan: planLogging },
   { id: 'disks', title: 'Volumes and mounts', needs: [], plan: planDisks },
   { id: 'credentials', title: 'Mint credentials', needs: [], plan: planCredentials, apply: applyCredentials },
-  { id: 'container', title: 'Application container', needs: ['credentials', 'disks', 'host', 'logging'], plan: planContainer, apply: async (plan, ctx) => (await import('./container/apply.js')).applyContainer(plan, ctx) },
+  {
+    id: 'container',
+    title: 'Application container',
+    needs: ['credentials', 'disks', 'host', 'logging'],
+    plan: planContainer,
+    apply: async (plan, ctx) => (await import('./container/apply.js')).applyContainer(plan, ctx),
+  },
   // finally: runs after every boot step has ended, also when one failed (engine/runner.ts).
   { id: 'signal', title: 'CloudFormation signal', needs: ['container'], phase: 'finally', plan: planSignal, apply: applySignal },
   // after: once the boot succeeded and its result is recorded; no boot deadline.

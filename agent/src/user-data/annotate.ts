@@ -22,7 +22,9 @@ export function annotate(text: string, issues: UserDataIssue[]): string {
   });
   const errors = labelled.filter((l) => l.issue.severity === 'error');
   const warnings = labelled.filter((l) => l.issue.severity === 'warning');
-  if (errors.length) out.push('', '# Errors: -------------', ...errors.map(({ issue, label }) => `# ${label}: (${formatKeyPath(issue.path)}) ${issue.message}`));
-  if (warnings.length) out.push('', '# Warnings: -----------', ...warnings.map(({ issue, label }) => `# ${label}: (${formatKeyPath(issue.path)}) ${issue.message}`));
+  if (errors.length)
+    out.push('', '# Errors: -------------', ...errors.map(({ issue, label }) => `# ${label}: (${formatKeyPath(issue.path)}) ${issue.message}`));
+  if (warnings.length)
+    out.push('', '# Warnings: -----------', ...warnings.map(({ issue, label }) => `# ${label}: (${formatKeyPath(issue.path)}) ${issue.message}`));
   return out.join('\n') + '\n';
 }

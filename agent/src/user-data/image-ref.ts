@@ -17,7 +17,8 @@ export type ImageRefResult = { ok: true; ref: ImageRef } | { ok: false; reason: 
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
-const HOST = /^(?:localhost|(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?))+|\[[0-9A-Fa-f:]+\])(?::[0-9]{1,5})?$/;
+const HOST =
+  /^(?:localhost|(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?))+|\[[0-9A-Fa-f:]+\])(?::[0-9]{1,5})?$/;
 
 export function parseImageRef(text: string): ImageRefResult {
   const fail = (reason: string): ImageRefResult => ({ ok: false, reason });
@@ -35,7 +36,9 @@ export function parseImageRef(text: string): ImageRefResult {
   const registry = rest.slice(0, slash);
   let path = rest.slice(slash + 1);
   if (!HOST.test(registry) || (registry.includes(':') && !validPort(registry.slice(registry.lastIndexOf(':') + 1)))) {
-    return fail(`no registry: "${registry}" is not a registry host name; write registry/org/name:tag, e.g. pierone.stups.zalan.do/${rest.replace(/:[^/]*$/, '')}:1.0`);
+    return fail(
+      `no registry: "${registry}" is not a registry host name; write registry/org/name:tag, e.g. pierone.stups.zalan.do/${rest.replace(/:[^/]*$/, '')}:1.0`,
+    );
   }
   const colon = path.lastIndexOf(':');
   if (colon < 0) return fail('no tag: name the exact version, e.g. :1.0 (a moving tag would run whatever is newest)');

@@ -26,10 +26,26 @@ export function validateUserData(text: string, options: ValidateOptions = {}): V
   const at = (code: string, message: string, line = 1, column = 1): UserDataIssue => ({ path: [], line, column, code, message, severity: 'error' });
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > USER_DATA_MAX_BYTES) {
-    return finish([at('TPG_UD_TOO_LARGE', `user data is ${bytes} bytes; EC2 allows at most ${USER_DATA_MAX_BYTES} (16 KiB); move large values (certificates, configs) to S3 or the image`)], options);
+    return finish(
+      [
+        at(
+          'TPG_UD_TOO_LARGE',
+          `user data is ${bytes} bytes; EC2 allows at most ${USER_DATA_MAX_BYTES} (16 KiB); move large values (certificates, configs) to S3 or the image`,
+        ),
+      ],
+      options,
+    );
   }
-  if (options.requireHeader !== false && text.replace(/^\uFEFF/, '').split('\n', 1)[0]!.trimEnd() !== USER_DATA_HEADER) {
-    issues.push(at('TPG_UD_HEADER', `user data must start with the line ${USER_DATA_HEADER} (Senza adds it for you); without it the instance ignores the document`));
+  if (
+    options.requireHeader !== false &&
+    text
+      .replace(/^\uFEFF/, '')
+      .split('\n', 1)[0]!
+      .trimEnd() !== USER_DATA_HEADER
+  ) {
+    issues.push(
+      at('TPG_UD_HEADER', `user data must start with the line ${USER_DATA_HEADER} (Senza adds it for you); without it the instance ignores the document`),
+    );
   }
   const parsed = parseYamlSource(text);
   for (const i of parsed.issues) issues.push({ ...i });
@@ -40,7 +56,14 @@ export function validateUserData(text: string, options: ValidateOptions = {}): V
   }
   if (typeof parsed.value !== 'object' || Array.isArray(parsed.value)) {
     const p = parsed.positions.find([]);
-    issues.push(at('TPG_UD_NOT_MAPPING', `the top level must be a mapping of keys (application_id: ..., source: ...), not ${Array.isArray(parsed.value) ? 'a list' : 'a single value'}`, p.line, p.column));
+    issues.push(
+      at(
+        'TPG_UD_NOT_MAPPING',
+        `the top level must be a mapping of keys (application_id: ..., source: ...), not ${Array.isArray(parsed.value) ? 'a list' : 'a single value'}`,
+        p.line,
+        p.column,
+      ),
+    );
     return finish(issues, options);
   }
   const settings = userDataSchema.check(parsed.value, [], {
@@ -53,7 +76,10 @@ export function validateUserData(text: string, options: ValidateOptions = {}): V
   return result;
 }
 
-function withPosition(i: { path: Path; code: string; message: string; severity: 'error' | 'warning'; at: 'key' | 'value' }, positions: PositionIndex): UserDataIssue {
+function withPosition(
+  i: { path: Path; code: string; message: string; severity: 'error' | 'warning'; at: 'key' | 'value' },
+  positions: PositionIndex,
+): UserDataIssue {
   const p = positions.find(i.path, i.at);
   return { path: i.path, line: p.line, column: p.column, code: i.code, message: i.message, severity: i.severity };
 }
@@ -67,5 +93,7 @@ function finish(issues: UserDataIssue[], options: ValidateOptions): ValidationRe
 }
 
 export function formatKeyPath(path: Path): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z0-9_-]+$/.test(p) ? (i ? '.' : '') + p : `[${JSON.stringify(p)}]`)).join('') || '(document)';
+  return (
+    path.map((p, i) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z0-9_-]+$/.test(p) ? (i ? '.' : '') + p : `[${JSON.stringify(p)}]`)).join('') || '(document)'
+  );
 }

@@ -26,14 +26,24 @@ export function parsePort(value: unknown): PortSpec | string {
 }
 
 /** A port, optionally with /tcp or /udp: `8080`, `"53/udp"`. */
-export const portSpec = t.any({ anyOf: [{ type: 'integer', minimum: 1, maximum: 65535 }, { type: 'string', pattern: PORT_TEXT.source }] }, 'port').refine<PortSpec>((v, path, ctx) => {
-  const p = parsePort(v);
-  if (typeof p === 'string') {
-    ctx.report(error(path, 'TPG_UD_PORT', p));
-    return INVALID;
-  }
-  return p;
-});
+export const portSpec = t
+  .any(
+    {
+      anyOf: [
+        { type: 'integer', minimum: 1, maximum: 65535 },
+        { type: 'string', pattern: PORT_TEXT.source },
+      ],
+    },
+    'port',
+  )
+  .refine<PortSpec>((v, path, ctx) => {
+    const p = parsePort(v);
+    if (typeof p === 'string') {
+      ctx.report(error(path, 'TPG_UD_PORT', p));
+      return INVALID;
+    }
+    return p;
+  });
 
 /** An `aws:kms:` value as the team wrote it: the ciphertext is kept, but never printed. */
 export interface KmsEncrypted {
@@ -53,7 +63,13 @@ export function isKmsEncrypted(v: unknown): v is KmsEncrypted {
 export function checkKms(text: string, path: Path, ctx: CheckContext, label: string): Checked<KmsEncrypted> {
   const b64 = text.slice(KMS_PREFIX.length).trim();
   if (b64 === '' || !BASE64.test(b64) || Buffer.from(b64, 'base64').length === 0) {
-    ctx.report(error(path, 'TPG_UD_KMS_BASE64', 'the aws:kms: value does not carry valid base64 ciphertext; encrypt the plaintext with KMS and paste the base64 CiphertextBlob after aws:kms:'));
+    ctx.report(
+      error(
+        path,
+        'TPG_UD_KMS_BASE64',
+        'the aws:kms: value does not carry valid base64 ciphertext; encrypt the plaintext with KMS and paste the base64 CiphertextBlob after aws:kms:',
+      ),
+    );
     return INVALID;
   }
   return { kind: 'kms', ciphertext: new Secret(b64, label) };
@@ -95,14 +111,13 @@ export const environmentValue = t.any({ type: ['string', 'number', 'boolean', 'n
 
 /** A string that may hold an `aws:kms:` value (keys such as scalyr_account_key). */
 export const maybeKms = (label: string) =>
-  t.string({ minLength: 1, singleLine: true }).refine<string | KmsEncrypted | Secret>((v, path, ctx) =>
-    v.startsWith(KMS_PREFIX) ? checkKms(v, path, ctx, label) : new Secret(v, label),
-  );
+  t
+    .string({ minLength: 1, singleLine: true })
+    .refine<string | KmsEncrypted | Secret>((v, path, ctx) => (v.startsWith(KMS_PREFIX) ? checkKms(v, path, ctx, label) : new Secret(v, label)));
 
 export const singleLine = (opts: { maxLength?: number; minLength?: number } = {}) => t.string({ singleLine: true, minLength: 1, maxLength: 1024, ...opts });
 
-export const httpUrl = () =>
-  t.string({ singleLine: true, pattern: /^https?:\/\/[^\s/$.?#][^\s]*$/i, patternMessage: 'must be an http:// or https:// URL' });
+export const httpUrl = () => t.string({ singleLine: true, pattern: /^https?:\/\/[^\s/$.?#][^\s]*$/i, patternMessage: 'must be an http:// or https:// URL' });
 
 export const absolutePath = (what = 'path') =>
   t.string({ singleLine: true, minLength: 1 }).refine<string>((v, path, ctx) => {

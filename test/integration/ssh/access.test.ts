@@ -19,7 +19,10 @@ afterAll(async () => {
 const uidOf = (name: string) => Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
 const procsOf = (uid: number) => {
   try {
-    return execFileSync('pgrep', ['-U', String(uid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    return execFileSync('pgrep', ['-U', String(uid)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean);
   } catch {
     return [];
   }
@@ -45,7 +48,11 @@ describe('grant → login → revoke through a real sshd', () => {
 
     // The account and its key file are as promised.
     const passwd = (await readFile('/etc/passwd', 'utf8')).split('\n').find((l) => l.startsWith(`${alice}:`))!;
-    expect(passwd).toMatch(new RegExp(`:SSH user created by even \\(SSH access granting service\\) on \\d{4}-\\d\\d-\\d\\d \\d\\d-\\d\\d-\\d\\d UTC:${lab.paths.home}/${alice}:/bin/bash$`));
+    expect(passwd).toMatch(
+      new RegExp(
+        `:SSH user created by even \\(SSH access granting service\\) on \\d{4}-\\d\\d-\\d\\d \\d\\d-\\d\\d-\\d\\d UTC:${lab.paths.home}/${alice}:/bin/bash$`,
+      ),
+    );
     const keyFile = join(lab.paths.home, alice, '.ssh', 'authorized_keys');
     const st = await stat(keyFile);
     expect([st.mode & 0o777, st.uid]).toEqual([0o600, uidOf(alice)]);
@@ -53,7 +60,7 @@ describe('grant → login → revoke through a real sshd', () => {
     expect(await readFile(join(lab.paths.home, alice, '.profile'), 'utf8')).toMatch(/echo 'Your SSH access was granted by even .*' # taupage-even-welcome\n$/);
   });
 
-  it('the grant has one audit record in the file and in syslog, joinable with sshd\'s login line', async () => {
+  it("the grant has one audit record in the file and in syslog, joinable with sshd's login line", async () => {
     const rec = (await lab.audit()).filter((r) => r.user === alice);
     expect(rec).toHaveLength(1);
     expect(rec[0]).toMatchObject({
@@ -182,7 +189,18 @@ describe('disk full', () => {
     lab.even.keys.set(dave, key.text);
     // An account Even made earlier whose home is a file system with no room left.
     const home = join(lab.paths.home, dave);
-    execFileSync('useradd', ['--create-home', '--home-dir', home, '--shell', '/bin/bash', '--password', '*', '--comment', 'SSH user created by even (earlier grant)', dave]);
+    execFileSync('useradd', [
+      '--create-home',
+      '--home-dir',
+      home,
+      '--shell',
+      '/bin/bash',
+      '--password',
+      '*',
+      '--comment',
+      'SSH user created by even (earlier grant)',
+      dave,
+    ]);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'tpg-full-home', home]);
     execFileSync('chown', [`${dave}:${dave}`, home]);
     spawnSync('dd', ['if=/dev/zero', `of=${home}/filler`, 'bs=4k', 'count=100']);

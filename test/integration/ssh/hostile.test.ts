@@ -17,7 +17,6 @@ afterAll(async () => {
   await lab?.close();
 });
 
-
 /** Every file under the lab root except the audit trail and the hook lock. */
 async function files(dir = lab.root): Promise<string[]> {
   const out: string[] = [];
@@ -110,7 +109,12 @@ describe('a hostile-input corpus through ssh is refused: no user, no file, one a
     for (const c of corpus) {
       const mine = records.filter((r) => r.command === c.slice(0, 400));
       expect.soft(mine.length, c).toBeGreaterThanOrEqual(1);
-      expect.soft(mine.every((r) => r.result === 'refused'), c).toBe(true);
+      expect
+        .soft(
+          mine.every((r) => r.result === 'refused'),
+          c,
+        )
+        .toBe(true);
     }
     expect(records.every((r) => r.result === 'refused' && r.caller.startsWith('127.0.0.1 '))).toBe(true);
     expect((await lab.taupage(['audit', 'verify'])).code).toBe(0);
@@ -147,7 +151,27 @@ describe('granting-service can only run the hook', () => {
   });
 
   it('no sftp, no port forwarding', async () => {
-    const sftp = await run('sftp', ['-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-i', lab.evenKey.priv, '-P', String(lab.port), '-b', '-', `${lab.gsUser}@127.0.0.1`], { input: 'ls /\n' });
+    const sftp = await run(
+      'sftp',
+      [
+        '-F',
+        '/dev/null',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'BatchMode=yes',
+        '-i',
+        lab.evenKey.priv,
+        '-P',
+        String(lab.port),
+        '-b',
+        '-',
+        `${lab.gsUser}@127.0.0.1`,
+      ],
+      { input: 'ls /\n' },
+    );
     expect(sftp.code).not.toBe(0);
     expect((await lab.audit()).at(-1)).toMatchObject({ result: 'refused', command: 'internal-sftp' });
     const fwd = await lab.ssh(lab.gsUser, lab.evenKey, undefined, ['-N', '-o', 'ExitOnForwardFailure=yes', '-R', '0:127.0.0.1:9']);
@@ -236,7 +260,10 @@ describe('--remote-host (in-process, with the hop replaced)', () => {
     lab.even.keys.set(u, lab.keygen(u).text);
     const r = await runHook({ command: `grant-ssh-access --remote-host=localhost ${u}`, connection: undefined }, ctx);
     expect(hops).toEqual([['127.0.0.1', 'grant-ssh-access', u]]);
-    expect(r).toMatchObject({ ok: false, record: { result: 'failed', remoteHost: 'localhost', caller: 'local', reason: expect.stringMatching(/local grant was undone/) } });
+    expect(r).toMatchObject({
+      ok: false,
+      record: { result: 'failed', remoteHost: 'localhost', caller: 'local', reason: expect.stringMatching(/local grant was undone/) },
+    });
     expect(await passwdHas(u)).toBe(false);
     ctx.hop = async (address, words) => void hops.push([address, ...words]);
     expect(await runHook({ command: `grant-ssh-access --remote-host=localhost ${u}`, connection: undefined }, ctx)).toMatchObject({ ok: true });
@@ -250,7 +277,12 @@ describe('tampering with the audit trail is reported by `taupage audit verify`',
     await cp(lab.root + '/var', join(root, 'var'), { recursive: true, filter: (src) => !src.includes('/home') });
     const file = join(root, 'var/log/taupage/ssh-audit.jsonl');
     const lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
-    await writeFile(file, edit(lines).map((l) => l + '\n').join(''));
+    await writeFile(
+      file,
+      edit(lines)
+        .map((l) => l + '\n')
+        .join(''),
+    );
     const r = await run(process.execPath, [BUNDLE, 'audit', 'verify'], { env: { PATH: process.env.PATH, TAUPAGE_ROOT: root } });
     await import('node:fs/promises').then((fs) => fs.rm(root, { recursive: true, force: true }));
     return r;
@@ -286,7 +318,10 @@ describe('taupage audit list', () => {
   it('filters by user and time, as JSON or a table', async () => {
     const some = (await lab.audit()).find((r) => r.user && r.result === 'granted')!;
     const r = await lab.taupage(['audit', 'list', '--user', some.user!, '--json']);
-    const listed = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const listed = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(listed.length).toBeGreaterThan(0);
     expect(listed.every((x) => x.user === some.user)).toBe(true);
     expect((await lab.taupage(['audit', 'list', '--since', '2099-01-01T00:00:00Z', '--json'])).stdout).toBe('');
@@ -297,5 +332,11 @@ describe('taupage audit list', () => {
 });
 
 function io(): Io {
-  return { out: () => undefined, err: () => undefined, env: { TAUPAGE_ROOT: lab.root, TAUPAGE_CONFIG: lab.configFile }, isTty: false, readStdin: async () => '' };
+  return {
+    out: () => undefined,
+    err: () => undefined,
+    env: { TAUPAGE_ROOT: lab.root, TAUPAGE_CONFIG: lab.configFile },
+    isTty: false,
+    readStdin: async () => '',
+  };
 }

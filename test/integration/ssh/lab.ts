@@ -150,7 +150,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const users: string[] = [];
   const children: ChildProcess[] = [];
   const cleanups: Array<() => Promise<unknown> | unknown> = [];
-  for (const d of [paths.home, join(root, 'etc', 'taupage'), join(dir, 'ssh'), join(dir, 'keys'), join(dir, 'rsyslog', 'work')]) await mkdir(d, { recursive: true, mode: 0o755 });
+  for (const d of [paths.home, join(root, 'etc', 'taupage'), join(dir, 'ssh'), join(dir, 'keys'), join(dir, 'rsyslog', 'work')])
+    await mkdir(d, { recursive: true, mode: 0o755 });
   await chmod(root, 0o755);
 
   const keygen = (name: string, type = 'ed25519'): KeyPair => {
@@ -190,13 +191,26 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     lab.hookSocket = paths.sshHookSocket;
     await writeFile(
       configFile,
-      stringify({ root, ssh: { even_url: even.url, audit_syslog_socket: sock, revoke_grace_seconds: 1, request_timeout_ms: 3_000, hook_socket_group: gsUser, hook_request_timeout_ms: 1_000, ...options.ssh } }),
+      stringify({
+        root,
+        ssh: {
+          even_url: even.url,
+          audit_syslog_socket: sock,
+          revoke_grace_seconds: 1,
+          request_timeout_ms: 3_000,
+          hook_socket_group: gsUser,
+          hook_request_timeout_ms: 1_000,
+          ...options.ssh,
+        },
+      }),
     );
 
     // sshd with the drop-in the ssh boot step writes from the user data.
     const port = await freePort();
     lab.port = port;
-    const ud = validateUserData(`#taupage-ami-config\napplication_id: lab\napplication_version: "1"\nruntime: Docker\nsource: pierone.example.org/t/lab:1\nssh_ports: [${port}]\n`);
+    const ud = validateUserData(
+      `#taupage-ami-config\napplication_id: lab\napplication_version: "1"\nruntime: Docker\nsource: pierone.example.org/t/lab:1\nssh_ports: [${port}]\n`,
+    );
     if (!ud.valid || !ud.settings) throw new Error(`lab user data invalid: ${JSON.stringify(ud.errors)}`);
     const plan = planSsh({ settings: ud.settings, config: defaultConfig().config, paths });
     await applySsh(plan, { log: silentLogger() });
@@ -204,7 +218,17 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     const sshdConfig = join(dir, 'ssh', 'sshd_config');
     await writeFile(
       sshdConfig,
-      [`Include ${paths.sshdConfigDir}/*.conf`, 'ListenAddress 127.0.0.1', `HostKey ${dir}/ssh/host_key`, `PidFile ${dir}/ssh/sshd.pid`, 'UsePAM no', 'StrictModes yes', 'LogLevel VERBOSE', 'Subsystem sftp internal-sftp', ''].join('\n'),
+      [
+        `Include ${paths.sshdConfigDir}/*.conf`,
+        'ListenAddress 127.0.0.1',
+        `HostKey ${dir}/ssh/host_key`,
+        `PidFile ${dir}/ssh/sshd.pid`,
+        'UsePAM no',
+        'StrictModes yes',
+        'LogLevel VERBOSE',
+        'Subsystem sftp internal-sftp',
+        '',
+      ].join('\n'),
     );
     await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
     execFileSync('/usr/sbin/sshd', ['-t', '-f', sshdConfig]);
@@ -268,8 +292,29 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     };
     lab.keygen = keygen;
     const sshArgs = (user: string, key: KeyPair, extra: string[] = []) => [
-      '-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10',
-      '-i', key.priv, '-p', String(port), ...extra, '--', `${user}@127.0.0.1`,
+      '-F',
+      '/dev/null',
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'IdentityAgent=none',
+      '-o',
+      'LogLevel=ERROR',
+      '-o',
+      'ConnectTimeout=10',
+      '-i',
+      key.priv,
+      '-p',
+      String(port),
+      ...extra,
+      '--',
+      `${user}@127.0.0.1`,
     ];
     lab.ssh = (user, key, command, extra) => run('ssh', [...sshArgs(user, key, extra), ...(command === undefined ? [] : [command])], { timeoutMs: 30_000 });
     lab.sshSpawn = (user, key, command) => {
@@ -278,8 +323,10 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       return child;
     };
     lab.hook = (command) => lab.ssh(gsUser, evenKey, command);
-    lab.client = (env, args = ['--socket', lab.hookSocket]) => run(agent[0]!, [...agent.slice(1), 'ssh-hook', ...args], { env: { PATH: process.env.PATH, ...env } });
-    lab.taupage = (args, env = {}) => run(process.execPath, [BUNDLE, ...args], { env: { PATH: process.env.PATH, TAUPAGE_ROOT: root, TAUPAGE_CONFIG: configFile, ...env } });
+    lab.client = (env, args = ['--socket', lab.hookSocket]) =>
+      run(agent[0]!, [...agent.slice(1), 'ssh-hook', ...args], { env: { PATH: process.env.PATH, ...env } });
+    lab.taupage = (args, env = {}) =>
+      run(process.execPath, [BUNDLE, ...args], { env: { PATH: process.env.PATH, TAUPAGE_ROOT: root, TAUPAGE_CONFIG: configFile, ...env } });
     lab.audit = async () => parseRecords(await readFile(paths.sshAuditLog, 'utf8').catch(() => ''));
     lab.syslog = async () => (await readFile(syslogFile, 'utf8').catch(() => '')).split('\n').filter(Boolean);
     lab.close = async () => {

@@ -48,7 +48,9 @@ describe('the service is down', () => {
       const r = await lab.hook(`grant-ssh-access ${u}`);
       expect(r.code).toBe(5);
       expect(r.stdout).toBe('');
-      expect(r.stderr).toMatch(/^taupage ssh-hook: error TPG_SSH_SERVICE_UNAVAILABLE: the SSH access service is not running \(.*: no such socket\); nothing was changed\n  hint: start it/);
+      expect(r.stderr).toMatch(
+        /^taupage ssh-hook: error TPG_SSH_SERVICE_UNAVAILABLE: the SSH access service is not running \(.*: no such socket\); nothing was changed\n  hint: start it/,
+      );
     } finally {
       await lab.service.start();
     }
@@ -69,7 +71,10 @@ describe('the service is down', () => {
   });
 
   it('a second service on the same socket refuses to start (exit 4) and leaves the first one alone', async () => {
-    const r = await run(lab.agent[0]!, [...lab.agent.slice(1), 'ssh-service'], { env: { PATH: process.env.PATH, TAUPAGE_ROOT: lab.root, TAUPAGE_CONFIG: lab.configFile }, timeoutMs: 10_000 });
+    const r = await run(lab.agent[0]!, [...lab.agent.slice(1), 'ssh-service'], {
+      env: { PATH: process.env.PATH, TAUPAGE_ROOT: lab.root, TAUPAGE_CONFIG: lab.configFile },
+      timeoutMs: 10_000,
+    });
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/TPG_CONFIG_INVALID: another taupage ssh-service already listens on/);
     expect((await lab.client({ SSH_ORIGINAL_COMMAND: 'id' })).code).toBe(1);
@@ -80,7 +85,12 @@ describe('what reaches the socket is judged by the service', () => {
   const refusedRecord = async (before: number) => {
     const recs = (await lab.audit()).slice(before);
     expect(recs).toHaveLength(1);
-    expect(recs[0]).toMatchObject({ action: 'unknown', result: 'refused', caller: 'socket', reason: expect.stringMatching(/^malformed request on the hook socket: /) });
+    expect(recs[0]).toMatchObject({
+      action: 'unknown',
+      result: 'refused',
+      caller: 'socket',
+      reason: expect.stringMatching(/^malformed request on the hook socket: /),
+    });
     return recs[0]!;
   };
 
@@ -89,11 +99,19 @@ describe('what reaches the socket is judged by the service', () => {
     ['not an object', '["grant-ssh-access","x"]\n', /not a JSON object/],
     ['an unknown field', '{"command":"grant-ssh-access x","length":18,"connection":null,"agent":null,"user":"root"}\n', /unknown request field "user"/],
     ['a length that does not fit the command', '{"command":"grant-ssh-access x","length":3,"connection":null,"agent":null}\n', /"length" must be/],
-    ['a command longer than the wire allows', `${JSON.stringify({ command: 'x'.repeat(1025), length: 1025, connection: null, agent: null })}\n`, /"command" must be null or a string of at most 1024/],
+    [
+      'a command longer than the wire allows',
+      `${JSON.stringify({ command: 'x'.repeat(1025), length: 1025, connection: null, agent: null })}\n`,
+      /"command" must be null or a string of at most 1024/,
+    ],
   ])('garbage (%s) is refused, answered and audited', async (_name, line, reason) => {
     const before = (await lab.audit()).length;
     const { answer } = await talk(lab.hookSocket, line);
-    expect(answer).toEqual({ exit: 1, stdout: '', stderr: expect.stringMatching(/^taupage ssh-hook: error TPG_SSH_REFUSED: malformed request on the hook socket: /) });
+    expect(answer).toEqual({
+      exit: 1,
+      stdout: '',
+      stderr: expect.stringMatching(/^taupage ssh-hook: error TPG_SSH_REFUSED: malformed request on the hook socket: /),
+    });
     expect((await refusedRecord(before)).reason).toMatch(reason);
   });
 
@@ -264,7 +282,9 @@ describe('agent.yaml reloads', () => {
   it('an invalid agent.yaml is reported and the previous config stays in effect; SIGHUP reloads too', async () => {
     const original = await readFile(lab.configFile, 'utf8');
     try {
-      expect(await replaceConfig(await edited((c) => (c.ssh.grant_lifetime_seconds = 'forever')))).toMatch(/agent config not reloaded, the previous one stays in effect: invalid agent config/);
+      expect(await replaceConfig(await edited((c) => (c.ssh.grant_lifetime_seconds = 'forever')))).toMatch(
+        /agent config not reloaded, the previous one stays in effect: invalid agent config/,
+      );
       expect((await lab.client({ SSH_ORIGINAL_COMMAND: 'revoke-ssh-access nobody-at-all' })).code).toBe(0);
     } finally {
       expect(await replaceConfig(original)).toMatch(/agent config reloaded/);

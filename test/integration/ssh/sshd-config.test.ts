@@ -22,7 +22,9 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 async function boot(userData: string) {
   const root = join(dir, `root-${Math.random().toString(36).slice(2)}`);
   const paths = pathsFor(root);
-  const ud = validateUserData(`#taupage-ami-config\napplication_id: my-app\napplication_version: "1"\nruntime: Docker\nsource: pierone.example.org/t/a:1\n${userData}`);
+  const ud = validateUserData(
+    `#taupage-ami-config\napplication_id: my-app\napplication_version: "1"\nruntime: Docker\nsource: pierone.example.org/t/a:1\n${userData}`,
+  );
   expect(ud.errors).toEqual([]);
   const plan = planSsh({ settings: ud.settings!, config: defaultConfig().config, paths });
   return { root, paths, plan };

@@ -15,7 +15,8 @@ describe('the SSH access service units in docs/ssh-access.md', () => {
   it('are the socket and the service, and systemd-analyze verify finds nothing wrong', async () => {
     expect(units.map((u) => u.name)).toEqual(['taupage-ssh-hook.socket', 'taupage-ssh-hook.service']);
     const socket = units[0]!.text;
-    for (const line of ['ListenStream=/run/taupage/ssh-hook.sock', 'SocketMode=0660', 'SocketUser=root', 'SocketGroup=granting-service', 'Accept=no']) expect(socket).toContain(line);
+    for (const line of ['ListenStream=/run/taupage/ssh-hook.sock', 'SocketMode=0660', 'SocketUser=root', 'SocketGroup=granting-service', 'Accept=no'])
+      expect(socket).toContain(line);
     expect(units[1]!.text).toContain('ExecStart=/usr/bin/taupage ssh-service\n');
     const dir = await mkdtemp(join(tmpdir(), 'tpg-units-'));
     try {

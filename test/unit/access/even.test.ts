@@ -8,7 +8,8 @@ beforeAll(async () => {
 });
 afterAll(() => even.close());
 
-const client = (over: Partial<Parameters<typeof evenClient>[0]> = {}) => evenClient({ url: `${even.url}/`, timeoutMs: 500, attempts: 3, baseMs: 1, capMs: 5, ...over });
+const client = (over: Partial<Parameters<typeof evenClient>[0]> = {}) =>
+  evenClient({ url: `${even.url}/`, timeoutMs: 500, attempts: 3, baseMs: 1, capMs: 5, ...over });
 
 describe('Even client', () => {
   it('fetches a key from /public-keys/{name}/sshkey.pub', async () => {
@@ -41,7 +42,10 @@ describe('Even client', () => {
   it('times out each attempt', async () => {
     even.delayMs = 300;
     try {
-      await expect(client({ timeoutMs: 50, attempts: 2 }).publicKey('alice')).rejects.toMatchObject({ code: 'TPG_EVEN_UNAVAILABLE', message: expect.stringMatching(/did not answer within 50 ms/) });
+      await expect(client({ timeoutMs: 50, attempts: 2 }).publicKey('alice')).rejects.toMatchObject({
+        code: 'TPG_EVEN_UNAVAILABLE',
+        message: expect.stringMatching(/did not answer within 50 ms/),
+      });
     } finally {
       even.delayMs = 0;
     }
@@ -53,6 +57,8 @@ describe('Even client', () => {
   });
 
   it('an unreachable Even is TPG_EVEN_UNAVAILABLE', async () => {
-    await expect(evenClient({ url: 'http://127.0.0.1:1', timeoutMs: 200, attempts: 2, baseMs: 1, capMs: 2 }).publicKey('alice')).rejects.toMatchObject({ code: 'TPG_EVEN_UNAVAILABLE' });
+    await expect(evenClient({ url: 'http://127.0.0.1:1', timeoutMs: 200, attempts: 2, baseMs: 1, capMs: 2 }).publicKey('alice')).rejects.toMatchObject({
+      code: 'TPG_EVEN_UNAVAILABLE',
+    });
   });
 });

@@ -9,7 +9,17 @@ import { resolve } from 'node:path';
 const src = resolve(import.meta.dirname, '../../../agent/src');
 
 async function bundle(entry: string, format: 'esm' | 'cjs'): Promise<{ meta: Metafile; bytes: number }> {
-  const result = await build({ entryPoints: [resolve(src, entry)], bundle: true, write: false, platform: 'node', format, metafile: true, logLevel: 'silent', minifyWhitespace: true, define: { __TAUPAGE_VERSION__: '"test"' } });
+  const result = await build({
+    entryPoints: [resolve(src, entry)],
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format,
+    metafile: true,
+    logLevel: 'silent',
+    minifyWhitespace: true,
+    define: { __TAUPAGE_VERSION__: '"test"' },
+  });
   return { meta: result.metafile, bytes: result.outputFiles[0]!.contents.length };
 }
 

@@ -10,8 +10,15 @@ const line = (env: Parameters<typeof encodeRequest>[0]) => {
 
 describe('the hook wire protocol', () => {
   it('a request round-trips, hostile bytes included, on one line', () => {
-    const env = { SSH_ORIGINAL_COMMAND: 'grant-ssh-access alice\nid\u0000; $(x) "q" \\', SSH_CONNECTION: '10.0.0.5 50000 10.0.0.9 22', SSH_AUTH_SOCK: '/tmp/ssh-abc/agent.1' };
-    expect(decodeRequest(line(env))).toEqual({ ok: true, request: { command: env.SSH_ORIGINAL_COMMAND, length: env.SSH_ORIGINAL_COMMAND.length, connection: env.SSH_CONNECTION, agent: env.SSH_AUTH_SOCK } });
+    const env = {
+      SSH_ORIGINAL_COMMAND: 'grant-ssh-access alice\nid\u0000; $(x) "q" \\',
+      SSH_CONNECTION: '10.0.0.5 50000 10.0.0.9 22',
+      SSH_AUTH_SOCK: '/tmp/ssh-abc/agent.1',
+    };
+    expect(decodeRequest(line(env))).toEqual({
+      ok: true,
+      request: { command: env.SSH_ORIGINAL_COMMAND, length: env.SSH_ORIGINAL_COMMAND.length, connection: env.SSH_CONNECTION, agent: env.SSH_AUTH_SOCK },
+    });
   });
 
   it('no command (a login without one) is null, not an empty string', () => {
@@ -23,7 +30,9 @@ describe('the hook wire protocol', () => {
     const r = decodeRequest(line({ SSH_ORIGINAL_COMMAND: 'x'.repeat(100_000), SSH_CONNECTION: 'y'.repeat(300) }));
     expect(r).toEqual({ ok: true, request: { command: 'x'.repeat(WIRE_COMMAND_MAX), length: 100_000, connection: null, agent: null } });
     // The worst case still fits a request line: every character a control character (\uXXXX).
-    expect(Buffer.byteLength(line({ SSH_ORIGINAL_COMMAND: '\u0001'.repeat(5000), SSH_CONNECTION: 'c'.repeat(256), SSH_AUTH_SOCK: '\u0002'.repeat(256) }))).toBeLessThan(MAX_REQUEST_BYTES);
+    expect(
+      Buffer.byteLength(line({ SSH_ORIGINAL_COMMAND: '\u0001'.repeat(5000), SSH_CONNECTION: 'c'.repeat(256), SSH_AUTH_SOCK: '\u0002'.repeat(256) })),
+    ).toBeLessThan(MAX_REQUEST_BYTES);
   });
 
   it.each([

@@ -86,8 +86,14 @@ describe('checkPublicKey refuses what sshd should never be given', () => {
   });
 
   it('trailing bytes, truncated data, wrong ed25519 length', () => {
-    expect(checkPublicKey(`ssh-ed25519 ${wire('ssh-ed25519', Buffer.alloc(32), 'extra')}`)).toMatchObject({ ok: false, reason: expect.stringMatching(/trailing bytes/) });
-    expect(checkPublicKey(`ssh-ed25519 ${wire('ssh-ed25519', Buffer.alloc(31))}`)).toMatchObject({ ok: false, reason: expect.stringMatching(/malformed ed25519/) });
+    expect(checkPublicKey(`ssh-ed25519 ${wire('ssh-ed25519', Buffer.alloc(32), 'extra')}`)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/trailing bytes/),
+    });
+    expect(checkPublicKey(`ssh-ed25519 ${wire('ssh-ed25519', Buffer.alloc(31))}`)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/malformed ed25519/),
+    });
     const full = Buffer.from(keys.ed25519!.split(' ')[1]!, 'base64');
     expect(checkPublicKey(`ssh-ed25519 ${full.subarray(0, 20).toString('base64')}`)).toMatchObject({ ok: false });
   });

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { EMPTY_TIP, hashLine, sealRecord, verifyChain, type AuditFields, type ChainTip } from '../../../agent/src/audit/record.js';
 
-const fields = (i: number): AuditFields => ({ time: `2026-11-26T10:00:0${i}.000Z`, action: 'grant', user: `u${i}`, result: 'granted', reason: 'ok', caller: '10.0.0.1 5000', instanceId: 'i-0123456789abcdef0' });
+const fields = (i: number): AuditFields => ({
+  time: `2026-11-26T10:00:0${i}.000Z`,
+  action: 'grant',
+  user: `u${i}`,
+  result: 'granted',
+  reason: 'ok',
+  caller: '10.0.0.1 5000',
+  instanceId: 'i-0123456789abcdef0',
+});
 
 function chain(n: number): { lines: string[]; tip: ChainTip } {
   const lines: string[] = [];
@@ -51,7 +59,11 @@ describe('the audit hash chain', () => {
 
   it('records cut off the end are caught by the head anchor', () => {
     const { lines, tip } = chain(5);
-    expect(verifyChain(text(lines.slice(0, 3)), tip)).toMatchObject({ ok: false, seq: 4, reason: expect.stringMatching(/records 4..5 are missing from the end/) });
+    expect(verifyChain(text(lines.slice(0, 3)), tip)).toMatchObject({
+      ok: false,
+      seq: 4,
+      reason: expect.stringMatching(/records 4..5 are missing from the end/),
+    });
   });
 
   it('a line that is not JSON (a torn write, an edit) is reported with its position', () => {

@@ -9,7 +9,15 @@ import { acquireLock } from '../../../agent/src/lib/file-lock.js';
 let dir: string;
 let log: SshAuditLog;
 const paths = () => ({ file: join(dir, 'log', 'ssh-audit.jsonl'), spill: join(dir, 'run', 'spill.jsonl'), head: join(dir, 'state', 'head') });
-const fields = (user: string): AuditFields => ({ time: new Date().toISOString(), action: 'grant', user, result: 'refused', reason: 'test', caller: 'local', instanceId: 'unknown' });
+const fields = (user: string): AuditFields => ({
+  time: new Date().toISOString(),
+  action: 'grant',
+  user,
+  result: 'refused',
+  reason: 'test',
+  caller: 'local',
+  instanceId: 'unknown',
+});
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tpg-audit-'));

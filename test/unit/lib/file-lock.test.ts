@@ -15,7 +15,10 @@ describe('acquireLock', () => {
   it('excludes a second holder until release', async () => {
     const path = join(dir, 'l');
     const a = await acquireLock(path, { timeoutMs: 1_000 });
-    await expect(acquireLock(path, { timeoutMs: 100, pollMs: 10 })).rejects.toMatchObject({ code: 'TPG_SSH_FAILED', message: expect.stringMatching(/another taupage process holds/) });
+    await expect(acquireLock(path, { timeoutMs: 100, pollMs: 10 })).rejects.toMatchObject({
+      code: 'TPG_SSH_FAILED',
+      message: expect.stringMatching(/another taupage process holds/),
+    });
     await a.release();
     const b = await acquireLock(path, { timeoutMs: 100 });
     await b.release();

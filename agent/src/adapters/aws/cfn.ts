@@ -18,7 +18,10 @@ export class CfnAdapter implements StackSignal {
       what,
       this.o,
       (sig) =>
-        this.client.send(new SignalResourceCommand({ StackName: input.stack, LogicalResourceId: input.resource, UniqueId: input.uniqueId, Status: input.status }), { abortSignal: sig }),
+        this.client.send(
+          new SignalResourceCommand({ StackName: input.stack, LogicalResourceId: input.resource, UniqueId: input.uniqueId, Status: input.status }),
+          { abortSignal: sig },
+        ),
       (info, attempts) => ({
         code: 'TPG_SIGNAL_FAILED',
         message: info.retriable

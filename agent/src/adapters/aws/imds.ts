@@ -73,7 +73,8 @@ export class ImdsClient implements Imds {
 
   async identitySignature(signal?: AbortSignal): Promise<string> {
     const body = await this.get('/latest/dynamic/instance-identity/pkcs7', signal);
-    if (body === undefined) throw new AgentError('TPG_IMDS_UNAVAILABLE', 'the instance metadata service has no identity signature (pkcs7)', { retriable: false });
+    if (body === undefined)
+      throw new AgentError('TPG_IMDS_UNAVAILABLE', 'the instance metadata service has no identity signature (pkcs7)', { retriable: false });
     return body.toString('utf8').trim();
   }
 
@@ -132,17 +133,24 @@ export class ImdsClient implements Imds {
           ...(signal ? { signal } : {}),
           ...(this.o.random ? { random: this.o.random } : {}),
           onRetry: ({ attempt, delayMs, error }) =>
-            this.o.log?.warn({ path, attempt, attempts: this.o.attempts, delayMs, reason: describe(error) }, `instance metadata GET ${path} failed (${describe(error)}); retrying in ${delayMs} ms`),
+            this.o.log?.warn(
+              { path, attempt, attempts: this.o.attempts, delayMs, reason: describe(error) },
+              `instance metadata GET ${path} failed (${describe(error)}); retrying in ${delayMs} ms`,
+            ),
         },
       );
     } catch (e) {
       const seconds = ((this.clock.now() - started) / 1000).toFixed(1);
-      throw new AgentError('TPG_IMDS_UNAVAILABLE', `the instance metadata service at ${this.o.endpoint} did not answer GET ${path}: ${describe(e)} (${attempts} attempt${attempts === 1 ? '' : 's'} in ${seconds} s)`, {
-        cause: e,
-        retriable: false,
-        hint: 'check that the instance metadata service is enabled (aws ec2 modify-instance-metadata-options --http-endpoint enabled --http-tokens required) and that nothing on the host blocks 169.254.169.254; off EC2, set AWS_EC2_METADATA_SERVICE_ENDPOINT or metadata.endpoint in agent.yaml',
-        details: { path, attempts, endpoint: this.o.endpoint },
-      });
+      throw new AgentError(
+        'TPG_IMDS_UNAVAILABLE',
+        `the instance metadata service at ${this.o.endpoint} did not answer GET ${path}: ${describe(e)} (${attempts} attempt${attempts === 1 ? '' : 's'} in ${seconds} s)`,
+        {
+          cause: e,
+          retriable: false,
+          hint: 'check that the instance metadata service is enabled (aws ec2 modify-instance-metadata-options --http-endpoint enabled --http-tokens required) and that nothing on the host blocks 169.254.169.254; off EC2, set AWS_EC2_METADATA_SERVICE_ENDPOINT or metadata.endpoint in agent.yaml',
+          details: { path, attempts, endpoint: this.o.endpoint },
+        },
+      );
     }
   }
 
@@ -174,8 +182,16 @@ export class ImdsClient implements Imds {
     const fetchedAt = this.clock.now();
     const res = await this.http('PUT', TOKEN_PATH, { 'x-aws-ec2-metadata-token-ttl-seconds': String(asked) }, deadline, signal);
     if (res.status !== 200) {
-      if (res.status === 403) throw new AgentError('TPG_IMDS_UNAVAILABLE', 'HTTP 403 for a session token: the instance metadata service is disabled, or the request came through a proxy', { retriable: false });
-      if (res.status === 404 || res.status === 405) throw new AgentError('TPG_IMDS_UNAVAILABLE', `HTTP ${res.status} for a session token: this metadata service does not speak IMDSv2`, { retriable: false });
+      if (res.status === 403)
+        throw new AgentError(
+          'TPG_IMDS_UNAVAILABLE',
+          'HTTP 403 for a session token: the instance metadata service is disabled, or the request came through a proxy',
+          { retriable: false },
+        );
+      if (res.status === 404 || res.status === 405)
+        throw new AgentError('TPG_IMDS_UNAVAILABLE', `HTTP ${res.status} for a session token: this metadata service does not speak IMDSv2`, {
+          retriable: false,
+        });
       throw statusError(res.status, `PUT ${TOKEN_PATH}`);
     }
     const value = res.body.toString('utf8').trim();
@@ -195,7 +211,14 @@ export class ImdsClient implements Imds {
       ms,
       `instance metadata ${method} ${path}`,
       async (sig) => {
-        const res = await request(`${this.o.endpoint}${path}`, { method, headers, signal: sig, dispatcher: this.dispatcher, headersTimeout: ms, bodyTimeout: ms });
+        const res = await request(`${this.o.endpoint}${path}`, {
+          method,
+          headers,
+          signal: sig,
+          dispatcher: this.dispatcher,
+          headersTimeout: ms,
+          bodyTimeout: ms,
+        });
         const body = Buffer.from(await res.body.arrayBuffer());
         return { status: res.statusCode, headers: res.headers, body };
       },

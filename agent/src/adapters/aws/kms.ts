@@ -41,7 +41,10 @@ export class KmsAdapter implements Kms {
                 message: info.throttled
                   ? `KMS kept throttling the decryption of ${label} (${attempts} attempts in ${this.o.region})`
                   : `KMS in ${this.o.region} could not be reached to decrypt ${label}: ${info.message} (${attempts} attempts)`,
-                hint: info.name === 'CredentialsProviderError' ? 'the agent found no AWS credentials: give the instance an IAM role (instance profile)' : 'KMS may be throttling the account or unreachable from this subnet; the boot can be retried',
+                hint:
+                  info.name === 'CredentialsProviderError'
+                    ? 'the agent found no AWS credentials: give the instance an IAM role (instance profile)'
+                    : 'KMS may be throttling the account or unreachable from this subnet; the boot can be retried',
               }
             : {
                 code: 'TPG_KMS_DECRYPT_FAILED',

@@ -89,7 +89,9 @@ async function getOnce(client: S3Client, bucket: string, key: string, ifNoneMatc
   }
   if (res.ContentLength !== undefined && res.ContentLength !== bytes.length) {
     bytes.fill(0);
-    throw new AgentError('TPG_S3_UNAVAILABLE', `the download of s3://${bucket}/${key} was cut short (${bytes.length} of ${res.ContentLength} bytes)`, { retriable: true });
+    throw new AgentError('TPG_S3_UNAVAILABLE', `the download of s3://${bucket}/${key} was cut short (${bytes.length} of ${res.ContentLength} bytes)`, {
+      retriable: true,
+    });
   }
   const text = bytes.toString('utf8');
   const length = bytes.length;
@@ -101,7 +103,9 @@ async function getOnce(client: S3Client, bucket: string, key: string, ifNoneMatc
 export function mapS3Error(e: unknown, where: { bucket: string; key: string; region: string }, signal?: AbortSignal): AgentError {
   if (signal?.aborted) {
     const reason: unknown = signal.reason;
-    return isAgentError(reason) ? reason : new AgentError('TPG_CANCELLED', `GetObject s3://${where.bucket}/${where.key} was cancelled`, { retriable: false, cause: e });
+    return isAgentError(reason)
+      ? reason
+      : new AgentError('TPG_CANCELLED', `GetObject s3://${where.bucket}/${where.key} was cancelled`, { retriable: false, cause: e });
   }
   if (isAgentError(e)) return e;
   const err = (e ?? {}) as S3ErrorLike;
@@ -112,13 +116,23 @@ export function mapS3Error(e: unknown, where: { bucket: string; key: string; reg
   const app = where.key.split('/')[0];
   const bucketRegion = err.$response?.headers?.['x-amz-bucket-region'] ?? err.Region;
 
-  if (status === 301 || status === 307 || name === 'PermanentRedirect' || name === 'AuthorizationHeaderMalformed' || name === 'IllegalLocationConstraintException') {
-    return new AgentError('TPG_S3_WRONG_REGION', `bucket ${where.bucket} is not in ${where.region}${bucketRegion ? ` but in ${bucketRegion}` : ''} (${status ?? ''} ${name})`.replace(' ( ', ' ('), {
-      hint: `Mint writes to one bucket per region (<prefix>-stups-mint-<account>-<region>): set mint_bucket to this region's bucket${bucketRegion ? `, or set aws.region: ${bucketRegion} in the agent config` : ''}`,
-      retriable: false,
-      cause: e,
-      details: { ...details, ...(bucketRegion ? { bucketRegion } : {}) },
-    });
+  if (
+    status === 301 ||
+    status === 307 ||
+    name === 'PermanentRedirect' ||
+    name === 'AuthorizationHeaderMalformed' ||
+    name === 'IllegalLocationConstraintException'
+  ) {
+    return new AgentError(
+      'TPG_S3_WRONG_REGION',
+      `bucket ${where.bucket} is not in ${where.region}${bucketRegion ? ` but in ${bucketRegion}` : ''} (${status ?? ''} ${name})`.replace(' ( ', ' ('),
+      {
+        hint: `Mint writes to one bucket per region (<prefix>-stups-mint-<account>-<region>): set mint_bucket to this region's bucket${bucketRegion ? `, or set aws.region: ${bucketRegion} in the agent config` : ''}`,
+        retriable: false,
+        cause: e,
+        details: { ...details, ...(bucketRegion ? { bucketRegion } : {}) },
+      },
+    );
   }
   if (status === 403 || name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || name === 'ExpiredToken') {
     return new AgentError('TPG_S3_ACCESS_DENIED', `S3 denied GetObject on ${url} (${status ?? 403} ${name})`, {

@@ -80,7 +80,13 @@ export function awsErrorInfo(e: unknown): AwsErrorInfo {
   const network = status === undefined && (typeof err?.code === 'string' || name === 'TimeoutError' || name === 'AbortError' || name === 'Error');
   const retriable = throttled || RETRIABLE_NAMES.has(name) || (status !== undefined && status >= 500) || network || Boolean(err?.$retryable);
   const message = (err?.message && err.message !== 'UnknownError' ? err.message : name).replace(/\s+/g, ' ').trim();
-  return { name, ...(status !== undefined ? { status } : {}), message: err?.code && !message.includes(err.code) ? `${message} (${err.code})` : message, throttled, retriable };
+  return {
+    name,
+    ...(status !== undefined ? { status } : {}),
+    message: err?.code && !message.includes(err.code) ? `${message} (${err.code})` : message,
+    throttled,
+    retriable,
+  };
 }
 
 /**
@@ -115,12 +121,21 @@ export async function callAws<T>(
         clock,
         ...(signal ? { signal } : {}),
         ...(o.random ? { random: o.random } : {}),
-        onRetry: ({ attempt, delayMs, error }) => o.log?.warn({ call: what, attempt, attempts: o.attempts, delayMs, reason: (error as { aws?: AwsErrorInfo }).aws?.name }, `${what} failed (${(error as Error).message}); retrying in ${delayMs} ms`),
+        onRetry: ({ attempt, delayMs, error }) =>
+          o.log?.warn(
+            { call: what, attempt, attempts: o.attempts, delayMs, reason: (error as { aws?: AwsErrorInfo }).aws?.name },
+            `${what} failed (${(error as Error).message}); retrying in ${delayMs} ms`,
+          ),
       },
     );
   } catch (e) {
     const info = (e as { aws?: AwsErrorInfo }).aws ?? awsErrorInfo(e);
     const f = fail(info, attempts);
-    throw new AgentError(f.code, f.message, { cause: (e as Error).cause ?? e, retriable: false, ...(f.hint ? { hint: f.hint } : {}), details: { call: what, error: info.name, attempts, ...(info.status ? { status: info.status } : {}) } });
+    throw new AgentError(f.code, f.message, {
+      cause: (e as Error).cause ?? e,
+      retriable: false,
+      ...(f.hint ? { hint: f.hint } : {}),
+      details: { call: what, error: info.name, attempts, ...(info.status ? { status: info.status } : {}) },
+    });
   }
 }

@@ -22,7 +22,8 @@ export const Agent = AgentImpl as typeof import('undici').Agent;
 
 let defaultAgent: Agent | undefined;
 
-type RequestOptions = { dispatcher?: Dispatcher } & Omit<Dispatcher.RequestOptions, 'origin' | 'path' | 'method'> & Partial<Pick<Dispatcher.RequestOptions, 'method'>>;
+type RequestOptions = { dispatcher?: Dispatcher } & Omit<Dispatcher.RequestOptions, 'origin' | 'path' | 'method'> &
+  Partial<Pick<Dispatcher.RequestOptions, 'method'>>;
 
 /** `undici.request(url, options)`: through `options.dispatcher`, else one shared Agent. */
 export function request(url: string | URL, options: RequestOptions = {}): Promise<Dispatcher.ResponseData> {

@@ -51,5 +51,9 @@ function unwrap(s: AnySchema): AnySchema {
 
 export function markdownTable(list: Row[]): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-  return ['| Key | Type | Default | Description |', '|---|---|---|---|', ...list.map((r) => `| ${esc(r.key)} | ${r.type} | ${esc(r.default)} | ${esc(r.description)} |`)].join('\n');
+  return [
+    '| Key | Type | Default | Description |',
+    '|---|---|---|---|',
+    ...list.map((r) => `| ${esc(r.key)} | ${r.type} | ${esc(r.default)} | ${esc(r.description)} |`),
+  ].join('\n');
 }

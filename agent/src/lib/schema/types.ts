@@ -176,7 +176,13 @@ export class StringSchema extends Schema<string> {
     if (typeof value === 'string') s = value;
     else if (typeof value === 'number' && this.opts.acceptNumbers !== false) s = ctx.sourceOf?.(path) ?? String(value);
     else {
-      ctx.report(error(path, 'TPG_UD_TYPE', `expected a string, got ${describeValue(value)}${typeof value === 'boolean' ? '; YAML reads yes/no/on/off/true/false as booleans, so quote it ("' + String(ctx.sourceOf?.(path) ?? value) + '")' : ''}`));
+      ctx.report(
+        error(
+          path,
+          'TPG_UD_TYPE',
+          `expected a string, got ${describeValue(value)}${typeof value === 'boolean' ? '; YAML reads yes/no/on/off/true/false as booleans, so quote it ("' + String(ctx.sourceOf?.(path) ?? value) + '")' : ''}`,
+        ),
+      );
       return INVALID;
     }
     const o = this.opts;
@@ -246,7 +252,14 @@ export class IntegerSchema extends Schema<number> {
     }
     const { min, max } = this.opts;
     if ((min !== undefined && value < min) || (max !== undefined && value > max)) {
-      const range = min !== undefined && max !== undefined ? `between ${min} and ${max}` : min !== undefined ? (min === 1 ? 'a positive integer' : `at least ${min}`) : `at most ${max}`;
+      const range =
+        min !== undefined && max !== undefined
+          ? `between ${min} and ${max}`
+          : min !== undefined
+            ? min === 1
+              ? 'a positive integer'
+              : `at least ${min}`
+            : `at most ${max}`;
       ctx.report(error(path, 'TPG_UD_RANGE', `must be ${range}, got ${value}`));
       return INVALID;
     }
@@ -288,7 +301,10 @@ export class EnumSchema<const V extends string> extends Schema<V> {
 
 /** Anything goes (free-form keys such as `dockercfg`). */
 export class AnySchemaType extends Schema<unknown> {
-  constructor(private readonly json: JsonSchema = {}, private readonly name = 'any') {
+  constructor(
+    private readonly json: JsonSchema = {},
+    private readonly name = 'any',
+  ) {
     super();
   }
   check(value: unknown): Checked<unknown> {
@@ -309,7 +325,13 @@ export class UnsupportedSchema extends Schema<unknown> {
     this.meta.unsupported = reason;
   }
   check(value: unknown, path: Path, ctx: CheckContext): Checked<unknown> {
-    ctx.report({ path, code: 'TPG_UD_UNSUPPORTED_KEY', message: `is not supported by this image and is ignored (${this.reason})`, severity: 'warning', at: 'key' });
+    ctx.report({
+      path,
+      code: 'TPG_UD_UNSUPPORTED_KEY',
+      message: `is not supported by this image and is ignored (${this.reason})`,
+      severity: 'warning',
+      at: 'key',
+    });
     return value;
   }
   protected baseJsonSchema(): JsonSchema {
@@ -324,7 +346,10 @@ export class UnsupportedSchema extends Schema<unknown> {
 // Collections
 
 export class ListSchema<T> extends Schema<T[]> {
-  constructor(readonly item: Schema<T>, private readonly opts: { minItems?: number; maxItems?: number; unique?: boolean } = {}) {
+  constructor(
+    readonly item: Schema<T>,
+    private readonly opts: { minItems?: number; maxItems?: number; unique?: boolean } = {},
+  ) {
     super();
   }
   check(value: unknown, path: Path, ctx: CheckContext): Checked<T[]> {
@@ -481,7 +506,12 @@ export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
     const required = Object.entries(this.shape)
       .filter(([, f]) => f.presence === 'required')
       .map(([k]) => k);
-    return { type: 'object', properties, ...(required.length ? { required } : {}), ...(this.opts.unknownKeys === 'error' ? { additionalProperties: false } : {}) };
+    return {
+      type: 'object',
+      properties,
+      ...(required.length ? { required } : {}),
+      ...(this.opts.unknownKeys === 'error' ? { additionalProperties: false } : {}),
+    };
   }
   typeName(): string {
     return 'mapping';
@@ -521,7 +551,13 @@ function nullable(s: JsonSchema): JsonSchema {
   if (Array.isArray(s.type)) return s.type.includes('null') ? s : { ...s, type: [...s.type, 'null'] };
   if (Object.keys(s).every((k) => ['description', 'default', 'examples', 'deprecated'].includes(k))) return s;
   const { description, default: dflt, examples, deprecated, ...rest } = s;
-  return { ...(description ? { description } : {}), ...(dflt !== undefined ? { default: dflt } : {}), ...(examples ? { examples } : {}), ...(deprecated ? { deprecated } : {}), anyOf: [rest, { type: 'null' }] };
+  return {
+    ...(description ? { description } : {}),
+    ...(dflt !== undefined ? { default: dflt } : {}),
+    ...(examples ? { examples } : {}),
+    ...(deprecated ? { deprecated } : {}),
+    anyOf: [rest, { type: 'null' }],
+  };
 }
 
 /** A field's default, normalized by the field itself (so `object(...).default({})` fills nested defaults). */

@@ -114,7 +114,9 @@ export function parseYamlSource(text: string, options: ParseOptions = {}): Parse
       line: 1,
       column: 1,
       code: aliasBomb ? 'TPG_UD_ALIAS_LIMIT' : 'TPG_UD_YAML_SYNTAX',
-      message: aliasBomb ? 'too many alias expansions (*ref); user data may expand at most ' + (options.maxAliasCount ?? 100) + ' aliases' : `YAML error: ${firstLine(message)}`,
+      message: aliasBomb
+        ? 'too many alias expansions (*ref); user data may expand at most ' + (options.maxAliasCount ?? 100) + ' aliases'
+        : `YAML error: ${firstLine(message)}`,
       severity: 'error',
     });
     return { value: undefined, positions, issues, document: doc };

@@ -71,10 +71,14 @@ export async function applyContainer(plan: ContainerPlan, ctx: BootContext, deps
     const credentials = await registryCredentials(plan.image.registry, ctx);
     const approved = await deps.trust.approve(plan.image, { ...(credentials ? { credentials } : {}), signal, deadline: ctx.deadline });
     if (plan.image.digest && plan.image.digest !== approved.digest) {
-      throw new AgentError('TPG_IMAGE_DIGEST_MISMATCH', `${plan.reference} pins ${plan.image.digest}, but the registry's ${plan.image.tag} is ${approved.digest}`, {
-        hint: 'the tag was re-pushed or the pinned digest is wrong: pin the digest of the approved image, or drop the @sha256 part',
-        details: { pinned: plan.image.digest, registry: approved.digest },
-      });
+      throw new AgentError(
+        'TPG_IMAGE_DIGEST_MISMATCH',
+        `${plan.reference} pins ${plan.image.digest}, but the registry's ${plan.image.tag} is ${approved.digest}`,
+        {
+          hint: 'the tag was re-pushed or the pinned digest is wrong: pin the digest of the approved image, or drop the @sha256 part',
+          details: { pinned: plan.image.digest, registry: approved.digest },
+        },
+      );
     }
     log.info({ image: plan.reference, digest: approved.digest, mediaType: approved.mediaType }, 'image approved by Pier One');
     const reference = digestRef(plan.image, approved.digest);
@@ -85,7 +89,12 @@ export async function applyContainer(plan: ContainerPlan, ctx: BootContext, deps
     // Decrypt while the image downloads; a failed decryption stops the pull.
     const stopPull = new AbortController();
     const [pulled, env] = await Promise.all([
-      deps.runtime.pullImage(reference, { ...(credentials ? { credentials } : {}), signal: AbortSignal.any([signal, stopPull.signal]), deadline, onProgress: progress.update }),
+      deps.runtime.pullImage(reference, {
+        ...(credentials ? { credentials } : {}),
+        signal: AbortSignal.any([signal, stopPull.signal]),
+        deadline,
+        onProgress: progress.update,
+      }),
       resolveEnv(plan, ctx).catch((e: unknown) => {
         stopPull.abort(e);
         throw e;
@@ -135,7 +144,10 @@ function progressLogger(ctx: Pick<BootContext, 'log'>, intervalMs: number) {
       last = p;
       if (Date.now() - loggedAt < intervalMs) return;
       loggedAt = Date.now();
-      ctx.log.info({ layers: p.layers, layersDone: p.layersDone, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }, `pulling: ${p.layersDone}/${p.layers} layers, ${mb(p.bytesDone)} of ${mb(p.bytesTotal)} MB`);
+      ctx.log.info(
+        { layers: p.layers, layersDone: p.layersDone, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal },
+        `pulling: ${p.layersDone}/${p.layers} layers, ${mb(p.bytesDone)} of ${mb(p.bytesTotal)} MB`,
+      );
     },
     summary: () => ({ layers: last.layers, bytes: last.bytesTotal }),
   };

@@ -15,10 +15,12 @@ export type ContainerAction =
 export function decideContainer(plan: ContainerPlan, existing: AppState | undefined, mountsRoot: string): ContainerAction {
   if (!existing) return { action: 'create', reason: `there is no container ${plan.name} yet` };
   const digest = existing.labels[LABELS.imageDigest];
-  if (existing.labels[LABELS.configHash] !== plan.configHash) return { action: 'replace', reason: 'the user data or agent config changed since it was created' };
+  if (existing.labels[LABELS.configHash] !== plan.configHash)
+    return { action: 'replace', reason: 'the user data or agent config changed since it was created' };
   if (!digest) return { action: 'replace', reason: 'it does not record the image digest it was created from' };
   if (plan.image.digest && plan.image.digest !== digest) return { action: 'replace', reason: `it runs ${digest}, the user data pins ${plan.image.digest}` };
-  if (existing.image !== digestRef(plan.image, digest)) return { action: 'replace', reason: `it was created from ${existing.image}, not from the approved digest` };
+  if (existing.image !== digestRef(plan.image, digest))
+    return { action: 'replace', reason: `it was created from ${existing.image}, not from the approved digest` };
   if (existing.status === 'dead' || existing.status === 'removing') return { action: 'replace', reason: `it is ${existing.status}` };
   // Docker starts an on-failure container by itself when the engine comes up after a crash or
   // reboot, before the volumes are mounted; its bind mounts then show the empty directories. Once

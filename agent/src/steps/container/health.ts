@@ -38,11 +38,13 @@ export async function waitHealthy(plan: ContainerPlan, deps: HealthDeps, ctx: He
     await retry(
       async () => {
         const state = await deps.runtime.inspectApp(plan.name, ctx.signal);
-        if (!state) throw new AgentError('TPG_CONTAINER_FAILED', `container ${plan.name} disappeared while waiting for it to become healthy`, { retriable: false });
+        if (!state)
+          throw new AgentError('TPG_CONTAINER_FAILED', `container ${plan.name} disappeared while waiting for it to become healthy`, { retriable: false });
         if (!http && !state.health) return; // nothing to wait for (a batch job may even be done already)
         checked = true;
         stoppedForGood(plan, state);
-        if (state.status === 'restarting' || !state.running) throw notYet(`container ${state.status} (exit code ${state.exitCode}, ${state.restartCount} restarts)`);
+        if (state.status === 'restarting' || !state.running)
+          throw notYet(`container ${state.status} (exit code ${state.exitCode}, ${state.restartCount} restarts)`);
         if (http) {
           const left = deadline - now();
           if (left < 100) throw notYet(last); // too late for a fair request; keep what we saw last
@@ -56,7 +58,8 @@ export async function waitHealthy(plan: ContainerPlan, deps: HealthDeps, ctx: He
         }
         if (state.health) {
           usedDocker = true;
-          if (state.health.status !== 'healthy') throw notYet(`Docker HEALTHCHECK ${state.health.status}${state.health.lastOutput ? `: ${state.health.lastOutput}` : ''}`);
+          if (state.health.status !== 'healthy')
+            throw notYet(`Docker HEALTHCHECK ${state.health.status}${state.health.lastOutput ? `: ${state.health.lastOutput}` : ''}`);
         }
       },
       {
@@ -72,11 +75,15 @@ export async function waitHealthy(plan: ContainerPlan, deps: HealthDeps, ctx: He
   } catch (e) {
     if (e instanceof AgentError && e.code !== 'TPG_HEALTH_TIMEOUT') throw e;
     const checks = [http ? `HTTP 200 from ${http.url}` : '', usedDocker ? 'the Docker HEALTHCHECK' : ''].filter(Boolean).join(' and ');
-    throw new AgentError('TPG_HEALTH_TIMEOUT', `the application did not become healthy (${checks}) within ${Math.round((now() - started) / 1000)} s; last: ${last}`, {
-      cause: e,
-      hint: `look at the application's output (docker logs ${plan.name}); raise health_check_timeout_seconds if it needs longer to start`,
-      details: { last },
-    });
+    throw new AgentError(
+      'TPG_HEALTH_TIMEOUT',
+      `the application did not become healthy (${checks}) within ${Math.round((now() - started) / 1000)} s; last: ${last}`,
+      {
+        cause: e,
+        hint: `look at the application's output (docker logs ${plan.name}); raise health_check_timeout_seconds if it needs longer to start`,
+        details: { last },
+      },
+    );
   }
   if (checked) ctx.log.info({ durationMs: now() - started, http: http?.url, dockerHealthcheck: usedDocker }, 'application is healthy');
   else ctx.log.info('no health check: neither health_check_path nor a Docker HEALTHCHECK in the image');
@@ -88,9 +95,13 @@ function stoppedForGood(plan: ContainerPlan, state: AppState): void {
   const retriesLeft = state.exitCode !== 0 && state.restartCount < plan.restartPolicy.maximumRetryCount;
   if (state.status === 'exited' && retriesLeft) return; // Docker is about to restart it
   if (state.status === 'exited' || state.status === 'dead') {
-    throw new AgentError('TPG_CONTAINER_FAILED', `container ${plan.name} exited with code ${state.exitCode} before it was healthy${state.error ? `: ${state.error}` : ''}`, {
-      retriable: false,
-      hint: `look at the application's output: docker logs ${plan.name}`,
-    });
+    throw new AgentError(
+      'TPG_CONTAINER_FAILED',
+      `container ${plan.name} exited with code ${state.exitCode} before it was healthy${state.error ? `: ${state.error}` : ''}`,
+      {
+        retriable: false,
+        hint: `look at the application's output: docker logs ${plan.name}`,
+      },
+    );
   }
 }

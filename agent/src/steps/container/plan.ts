@@ -83,7 +83,11 @@ export function planContainer({ settings: s, config, paths }: PlanInput): Contai
     if (at >= 0) env.splice(at, 1); // the team's TOKENINFO_URL wins over the baked one
     env.push({ name, value });
   }
-  env.push({ name: 'APPLICATION_ID', value: s.application_id }, { name: 'APPLICATION_VERSION', value: s.application_version }, { name: 'CREDENTIALS_DIR', value: CONTAINER_CREDENTIALS_DIR });
+  env.push(
+    { name: 'APPLICATION_ID', value: s.application_id },
+    { name: 'APPLICATION_VERSION', value: s.application_version },
+    { name: 'CREDENTIALS_DIR', value: CONTAINER_CREDENTIALS_DIR },
+  );
 
   const binds: Bind[] = [];
   for (const path of Object.keys(s.mounts ?? {}).sort()) binds.push({ host: `${paths.mounts}${path}`, container: path, readOnly: false });
@@ -93,16 +97,30 @@ export function planContainer({ settings: s, config, paths }: PlanInput): Contai
   if (s.mount_certs) binds.push({ host: paths.certs, container: '/etc/ssl/certs', readOnly: true });
   if (s.docker_daemon_access) {
     binds.push({ host: paths.dockerSocket, container: '/var/run/docker.sock', readOnly: false });
-    notes.push({ level: 'warning', message: 'docker_daemon_access gives the application control of the Docker engine (and so of the host); only the socket is mounted, bring your own docker client in the image' });
+    notes.push({
+      level: 'warning',
+      message:
+        'docker_daemon_access gives the application control of the Docker engine (and so of the host); only the socket is mounted, bring your own docker client in the image',
+    });
   }
 
   const ports = s.ports ?? [];
-  if (s.networking === 'host' && ports.length) notes.push({ level: 'warning', message: 'networking: host ignores ports; the application listens on the host directly' });
+  if (s.networking === 'host' && ports.length)
+    notes.push({ level: 'warning', message: 'networking: host ignores ports; the application listens on the host directly' });
 
   const health: HealthCheckPlan = { timeoutSeconds: s.health_check_timeout_seconds, intervalMs: 2_000 };
   if (s.health_check_path) {
-    const port = s.health_check_port ?? ports.filter((p) => p.protocol === 'tcp').map((p) => p.hostPort).sort((a, b) => a - b)[0];
-    if (port === undefined) notes.push({ level: 'warning', message: 'health_check_path is set but there is no health_check_port and no TCP port in ports: the health check is skipped' });
+    const port =
+      s.health_check_port ??
+      ports
+        .filter((p) => p.protocol === 'tcp')
+        .map((p) => p.hostPort)
+        .sort((a, b) => a - b)[0];
+    if (port === undefined)
+      notes.push({
+        level: 'warning',
+        message: 'health_check_path is set but there is no health_check_port and no TCP port in ports: the health check is skipped',
+      });
     else health.http = { url: `http://127.0.0.1:${port}${s.health_check_path}`, port, path: s.health_check_path, requestTimeoutMs: 5_000 };
   }
 

@@ -8,10 +8,16 @@ import type { BootContext } from '../../engine/context.js';
 
 export const PIERONE_USER = 'instance-identity-document';
 
-export async function registryCredentials(registry: string, ctx: Pick<BootContext, 'config' | 'settings' | 'imds' | 'signal'>): Promise<RegistryCredentials | undefined> {
+export async function registryCredentials(
+  registry: string,
+  ctx: Pick<BootContext, 'config' | 'settings' | 'imds' | 'signal'>,
+): Promise<RegistryCredentials | undefined> {
   if (ctx.config.pierone.registries.includes(registry)) {
     const pkcs7 = (await ctx.imds.identitySignature(ctx.signal)).trim();
-    if (!pkcs7) throw new AgentError('TPG_IMDS_UNAVAILABLE', 'the instance metadata service returned an empty identity signature', { hint: 'Pier One login needs /latest/dynamic/instance-identity/pkcs7' });
+    if (!pkcs7)
+      throw new AgentError('TPG_IMDS_UNAVAILABLE', 'the instance metadata service returned an empty identity signature', {
+        hint: 'Pier One login needs /latest/dynamic/instance-identity/pkcs7',
+      });
     return { username: PIERONE_USER, password: new Secret(pkcs7, 'instance identity signature') };
   }
   return fromDockercfg(registry, ctx.settings.dockercfg);
@@ -24,7 +30,8 @@ export function fromDockercfg(registry: string, dockercfg: Record<string, unknow
     const host = key.replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
     if (host !== registry || !entry || typeof entry !== 'object') continue;
     const e = entry as { auth?: unknown; username?: unknown; password?: unknown };
-    if (typeof e.username === 'string' && typeof e.password === 'string') return { username: e.username, password: new Secret(e.password, `dockercfg ${host}`) };
+    if (typeof e.username === 'string' && typeof e.password === 'string')
+      return { username: e.username, password: new Secret(e.password, `dockercfg ${host}`) };
     if (typeof e.auth === 'string') {
       const decoded = Buffer.from(e.auth, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');

@@ -21,30 +21,34 @@ const hostPortKey = t.string({ acceptNumbers: true }).refine<string>((key, path,
   return key;
 });
 
-const portMappings = t
-  .map(hostPortKey, portSpec, { keyJson: { pattern: '^[0-9]{1,5}(/(tcp|udp))?$' } })
-  .refine<PortMapping[]>((ports, path, ctx) => {
-    const out: PortMapping[] = [];
-    let ok = true;
-    const seen = new Set<string>();
-    for (const [key, target] of Object.entries(ports)) {
-      const host = portSpecFromKey(key) as PortSpec;
-      if (host.protocol && target.protocol && host.protocol !== target.protocol) {
-        ctx.report(error([...path, key], 'TPG_UD_PORT', `host port says /${host.protocol} but container port says /${target.protocol}; use the same protocol on both sides`));
-        ok = false;
-        continue;
-      }
-      const protocol = host.protocol ?? target.protocol ?? 'tcp';
-      const id = `${host.port}/${protocol}`;
-      if (seen.has(id)) {
-        ctx.report(error([...path, key], 'TPG_UD_DUPLICATE', `host port ${id} is mapped twice`, 'key'));
-        ok = false;
-      }
-      seen.add(id);
-      out.push({ hostPort: host.port, containerPort: target.port, protocol });
+const portMappings = t.map(hostPortKey, portSpec, { keyJson: { pattern: '^[0-9]{1,5}(/(tcp|udp))?$' } }).refine<PortMapping[]>((ports, path, ctx) => {
+  const out: PortMapping[] = [];
+  let ok = true;
+  const seen = new Set<string>();
+  for (const [key, target] of Object.entries(ports)) {
+    const host = portSpecFromKey(key) as PortSpec;
+    if (host.protocol && target.protocol && host.protocol !== target.protocol) {
+      ctx.report(
+        error(
+          [...path, key],
+          'TPG_UD_PORT',
+          `host port says /${host.protocol} but container port says /${target.protocol}; use the same protocol on both sides`,
+        ),
+      );
+      ok = false;
+      continue;
     }
-    return ok ? out.sort((a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol)) : INVALID;
-  });
+    const protocol = host.protocol ?? target.protocol ?? 'tcp';
+    const id = `${host.port}/${protocol}`;
+    if (seen.has(id)) {
+      ctx.report(error([...path, key], 'TPG_UD_DUPLICATE', `host port ${id} is mapped twice`, 'key'));
+      ok = false;
+    }
+    seen.add(id);
+    out.push({ hostPort: host.port, containerPort: target.port, protocol });
+  }
+  return ok ? out.sort((a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol)) : INVALID;
+});
 
 function portSpecFromKey(key: string): PortSpec | string {
   const m = /^([0-9]{1,5})(?:\/(tcp|udp))?$/.exec(key);
@@ -54,16 +58,14 @@ function portSpecFromKey(key: string): PortSpec | string {
   return m[2] ? { port, protocol: m[2] as 'tcp' | 'udp' } : { port };
 }
 
-const imageRef = t
-  .string({ acceptNumbers: false, singleLine: true, minLength: 1 })
-  .refine<ImageRef>((v, path, ctx) => {
-    const r = parseImageRef(v);
-    if (!r.ok) {
-      ctx.report(error(path, 'TPG_UD_IMAGE_REF', `invalid image reference: ${r.reason}`));
-      return INVALID;
-    }
-    return r.ref;
-  });
+const imageRef = t.string({ acceptNumbers: false, singleLine: true, minLength: 1 }).refine<ImageRef>((v, path, ctx) => {
+  const r = parseImageRef(v);
+  if (!r.ok) {
+    ctx.report(error(path, 'TPG_UD_IMAGE_REF', `invalid image reference: ${r.reason}`));
+    return INVALID;
+  }
+  return r.ref;
+});
 
 const capability = t.string({
   pattern: /^(?:ALL|(?:CAP_)?[A-Z][A-Z0-9_]*)$/,
@@ -74,7 +76,13 @@ const RESERVED_ENV = ['APPLICATION_ID', 'APPLICATION_VERSION', 'CREDENTIALS_DIR'
 
 export const containerKeys = {
   application_id: t
-    .string({ singleLine: true, maxLength: 100, pattern: KIO_ID, patternMessage: 'must be a Kio application id: lowercase letters, digits and dashes, starting with a letter and not ending with a dash (e.g. my-app)', acceptNumbers: false })
+    .string({
+      singleLine: true,
+      maxLength: 100,
+      pattern: KIO_ID,
+      patternMessage: 'must be a Kio application id: lowercase letters, digits and dashes, starting with a letter and not ending with a dash (e.g. my-app)',
+      acceptNumbers: false,
+    })
     .required()
     .describe('Kio application id. Given to the container as APPLICATION_ID; names the Mint credentials folder and log attributes.')
     .examples('my-app'),
@@ -93,12 +101,21 @@ export const containerKeys = {
     .map(envName, environmentValue)
     .refine((env, path, ctx) => {
       for (const k of Object.keys(env)) {
-        if (RESERVED_ENV.includes(k)) ctx.report({ path: [...path, k], code: 'TPG_UD_RESERVED_ENV', message: `${k} is set by Taupage; your value is ignored`, severity: 'warning', at: 'key' });
+        if (RESERVED_ENV.includes(k))
+          ctx.report({
+            path: [...path, k],
+            code: 'TPG_UD_RESERVED_ENV',
+            message: `${k} is set by Taupage; your value is ignored`,
+            severity: 'warning',
+            at: 'key',
+          });
       }
       return env;
     })
     .default({})
-    .describe('Environment variables for the container. Values are used as written; `aws:kms:<base64>` values are decrypted with KMS at boot. Keys containing pass/secret/private are never logged.'),
+    .describe(
+      'Environment variables for the container. Values are used as written; `aws:kms:<base64>` values are decrypted with KMS at boot. Keys containing pass/secret/private are never logged.',
+    ),
   health_check_path: t
     .string({ singleLine: true, pattern: /^\/[^\s]*$/, patternMessage: 'must be an HTTP path starting with /, e.g. /health' })
     .describe('HTTP path polled on localhost until it answers 200; the boot fails if it does not within health_check_timeout_seconds.'),
@@ -107,10 +124,19 @@ export const containerKeys = {
   capabilities_add: t.list(capability, { unique: true }).default([]).describe('Linux capabilities added to the container (docker --cap-add).'),
   capabilities_drop: t.list(capability, { unique: true }).default([]).describe('Linux capabilities dropped from the container (docker --cap-drop).'),
   hostname: t
-    .string({ singleLine: true, maxLength: 63, pattern: /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/, patternMessage: 'must be a host name label (letters, digits, dashes; at most 63)' })
+    .string({
+      singleLine: true,
+      maxLength: 63,
+      pattern: /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/,
+      patternMessage: 'must be a host name label (letters, digits, dashes; at most 63)',
+    })
     .describe("The container's host name (not the instance's)."),
   networking: t
-    .string({ singleLine: true, pattern: /^(?:bridge|host|none|container:[A-Za-z0-9][A-Za-z0-9_.-]*)$/, patternMessage: 'must be bridge, host, none or container:<name>' })
+    .string({
+      singleLine: true,
+      pattern: /^(?:bridge|host|none|container:[A-Za-z0-9][A-Za-z0-9_.-]*)$/,
+      patternMessage: 'must be bridge, host, none or container:<name>',
+    })
     .default('bridge')
     .describe('Docker network mode of the container.'),
   privileged: t.boolean().default(false).describe('Run the container privileged (docker --privileged).'),

@@ -45,18 +45,23 @@ export async function applyCredentials(plan: CredentialsPlan, ctx: BootContext, 
         signal: ctx.signal,
         // Retry everything: at boot even a 404 or 403 may be Mint or IAM catching up.
         isRetriable: () => true,
-        onRetry: ({ attempt, delayMs, error }) => ctx.log.warn({ attempt, delayMs, err: toAgentError(error) }, 'Mint credentials not available yet; retrying until the boot deadline'),
+        onRetry: ({ attempt, delayMs, error }) =>
+          ctx.log.warn({ attempt, delayMs, err: toAgentError(error) }, 'Mint credentials not available yet; retrying until the boot deadline'),
       },
     );
   } catch (e) {
     const reasons = failed ? describeFailures(failed) : toAgentError(e).message;
     const cause = failed ? firstError(failed) : toAgentError(e);
-    throw new AgentError('TPG_CREDENTIALS_FAILED', `Mint credentials for ${plan.applicationId} could not be fetched from s3://${plan.bucket}/${plan.applicationId}/ before the boot deadline: ${reasons}`, {
-      ...(cause.hint ? { hint: cause.hint } : { hint: 'see the reason above' }),
-      cause,
-      retriable: false,
-      details: { bucket: plan.bucket, applicationId: plan.applicationId, region, lastCode: cause.code },
-    });
+    throw new AgentError(
+      'TPG_CREDENTIALS_FAILED',
+      `Mint credentials for ${plan.applicationId} could not be fetched from s3://${plan.bucket}/${plan.applicationId}/ before the boot deadline: ${reasons}`,
+      {
+        ...(cause.hint ? { hint: cause.hint } : { hint: 'see the reason above' }),
+        cause,
+        retriable: false,
+        details: { bucket: plan.bucket, applicationId: plan.applicationId, region, lastCode: cause.code },
+      },
+    );
   } finally {
     if (!deps.store) store.close();
   }

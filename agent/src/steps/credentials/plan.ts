@@ -29,6 +29,8 @@ export function planCredentials({ settings: s, config, paths }: PlanInput): Cred
     owner,
     fileMode: '0400',
     refreshIntervalSeconds: config.credentials.refresh_interval_seconds,
-    ...(s.root ? { notes: [{ level: 'info' as const, message: 'root: true: credentials are owned by root, since the container runs as the image user' }] } : {}),
+    ...(s.root
+      ? { notes: [{ level: 'info' as const, message: 'root: true: credentials are owned by root, since the container runs as the image user' }] }
+      : {}),
   };
 }

@@ -75,7 +75,11 @@ export class CredentialsRefresher {
     for (const key of plan.keys) {
       const f = previous.files[fileName(key)];
       if (!f || f.key !== key) continue;
-      this.status.files[fileName(key)] = { key, ...(f.lastCurrentAt ? { lastCurrentAt: f.lastCurrentAt } : {}), ...(f.lastChangedAt ? { lastChangedAt: f.lastChangedAt } : {}) };
+      this.status.files[fileName(key)] = {
+        key,
+        ...(f.lastCurrentAt ? { lastCurrentAt: f.lastCurrentAt } : {}),
+        ...(f.lastChangedAt ? { lastChangedAt: f.lastChangedAt } : {}),
+      };
       if (f.etag && f.fingerprint) this.known.set(key, { etag: f.etag, fingerprint: f.fingerprint });
     }
   }
@@ -101,7 +105,8 @@ export class CredentialsRefresher {
       const prev: FileStatus = this.status.files[name] ?? { key: f.key };
       if (f.outcome === 'failed') {
         // A shutdown mid-pass is not a problem with the file; keep what was known.
-        if (!cancelled) this.status.files[name] = { ...prev, error: { code: f.error.code, message: f.error.message, ...(f.error.hint ? { hint: f.error.hint } : {}) } };
+        if (!cancelled)
+          this.status.files[name] = { ...prev, error: { code: f.error.code, message: f.error.message, ...(f.error.hint ? { hint: f.error.hint } : {}) } };
         continue;
       }
       const known = this.known.get(f.key);

@@ -29,7 +29,12 @@ export async function watchCredentials(refresher: CredentialsRefresher, options:
   const clock = options.clock ?? realClock;
   const { signal, log } = options;
   // In-pass retries back off within a fraction of the interval, so a pass never runs into the next.
-  const policy = { attempts: options.attempts ?? DEFAULT_RETRY.attempts, baseMs: Math.min(DEFAULT_RETRY.baseMs, options.intervalMs / 10), capMs: Math.min(DEFAULT_RETRY.capMs, options.intervalMs / 2), signal };
+  const policy = {
+    attempts: options.attempts ?? DEFAULT_RETRY.attempts,
+    baseMs: Math.min(DEFAULT_RETRY.baseMs, options.intervalMs / 10),
+    capMs: Math.min(DEFAULT_RETRY.capMs, options.intervalMs / 2),
+    signal,
+  };
   let healthy: boolean | undefined;
   while (!signal.aborted) {
     const result = await refresher.pass(policy);

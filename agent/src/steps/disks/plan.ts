@@ -22,14 +22,16 @@ export function planDisks({ settings: s, paths }: PlanInput): DisksPlan | null {
   const raid = Object.entries(s.volumes?.raid ?? {}).map(([device, r]) => ({ device, level: r.level, devices: r.devices }));
   const mounts = Object.entries(s.mounts ?? {})
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([path, m]): MountPlan => ({
-      path,
-      hostPath: `${paths.mounts}${path}`,
-      ...(m.partition ? { partition: m.partition } : {}),
-      filesystem: m.filesystem,
-      erase: m.filesystem === 'tmpfs' ? 'always' : m.erase_on_boot === true ? 'always' : m.erase_on_boot === false ? 'never' : 'if-tagged',
-      ...(m.options ? { options: m.options } : {}),
-    }));
+    .map(
+      ([path, m]): MountPlan => ({
+        path,
+        hostPath: `${paths.mounts}${path}`,
+        ...(m.partition ? { partition: m.partition } : {}),
+        filesystem: m.filesystem,
+        erase: m.filesystem === 'tmpfs' ? 'always' : m.erase_on_boot === true ? 'always' : m.erase_on_boot === false ? 'never' : 'if-tagged',
+        ...(m.options ? { options: m.options } : {}),
+      }),
+    );
   if (!ebs.length && !raid.length && !mounts.length) return null;
   return { ebs, raid, mounts };
 }

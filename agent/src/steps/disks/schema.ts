@@ -4,7 +4,11 @@ import { absolutePath, singleLine } from '../../user-data/values.js';
 
 export const FILESYSTEMS = ['ext4', 'ext3', 'ext2', 'xfs', 'tmpfs'] as const;
 
-const devicePath = t.string({ singleLine: true, pattern: /^\/dev\/[A-Za-z0-9][A-Za-z0-9/_.-]*$/, patternMessage: 'must be a device path such as /dev/xvdf or /dev/md/data' });
+const devicePath = t.string({
+  singleLine: true,
+  pattern: /^\/dev\/[A-Za-z0-9][A-Za-z0-9/_.-]*$/,
+  patternMessage: 'must be a device path such as /dev/xvdf or /dev/md/data',
+});
 
 const mount = t
   .object(
@@ -13,7 +17,9 @@ const mount = t
       filesystem: t.enum(FILESYSTEMS).default('ext4').describe('Filesystem; created when the volume is formatted.'),
       erase_on_boot: t
         .boolean()
-        .describe('true: format on every boot. false: never format. Absent: format only when the volume carries the tag Taupage:erase-on-boot=True. Must be a real boolean.'),
+        .describe(
+          'true: format on every boot. false: never format. Absent: format only when the volume carries the tag Taupage:erase-on-boot=True. Must be a real boolean.',
+        ),
       options: singleLine({ maxLength: 512 })
         .refine<string>((v, path, ctx) => {
           if (!/^[A-Za-z0-9_=.,:/+-]+$/.test(v)) {
@@ -36,18 +42,23 @@ const mount = t
 
 export const disksKeys = {
   mounts: t
-    .map(absolutePath('mount path').refine<string>((p, path, ctx) => {
-      if (p === '/' || /^\/(?:meta|proc|sys|dev|run|etc|usr|boot)(?:\/|$)/.test(p)) {
-        ctx.report(error(path, 'TPG_UD_PATH', `${p} cannot be a mount path: it would shadow a system directory`));
-        return INVALID;
-      }
-      return p;
-    }), mount)
+    .map(
+      absolutePath('mount path').refine<string>((p, path, ctx) => {
+        if (p === '/' || /^\/(?:meta|proc|sys|dev|run|etc|usr|boot)(?:\/|$)/.test(p)) {
+          ctx.report(error(path, 'TPG_UD_PATH', `${p} cannot be a mount path: it would shadow a system directory`));
+          return INVALID;
+        }
+        return p;
+      }),
+      mount,
+    )
     .describe('Volumes to prepare and mount: the host mounts them at /mounts<path> and the container sees them at <path>.'),
   volumes: t
     .object(
       {
-        ebs: t.map(devicePath, singleLine({ maxLength: 255 })).describe('EBS volumes to attach, device → volume Name tag (${local_ipv4} and ${public_ipv4} are expanded).'),
+        ebs: t
+          .map(devicePath, singleLine({ maxLength: 255 }))
+          .describe('EBS volumes to attach, device → volume Name tag (${local_ipv4} and ${public_ipv4} are expanded).'),
         raid: t
           .map(
             devicePath,

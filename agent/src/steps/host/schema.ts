@@ -10,7 +10,10 @@ export const hostKeys = {
   sysctl: t
     .map(
       t.string({ pattern: /^[a-z0-9_]+(?:[./][a-zA-Z0-9_-]+)+$/, patternMessage: 'must be a kernel parameter name such as fs.file-max or net.core.somaxconn' }),
-      t.union<number | string>([t.integer(), t.string({ singleLine: true, minLength: 1, maxLength: 256 })], 'a sysctl value must be a number or a single-line string'),
+      t.union<number | string>(
+        [t.integer(), t.string({ singleLine: true, minLength: 1, maxLength: 256 })],
+        'a sysctl value must be a number or a single-line string',
+      ),
     )
     .describe('Kernel parameters written to /etc/sysctl.d/99-custom.conf and applied at boot.')
     .examples({ 'fs.file-max': 8192 }),

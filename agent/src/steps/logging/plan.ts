@@ -44,18 +44,31 @@ export function planLogging({ settings: s, paths }: PlanInput): LoggingPlan {
         delaycompress: !s.application_logrotate_disable_delaycompress,
         compress: !s.application_logrotate_disable_compress,
       },
-      custom: { size: s.customlog_logrotate_size, interval: s.customlog_logrotate_interval, rotate: s.customlog_logrotate_rotate, copytruncate: true, delaycompress: true, compress: true },
+      custom: {
+        size: s.customlog_logrotate_size,
+        interval: s.customlog_logrotate_interval,
+        rotate: s.customlog_logrotate_rotate,
+        copytruncate: true,
+        delaycompress: true,
+        compress: true,
+      },
     },
   };
   if (s.mount_custom_log) plan.customLogs = { glob: customGlob };
   if (s.rsyslog_max_message_size) plan.maxMessageSize = s.rsyslog_max_message_size;
 
   const destination = l?.log_destination;
-  if (destination === 's3' || destination === 'scalyr_s3') notes.push({ level: 'warning', message: `log_destination ${destination}: shipping to S3 needs fluentd, which this image does not ship; ${destination === 'scalyr_s3' ? 'only Scalyr is configured' : 'logs stay local'}` });
+  if (destination === 's3' || destination === 'scalyr_s3')
+    notes.push({
+      level: 'warning',
+      message: `log_destination ${destination}: shipping to S3 needs fluentd, which this image does not ship; ${destination === 'scalyr_s3' ? 'only Scalyr is configured' : 'logs stay local'}`,
+    });
 
   const scalyrKey = l?.scalyr_account_key ?? s.scalyr_account_key;
-  const scalyrWanted = destination === 'scalyr' || destination === 'scalyr_s3' || (destination === undefined && (l?.scalyr_agent_enabled ?? scalyrKey !== undefined));
-  if (scalyrWanted && scalyrKey === undefined) notes.push({ level: 'warning', message: 'Scalyr shipping is asked for but no scalyr_account_key is set: nothing is shipped to Scalyr' });
+  const scalyrWanted =
+    destination === 'scalyr' || destination === 'scalyr_s3' || (destination === undefined && (l?.scalyr_agent_enabled ?? scalyrKey !== undefined));
+  if (scalyrWanted && scalyrKey === undefined)
+    notes.push({ level: 'warning', message: 'Scalyr shipping is asked for but no scalyr_account_key is set: nothing is shipped to Scalyr' });
   if (scalyrWanted && scalyrKey !== undefined && l?.scalyr_agent_enabled !== false) {
     const region = l?.scalyr_region ?? s.scalyr_region ?? 'eu';
     const all = l?.use_scalyr_agent_all ?? true;
@@ -70,7 +83,14 @@ export function planLogging({ settings: s, paths }: PlanInput): LoggingPlan {
   }
   if (s.logentries_account_key !== undefined) plan.logentries = { token: s.logentries_account_key };
   if (l?.rsyslog_host && destination !== 'none') {
-    plan.remoteSyslog = { host: l.rsyslog_host, port: l.rsyslog_port, protocol: l.rsyslog_protocol, severity: l.rsyslog_severity, program: l.rsyslog_program, ...(l.rsyslog_hostname ? { hostname: l.rsyslog_hostname } : {}) };
+    plan.remoteSyslog = {
+      host: l.rsyslog_host,
+      port: l.rsyslog_port,
+      protocol: l.rsyslog_protocol,
+      severity: l.rsyslog_severity,
+      program: l.rsyslog_program,
+      ...(l.rsyslog_hostname ? { hostname: l.rsyslog_hostname } : {}),
+    };
   } else if (destination === 'rsyslog') notes.push({ level: 'warning', message: 'log_destination rsyslog needs logging.rsyslog_host: nothing is forwarded' });
   if (notes.length) plan.notes = notes;
   return plan;

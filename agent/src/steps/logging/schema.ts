@@ -12,7 +12,9 @@ export const loggingKeys = {
   logging: t
     .object(
       {
-        log_destination: t.enum(['scalyr', 'rsyslog', 'none', 's3', 'scalyr_s3']).describe('Where logs go. scalyr and rsyslog are supported; s3 needs fluentd, which this image does not ship.'),
+        log_destination: t
+          .enum(['scalyr', 'rsyslog', 'none', 's3', 'scalyr_s3'])
+          .describe('Where logs go. scalyr and rsyslog are supported; s3 needs fluentd, which this image does not ship.'),
         scalyr_account_key: maybeKms('logging.scalyr_account_key').describe('Scalyr write key; may be aws:kms: encrypted.'),
         scalyr_region: t.enum(['eu', 'us']).default('eu').describe('Scalyr region.'),
         scalyr_agent_enabled: t.boolean().describe('Ship with Scalyr (default: when a Scalyr key is set).'),
@@ -23,10 +25,15 @@ export const loggingKeys = {
         use_scalyr_agent_customlog: t.boolean().describe('Ship /var/log-custom/*.log to Scalyr (needs mount_custom_log).'),
         use_scalyr_agent_authlog: t.boolean().describe('Ship auth.log to Scalyr.'),
         use_scalyr_agent_syslog: t.boolean().describe('Ship syslog to Scalyr.'),
-        rsyslog_host: t.string({ singleLine: true, pattern: /^[A-Za-z0-9.-]+$/, patternMessage: 'must be a host name or IPv4 address' }).describe('Remote syslog host to forward to.'),
+        rsyslog_host: t
+          .string({ singleLine: true, pattern: /^[A-Za-z0-9.-]+$/, patternMessage: 'must be a host name or IPv4 address' })
+          .describe('Remote syslog host to forward to.'),
         rsyslog_port: t.integer({ min: 1, max: 65535 }).default(514).describe('Remote syslog port.'),
         rsyslog_protocol: t.enum(['tcp', 'udp']).default('tcp').describe('Remote syslog transport.'),
-        rsyslog_severity: t.enum(['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug']).default('notice').describe('Severity given to forwarded lines.'),
+        rsyslog_severity: t
+          .enum(['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'])
+          .default('notice')
+          .describe('Severity given to forwarded lines.'),
         rsyslog_program: singleLine({ maxLength: 64 }).default('taupage').describe('Program name given to forwarded lines.'),
         rsyslog_hostname: singleLine({ maxLength: 255 }).describe('Host name given to forwarded lines (default: the instance host name).'),
         fluentd_enabled: t.unsupported(FLUENTD),
@@ -46,14 +53,18 @@ export const loggingKeys = {
       {},
     )
     .describe('Log shipping settings.'),
-  logentries_account_key: maybeKms('logentries_account_key').describe('Logentries token: every syslog line is forwarded to Logentries prefixed with it. May be aws:kms: encrypted.'),
+  logentries_account_key: maybeKms('logentries_account_key').describe(
+    'Logentries token: every syslog line is forwarded to Logentries prefixed with it. May be aws:kms: encrypted.',
+  ),
   scalyr_account_key: maybeKms('scalyr_account_key').describe('Deprecated twin of logging.scalyr_account_key.'),
   scalyr_region: t.enum(['eu', 'us']).describe('Deprecated twin of logging.scalyr_region.'),
   scalyr_application_log_parser: parser.describe('Deprecated twin of logging.scalyr_application_log_parser.'),
   scalyr_custom_log_parser: parser.describe('Deprecated twin of logging.scalyr_custom_log_parser.'),
   rsyslog_max_message_size: size('64k').describe('Largest syslog message rsyslog accepts (longer application lines are cut).'),
   rsyslog_aws_metadata: t.boolean().describe('Prefix syslog lines with the AWS account and region.'),
-  rsyslog_application_log_format: singleLine({ maxLength: 512 }).describe('rsyslog template for application.log lines; `legacy` keeps the standard syslog format. Default: the message only.'),
+  rsyslog_application_log_format: singleLine({ maxLength: 512 }).describe(
+    'rsyslog template for application.log lines; `legacy` keeps the standard syslog format. Default: the message only.',
+  ),
   application_logrotate_size: size('256M').default('256M').describe('Rotate application.log when larger.'),
   application_logrotate_interval: interval.default('weekly').describe('Rotate application.log at least this often.'),
   application_logrotate_rotate: t.integer({ min: 1, max: 1000 }).default(4).describe('Rotated application logs kept.'),

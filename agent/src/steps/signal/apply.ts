@@ -17,7 +17,11 @@ export interface SignalInput {
 }
 
 /** Send one signal and record it in the status (`signal`, `signalSent`); a failure is TPG_SIGNAL_FAILED. */
-export async function sendStackSignal(port: StackSignal, input: SignalInput, ctx: { log: Logger; record(key: string, value: string | boolean): void; signal?: AbortSignal }): Promise<void> {
+export async function sendStackSignal(
+  port: StackSignal,
+  input: SignalInput,
+  ctx: { log: Logger; record(key: string, value: string | boolean): void; signal?: AbortSignal },
+): Promise<void> {
   ctx.record('signal', input.status);
   try {
     await port.signal(input, ctx.signal);
@@ -26,7 +30,10 @@ export async function sendStackSignal(port: StackSignal, input: SignalInput, ctx
     throw toAgentError(e, 'TPG_SIGNAL_FAILED');
   }
   ctx.record('signalSent', true);
-  ctx.log.info({ stack: input.stack, resource: input.resource, uniqueId: input.uniqueId, status: input.status }, `signalled ${input.status} to CloudFormation ${input.stack}/${input.resource}`);
+  ctx.log.info(
+    { stack: input.stack, resource: input.resource, uniqueId: input.uniqueId, status: input.status },
+    `signalled ${input.status} to CloudFormation ${input.stack}/${input.resource}`,
+  );
 }
 
 export async function applySignal(plan: SignalPlan, ctx: EndContext): Promise<StepReport> {
@@ -59,11 +66,24 @@ function runShutdownCommand(command: string[], exitCode: number, log: Logger, si
     };
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
-    child.on('error', (e) => reject(new AgentError('TPG_SHUTDOWN_FAILED', `the shutdown command ${file} could not be started: ${e.message}`, { cause: e, hint: 'set shutdown.command in agent.yaml to a command that exists' })));
+    child.on('error', (e) =>
+      reject(
+        new AgentError('TPG_SHUTDOWN_FAILED', `the shutdown command ${file} could not be started: ${e.message}`, {
+          cause: e,
+          hint: 'set shutdown.command in agent.yaml to a command that exists',
+        }),
+      ),
+    );
     child.on('close', (code, sig) => {
       if (output.trim()) log.info({ output: output.trim() }, 'shutdown command output');
       if (code === 0) resolve();
-      else reject(new AgentError('TPG_SHUTDOWN_FAILED', `the shutdown command ${command.join(' ')} ${sig ? `was killed by ${sig}` : `exited with ${code}`}${output.trim() ? `: ${output.trim().split('\n').pop()}` : ''}`));
+      else
+        reject(
+          new AgentError(
+            'TPG_SHUTDOWN_FAILED',
+            `the shutdown command ${command.join(' ')} ${sig ? `was killed by ${sig}` : `exited with ${code}`}${output.trim() ? `: ${output.trim().split('\n').pop()}` : ''}`,
+          ),
+        );
     });
   });
 }

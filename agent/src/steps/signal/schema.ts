@@ -15,5 +15,7 @@ export const signalKeys = {
   shutdown: t
     .enum(['never', 'on-exit', 'on-success'])
     .default('never')
-    .describe('Batch instances: after a successful boot, wait for the application container to exit, then power off always (on-exit) or only when it exited 0 (on-success).'),
+    .describe(
+      'Batch instances: after a successful boot, wait for the application container to exit, then power off always (on-exit) or only when it exited 0 (on-success).',
+    ),
 };

@@ -10,14 +10,18 @@ export async function applySsh(plan: SshPlan, ctx: Pick<BootContext, 'log'>): Pr
   try {
     await writeFileAtomic(plan.configFile, renderSshdConfig(plan), { mode: 0o644, mkdirParents: true });
   } catch (e) {
-    throw new AgentError('TPG_SSH_FAILED', `cannot write ${plan.configFile}: ${(e as Error).message}`, { cause: e, hint: 'check that the root file system is writable' });
+    throw new AgentError('TPG_SSH_FAILED', `cannot write ${plan.configFile}: ${(e as Error).message}`, {
+      cause: e,
+      hint: 'check that the root file system is writable',
+    });
   }
   for (const file of plan.removeKeyFiles) {
     try {
       await unlink(file);
       ctx.log.info({ file }, 'removed the default user key file (keep_instance_users is false)');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new AgentError('TPG_SSH_FAILED', `cannot remove ${file}: ${(e as Error).message}`, { cause: e });
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new AgentError('TPG_SSH_FAILED', `cannot remove ${file}: ${(e as Error).message}`, { cause: e });
     }
   }
 }
