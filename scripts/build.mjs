@@ -38,7 +38,7 @@ const stubOptional = {
     b.onResolve({ filter: UNUSED }, (args) => ({ path: args.path, namespace: 'stub-unused' }));
     b.onLoad({ filter: /.*/, namespace: 'stub-throw' }, () => ({ contents: "throw new Error('not bundled');", loader: 'js' }));
     b.onLoad({ filter: /.*/, namespace: 'stub-unused' }, (args) => ({
-      contents: `const fail = () => { throw new Error(${JSON.stringify(args.path + ' is not part of the taupage build (docker over ssh:// and BuildKit are unsupported)')}); };
+      contents: `const fail = () => { throw new Error(${JSON.stringify(`${args.path} is not part of the taupage build (docker over ssh:// and BuildKit are unsupported)`)}); };
 module.exports = new Proxy(fail, { get: (_t, key) => (key === '__esModule' ? false : fail), apply: fail, construct: fail });`,
       loader: 'js',
     }));
@@ -83,7 +83,7 @@ await build({
 });
 chmodSync(partial, 0o755);
 renameSync(partial, outfile);
-console.error(`built ${outfile.replace(root + '/', '')}`);
+console.error(`built ${outfile.replace(`${root}/`, '')}`);
 
 if (sea) {
   const dist = join(root, 'agent/dist');

@@ -90,7 +90,9 @@ describe('agent/dist/taupage', () => {
   it('ssh-hook: the service down is exit 5, a wrong argument exit 2', async () => {
     const down = await sea(['ssh-hook', '--socket', join(dir, 'none.sock')], { SSH_ORIGINAL_COMMAND: 'grant-ssh-access alice' });
     expect(down.code).toBe(5);
-    expect(down.stderr).toMatch(/^taupage ssh-hook: error TPG_SSH_SERVICE_UNAVAILABLE: the SSH access service is not running .*nothing was changed\n  hint: /);
+    expect(down.stderr).toMatch(
+      /^taupage ssh-hook: error TPG_SSH_SERVICE_UNAVAILABLE: the SSH access service is not running .*nothing was changed\n {2}hint: /,
+    );
     const usage = await sea(['ssh-hook', 'grant-ssh-access', 'alice']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/TPG_USAGE: unexpected argument "grant-ssh-access"/);

@@ -110,8 +110,7 @@ async function drain(stream: NodeJS.ReadableStream): Promise<Array<Record<string
   let buf = '';
   for await (const chunk of stream) {
     buf += chunk.toString();
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
       const line = buf.slice(0, nl).trim();
       buf = buf.slice(nl + 1);
       if (!line) continue;

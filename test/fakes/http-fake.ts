@@ -150,12 +150,16 @@ export async function startFakeServer(protocol: FakeProtocol, options: { port?: 
 
   const faults: Faults = {
     state,
-    delay: (ms) => void (state.delayMs = ms),
+    delay: (ms) => {
+      state.delayMs = ms;
+    },
     failNext: (n, status = 500) => {
       state.errorNext = n;
       state.errorStatus = status;
     },
-    throttleNext: (n) => void (state.throttleNext = n),
+    throttleNext: (n) => {
+      state.throttleNext = n;
+    },
     down: async (mode = 'refuse') => {
       state.down = mode;
       if (mode === 'refuse') await stopListening();

@@ -210,7 +210,9 @@ export async function startImds(options: ImdsOptions = {}): Promise<FakeImds> {
   );
   return Object.assign(server, {
     state,
-    setUserData: (d: string | Buffer | null) => void (state.userData = toBuf(d)),
+    setUserData: (d: string | Buffer | null) => {
+      state.userData = toBuf(d);
+    },
     revokeTokens: () => tokens.clear(),
   });
 }

@@ -112,7 +112,7 @@ async function serve(): Promise<void> {
     env: cloud.env(),
     envNoKeys: cloud.env({ withKeys: false }),
   };
-  writeFileSync(stateFile, JSON.stringify(state, null, 2) + '\n');
+  writeFileSync(stateFile, `${JSON.stringify(state, null, 2)}\n`);
   process.stderr.write(`local cloud: imds ${cloud.imds.url} kms ${cloud.kms.url} cloudformation ${cloud.cloudformation.url}\n`);
   const stop = async () => {
     ctl.close();
@@ -140,9 +140,10 @@ async function start(args: string[]): Promise<void> {
       env: { ...process.env, LOCAL_CLOUD_DIR: dir },
     });
     child.unref();
-    for (let i = 0; i < 200 && !(s = running()); i++) {
+    for (let i = 0; i < 200 && !s; i++) {
       if (child.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 50));
+      s = running();
     }
     if (!s) throw new Error(`the local cloud did not start; see ${join(dir, 'local-cloud.log')}`);
     process.stderr.write(`local cloud started (pid ${s.pid}); state in ${stateFile}\n`);
@@ -197,11 +198,11 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'encrypt': {
       if (args[0] === undefined) throw new Error('usage: local-cloud encrypt TEXT');
-      process.stdout.write(kmsValue(args[0]) + '\n');
+      process.stdout.write(`${kmsValue(args[0])}\n`);
       return 0;
     }
     case 'signals':
-      process.stdout.write((await control('GET', '/signals')) + '\n');
+      process.stdout.write(`${await control('GET', '/signals')}\n`);
       return 0;
     case 'faults': {
       if (!args[0] || !args[1]) throw new Error('usage: local-cloud faults imds|kms|cloudformation \'{"throttleNext":3}\'');

@@ -226,7 +226,7 @@ async function main(argv: string[]): Promise<void> {
     listen: { host: host!, port: Number(port) },
     ...(identityFile ? { identity: readFileSync(identityFile, 'utf8').trim() } : {}),
   });
-  argv.forEach((a, i) => a === '--approve' && argv[i + 1] && gate.approve(argv[i + 1]!));
+  for (const [i, a] of argv.entries()) if (a === '--approve' && argv[i + 1]) gate.approve(argv[i + 1]!);
   serveUntilSignal(`PIERONE=${gate.address}`, () => gate.close());
 }
 

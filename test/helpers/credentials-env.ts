@@ -108,7 +108,9 @@ export async function scratch(options: ScratchOptions): Promise<Scratch> {
         imds: { userData: unused, identity: unused, identitySignature: unused, metadata: unused },
         kms: { decrypt: unused },
         decrypt: unused,
-        record: (k, v) => void (records[k] = v),
+        record: (k, v) => {
+          records[k] = v;
+        },
       };
     },
   };

@@ -48,7 +48,7 @@ process.stdout.write('ready\n');
 (function loop() {
   for (let i = 0; i < 100; i++) for (const f of Object.keys(FILES)) readOnce(f);
   if (stopping) {
-    process.stdout.write(JSON.stringify(stats) + '\n');
+    process.stdout.write(`${JSON.stringify(stats)}\n`);
     process.exit(0);
   }
   setImmediate(loop); // let "stop" in between batches, keep reading as fast as possible

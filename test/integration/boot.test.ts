@@ -88,7 +88,15 @@ describe('taupage boot against the local cloud', () => {
       '#taupage-ami-config\napplication_id: my-app\nruntime: Docker\nsource: pierone.stups.zalan.do/team/my-app:latest\nnotify_cfn:\n  stack: my-stack\n  resource: AppServerGroup\n';
     cloud.imds.setUserData(text);
     let touched = false;
-    const probe: AnyStep = { id: 'probe', title: 'probe', needs: [], plan: () => ({}), apply: async () => void (touched = true) };
+    const probe: AnyStep = {
+      id: 'probe',
+      title: 'probe',
+      needs: [],
+      plan: () => ({}),
+      apply: async () => {
+        touched = true;
+      },
+    };
     const b = await bootOnce(cloud, { steps: withStep(probe) });
     expect(b.run).toMatchObject({ exitCode: 1, outcome: 'failed', errorCode: 'TPG_USERDATA_INVALID' });
     expect(touched).toBe(false);
@@ -168,7 +176,7 @@ describe('taupage boot against the local cloud', () => {
   it('at the boot deadline: fails the boot and still signals FAILURE before it', async () => {
     const hang: AnyStep = { ...bootGraph.find((s) => s.id === 'container')!, apply: () => new Promise(() => {}) };
     // 2 s: the last 0.5 s (a quarter) are kept for the signal.
-    const b = await bootOnce(cloud, { agentYaml: FAST_CONFIG + 'boot:\n  deadline_seconds: 2\n', steps: withStep(hang, 'container') });
+    const b = await bootOnce(cloud, { agentYaml: `${FAST_CONFIG}boot:\n  deadline_seconds: 2\n`, steps: withStep(hang, 'container') });
     expect(b.run).toMatchObject({ exitCode: 1, errorCode: 'TPG_BOOT_DEADLINE' });
     expect(stepOf(b.status, 'container')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_DEADLINE' });
     expect(stepOf(b.status, 'signal')).toMatchObject({ outcome: 'success' });
@@ -199,7 +207,7 @@ describe('taupage boot against the local cloud', () => {
 
   it('on a reboot re-applies everything and ends in the same state; removed keys do not survive', async () => {
     const root = await scratchRoot('boot-one');
-    const withExtra = VALID_USER_DATA + 'hostname: first\n';
+    const withExtra = `${VALID_USER_DATA}hostname: first\n`;
     cloud.imds.setUserData(withExtra);
     const first = await bootOnce(cloud, { root });
     expect(await readFile(join(root, 'meta/taupage.yaml'), 'utf8')).toContain('hostname: first');
@@ -296,7 +304,7 @@ describe('KMS values in a boot', () => {
   });
 
   it('fails the step that needs a value KMS cannot decrypt, and says which value', async () => {
-    cloud.imds.setUserData(VALID_USER_DATA + `environment:\n  DB_PASSWORD: aws:kms:${Buffer.from('garbage-not-a-ciphertext').toString('base64')}\n`);
+    cloud.imds.setUserData(`${VALID_USER_DATA}environment:\n  DB_PASSWORD: aws:kms:${Buffer.from('garbage-not-a-ciphertext').toString('base64')}\n`);
     const seen: string[] = [];
     const b = await bootOnce(cloud, { steps: [...bootGraph, consumer(seen)] });
     expect(b.run.errorCode).toBe('TPG_KMS_DECRYPT_FAILED');
@@ -306,12 +314,19 @@ describe('KMS values in a boot', () => {
 });
 
 describe('shutdown after a successful boot', () => {
-  const app = (code: number, calls: string[] = []) => ({ appContainer: async () => ({ waitForExit: async () => (calls.push('wait'), code) }) });
+  const app = (code: number, calls: string[] = []) => ({
+    appContainer: async () => ({
+      waitForExit: async () => {
+        calls.push('wait');
+        return code;
+      },
+    }),
+  });
   const shutdownYaml = (root: string, fail = false) =>
-    FAST_CONFIG + `shutdown:\n  command: [sh, -c, 'echo "exit $TAUPAGE_APP_EXIT_CODE" > ${root}/powered-off${fail ? '; exit 7' : ''}']\n`;
+    `${FAST_CONFIG}shutdown:\n  command: [sh, -c, 'echo "exit $TAUPAGE_APP_EXIT_CODE" > ${root}/powered-off${fail ? '; exit 7' : ''}']\n`;
 
   it('on-exit: waits for the application, then runs the shutdown command', async () => {
-    cloud.imds.setUserData(VALID_USER_DATA + 'shutdown: on-exit\n');
+    cloud.imds.setUserData(`${VALID_USER_DATA}shutdown: on-exit\n`);
     const root = await scratchRoot();
     const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root), factories: app(3) });
     expect(b.run).toMatchObject({ exitCode: 0, outcome: 'success' });
@@ -322,7 +337,7 @@ describe('shutdown after a successful boot', () => {
   });
 
   it('on-success: a failing application leaves the instance running', async () => {
-    cloud.imds.setUserData(VALID_USER_DATA + 'shutdown: on-success\n');
+    cloud.imds.setUserData(`${VALID_USER_DATA}shutdown: on-success\n`);
     const root = await scratchRoot();
     const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root), factories: app(3) });
     expect(b.run.exitCode).toBe(0);
@@ -334,7 +349,7 @@ describe('shutdown after a successful boot', () => {
   });
 
   it('does not wait for the application after a failed boot', async () => {
-    cloud.imds.setUserData(VALID_USER_DATA + 'shutdown: on-exit\n');
+    cloud.imds.setUserData(`${VALID_USER_DATA}shutdown: on-exit\n`);
     const root = await scratchRoot();
     const calls: string[] = [];
     const b = await bootOnce(cloud, {
@@ -349,7 +364,7 @@ describe('shutdown after a successful boot', () => {
   });
 
   it('reports a failing shutdown command without changing the boot outcome', async () => {
-    cloud.imds.setUserData(VALID_USER_DATA + 'shutdown: on-exit\n');
+    cloud.imds.setUserData(`${VALID_USER_DATA}shutdown: on-exit\n`);
     const root = await scratchRoot();
     const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root, true), factories: app(0) });
     expect(b.run).toMatchObject({ exitCode: 1, outcome: 'success', errorCode: 'TPG_SHUTDOWN_FAILED' });

@@ -47,7 +47,7 @@ async function freePort(): Promise<number> {
 }
 
 function userData(fields: Record<string, unknown>): string {
-  return '#taupage-ami-config\n' + YAML.stringify({ application_id: 'demo-app', application_version: '1.0', runtime: 'Docker', ...fields });
+  return `#taupage-ami-config\n${YAML.stringify({ application_id: 'demo-app', application_version: '1.0', runtime: 'Docker', ...fields })}`;
 }
 
 function agentConfig(over: { docker?: object; pierone?: object } = {}): Record<string, unknown> {
@@ -133,7 +133,8 @@ function expectMatchesPlan(info: Docker.ContainerInspectInfo, plan: ContainerPla
   expect(info.Config.Labels).toEqual({ ...plan.labels, [LABELS.imageDigest]: digest, [LABELS.bootId]: bootId });
   expect(hc.Binds).toEqual(plan.binds.map((b) => `${b.host}:${b.container}${b.readOnly ? ':ro' : ''}`));
   const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
-  for (const p of plan.ports) (bindings[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: '', HostPort: String(p.hostPort) });
+  for (const p of plan.ports)
+    bindings[`${p.containerPort}/${p.protocol}`] = [...(bindings[`${p.containerPort}/${p.protocol}`] ?? []), { HostIp: '', HostPort: String(p.hostPort) }];
   expect(hc.PortBindings).toEqual(bindings);
   expect(hc.RestartPolicy).toEqual({ Name: 'on-failure', MaximumRetryCount: plan.restartPolicy.maximumRetryCount });
   expect(hc.CapAdd ?? []).toEqual(plan.capAdd);

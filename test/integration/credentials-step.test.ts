@@ -176,7 +176,7 @@ describe('credentials refresh pass', () => {
   });
 
   it.each([
-    ['not JSON', 'application_password=hunter2-' + SECRET_MARK],
+    ['not JSON', `application_password=hunter2-${SECRET_MARK}`],
     ['cut short', userJson(99).slice(0, 40)],
     ['missing the password', JSON.stringify({ application_username: 'kio-user', note: SECRET_MARK })],
     ['an array', `["${SECRET_MARK}"]`],

@@ -10,7 +10,13 @@ import { isolatedAwsEnv } from '../fakes/local-cloud.js';
 /** A clock the test moves by hand, shared by the client and the fake (sleeps stay real and short). */
 function manualClock(): Clock & { advance(ms: number): void } {
   let t = Date.now();
-  return { now: () => t, sleep: realClock.sleep, advance: (ms) => void (t += ms) };
+  return {
+    now: () => t,
+    sleep: realClock.sleep,
+    advance: (ms) => {
+      t += ms;
+    },
+  };
 }
 
 let imds: FakeImds;

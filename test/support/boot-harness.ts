@@ -49,7 +49,7 @@ export async function removeScratchRoots(): Promise<void> {
 /** The kernel boot id as the agent reads it under a test root. */
 export async function setBootId(root: string, bootId: string): Promise<void> {
   await mkdir(join(root, 'proc/sys/kernel/random'), { recursive: true });
-  await writeFile(join(root, 'proc/sys/kernel/random/boot_id'), bootId + '\n');
+  await writeFile(join(root, 'proc/sys/kernel/random/boot_id'), `${bootId}\n`);
 }
 
 /** What a reboot does to /run: tmpfs, gone. */

@@ -68,7 +68,7 @@ export async function freePort(): Promise<number> {
 
 /** `#taupage-ami-config` user data from fields (application_id my-app, version 1.0, Docker). */
 export function userData(fields: Record<string, unknown>): string {
-  return '#taupage-ami-config\n' + YAML.stringify({ application_id: 'my-app', application_version: '1.0', runtime: 'Docker', ...fields });
+  return `#taupage-ami-config\n${YAML.stringify({ application_id: 'my-app', application_version: '1.0', runtime: 'Docker', ...fields })}`;
 }
 
 /** Agent settings for test instances: short timeouts and retries, the gate as Pier One. */

@@ -8,8 +8,19 @@ import { steps as bootGraph } from '../../agent/src/steps/index.js';
 
 type Ctx = { signal: AbortSignal; outcome: () => ReturnType<typeof summarize> };
 
-function step(id: string, needs: string[], apply?: (ctx: Ctx) => Promise<unknown>, extra: Partial<AnyStep> = {}): AnyStep {
-  return { id, title: id, needs, plan: () => ({}), ...(apply ? { apply: async (_p: unknown, ctx: Ctx) => (await apply(ctx)) as void } : {}), ...extra };
+function step(id: string, needs: string[], apply?: (ctx: Ctx) => ReturnType<NonNullable<AnyStep['apply']>>, extra: Partial<AnyStep> = {}): AnyStep {
+  return {
+    id,
+    title: id,
+    needs,
+    plan: () => ({}),
+    ...(apply
+      ? {
+          apply: (_p: unknown, ctx: Ctx) => apply(ctx),
+        }
+      : {}),
+    ...extra,
+  };
 }
 
 async function run(steps: AnyStep[], phases: StepPhase[] = ['boot', 'finally', 'after'], opts: { deadline?: number } = {}) {
@@ -105,7 +116,14 @@ describe('boot graph runner', () => {
         throw new AgentError('TPG_DISK_FAILED', 'no disk');
       }),
       step('container', ['a'], async () => {}),
-      step('signal', ['container'], async (ctx) => void (seen = ctx.outcome().errorCode), { phase: 'finally' }),
+      step(
+        'signal',
+        ['container'],
+        async (ctx) => {
+          seen = ctx.outcome().errorCode;
+        },
+        { phase: 'finally' },
+      ),
       step('shutdown', ['signal'], async () => {}, { phase: 'after' }),
     ]);
     expect(r.get('signal').outcome).toBe('success');

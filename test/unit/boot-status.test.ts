@@ -14,7 +14,7 @@ const base: BootStatus = {
   schemaVersion: 1,
   bootId: 'b-1',
   instanceId: 'i-1',
-  configHash: 'sha256:' + 'a'.repeat(64),
+  configHash: `sha256:${'a'.repeat(64)}`,
   agentVersion: '0.1.0',
   pid: 1,
   startedAt: '2026-01-01T00:00:00.000Z',

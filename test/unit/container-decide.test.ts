@@ -5,8 +5,8 @@ import { configFromText } from '../../agent/src/config/load.js';
 import { settingsFrom } from '../helpers/boot-context.js';
 import type { AppState } from '../../agent/src/ports/container-runtime.js';
 
-const DIGEST = 'sha256:' + 'a'.repeat(64);
-const OTHER = 'sha256:' + 'b'.repeat(64);
+const DIGEST = `sha256:${'a'.repeat(64)}`;
+const OTHER = `sha256:${'b'.repeat(64)}`;
 
 function plan(extra = '', source = 'pierone.example.org/team/app:1.0') {
   const { config, paths } = configFromText('root: /r', undefined, {});

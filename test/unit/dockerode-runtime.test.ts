@@ -6,7 +6,7 @@ import type { AppSpec } from '../../agent/src/ports/container-runtime.js';
 
 const spec: AppSpec = {
   name: 'taupageapp',
-  image: 'r.example.org/t/a@sha256:' + 'a'.repeat(64),
+  image: `r.example.org/t/a@sha256:${'a'.repeat(64)}`,
   env: [
     { name: 'A', value: 'b' },
     { name: 'PW', value: new Secret('plain') },

@@ -41,20 +41,16 @@ describe('YAML 1.1 as PyYAML read it', () => {
     for (let i = 1; i < 12; i++) {
       const p = String.fromCharCode(96 + i);
       const c = String.fromCharCode(97 + i);
-      levels.push(
-        `${c}: &${c} [${Array(9)
-          .fill('*' + p)
-          .join(',')}]`,
-      );
+      levels.push(`${c}: &${c} [${Array(9).fill(`*${p}`).join(',')}]`);
     }
-    const r = check(levels.join('\n') + '\n');
+    const r = check(`${levels.join('\n')}\n`);
     expect(r.valid).toBe(false);
     expect(r.errors[0]!.code).toBe('TPG_UD_ALIAS_LIMIT');
   });
   it('rejects user data over 16 KiB, the EC2 limit', () => {
-    const big = 'environment:\n' + Array.from({ length: 300 }, (_, i) => `  V${i}: ${'x'.repeat(60)}`).join('\n');
+    const big = `environment:\n${Array.from({ length: 300 }, (_, i) => `  V${i}: ${'x'.repeat(60)}`).join('\n')}`;
     expect(codes(big)).toEqual(['TPG_UD_TOO_LARGE ']);
-    expect(check('environment:\n  V: ' + 'x'.repeat(15_000) + '\n').valid).toBe(true);
+    expect(check(`environment:\n  V: ${'x'.repeat(15_000)}\n`).valid).toBe(true);
   });
   it('needs a mapping at the top level and a non-empty document', () => {
     expect(validateUserData('#taupage-ami-config\n').errors[0]!.code).toBe('TPG_UD_EMPTY');
@@ -99,7 +95,7 @@ describe('required keys and image references', () => {
     expect(r.errors[0]!.message).toMatch(reason);
   });
   it('accepts a registry with a port and a pinned digest', () => {
-    const digest = 'sha256:' + 'ab'.repeat(32);
+    const digest = `sha256:${'ab'.repeat(32)}`;
     const r = validateUserData(BASE.replace('pierone.stups.zalan.do/team/my-app:1.0', `127.0.0.1:5000/team/sub/app:1.0@${digest}`));
     expect(r.settings!.source).toEqual({ registry: '127.0.0.1:5000', repository: 'team/sub/app', tag: '1.0', digest });
   });

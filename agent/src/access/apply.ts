@@ -166,7 +166,7 @@ async function writeWelcome(account: Account, line: string): Promise<void> {
 /** An undo step that puts `path` back as it is now (content, mode, owner), or removes it. */
 async function restorer(path: string, account: Account): Promise<Undo> {
   const st = await lstat(path).catch(ignoreMissing);
-  if (!st || !st.isFile()) {
+  if (!st?.isFile()) {
     const sshDirExisted = await lstat(join(path, '..')).then(
       () => true,
       () => false,

@@ -106,7 +106,7 @@ async function grant(req: AccessRequest, common: Base, hop: Hop | undefined, ctx
     if (!decision.ok) return finish(ctx, { ...common, ...keyFields, result: 'refused', reason: decision.reason }, 'TPG_SSH_REFUSED');
     const plan = decision.plan!;
     const expiry = { expiresAt: plan.grant.expiresAt };
-    let outcome;
+    let outcome: Awaited<ReturnType<typeof applyGrant>>;
     try {
       outcome = await applyGrant(plan, obs.account, accessDeps(ctx));
     } catch (e) {

@@ -84,5 +84,5 @@ export async function hop(address: string, words: string[], options: HopOptions)
 async function isSessionSocket(path: string): Promise<boolean> {
   if (!path.startsWith('/')) return false;
   const st = await lstat(path).catch(() => undefined);
-  return st !== undefined && st.isSocket() && st.uid !== 0;
+  return st?.isSocket() === true && st.uid !== 0;
 }

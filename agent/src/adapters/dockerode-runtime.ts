@@ -297,7 +297,7 @@ export function containerBody(spec: AppSpec): Record<string, unknown> {
   if (publish) {
     for (const p of spec.ports) {
       exposed[key(p)] = {};
-      (bindings[key(p)] ??= []).push({ HostIp: '', HostPort: String(p.hostPort) });
+      bindings[key(p)] = [...(bindings[key(p)] ?? []), { HostIp: '', HostPort: String(p.hostPort) }];
     }
   }
   return {

@@ -40,7 +40,7 @@ function header(h: Headers, name: string): string | undefined {
 }
 
 export function basicAuth(c: RegistryCredentials): string {
-  return 'Basic ' + Buffer.from(`${c.username}:${c.password.reveal()}`).toString('base64');
+  return `Basic ${Buffer.from(`${c.username}:${c.password.reveal()}`).toString('base64')}`;
 }
 
 /** The trust verdict from the response headers (pure; exported for unit tests). */
@@ -154,7 +154,7 @@ export class PierOneTrust implements RegistryTrust {
         hint: 'push the image as a Docker v2 (schema 2) or OCI image',
       });
     }
-    const computed = 'sha256:' + createHash('sha256').update(body).digest('hex');
+    const computed = `sha256:${createHash('sha256').update(body).digest('hex')}`;
     const announced = header(h, 'docker-content-digest');
     if (announced !== undefined && announced !== computed) {
       throw new AgentError(

@@ -45,16 +45,16 @@ export class SshAuditLog {
       let where: Appended['where'] = 'log';
       if (spilled.length) {
         // Records are still waiting for room in the log: keep the order, add after them.
-        await appendDurably(this.paths.spill, sealed.line + '\n');
+        await appendDurably(this.paths.spill, `${sealed.line}\n`);
         where = 'spill';
       } else {
         try {
           // After a torn line (a crash mid-write) start a new line; verify reports the torn one.
-          await appendDurably(this.paths.file, (log.torn ? '\n' : '') + sealed.line + '\n');
+          await appendDurably(this.paths.file, `${(log.torn ? '\n' : '') + sealed.line}\n`);
         } catch (e) {
           if (!DISK_FULL.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
           await mkdir(dirname(this.paths.spill), { recursive: true, mode: 0o755 });
-          await appendDurably(this.paths.spill, sealed.line + '\n');
+          await appendDurably(this.paths.spill, `${sealed.line}\n`);
           where = 'spill';
         }
       }
@@ -80,7 +80,7 @@ export class SshAuditLog {
     if (!spill) return log;
     const lastSeq = parseRecords(log).at(-1)?.seq ?? 0;
     const extra = spill.split('\n').filter((l) => l && (parseRecords(l)[0]?.seq ?? 0) > lastSeq);
-    return log + extra.map((l) => l + '\n').join('');
+    return log + extra.map((l) => `${l}\n`).join('');
   }
 
   async readHead(): Promise<ChainTip | undefined> {
@@ -116,7 +116,7 @@ export class SshAuditLog {
       .filter((r) => r.seq > logSeq);
     if (pending.length) {
       try {
-        await appendDurably(this.paths.file, pending.map((r) => r.line + '\n').join(''));
+        await appendDurably(this.paths.file, pending.map((r) => `${r.line}\n`).join(''));
       } catch (e) {
         if (DISK_FULL.has((e as NodeJS.ErrnoException).code ?? '')) return pending;
         throw e;
@@ -150,7 +150,7 @@ async function appendDurably(path: string, data: string): Promise<void> {
 }
 
 async function lastLine(path: string): Promise<{ line?: string; torn: boolean }> {
-  let fh;
+  let fh: Awaited<ReturnType<typeof open>>;
   try {
     fh = await open(path, 'r');
   } catch (e) {

@@ -21,7 +21,7 @@ export async function runPlan(argv: string[], io: Io): Promise<number> {
   const { config, paths } = await loadConfig({ env: io.env, ...(values.config ? { file: values.config } : {}) });
   const result = validateUserData(input.text, { requireHeader: values['no-header'] !== true });
   if (!result.valid || !result.settings) {
-    for (const i of result.errors) io.err(formatIssue(input.name, i) + '\n');
+    for (const i of result.errors) io.err(`${formatIssue(input.name, i)}\n`);
     io.err(`${input.name}: invalid; fix the errors above (taupage validate ${input.name})\n`);
     return EXIT.FAILED;
   }
@@ -29,14 +29,14 @@ export async function runPlan(argv: string[], io: Io): Promise<number> {
   const view = toDisplay(plans) as Array<{ id: string; title: string; plan: unknown }>;
   if (values.json) {
     io.out(
-      JSON.stringify(
+      `${JSON.stringify(
         { steps: view, warnings: result.warnings.map(({ path, line, column, code, message }) => ({ path, line, column, code, message })) },
         null,
         2,
-      ) + '\n',
+      )}\n`,
     );
   } else {
-    for (const w of result.warnings) io.out(formatIssue(input.name, w) + '\n');
+    for (const w of result.warnings) io.out(`${formatIssue(input.name, w)}\n`);
     for (const s of view) {
       io.out(`\n## ${s.title} (${s.id})\n`);
       io.out(s.plan === null ? 'nothing to do\n' : stringify(s.plan, { lineWidth: 0 }));

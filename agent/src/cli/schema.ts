@@ -6,6 +6,6 @@ import { EXIT } from '../lib/errors.js';
 
 export async function runSchema(argv: string[], io: Io): Promise<number> {
   const { values } = parseCommandArgs(argv, { markdown: { type: 'boolean' } }, 'taupage schema [--markdown]', { min: 0, max: 0 });
-  io.out(values.markdown ? userDataMarkdown() : JSON.stringify(userDataJsonSchema(), null, 2) + '\n');
+  io.out(values.markdown ? userDataMarkdown() : `${JSON.stringify(userDataJsonSchema(), null, 2)}\n`);
   return EXIT.OK;
 }

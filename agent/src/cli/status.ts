@@ -32,7 +32,7 @@ export async function runStatus(argv: string[], io: Io): Promise<number> {
     current = await look(paths);
   }
   const { view, status } = current;
-  if (values.json) io.out(JSON.stringify(status ? { ...status, view } : { view }, null, 2) + '\n');
+  if (values.json) io.out(`${JSON.stringify(status ? { ...status, view } : { view }, null, 2)}\n`);
   else io.out(render(view, status, paths));
   return view === 'success' ? EXIT.OK : view === 'failed' || view === 'died' ? EXIT.FAILED : EXIT.RUNNING;
 }
@@ -81,5 +81,5 @@ export function render(view: StatusView, s: BootStatus | undefined, paths: Paths
     const detail = x.outcome === 'failed' ? `${x.errorCode ?? ''}: ${x.message ?? ''}` : (x.note ?? '');
     lines.push(`${d.padStart(12)} ${x.id.padEnd(idW)}  ${x.outcome.padEnd(8)}${detail ? `  ${detail}` : ''}`.trimEnd());
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

@@ -19,7 +19,7 @@ export async function runValidate(argv: string[], io: Io): Promise<number> {
   const result = validateUserData(input.text, { strict: values.strict === true, requireHeader: values['no-header'] !== true });
   const strip = (i: UserDataIssue) => ({ path: i.path, line: i.line, column: i.column, code: i.code, message: i.message });
   if (values.json) {
-    io.out(JSON.stringify({ valid: result.valid, errors: result.errors.map(strip), warnings: result.warnings.map(strip) }) + '\n');
+    io.out(`${JSON.stringify({ valid: result.valid, errors: result.errors.map(strip), warnings: result.warnings.map(strip) })}\n`);
   } else if (values.annotate) {
     io.out(
       annotate(
@@ -28,8 +28,8 @@ export async function runValidate(argv: string[], io: Io): Promise<number> {
       ),
     );
   } else {
-    for (const i of [...result.errors, ...result.warnings].sort((a, b) => a.line - b.line || a.column - b.column)) io.out(formatIssue(input.name, i) + '\n');
-    io.out(summary(input.name, result.valid, result.errors.length, result.warnings.length) + '\n');
+    for (const i of [...result.errors, ...result.warnings].sort((a, b) => a.line - b.line || a.column - b.column)) io.out(`${formatIssue(input.name, i)}\n`);
+    io.out(`${summary(input.name, result.valid, result.errors.length, result.warnings.length)}\n`);
   }
   return result.valid ? EXIT.OK : EXIT.FAILED;
 }

@@ -240,7 +240,7 @@ async function readUserData(services: BootServices, paths: Paths, log: Logger): 
       ...base,
     };
   }
-  const configHash = 'sha256:' + createHash('sha256').update(text).digest('hex');
+  const configHash = `sha256:${createHash('sha256').update(text).digest('hex')}`;
   const notifyCfn = notifyCfnOf(text);
   const result = validateUserData(text, { requireHeader: true });
   for (const w of result.warnings) log.warn({ step: USER_DATA_STEP, code: w.code, line: w.line, column: w.column }, formatIssue('user-data', w));

@@ -31,7 +31,7 @@ export async function acquireBootLock(file: string, holder: LockHolder): Promise
     try {
       const fh = await open(file, 'wx', 0o644);
       try {
-        await fh.writeFile(JSON.stringify(holder) + '\n');
+        await fh.writeFile(`${JSON.stringify(holder)}\n`);
       } finally {
         await fh.close();
       }

@@ -55,7 +55,7 @@ export function renderMetrics(s: BootStatus, agentStartedAt: number, uptimeAtEnd
   metric('taupage_boot_info', 'The last boot: ids and error code as labels.', [
     [{ boot_id: s.bootId, instance_id: s.instanceId ?? '', error_code: s.errorCode ?? '' }, 1],
   ]);
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 export async function writeMetrics(paths: Paths, s: BootStatus, agentStartedAt: number): Promise<void> {

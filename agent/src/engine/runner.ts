@@ -130,7 +130,7 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
         .then(
           (report) => {
             if (!running.has(s.id)) return; // already recorded at the deadline
-            end({ id: s.id, outcome: 'success', startedAt: now, durationMs: o.clock.now() - now, ...(report && report.note ? { note: report.note } : {}) });
+            end({ id: s.id, outcome: 'success', startedAt: now, durationMs: o.clock.now() - now, ...(report?.note ? { note: report.note } : {}) });
             schedule();
           },
           (e: unknown) => {

@@ -70,7 +70,8 @@ export class BootServices {
       log: o.log.child({ service: 'imds' }),
     });
     const kms = this.lazy(() => o.factories.kms(this.awsOptions('kms')));
-    const cfn = (this.cfn = this.lazy(() => o.factories.stackSignal(this.awsOptions('cloudformation'))));
+    const cfn = this.lazy(() => o.factories.stackSignal(this.awsOptions('cloudformation')));
+    this.cfn = cfn;
     const app = this.lazy(() => o.factories.appContainer(c));
     this.kms = { decrypt: async (v, signal) => (await kms()).decrypt(v, signal) };
     this.stackSignal = { signal: async (input, signal) => (await cfn()).signal(input, signal) };

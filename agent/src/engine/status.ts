@@ -174,7 +174,7 @@ export class StatusWriter {
     try {
       // Atomic for readers, but not fsynced: /run is tmpfs on an instance, the file lives for one
       // boot, and it is rewritten at every step start and end.
-      await writeFileAtomic(file, this.o.scrub(JSON.stringify(this.status, null, 2)) + '\n', { mode: 0o644, mkdirParents: true, fsync: false });
+      await writeFileAtomic(file, `${this.o.scrub(JSON.stringify(this.status, null, 2))}\n`, { mode: 0o644, mkdirParents: true, fsync: false });
     } catch (e) {
       if (!this.warned) this.o.log.warn({ err: e, file }, `cannot write the boot status to ${file}`);
       this.warned = true;

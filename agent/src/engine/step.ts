@@ -47,10 +47,11 @@ export interface Step<P extends StepPlan = StepPlan, C = unknown> {
   /** Pure: what this step would do for this user data, or null when it has nothing to do. */
   plan(input: PlanInput): P | null;
   /** The effects; absent until the feature lands (the boot reports such steps as skipped). */
+  // biome-ignore lint/suspicious/noConfusingVoidType: most applies end with nothing to report (`async () => {}`).
   apply?(plan: P, ctx: C): Promise<void | StepReport>;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a list of steps whose plan and context types differ; each step's own functions are typed.
 export type AnyStep = Step<any, any>;
 
 /** Reject a malformed step list at start: missing metadata, unknown or circular needs. */

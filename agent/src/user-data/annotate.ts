@@ -26,5 +26,5 @@ export function annotate(text: string, issues: UserDataIssue[]): string {
     out.push('', '# Errors: -------------', ...errors.map(({ issue, label }) => `# ${label}: (${formatKeyPath(issue.path)}) ${issue.message}`));
   if (warnings.length)
     out.push('', '# Warnings: -----------', ...warnings.map(({ issue, label }) => `# ${label}: (${formatKeyPath(issue.path)}) ${issue.message}`));
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

@@ -78,6 +78,7 @@ export function checkKms(text: string, path: Path, ctx: CheckContext, label: str
 /** What an environment variable holds after validation. */
 export type EnvValue = string | Secret | KmsEncrypted;
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL cannot be in an environment name; that is the point.
 const ENV_NAME = /^[^=\u0000]+$/;
 
 export const envName = t.string({ minLength: 1, acceptNumbers: true }).refine<string>((name, path, ctx) => {

@@ -274,13 +274,13 @@ describe('--remote-host (in-process, with the hop replaced)', () => {
 describe('tampering with the audit trail is reported by `taupage audit verify`', () => {
   const tampered = async (edit: (lines: string[]) => string[]) => {
     const root = await mkdtemp('/run/tpg-ssh-audit-');
-    await cp(lab.root + '/var', join(root, 'var'), { recursive: true, filter: (src) => !src.includes('/home') });
+    await cp(`${lab.root}/var`, join(root, 'var'), { recursive: true, filter: (src) => !src.includes('/home') });
     const file = join(root, 'var/log/taupage/ssh-audit.jsonl');
     const lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
     await writeFile(
       file,
       edit(lines)
-        .map((l) => l + '\n')
+        .map((l) => `${l}\n`)
         .join(''),
     );
     const r = await run(process.execPath, [BUNDLE, 'audit', 'verify'], { env: { PATH: process.env.PATH, TAUPAGE_ROOT: root } });

@@ -49,7 +49,7 @@ describe('the service is down', () => {
       expect(r.code).toBe(5);
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(
-        /^taupage ssh-hook: error TPG_SSH_SERVICE_UNAVAILABLE: the SSH access service is not running \(.*: no such socket\); nothing was changed\n  hint: start it/,
+        /^taupage ssh-hook: error TPG_SSH_SERVICE_UNAVAILABLE: the SSH access service is not running \(.*: no such socket\); nothing was changed\n {2}hint: start it/,
       );
     } finally {
       await lab.service.start();
@@ -250,7 +250,7 @@ describe('agent.yaml reloads', () => {
     await waitFor('the reload', () => /agent config (not )?reloaded/.test(lab.service.log().slice(from)));
     return lab.service.log().slice(from);
   };
-  const edited = async (edit: (c: Record<string, any>) => void) => {
+  const edited = async (edit: (c: { ssh: Record<string, unknown> } & Record<string, unknown>) => void) => {
     const config = parse(await readFile(lab.configFile, 'utf8'));
     edit(config);
     return stringify(config);

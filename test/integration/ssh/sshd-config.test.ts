@@ -37,7 +37,7 @@ function effective(paths: ReturnType<typeof pathsFor>): Record<string, string[]>
   const conf: Record<string, string[]> = {};
   for (const line of out.split('\n')) {
     const [k, ...v] = line.split(' ');
-    if (k) (conf[k] ??= []).push(v.join(' '));
+    if (k) conf[k] = [...(conf[k] ?? []), v.join(' ')];
   }
   return conf;
 }

@@ -91,7 +91,7 @@ describe('planGrant', () => {
 
   it('re-grants an account Even created, without creating it', () => {
     const d = planGrant('alice', key, { ...none, account: even }, policy, NOW);
-    expect(d.ok && d.plan && d.plan.createAccount).toBeUndefined();
+    expect(d.ok && d.plan?.createAccount).toBeUndefined();
     expect(d.ok).toBe(true);
   });
 

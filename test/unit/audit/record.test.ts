@@ -21,7 +21,7 @@ function chain(n: number): { lines: string[]; tip: ChainTip } {
   }
   return { lines, tip };
 }
-const text = (lines: string[]) => lines.map((l) => l + '\n').join('');
+const text = (lines: string[]) => lines.map((l) => `${l}\n`).join('');
 
 describe('the audit hash chain', () => {
   it('seals records in a fixed field order, one line each, chained by the previous line hash', () => {

@@ -61,7 +61,7 @@ describe('SshAuditLog', () => {
     const { sealRecord, hashLine } = await import('../../../agent/src/audit/record.js');
     const spilled = sealRecord(fields('b'), { seq: first.record.seq, hash: hashLine(first.line) });
     await import('node:fs/promises').then((fs) => fs.mkdir(join(dir, 'run'), { recursive: true }));
-    await writeFile(paths().spill, spilled.line + '\n');
+    await writeFile(paths().spill, `${spilled.line}\n`);
     expect(verifyChain(await log.readText())).toMatchObject({ ok: true, records: 2 });
     const third = await log.append(fields('c'));
     expect(third).toMatchObject({ where: 'log', record: { seq: 3 } });

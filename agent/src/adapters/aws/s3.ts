@@ -4,7 +4,7 @@
  * Credentials come from the SDK's standard provider chain (the instance role through IMDS on an
  * instance). The SDK's own retries are off (maxAttempts 1): lib/retry owns retrying, so the boot
  * deadline and the watcher's SIGTERM bound every wait. */
-import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
+import { S3Client, GetObjectCommand, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
 import type { GetObjectOptions, GetObjectResult, ObjectStore } from '../../ports/object-store.js';
 import type { AgentConfig } from '../../config/schema.js';
 import { AgentError, isAgentError } from '../../lib/errors.js';
@@ -68,7 +68,7 @@ export function createS3ObjectStore(options: S3StoreOptions): ObjectStore {
 }
 
 async function getOnce(client: S3Client, bucket: string, key: string, ifNoneMatch: string | undefined, signal: AbortSignal): Promise<GetObjectResult> {
-  let res;
+  let res: GetObjectCommandOutput;
   try {
     res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(ifNoneMatch ? { IfNoneMatch: ifNoneMatch } : {}) }), { abortSignal: signal });
   } catch (e) {

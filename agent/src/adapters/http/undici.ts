@@ -29,6 +29,7 @@ type RequestOptions = { dispatcher?: Dispatcher } & Omit<Dispatcher.RequestOptio
 export function request(url: string | URL, options: RequestOptions = {}): Promise<Dispatcher.ResponseData> {
   const u = typeof url === 'string' ? new URL(url) : url;
   const { dispatcher, ...rest } = options;
-  const d = dispatcher ?? (defaultAgent ??= new Agent());
+  if (!dispatcher && !defaultAgent) defaultAgent = new Agent();
+  const d = dispatcher ?? (defaultAgent as Agent);
   return d.request({ ...rest, origin: u.origin, path: `${u.pathname}${u.search}`, method: rest.method ?? 'GET' } as Dispatcher.RequestOptions);
 }

@@ -17,7 +17,7 @@ export function rows(schema: AnySchema, prefix = ''): Row[] {
     out.push({
       key: field.presence === 'required' ? `**${key}**` : key,
       type: m.unsupported ? 'unsupported' : field.typeName(),
-      default: m.default === undefined ? (field.presence === 'required' ? 'required' : '') : '`' + JSON.stringify(m.default) + '`',
+      default: m.default === undefined ? (field.presence === 'required' ? 'required' : '') : `\`${JSON.stringify(m.default)}\``,
       description: m.unsupported ? `Accepted with a warning: ${m.unsupported}.` : (m.description ?? ''),
     });
     const inner = innerObject(field);

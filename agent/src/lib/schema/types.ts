@@ -47,7 +47,7 @@ export function error(path: Path, code: string, message: string, at: 'key' | 'va
 
 export function describeValue(v: unknown): string {
   if (v === null || v === undefined) return 'nothing (null)';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
   if (typeof v === 'boolean') return `the boolean ${v}`;
   if (typeof v === 'number') return Number.isInteger(v) ? `the integer ${v}` : `the number ${v}`;
   if (Array.isArray(v)) return 'a list';
@@ -116,9 +116,9 @@ export abstract class Schema<T = unknown, P extends Presence = 'optional'> {
   }
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: schemas of any value type, as object shapes hold them.
 export type AnySchema = Schema<any, any>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the input type plays no part in what a schema yields.
 export type Infer<S> = S extends Schema<infer T, any> ? T : never;
 
 class Refined<T, U, P extends Presence> extends Schema<U, P> {
@@ -180,7 +180,7 @@ export class StringSchema extends Schema<string> {
         error(
           path,
           'TPG_UD_TYPE',
-          `expected a string, got ${describeValue(value)}${typeof value === 'boolean' ? '; YAML reads yes/no/on/off/true/false as booleans, so quote it ("' + String(ctx.sourceOf?.(path) ?? value) + '")' : ''}`,
+          `expected a string, got ${describeValue(value)}${typeof value === 'boolean' ? `; YAML reads yes/no/on/off/true/false as booleans, so quote it ("${String(ctx.sourceOf?.(path) ?? value)}")` : ''}`,
         ),
       );
       return INVALID;
@@ -194,6 +194,7 @@ export class StringSchema extends Schema<string> {
       ctx.report(error(path, 'TPG_UD_LENGTH', `must be at most ${o.maxLength} characters long (got ${s.length})`));
       return INVALID;
     }
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what this check refuses.
     if (o.singleLine && /[\r\n\u0000\u0085\u2028\u2029]/.test(s)) {
       ctx.report(error(path, 'TPG_UD_MULTILINE', 'must be a single line: line breaks and NUL are not allowed here'));
       return INVALID;
@@ -531,7 +532,7 @@ export class UnionSchema<T> extends Schema<T> {
       const issues: CheckIssue[] = [];
       const r = o.check(value, path, { report: (i) => issues.push(i), sourceOf: ctx.sourceOf });
       if (r !== INVALID && !issues.some((i) => i.severity === 'error')) {
-        issues.forEach((i) => ctx.report(i));
+        for (const i of issues) ctx.report(i);
         return r;
       }
     }

@@ -115,7 +115,7 @@ export function parseYamlSource(text: string, options: ParseOptions = {}): Parse
       column: 1,
       code: aliasBomb ? 'TPG_UD_ALIAS_LIMIT' : 'TPG_UD_YAML_SYNTAX',
       message: aliasBomb
-        ? 'too many alias expansions (*ref); user data may expand at most ' + (options.maxAliasCount ?? 100) + ' aliases'
+        ? `too many alias expansions (*ref); user data may expand at most ${options.maxAliasCount ?? 100} aliases`
         : `YAML error: ${firstLine(message)}`,
       severity: 'error',
     });
@@ -157,7 +157,7 @@ function pathAtOffset(node: Node, offset: number, path: Path = []): Path {
       const end = v?.range ? v.range[2] : k.range![2];
       if (k.range && offset >= k.range[0] && offset < end) {
         const seg = [...path, String((item.key as { value: unknown }).value)];
-        return v && v.range && offset >= v.range[0] ? pathAtOffset(v, offset, seg) : seg;
+        return v?.range && offset >= v.range[0] ? pathAtOffset(v, offset, seg) : seg;
       }
     }
   } else if (isSeq(node)) {

@@ -25,7 +25,7 @@ export function decideContainer(plan: ContainerPlan, existing: AppState | undefi
   // Docker starts an on-failure container by itself when the engine comes up after a crash or
   // reboot, before the volumes are mounted; its bind mounts then show the empty directories. Once
   // the volumes are ready (this step runs after the disks step), a restart makes them visible.
-  const mountsVolumes = plan.binds.some((b) => b.host === mountsRoot || b.host.startsWith(mountsRoot + '/'));
+  const mountsVolumes = plan.binds.some((b) => b.host === mountsRoot || b.host.startsWith(`${mountsRoot}/`));
   const start = existing.running ? (mountsVolumes ? 'restart' : 'none') : 'start';
   return { action: 'reuse', reason: 'it was created from this plan and the approved image', digest, start };
 }

@@ -161,7 +161,7 @@ function hashPlan(plan: object): string {
     if (isSecret(v)) return { secret: createHash('sha256').update(v.reveal()).digest('hex') };
     return v;
   });
-  return 'sha256:' + createHash('sha256').update(json).digest('hex');
+  return `sha256:${createHash('sha256').update(json).digest('hex')}`;
 }
 
 export function parseSize(text: string): number {

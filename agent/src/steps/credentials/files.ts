@@ -52,7 +52,7 @@ export async function writeIfChanged(path: string, content: Secret, options: Fil
   const wanted = Buffer.from(content.reveal(), 'utf8');
   const current = await readIfExists(path);
   try {
-    if (current && current.equals(wanted)) {
+    if (current?.equals(wanted)) {
       const fp = await fingerprint(path);
       if (fp && fp.mode === options.mode && fp.uid === options.uid && fp.gid === options.gid) return 'unchanged';
     }

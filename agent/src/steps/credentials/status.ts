@@ -42,5 +42,5 @@ export async function readCredentialsStatus(path: string): Promise<CredentialsSt
 
 export async function writeCredentialsStatus(path: string, status: CredentialsStatus): Promise<void> {
   // Written after every pass and kept on tmpfs (/run): atomic for readers, no fsync needed.
-  await writeFileAtomic(path, JSON.stringify(status, null, 2) + '\n', { mode: 0o644, mkdirParents: true, fsync: false });
+  await writeFileAtomic(path, `${JSON.stringify(status, null, 2)}\n`, { mode: 0o644, mkdirParents: true, fsync: false });
 }

@@ -58,6 +58,7 @@ export const disksKeys = {
       {
         ebs: t
           .map(devicePath, singleLine({ maxLength: 255 }))
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: the placeholders users write, shown literally.
           .describe('EBS volumes to attach, device → volume Name tag (${local_ipv4} and ${public_ipv4} are expanded).'),
         raid: t
           .map(
