@@ -17,7 +17,7 @@ let gate: PierOneGate;
 let image: DemoImage;
 
 const trust = (over: Partial<ConstructorParameters<typeof PierOneTrust>[0]> = {}) =>
-  new PierOneTrust({ timeoutMs: 2_000, attempts: 3, baseMs: 20, capMs: 100, ...over });
+  new PierOneTrust({ registries: [gate.address, registry], timeoutMs: 2_000, attempts: 3, baseMs: 20, capMs: 100, ...over });
 const ref = (text: string): ImageRef => {
   const r = parseImageRef(text);
   if (!r.ok) throw new Error(r.reason);
@@ -143,9 +143,28 @@ describe.sequential('Pier One trust check', () => {
         s.close(() => resolve(port));
       });
     });
-    const e = await refusal(trust().approve(ref(`127.0.0.1:${closed}/${org}/app:1.0`), {}));
+    const e = await refusal(trust({ registries: [`127.0.0.1:${closed}`] }).approve(ref(`127.0.0.1:${closed}/${org}/app:1.0`), {}));
     expect(e.code).toBe('TPG_REGISTRY_UNAVAILABLE');
     expect(e.message).toMatch(/ECONNREFUSED/);
+  });
+
+  it('a registry not in pierone.registries is refused, however trusted it says the image is, and is never asked', async () => {
+    const asked: string[] = [];
+    const teams: Server = createServer((req, res) => {
+      asked.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'application/vnd.docker.distribution.manifest.v2+json', 'x-trusted': 'true', 'x-production-ready-taupage': 'true' });
+      res.end('{"schemaVersion":2}');
+    });
+    await new Promise<void>((resolve) => teams.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const at = `127.0.0.1:${(teams.address() as AddressInfo).port}`;
+      const e = await refusal(trust().approve(ref(`${at}/${org}/app:1.0`), {}));
+      expect(e.code).toBe('TPG_IMAGE_UNTRUSTED');
+      expect(e.message).toBe(`${at} is not Pier One: only registries in pierone.registries (${gate.address}, ${registry}) may approve an image to run`);
+      expect(asked).toEqual([]);
+    } finally {
+      teams.close();
+    }
   });
 
   it('fails closed when the manifest does not hash to the announced digest', async () => {
@@ -159,7 +178,8 @@ describe.sequential('Pier One trust check', () => {
     });
     await new Promise<void>((resolve) => liar.listen(0, '127.0.0.1', () => resolve()));
     try {
-      const e = await refusal(trust({ attempts: 1 }).approve(ref(`127.0.0.1:${(liar.address() as AddressInfo).port}/${org}/app:1.0`), {}));
+      const at = `127.0.0.1:${(liar.address() as AddressInfo).port}`;
+      const e = await refusal(trust({ attempts: 1, registries: [at] }).approve(ref(`${at}/${org}/app:1.0`), {}));
       expect(e.code).toBe('TPG_IMAGE_DIGEST_MISMATCH');
     } finally {
       liar.close();

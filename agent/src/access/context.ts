@@ -13,7 +13,7 @@ import type { SshAuditLog } from '../audit/ssh-audit-log.js';
 import type { AuditFields, AuditRecord } from '../audit/record.js';
 import { readKeyFile } from './authorized-keys.js';
 import { readGrant, type GrantDirs } from './grants.js';
-import { homeKeyFile, readText, runKeyFile, type AccessDeps } from './apply.js';
+import { keyFile, readText, type AccessDeps } from './apply.js';
 import type { Observed } from './plan.js';
 
 export interface AccessContext {
@@ -35,22 +35,44 @@ export interface AccessContext {
    * the head anchor). Unset: `commit` finishes it before returning. */
   later?(task: () => Promise<unknown>): void;
   lockTimeoutMs?: number;
+  /** Set by the service: aborted when the request ran past ssh.request_deadline_ms and was
+   * abandoned. The lock is released at once, and nothing is recorded for it any more. */
+  signal?: AbortSignal;
 }
 
 export const grantDirs = (paths: Paths): GrantDirs => ({ disk: paths.sshGrants, run: paths.sshGrantsRun });
 
 export function accessDeps(ctx: AccessContext): AccessDeps {
-  return { accounts: ctx.accounts, runKeysDir: ctx.paths.sshKeysRun, grants: grantDirs(ctx.paths), graceMs: ctx.config.ssh.revoke_grace_seconds * 1000 };
+  const { paths } = ctx;
+  return {
+    accounts: ctx.accounts,
+    keysDir: paths.sshKeys,
+    runKeysDir: paths.sshKeysRun,
+    grants: grantDirs(paths),
+    graceMs: ctx.config.ssh.revoke_grace_seconds * 1000,
+    jobs: { crontabs: paths.crontabs, atJobs: paths.atJobs, lingerDir: paths.lingerDir },
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  };
 }
 
 export async function withHookLock<T>(ctx: AccessContext, fn: () => Promise<T>): Promise<T> {
   await mkdir(dirname(ctx.paths.sshHookLock), { recursive: true, mode: 0o755 });
   const lock = await acquireLock(ctx.paths.sshHookLock, { timeoutMs: ctx.lockTimeoutMs ?? 30_000, clock: ctx.clock });
   try {
-    return await fn();
+    ctx.signal?.throwIfAborted();
+    // An abandoned request gives the lock back at once, even while its step is still stuck.
+    return await (ctx.signal ? untilAborted(fn(), ctx.signal) : fn());
   } finally {
     await lock.release();
   }
+}
+
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 export async function observe(ctx: AccessContext, user: string): Promise<Observed> {
@@ -59,8 +81,8 @@ export async function observe(ctx: AccessContext, user: string): Promise<Observe
   return {
     ...(account ? { account } : {}),
     ...(grant ? { grant } : {}),
-    homeKeys: readKeyFile(account ? await readText(homeKeyFile(account)) : undefined),
-    runKeys: readKeyFile(await readText(runKeyFile(ctx.paths.sshKeysRun, user))),
+    diskKeys: readKeyFile(await readText(keyFile(ctx.paths.sshKeys, user))),
+    runKeys: readKeyFile(await readText(keyFile(ctx.paths.sshKeysRun, user))),
   };
 }
 
@@ -68,6 +90,8 @@ export async function observe(ctx: AccessContext, user: string): Promise<Observe
  * The file is the record of truth: once `append` returns, the request may report success. The
  * syslog copy is best effort (a failure is a warning) and, in the service, sent after the answer. */
 export async function commit(ctx: AccessContext, fields: Omit<AuditFields, 'time'>): Promise<AuditRecord> {
+  // An abandoned request already has its record (failed, abandoned); it gets no second one.
+  ctx.signal?.throwIfAborted();
   const { record, line, where, anchored } = await ctx.audit.append({ ...fields, time: new Date(ctx.clock.now()).toISOString() });
   if (where === 'spill') ctx.warn(`the audit log's disk is full: record ${record.seq} is kept in ${ctx.paths.sshAuditSpill} until there is room`);
   const severity = fields.result === 'refused' || fields.result === 'failed' ? 'warning' : 'notice';

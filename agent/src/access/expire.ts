@@ -5,7 +5,7 @@ import { errorMessage } from '../lib/errors.js';
 import type { AuditRecord } from '../audit/record.js';
 import { listGrants, removeGrant } from './grants.js';
 import { planRevoke } from './plan.js';
-import { applyRevoke } from './apply.js';
+import { applyRevoke, revokeResult } from './apply.js';
 import { accessDeps, commit, grantDirs, observe, withHookLock, type AccessContext } from './context.js';
 
 export interface ExpireResult {
@@ -46,14 +46,9 @@ export async function runExpire(ctx: AccessContext): Promise<ExpireResult> {
       }
       try {
         const out = await applyRevoke(decision.plan, accessDeps(ctx));
-        records.push(
-          await commit(ctx, {
-            ...base,
-            keyPath: out.keyPath,
-            result: 'revoked',
-            reason: `grant expired; key replaced by the revoked message; ended ${out.terminated} process(es)${out.killed ? `, ${out.killed} with SIGKILL` : ''}`,
-          }),
-        );
+        const told = revokeResult(out);
+        if (told.result === 'failed') failed.push(g.user);
+        records.push(await commit(ctx, { ...base, ...(out.keyPath ? { keyPath: out.keyPath } : {}), result: told.result, reason: `grant expired; ${told.reason}` }));
       } catch (e) {
         failed.push(g.user);
         records.push(await commit(ctx, { ...base, result: 'failed', reason: `grant expired but the revoke failed: ${errorMessage(e)}` }));

@@ -11,13 +11,16 @@
  * - Once a request is complete it is carried out to its end and recorded, whatever the client
  *   does: a client that hangs up mid-grant (Even's timeout, sshd's SIGHUP) does not cut the grant
  *   in half; the answer to a closed socket is dropped.
+ * - Every request has a time limit (ssh.request_deadline_ms). A request still running then is
+ *   abandoned: its context's signal is aborted (the hook lock is given back at once and the
+ *   request records nothing more), it gets one `failed` record saying so, and the queue moves on.
  * - What may wait until the client has its answer (the syslog copy through logger(1), the head
  *   anchor) runs after the answer, in order, on a second queue: a request does not pay for the fork. */
 import type { Server, Socket } from 'node:net';
 import { AgentError, errorMessage, errorText, isAgentError, EXIT } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { AccessContext } from './context.js';
-import { refuseRequest, resultError, runHook, type HookResult } from './hook.js';
+import { abandonRequest, refuseRequest, resultError, runHook, type HookResult } from './hook.js';
 import { decodeRequest, encodeAnswer, MAX_REQUEST_BYTES, type HookAnswer, type HookRequest } from './hook-protocol.js';
 
 export interface HookServiceOptions {
@@ -39,12 +42,14 @@ export function serveHookRequests(server: Server, options: HookServiceOptions): 
   let after: Promise<unknown> = Promise.resolve();
   let handled = 0;
 
-  /** Queue a job that produces the answer; the deferred work of its context runs after the answer. */
-  const enqueue = (sock: Socket, job: (ctx: AccessContext) => Promise<HookAnswer>) => {
+  /** Queue a job that produces the answer; the deferred work of its context runs after the answer.
+   * `request`: what the abandonment record says when the job runs past the deadline. */
+  const enqueue = (sock: Socket, job: (ctx: AccessContext) => Promise<HookAnswer>, request: Pick<HookRequest, 'command' | 'connection'> | null) => {
     requests = requests.then(async () => {
       const deferred: Array<() => Promise<unknown>> = [];
       const warnings: string[] = [];
       const base = options.context();
+      const abandon = new AbortController();
       const ctx: AccessContext = {
         ...base,
         warn: (text) => {
@@ -52,12 +57,32 @@ export function serveHookRequests(server: Server, options: HookServiceOptions): 
           log.warn({ warning: text }, 'ssh access warning');
         },
         later: (task) => void deferred.push(task),
+        signal: abandon.signal,
       };
+      const deadlineMs = base.config.ssh.request_deadline_ms;
       let answer: HookAnswer;
-      try {
-        answer = await job(ctx);
-      } catch (e) {
-        answer = failure(e, log);
+      let timer: NodeJS.Timeout | undefined;
+      const overdue = new Promise<'overdue'>((r) => {
+        timer = setTimeout(() => r('overdue'), deadlineMs);
+      });
+      const work = job(ctx).then(
+        (a) => ({ answer: a }),
+        (e: unknown) => ({ answer: abandon.signal.aborted ? undefined : failure(e, log) }),
+      );
+      const first = await Promise.race([work, overdue]);
+      clearTimeout(timer);
+      if (first === 'overdue') {
+        abandon.abort(new AgentError('TPG_SSH_FAILED', `the request was abandoned after ${deadlineMs} ms`));
+        log.error({ deadlineMs, command: request?.command }, 'ssh access request abandoned: it ran past ssh.request_deadline_ms');
+        deferred.length = 0;
+        try {
+          const r = await abandonRequest({ ...ctx, signal: undefined }, request, deadlineMs);
+          answer = answerFor(r);
+        } catch (e) {
+          answer = failure(e, log);
+        }
+      } else {
+        answer = first.answer!;
       }
       handled++;
       answer = { ...answer, stderr: warnings.join('') + answer.stderr };
@@ -91,7 +116,7 @@ export function serveHookRequests(server: Server, options: HookServiceOptions): 
         const r = await refuseRequest(ctx, `malformed request on the hook socket: ${reason}`);
         log.warn({ seq: r.record.seq, reason: r.record.reason }, 'ssh access request refused');
         return answerFor(r);
-      });
+      }, null);
     };
     const timer = setTimeout(
       () => refuse(size ? `the request was not complete within ${timeoutMs} ms (${size} bytes)` : `no request within ${timeoutMs} ms`),
@@ -108,7 +133,7 @@ export function serveHookRequests(server: Server, options: HookServiceOptions): 
       const decoded = decodeRequest(Buffer.concat(chunks).toString('utf8'));
       if (!decoded.ok) return refuse(decoded.reason);
       stop();
-      enqueue(sock, (ctx) => carryOut(decoded.request, ctx, log));
+      enqueue(sock, (ctx) => carryOut(decoded.request, ctx, log), decoded.request);
     });
     const closed = () => {
       if (done) return;

@@ -13,7 +13,8 @@ import { parseAccessCommand, MAX_COMMAND_LENGTH, type AccessRequest } from './co
 import { checkPublicKey } from './public-key.js';
 import { checkRemoteHost } from './remote-host.js';
 import { planGrant, planRevoke } from './plan.js';
-import { applyGrant, applyRevoke } from './apply.js';
+import { applyGrant, applyRevoke, revokeResult, type RevokeOutcome } from './apply.js';
+import { writeWelcome } from './home-files.js';
 import { humanTime } from './authorized-keys.js';
 import { accessDeps, callerOf, commit, observe, withHookLock, type AccessContext } from './context.js';
 
@@ -72,6 +73,25 @@ export async function refuseRequest(ctx: AccessContext, reason: string): Promise
   return withHookLock(ctx, () => finish(ctx, { ...base, result: 'refused', reason }, 'TPG_SSH_REFUSED'));
 }
 
+/** The record of a request the service abandoned at ssh.request_deadline_ms (its own work records
+ * nothing after that): failed, with what it was asked, under the lock like every record. */
+export async function abandonRequest(
+  ctx: AccessContext,
+  request: { command: string | null; connection: string | null } | null,
+  deadlineMs: number,
+): Promise<HookResult> {
+  const parsed = request?.command ? parseAccessCommand(request.command) : undefined;
+  const base: Base = {
+    action: parsed?.ok ? parsed.request.action : 'unknown',
+    caller: request ? callerOf(request.connection ?? undefined) : 'socket',
+    instanceId: await ctx.instanceId(),
+    ...(parsed?.ok ? { user: parsed.request.user } : {}),
+    ...(request?.command ? { command: request.command.slice(0, MAX_COMMAND_LENGTH) } : {}),
+  };
+  const reason = `abandoned: not finished within ssh.request_deadline_ms (${deadlineMs} ms); the lock was released and the request records nothing more`;
+  return withHookLock(ctx, () => finish(ctx, { ...base, result: 'failed', reason }, 'TPG_SSH_FAILED'));
+}
+
 interface Hop {
   address: string;
   agentSocket: string | undefined;
@@ -102,7 +122,8 @@ async function grant(req: AccessRequest, common: Base, hop: Hop | undefined, ctx
     const now = ctx.clock.now();
     const obs = await observe(ctx, req.user);
     const groups = obs.account ? [] : await ctx.accounts.existingGroups(ssh.user_groups);
-    const decision = planGrant(req.user, key, obs, { groups, lifetimeMs: ssh.grant_lifetime_seconds * 1000, homeRoot: ctx.paths.home }, now);
+    const policy = { groups, grantedGroup: ssh.granted_group, lifetimeMs: ssh.grant_lifetime_seconds * 1000, homeRoot: ctx.paths.home };
+    const decision = planGrant(req.user, key, obs, policy, now);
     if (!decision.ok) return finish(ctx, { ...common, ...keyFields, result: 'refused', reason: decision.reason }, 'TPG_SSH_REFUSED');
     const plan = decision.plan!;
     const expiry = { expiresAt: plan.grant.expiresAt };
@@ -141,6 +162,8 @@ async function grant(req: AccessRequest, common: Base, hop: Hop | undefined, ctx
       if (hop) await ctx.hop(hop.address, ['revoke-ssh-access', req.user], hop.agentSocket).catch(() => undefined);
       throw e;
     }
+    // Best effort, on descriptors (the home is the person's): the grant stands without it.
+    if ((await writeWelcome(outcome.account, plan.welcomeLine)) === 'skipped') ctx.warn(`no welcome line in ${outcome.account.home}/.profile (not a plain file of ${req.user}'s)`);
     return {
       ok: true,
       record,
@@ -161,17 +184,10 @@ async function revoke(req: AccessRequest, common: Base, hop: Hop | undefined, ct
       if (decision.plan === null) {
         fields = { result: 'unchanged', reason: decision.reason };
       } else {
-        try {
-          const out = await applyRevoke(decision.plan, accessDeps(ctx));
-          fields = {
-            ...keyFields,
-            keyPath: out.keyPath,
-            result: 'revoked',
-            reason: `key replaced by the revoked message; ended ${out.terminated} process(es)${out.killed ? `, ${out.killed} with SIGKILL` : ''}`,
-          };
-        } catch (e) {
-          return finish(ctx, { ...common, ...keyFields, result: 'failed', reason: `revoke failed: ${errorMessage(e)}` }, codeOf(e, 'TPG_SSH_FAILED'));
-        }
+        const out = await applyRevoke(decision.plan, accessDeps(ctx));
+        const told = revokeResult(out);
+        if (told.result === 'failed') return finish(ctx, { ...common, ...keyFields, ...told, ...keyPathOf(out) }, 'TPG_SSH_FAILED');
+        fields = { ...keyFields, ...told, ...keyPathOf(out) };
       }
     }
     if (hop) {
@@ -185,6 +201,8 @@ async function revoke(req: AccessRequest, common: Base, hop: Hop | undefined, ct
     return { ok: true, record, message: `Access for ${req.user} ${record.result === 'revoked' ? 'revoked' : 'unchanged'}: ${record.reason}.` };
   });
 }
+
+const keyPathOf = (out: RevokeOutcome) => (out.keyPath ? { keyPath: out.keyPath } : {});
 
 /** Record a refusal or failure (call with the lock held) and turn it into the result. */
 async function finish(ctx: AccessContext, fields: Base & Pick<Fields, 'action' | 'result' | 'reason'>, code: ErrorCode): Promise<HookResult> {

@@ -1,7 +1,12 @@
 /*! `--remote-host`: hop to another host only when the agent config lists networks it may be in.
  * Taupage hosts are not bastions, so by default (no networks) every hop is refused. The hop runs
  * ssh with an argv (no shell) to the address that was checked, not to the name again, so a DNS
- * answer that changes between check and connect cannot redirect it. */
+ * answer that changes between check and connect cannot redirect it.
+ *
+ * The service is root, and the hop must not be: ssh reads no config file (`-F /dev/null`), offers
+ * no identity of root's (`IdentityFile none`: no ~root/.ssh/id_*; the only agent is Even's
+ * forwarded one, named explicitly with IdentityAgent), and checks the host key strictly against
+ * the configured known-hosts file (ssh.remote_host_known_hosts), never writing to it. */
 import { execFile } from 'node:child_process';
 import { lstat } from 'node:fs/promises';
 import { AgentError } from '../lib/errors.js';
@@ -48,33 +53,58 @@ export async function resolveHost(host: string): Promise<string[]> {
 export interface HopOptions {
   port: number;
   timeoutMs: number;
+  /** ssh.remote_host_known_hosts: the only host keys the hop accepts. */
+  knownHosts: string;
   /** SSH_AUTH_SOCK of the request's ssh session (Even's forwarded agent). */
   agentSocket?: string;
+}
+
+/** ssh's argv for a hop (pure): every option explicit, nothing from root's files. */
+export function hopArgs(address: string, words: string[], options: Omit<HopOptions, 'timeoutMs' | 'agentSocket'> & { agent: string | undefined; timeoutMs: number }): string[] {
+  const o = (kv: string) => ['-o', kv];
+  return [
+    '-F',
+    '/dev/null',
+    ...o(`UserKnownHostsFile=${options.knownHosts}`),
+    ...o('GlobalKnownHostsFile=/dev/null'),
+    ...o('StrictHostKeyChecking=yes'),
+    ...o('UpdateHostKeys=no'),
+    ...o('CheckHostIP=no'),
+    ...o('BatchMode=yes'),
+    ...o('IdentityFile=none'),
+    ...o(`IdentityAgent=${options.agent ?? 'none'}`),
+    ...o('PasswordAuthentication=no'),
+    ...o('KbdInteractiveAuthentication=no'),
+    ...o('ForwardAgent=no'),
+    ...o('ClearAllForwardings=yes'),
+    ...o('ControlMaster=no'),
+    ...o('ControlPath=none'),
+    ...o('ProxyCommand=none'),
+    ...o('PermitLocalCommand=no'),
+    ...o('RequestTTY=no'),
+    ...o(`ConnectTimeout=${Math.ceil(options.timeoutMs / 1000)}`),
+    '-p',
+    String(options.port),
+    '-l',
+    'granting-service',
+    '--',
+    address,
+    ...words,
+  ];
 }
 
 /** Run the same request on the remote host as granting-service, relying on Even's forwarded agent.
  * The agent socket comes from the client, so it is used only if it is a socket that sshd made for
  * a user's session: not root's (the service runs as root and must not lend root's own agent). */
 export async function hop(address: string, words: string[], options: HopOptions): Promise<void> {
+  const known = await lstat(options.knownHosts).catch(() => undefined);
+  if (!known?.isFile()) {
+    throw new AgentError('TPG_SSH_FAILED', `the hop to ${address} needs the host keys it may accept in ${options.knownHosts} (ssh.remote_host_known_hosts), which is missing`);
+  }
   const agent = options.agentSocket && (await isSessionSocket(options.agentSocket)) ? options.agentSocket : undefined;
-  const args = [
-    '-o',
-    'UserKnownHostsFile=/dev/null',
-    '-o',
-    'StrictHostKeyChecking=no',
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    `ConnectTimeout=${Math.ceil(options.timeoutMs / 1000)}`,
-    '-p',
-    String(options.port),
-    '-l',
-    'granting-service',
-    address,
-    ...words,
-  ];
+  const args = hopArgs(address, words, { ...options, agent });
   return new Promise<void>((resolve, reject) => {
-    execFile('ssh', args, { timeout: options.timeoutMs, env: { PATH: '/usr/bin:/bin', ...(agent ? { SSH_AUTH_SOCK: agent } : {}) } }, (err, _out, stderr) => {
+    execFile('ssh', args, { timeout: options.timeoutMs, env: { PATH: '/usr/bin:/bin' } }, (err, _out, stderr) => {
       if (err) reject(new AgentError('TPG_SSH_FAILED', `the hop to ${address} failed: ${String(stderr).trim() || err.message}`));
       else resolve();
     });

@@ -5,7 +5,11 @@
  * allows), accepting Docker v2 and OCI manifests and indexes. Approved only if
  * X-Production-Ready-Taupage (when present) else X-Trusted is exactly "true". Everything else
  * fails closed: a missing header, an unexpected status, a body whose digest differs from
- * Docker-Content-Digest. Transport problems and 5xx/429 are retried with full-jitter backoff. */
+ * Docker-Content-Digest. Transport problems and 5xx/429 are retried with full-jitter backoff.
+ *
+ * Only Pier One may approve: an image whose registry is not in pierone.registries is refused
+ * before any request, whatever that registry would say (a team's own registry can answer
+ * `X-Trusted: true` for anything). */
 import { createHash } from 'node:crypto';
 import { request } from './http/undici.js';
 import { AgentError, errorMessage } from '../lib/errors.js';
@@ -24,6 +28,8 @@ export const MANIFEST_MEDIA_TYPES = [
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 export interface PierOneTrustOptions {
+  /** pierone.registries: the only registries whose approval counts. */
+  registries: readonly string[];
   /** Per request. */
   timeoutMs: number;
   attempts: number;
@@ -57,6 +63,14 @@ export class PierOneTrust implements RegistryTrust {
   constructor(private readonly options: PierOneTrustOptions) {}
 
   async approve(image: ImageRef, options: { credentials?: RegistryCredentials; signal?: AbortSignal; deadline?: number }): Promise<ApprovedImage> {
+    if (!this.options.registries.includes(image.registry)) {
+      const listed = this.options.registries.length ? this.options.registries.join(', ') : 'none';
+      throw new AgentError('TPG_IMAGE_UNTRUSTED', `${image.registry} is not Pier One: only registries in pierone.registries (${listed}) may approve an image to run`, {
+        retriable: false,
+        hint: 'push the image to Pier One and use that source; an operator who runs another Pier One adds it to pierone.registries in the agent config',
+        details: { registry: image.registry },
+      });
+    }
     const scheme = isLoopbackRegistry(image.registry) ? 'http' : 'https';
     const url = `${scheme}://${image.registry}/v2/${image.repository}/manifests/${encodeURIComponent(image.tag)}`;
     return retry(

@@ -25,8 +25,8 @@ export interface AuditFields {
   /** SHA256:... as sshd logs it on login. */
   keyFingerprint?: string;
   expiresAt?: string;
-  /** Where the key was written: the home directory, or tmpfs when the disk is full. */
-  keyPath?: 'home' | 'tmpfs';
+  /** Where the key was written: the key directory on disk (root's, not the home), or tmpfs when the disk is full. */
+  keyPath?: 'disk' | 'tmpfs';
   instanceId: string;
   /** The command as received (cut to 400 characters), for refused and failed requests. */
   command?: string;

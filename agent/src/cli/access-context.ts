@@ -44,7 +44,8 @@ export function contextFor({ config, paths }: Pick<LoadedConfig, 'config' | 'pat
         m.evenClient({ url: ssh.even_url ?? '', timeoutMs: ssh.request_timeout_ms, attempts: ssh.attempts }),
       )),
     resolve: resolveHost,
-    hop: (address, words, agentSocket) => hop(address, words, { port: ssh.remote_host_port, timeoutMs: 30_000, ...(agentSocket ? { agentSocket } : {}) }),
+    hop: (address, words, agentSocket) =>
+      hop(address, words, { port: ssh.remote_host_port, timeoutMs: 30_000, knownHosts: ssh.remote_host_known_hosts, ...(agentSocket ? { agentSocket } : {}) }),
     warn: (text) => io.err(`taupage: warning: ${text}\n`),
   };
 }

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { INVALID, type Path } from '../lib/schema/types.js';
 import { parseYamlSource } from '../lib/schema/yaml-source.js';
 import { AgentError } from '../lib/errors.js';
-import { agentConfigSchema, type AgentConfig } from './schema.js';
+import { agentConfigSchema, configProblems, type AgentConfig } from './schema.js';
 import { paths, type Paths } from './paths.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/taupage/agent.yaml';
@@ -92,6 +92,7 @@ export function configFromText(text: string, source: string | undefined, env: No
       sourceOf: (p) => parsed.positions.source(p),
     });
   }
+  if (!problems.length && config !== INVALID) problems.push(...configProblems(config).map((m) => `${where}: ${m}`));
   if (problems.length || config === INVALID) {
     throw new AgentError('TPG_CONFIG_INVALID', `invalid agent config:\n  ${problems.join('\n  ')}`, {
       hint: 'fix the settings above; every setting and its default is in docs/agent-config.md',

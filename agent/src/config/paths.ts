@@ -26,6 +26,7 @@ export function paths(root = '/') {
     credentialsStatus: r('run', 'taupage', 'credentials.json'),
     /** The kernel's id of this boot (tests put a fake one under their root). */
     bootIdFile: r('proc', 'sys', 'kernel', 'random', 'boot_id'),
+    /** Keys written while the disk was full (tmpfs: a reboot ends such a grant). */
     sshKeysRun: r('run', 'taupage', 'ssh-keys'),
     /** Serializes SSH hook invocations (account changes and the audit chain). */
     sshHookLock: r('run', 'taupage', 'ssh-hook.lock'),
@@ -40,6 +41,12 @@ export function paths(root = '/') {
     sshAuditHead: r('var', 'lib', 'taupage', 'ssh-audit.head'),
     /** One root-only record per SSH grant (user, key, expiry): what `taupage ssh expire` reads. */
     sshGrants: r('var', 'lib', 'taupage', 'ssh-grants'),
+    /** The granted people's authorized_keys: root's files in a root-only tree, never in their homes. */
+    sshKeys: r('var', 'lib', 'taupage', 'ssh-keys'),
+    /** Where a person's cron and at jobs and systemd lingering live (removed at revoke). */
+    crontabs: r('var', 'spool', 'cron', 'crontabs'),
+    atJobs: r('var', 'spool', 'cron', 'atjobs'),
+    lingerDir: r('var', 'lib', 'systemd', 'linger'),
     varLog: r('var', 'log'),
     varLogCustom: r('var', 'log-custom'),
     logDir: r('var', 'log', 'taupage'),

@@ -3,6 +3,15 @@
 import { t, type Infer } from '../lib/schema/types.js';
 
 const url = () => t.string({ singleLine: true, pattern: /^https?:\/\/[^\s]+$/, patternMessage: 'must be an http:// or https:// URL' });
+/** https, or plain http to a loopback address only (tests and local stand-ins). */
+const secureUrl = () =>
+  t.string({
+    singleLine: true,
+    pattern: /^(?:https:\/\/[^\s]+|http:\/\/(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(?::\d+)?(?:\/[^\s]*)?)$/,
+    patternMessage: 'must be an https:// URL (plain http:// only to a loopback address such as 127.0.0.1)',
+  });
+/** Groups whose members are root in all but name: a grant that includes one is a root grant. */
+export const ROOT_EQUIVALENT_GROUPS = ['root', 'sudo', 'wheel', 'admin', 'docker', 'lxd', 'disk', 'shadow', 'kmem'] as const;
 const seconds = (d: number, max = 86_400) => t.integer({ min: 1, max }).default(d);
 
 export const agentConfigSchema = t.object(
@@ -79,7 +88,9 @@ export const agentConfigSchema = t.object(
           registries: t
             .list(t.string({ singleLine: true }))
             .default(['pierone.stups.zalan.do'])
-            .describe('Registries that are Pier One: they get instance-identity Basic auth.'),
+            .describe(
+              'Registries that are Pier One: they get instance-identity Basic auth, and only their approval (X-Production-Ready-Taupage / X-Trusted) lets an image run; an image from any other registry is refused.',
+            ),
           request_timeout_ms: t.integer({ min: 100, max: 120_000 }).default(30_000),
           attempts: t.integer({ min: 1, max: 20 }).default(5),
         },
@@ -105,9 +116,36 @@ export const agentConfigSchema = t.object(
     ssh: t
       .object(
         {
-          even_url: url().describe('Even, the access-granting service (public keys are fetched from it).'),
+          even_url: secureUrl().describe(
+            'Even, the access-granting service (public keys are fetched from it). https only: the key fetched grants a login (plain http only to loopback, for tests).',
+          ),
           grant_lifetime_seconds: seconds(8 * 3_600, 7 * 86_400).describe('A grant expires after this long unless Even grants again.'),
-          user_groups: t.list(t.string({ pattern: /^[a-z_][a-z0-9_-]*$/ })).default(['adm', 'docker']),
+          user_groups: t
+            .list(t.string({ pattern: /^[a-z_][a-z0-9_-]*$/ }))
+            .default(['adm'])
+            .describe(
+              `Supplementary groups of the accounts Even creates (those that exist). The default, adm, reads the logs in /var/log; a grant is not root. A root-equivalent group (${ROOT_EQUIVALENT_GROUPS.join(', ')}) is refused unless grants_are_root is true.`,
+            ),
+          grants_are_root: t
+            .boolean()
+            .default(false)
+            .describe(
+              'Set to true to give granted people root-equivalent groups (e.g. docker) in user_groups: then a grant is root, and revoking cannot undo what a root user may have set up.',
+            ),
+          granted_group: t
+            .string({ pattern: /^[a-z_][a-z0-9_-]{0,31}$/, patternMessage: 'must be a group name' })
+            .default('even-ssh')
+            .describe(
+              'Group of every account Even grants (created when missing). sshd reads only root-owned key files for its members (the boot writes a Match Group block), so a person cannot add keys or strip expiry-time.',
+            ),
+          request_deadline_ms: t
+            .integer({ min: 1_000, max: 600_000 })
+            .default(60_000)
+            .describe('A request to `taupage ssh-service` still running after this is abandoned and recorded as failed; the lock is released for the next one.'),
+          remote_host_known_hosts: t
+            .string({ pattern: /^\//, patternMessage: 'must be an absolute path' })
+            .default('/etc/taupage/ssh_known_hosts')
+            .describe('Known-hosts file the --remote-host hop checks host keys against (strict); without it every hop fails.'),
           allowed_remote_networks: t
             .list(t.string({ pattern: /^[0-9.]+\/\d+$/ }))
             .default([])
@@ -160,3 +198,14 @@ export const agentConfigSchema = t.object(
 );
 
 export type AgentConfig = Infer<typeof agentConfigSchema>;
+
+/** Rules across settings, after the schema: each problem as "key.path: message". */
+export function configProblems(config: AgentConfig): string[] {
+  const rootGroups = config.ssh.user_groups.filter((g) => (ROOT_EQUIVALENT_GROUPS as readonly string[]).includes(g));
+  if (rootGroups.length && !config.ssh.grants_are_root) {
+    return [
+      `ssh.user_groups: ${rootGroups.join(', ')} ${rootGroups.length > 1 ? 'are' : 'is'} root-equivalent: every grant would be root. Remove ${rootGroups.length > 1 ? 'them' : 'it'}, or set ssh.grants_are_root: true to say that grants are root`,
+    ];
+  }
+  return [];
+}

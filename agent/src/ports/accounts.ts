@@ -30,6 +30,21 @@ export interface Accounts {
   create(spec: NewAccount): Promise<Account>;
   /** Remove an account and its home: only to undo a `create` of the same run. */
   remove(name: string): Promise<void>;
-  /** TERM every process of the user; KILL what is left after graceMs; wait until they are gone. */
-  endProcesses(uid: number, graceMs: number): Promise<{ terminated: number; killed: number }>;
+  /** Create the group when it does not exist (a system group). */
+  ensureGroup(name: string): Promise<void>;
+  /** Whether the account is in the group, and adding it (its other groups kept). */
+  inGroup(name: string, group: string): Promise<boolean>;
+  addToGroup(name: string, group: string): Promise<void>;
+  /** End every process of the user: the login sessions and user slice through systemd-logind where
+   * it runs; TERM, then after graceMs KILL, repeated until a scan finds none left (or a bound). */
+  endProcesses(account: Pick<Account, 'name' | 'uid' | 'gid'>, graceMs: number): Promise<EndedProcesses>;
+}
+
+export interface EndedProcesses {
+  terminated: number;
+  killed: number;
+  /** Processes still alive when it gave up (0 when every one is gone). */
+  left: number;
+  /** Whether systemd-logind was asked to end the user's sessions. */
+  logind: boolean;
 }

@@ -24,8 +24,8 @@ const even: Account = {
   comment: 'SSH user created by even (SSH access granting service) on 2026-11-25 10-00-00 UTC',
 };
 const human: Account = { ...even, name: 'bob', comment: 'Bob Builder' };
-const none: Observed = { homeKeys: { state: 'absent' }, runKeys: { state: 'absent' } };
-const policy = { groups: ['adm', 'docker'], lifetimeMs: 8 * 3600_000, homeRoot: '/home' };
+const none: Observed = { diskKeys: { state: 'absent' }, runKeys: { state: 'absent' } };
+const policy = { groups: ['adm'], grantedGroup: 'even-ssh', lifetimeMs: 8 * 3600_000, homeRoot: '/home' };
 
 describe('authorized_keys lines', () => {
   it('a granted line carries sshd expiry-time (UTC) and the marker, and reads back', () => {
@@ -75,7 +75,7 @@ describe('planGrant', () => {
       plan: {
         createAccount: {
           name: 'alice',
-          groups: ['adm', 'docker'],
+          groups: ['adm', 'even-ssh'],
           home: '/home/alice',
           shell: '/bin/bash',
           comment: expect.stringMatching(/^SSH user created by even .* on 2026-11-26 10-00-00 UTC$/),
@@ -89,10 +89,10 @@ describe('planGrant', () => {
     }
   });
 
-  it('re-grants an account Even created, without creating it', () => {
+  it('re-grants an account Even created, without creating it, and puts it in the granted group', () => {
     const d = planGrant('alice', key, { ...none, account: even }, policy, NOW);
     expect(d.ok && d.plan?.createAccount).toBeUndefined();
-    expect(d.ok).toBe(true);
+    expect(d).toMatchObject({ ok: true, plan: { grantedGroup: 'even-ssh' } });
   });
 
   it('never touches an account Even did not create (root, granting-service, a person)', () => {
@@ -104,25 +104,25 @@ describe('planGrant', () => {
     }
   });
 
-  it('an account whose key file carries the marker counts as Even-made (accounts of the original)', () => {
-    expect(isEvenAccount(human, { ...none, homeKeys: { state: 'revoked', type: 'ssh-rsa', base64: 'AAAA' } })).toBe(true);
-    expect(isEvenAccount(human, { ...none, homeKeys: { state: 'foreign' } })).toBe(false);
+  it("an account whose root-owned key file carries the marker counts as Even-made; the person's own ~/.ssh is never asked", () => {
+    expect(isEvenAccount(human, { ...none, diskKeys: { state: 'revoked', type: 'ssh-rsa', base64: 'AAAA' } })).toBe(true);
+    expect(isEvenAccount(human, { ...none, diskKeys: { state: 'foreign' } })).toBe(false);
   });
 });
 
 describe('planRevoke', () => {
   it('writes the revoked line with the key it knows (no call to Even needed)', () => {
-    const d = planRevoke('alice', { ...none, account: even, homeKeys: { state: 'granted', type: key.type, base64: key.base64 } }, NOW);
-    expect(d).toMatchObject({ ok: true, plan: { keyFile: revokedLine(key, 'alice', NOW), replaceRunKeys: false } });
+    const d = planRevoke('alice', { ...none, account: even, diskKeys: { state: 'granted', type: key.type, base64: key.base64 } }, NOW);
+    expect(d).toMatchObject({ ok: true, plan: { keyFile: revokedLine(key, 'alice', NOW) } });
   });
 
-  it('also replaces a tmpfs key file', () => {
+  it('finds the key in the tmpfs key file too', () => {
     const d = planRevoke('alice', { ...none, account: even, runKeys: { state: 'granted', type: key.type, base64: key.base64 } }, NOW);
-    expect(d).toMatchObject({ ok: true, plan: { replaceRunKeys: true } });
+    expect(d).toMatchObject({ ok: true, plan: { keyFile: revokedLine(key, 'alice', NOW) } });
   });
 
   it('no account: nothing to do; an account Even did not create: refused', () => {
     expect(planRevoke('carol', none, NOW)).toMatchObject({ ok: true, plan: null, reason: expect.stringMatching(/no account carol/) });
-    expect(planRevoke('bob', { ...none, account: human, homeKeys: { state: 'foreign' } }, NOW)).toMatchObject({ ok: false });
+    expect(planRevoke('bob', { ...none, account: human, diskKeys: { state: 'foreign' } }, NOW)).toMatchObject({ ok: false });
   });
 });

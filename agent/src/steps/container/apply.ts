@@ -44,6 +44,7 @@ export function containerDeps(ctx: Pick<BootContext, 'config' | 'log'>): Contain
   return {
     runtime: dockerRuntime(ctx.config),
     trust: new PierOneTrust({
+      registries: ctx.config.pierone.registries,
       timeoutMs: ctx.config.pierone.request_timeout_ms,
       attempts: ctx.config.pierone.attempts,
       onRetry: ({ attempt, delayMs, error }) => ctx.log.warn({ attempt, delayMs, err: error }, 'registry did not answer; retrying'),

@@ -26,9 +26,14 @@ export function planSsh({ settings: s, paths, config }: PlanInput): SshPlan {
   const directives = s.ssh_ports.map((p) => `Port ${p}`);
   if (s.ssh_gateway_ports) directives.push(`GatewayPorts ${s.ssh_gateway_ports}`);
   directives.push(...SSH_HARDENING.map(([k, v]) => `${k} ${v}`));
-  // Keys the SSH hook puts on tmpfs when the disk is full are read first (see access/apply.ts);
-  // sshd requires every directory above them to be root-owned and not writable by others.
-  directives.push(`AuthorizedKeysFile ${sshdArg(`${paths.sshKeysRun}/%u`)} .ssh/authorized_keys`);
+  // The keys Even grants are root's files outside the homes (access/apply.ts): tmpfs first (the
+  // disk was full), then disk. sshd requires every directory above them to be root-owned and not
+  // writable by others. For members of the granted group sshd reads only those, so a person
+  // cannot add a key of their own in ~/.ssh or outlive a revoke with one.
+  const evenKeys = `${sshdArg(`${paths.sshKeysRun}/%u`)} ${sshdArg(`${paths.sshKeys}/%u`)}`;
+  directives.push(`AuthorizedKeysFile ${evenKeys} .ssh/authorized_keys`);
+  // Last: a Match block runs to the end of the file.
+  directives.push(`Match Group ${config.ssh.granted_group}`, `\tAuthorizedKeysFile ${evenKeys}`);
   const removeDefaultUserKeys = !s.keep_instance_users;
   return {
     configFile: paths.sshdConfig,
