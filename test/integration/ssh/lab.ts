@@ -63,6 +63,8 @@ export interface Lab {
   port: number;
   even: FakeEven;
   gsUser: string;
+  /** ssh.granted_group of the lab (sshd reads only root's key files for its members). */
+  grantedGroup: string;
   evenKey: KeyPair;
   paths: ReturnType<typeof pathsFor>;
   configFile: string;
@@ -186,6 +188,10 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
 
     // The agent config the service reads (TAUPAGE_CONFIG); the socket's group is granting-service's.
     const gsUser = `tpg-gs-${tag}`;
+    // The granted group the service creates and sshd's Match block names: tagged, removed by close().
+    const grantedGroup = `tpg-even-${tag}`;
+    lab.grantedGroup = grantedGroup;
+    cleanups.push(() => spawnSync('groupdel', [grantedGroup]));
     const configFile = join(root, 'etc', 'taupage', 'agent.yaml');
     lab.configFile = configFile;
     lab.hookSocket = paths.sshHookSocket;
@@ -200,6 +206,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
           request_timeout_ms: 3_000,
           hook_socket_group: gsUser,
           hook_request_timeout_ms: 1_000,
+          granted_group: grantedGroup,
           ...options.ssh,
         },
       }),
@@ -212,7 +219,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       `#taupage-ami-config\napplication_id: lab\napplication_version: "1"\nruntime: Docker\nsource: pierone.example.org/t/lab:1\nssh_ports: [${port}]\n`,
     );
     if (!ud.valid || !ud.settings) throw new Error(`lab user data invalid: ${JSON.stringify(ud.errors)}`);
-    const plan = planSsh({ settings: ud.settings, config: defaultConfig().config, paths });
+    const defaults = defaultConfig().config;
+    const plan = planSsh({ settings: ud.settings, config: { ...defaults, ssh: { ...defaults.ssh, granted_group: grantedGroup } }, paths });
     await applySsh(plan, { log: silentLogger() });
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'ssh', 'host_key')]);
     const sshdConfig = join(dir, 'ssh', 'sshd_config');
