@@ -146,7 +146,7 @@ export function revokeResult(out: RevokeOutcome): { result: 'revoked' | 'failed'
   const { processes: p } = out;
   const done = [
     ...(out.keyPath ? [`key replaced by the revoked message${out.keyPath === 'tmpfs' ? ' (on tmpfs)' : ''}`] : []),
-    `ended ${p.terminated + p.killed} process(es)${p.killed ? `, ${p.killed} with SIGKILL` : ''}${p.logind ? ' (and the sessions through logind)' : ''}`,
+    `ended ${Math.max(p.terminated, p.killed)} process(es)${p.killed ? `, ${p.killed} with SIGKILL` : ''}${p.logind ? ' (and the sessions through logind)' : ''}`,
     ...(out.jobs ? [`removed ${out.jobs} cron/at job(s)`] : []),
   ].join('; ');
   if (out.problems.length) return { result: 'failed', reason: `revoke incomplete: could not do ${out.problems.join('; ')}; did: ${done}` };
