@@ -279,6 +279,49 @@ describe('agent.yaml reloads', () => {
     await waitFor('the syslog copy', async () => (await lab.syslog()).some((l) => l.includes(`"user":"${u}"`)));
   });
 
+  it('a request still running at ssh.request_deadline_ms is abandoned and recorded once; the next request does not wait for it', async () => {
+    const original = await readFile(lab.configFile, 'utf8');
+    const u = lab.user('stuck');
+    lab.even.keys.set(u, lab.keygen(u).text);
+    try {
+      expect(await replaceConfig(await edited((c) => (c.ssh.request_deadline_ms = 1_000)))).toMatch(/agent config reloaded/);
+      // Even answers after 2 s (within the Even client's own timeout): the request is past its deadline by then.
+      lab.even.delayMs = 2_000;
+      const r = await lab.hook(`grant-ssh-access ${u}`);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/TPG_SSH_FAILED: abandoned: not finished within ssh\.request_deadline_ms \(1000 ms\)/);
+      lab.even.delayMs = 0;
+      expect((await lab.client({ SSH_ORIGINAL_COMMAND: 'revoke-ssh-access nobody-at-all' })).code).toBe(0);
+      // When Even does answer, the abandoned request changes nothing and records nothing more.
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      expect(await passwdHas(u)).toBe(false);
+      expect((await lab.audit()).filter((x) => x.user === u)).toEqual([
+        expect.objectContaining({ action: 'grant', result: 'failed', reason: expect.stringMatching(/^abandoned: /), command: `grant-ssh-access ${u}` }),
+      ]);
+    } finally {
+      lab.even.delayMs = 0;
+      expect(await replaceConfig(original)).toMatch(/agent config reloaded/);
+    }
+  });
+
+  it('Even over plain http to a non-loopback host, and root-equivalent groups without grants_are_root, are refused', async () => {
+    const original = await readFile(lab.configFile, 'utf8');
+    try {
+      expect(await replaceConfig(await edited((c) => (c.ssh.even_url = 'http://even.example.org')))).toMatch(
+        /agent config not reloaded.*ssh\.even_url: must be an https:\/\/ URL/,
+      );
+      await replaceConfig(original);
+      expect(await replaceConfig(await edited((c) => (c.ssh.user_groups = ['adm', 'docker'])))).toMatch(
+        /agent config not reloaded.*ssh\.user_groups: docker is root-equivalent: every grant would be root/,
+      );
+      expect(await replaceConfig(await edited((c) => Object.assign(c.ssh, { user_groups: ['adm', 'docker'], grants_are_root: true })))).toMatch(
+        /agent config reloaded/,
+      );
+    } finally {
+      expect(await replaceConfig(original)).toMatch(/agent config reloaded/);
+    }
+  });
+
   it('an invalid agent.yaml is reported and the previous config stays in effect; SIGHUP reloads too', async () => {
     const original = await readFile(lab.configFile, 'utf8');
     try {

@@ -55,7 +55,12 @@ describe('the ssh boot step', () => {
     expect(c.permitrootlogin).toEqual(['no']);
     expect(c.x11forwarding).toEqual(['no']);
     expect(c.permituserenvironment).toEqual(['no']);
-    expect(c.authorizedkeysfile).toEqual([`${paths.sshKeysRun}/%u .ssh/authorized_keys`]);
+    // Someone outside the granted group keeps ~/.ssh/authorized_keys; members get only root's key
+    // files (what that means for a login is shown in access.test.ts).
+    expect(c.authorizedkeysfile).toEqual([`${paths.sshKeysRun}/%u ${paths.sshKeys}/%u .ssh/authorized_keys`]);
+    expect(await readFile(paths.sshdConfig, 'utf8')).toMatch(
+      new RegExp(`\\nMatch Group even-ssh\\n\\tAuthorizedKeysFile ${paths.sshKeysRun}/%u ${paths.sshKeys}/%u\\n$`),
+    );
   });
 
   it("removes the default users' key files unless keep_instance_users", async () => {
