@@ -55,6 +55,8 @@ export interface HopOptions {
   timeoutMs: number;
   /** ssh.remote_host_known_hosts: the only host keys the hop accepts. */
   knownHosts: string;
+  /** The account on the other host (default granting-service, as on this one). */
+  user?: string;
   /** SSH_AUTH_SOCK of the request's ssh session (Even's forwarded agent). */
   agentSocket?: string;
 }
@@ -86,7 +88,7 @@ export function hopArgs(address: string, words: string[], options: Omit<HopOptio
     '-p',
     String(options.port),
     '-l',
-    'granting-service',
+    options.user ?? 'granting-service',
     '--',
     address,
     ...words,

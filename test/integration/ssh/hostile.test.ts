@@ -7,6 +7,8 @@ import { join, relative } from 'node:path';
 import { startLab, passwdHas, run, waitFor, BUNDLE, type Lab } from './lab.js';
 import { accessContext } from '../../../agent/src/cli/access-context.js';
 import { runHook } from '../../../agent/src/access/hook.js';
+import { hop, hopArgs } from '../../../agent/src/access/remote-host.js';
+import { execFileSync, spawn } from 'node:child_process';
 import type { Io } from '../../../agent/src/cli/io.js';
 
 let lab: Lab;
@@ -268,6 +270,55 @@ describe('--remote-host (in-process, with the hop replaced)', () => {
     ctx.hop = async (address, words) => void hops.push([address, ...words]);
     expect(await runHook({ command: `grant-ssh-access --remote-host=localhost ${u}`, connection: undefined }, ctx)).toMatchObject({ ok: true });
     expect(await passwdHas(u)).toBe(true);
+  });
+});
+
+describe('--remote-host: the real hop (ssh as root, but nothing of root\'s)', () => {
+  const words = ['revoke-ssh-access', 'nobody-hopped'];
+  const options = (knownHosts: string, agentSocket?: string) => ({
+    port: lab.port,
+    user: lab.gsUser,
+    timeoutMs: 10_000,
+    knownHosts,
+    ...(agentSocket ? { agentSocket } : {}),
+  });
+
+  it('refuses without the known-hosts file, and a host whose key is not in it', async () => {
+    await expect(hop('127.0.0.1', words, options(join(lab.dir, 'no-known-hosts')))).rejects.toThrow(/needs the host keys it may accept in .*no-known-hosts/);
+    const empty = join(lab.dir, 'known-hosts-empty');
+    await writeFile(empty, '');
+    await expect(hop('127.0.0.1', words, options(empty))).rejects.toThrow(/Host key verification failed/);
+    expect(await readFile(empty, 'utf8')).toBe('');
+  });
+
+  it("with the host's key known it connects; with no forwarded agent it offers no key at all; with Even's agent the request runs there", async () => {
+    const known = join(lab.dir, 'known-hosts');
+    const hostKey = (await readFile(join(lab.dir, 'ssh', 'host_key.pub'), 'utf8')).split(' ').slice(0, 2).join(' ');
+    await writeFile(known, `[127.0.0.1]:${lab.port} ${hostKey}\n`);
+    await expect(hop('127.0.0.1', words, options(known))).rejects.toThrow(/Permission denied \(publickey\)/);
+
+    // Even's forwarded agent: a socket of a user's session (here granting-service's), holding Even's key.
+    const sock = join(lab.dir, 'even-agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+    try {
+      await waitFor('the agent socket', () => stat(sock).then(() => true, () => false));
+      execFileSync('ssh-add', ['-q', lab.evenKey.priv], { env: { PATH: process.env.PATH, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
+      execFileSync('chown', [lab.gsUser, sock]);
+      const before = (await lab.audit()).length;
+      await hop('127.0.0.1', words, options(known, sock));
+      expect((await lab.audit()).slice(before)).toEqual([expect.objectContaining({ action: 'revoke', user: 'nobody-hopped', result: 'unchanged' })]);
+    } finally {
+      agent.kill('SIGTERM');
+    }
+  });
+
+  it('the argv names every option: no config file, no identity file, strict host keys, the agent only when given', () => {
+    const args = hopArgs('10.0.0.7', words, { port: 22, knownHosts: '/etc/taupage/ssh_known_hosts', agent: undefined, timeoutMs: 30_000 });
+    expect(args.slice(0, 2)).toEqual(['-F', '/dev/null']);
+    for (const o of ['UserKnownHostsFile=/etc/taupage/ssh_known_hosts', 'GlobalKnownHostsFile=/dev/null', 'StrictHostKeyChecking=yes', 'IdentityFile=none', 'IdentityAgent=none', 'BatchMode=yes'])
+      expect(args).toContain(o);
+    expect(args.slice(-4)).toEqual(['--', '10.0.0.7', ...words]);
+    expect(hopArgs('10.0.0.7', words, { port: 22, knownHosts: '/k', agent: '/tmp/ssh-x/agent.1', timeoutMs: 30_000 })).toContain('IdentityAgent=/tmp/ssh-x/agent.1');
   });
 });
 
