@@ -325,7 +325,9 @@ describe.sequential('container step', () => {
     expect(unapproved.error?.code).toBe('TPG_IMAGE_UNTRUSTED');
     // The approved image, but the agent config does not list this registry as Pier One: refused, never asked.
     const asked = gate.requests.length;
-    const notPierOne = await run(userData({ ...base, source: `${gate.address}/${org}/app:1.0` }), { agent: { pierone: { registries: ['pierone.example.org'] } } });
+    const notPierOne = await run(userData({ ...base, source: `${gate.address}/${org}/app:1.0` }), {
+      agent: { pierone: { registries: ['pierone.example.org'] } },
+    });
     expect(notPierOne.error?.code).toBe('TPG_IMAGE_UNTRUSTED');
     expect(notPierOne.error?.message).toContain('is not Pier One: only registries in pierone.registries (pierone.example.org) may approve');
     expect(gate.requests.length).toBe(asked);

@@ -48,7 +48,9 @@ export async function runExpire(ctx: AccessContext): Promise<ExpireResult> {
         const out = await applyRevoke(decision.plan, accessDeps(ctx));
         const told = revokeResult(out);
         if (told.result === 'failed') failed.push(g.user);
-        records.push(await commit(ctx, { ...base, ...(out.keyPath ? { keyPath: out.keyPath } : {}), result: told.result, reason: `grant expired; ${told.reason}` }));
+        records.push(
+          await commit(ctx, { ...base, ...(out.keyPath ? { keyPath: out.keyPath } : {}), result: told.result, reason: `grant expired; ${told.reason}` }),
+        );
       } catch (e) {
         failed.push(g.user);
         records.push(await commit(ctx, { ...base, result: 'failed', reason: `grant expired but the revoke failed: ${errorMessage(e)}` }));

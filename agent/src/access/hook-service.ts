@@ -112,11 +112,15 @@ export function serveHookRequests(server: Server, options: HookServiceOptions): 
     };
     const refuse = (reason: string) => {
       stop();
-      enqueue(sock, async (ctx) => {
-        const r = await refuseRequest(ctx, `malformed request on the hook socket: ${reason}`);
-        log.warn({ seq: r.record.seq, reason: r.record.reason }, 'ssh access request refused');
-        return answerFor(r);
-      }, null);
+      enqueue(
+        sock,
+        async (ctx) => {
+          const r = await refuseRequest(ctx, `malformed request on the hook socket: ${reason}`);
+          log.warn({ seq: r.record.seq, reason: r.record.reason }, 'ssh access request refused');
+          return answerFor(r);
+        },
+        null,
+      );
     };
     const timer = setTimeout(
       () => refuse(size ? `the request was not complete within ${timeoutMs} ms (${size} bytes)` : `no request within ${timeoutMs} ms`),

@@ -163,7 +163,8 @@ async function grant(req: AccessRequest, common: Base, hop: Hop | undefined, ctx
       throw e;
     }
     // Best effort, on descriptors (the home is the person's): the grant stands without it.
-    if ((await writeWelcome(outcome.account, plan.welcomeLine)) === 'skipped') ctx.warn(`no welcome line in ${outcome.account.home}/.profile (not a plain file of ${req.user}'s)`);
+    if ((await writeWelcome(outcome.account, plan.welcomeLine)) === 'skipped')
+      ctx.warn(`no welcome line in ${outcome.account.home}/.profile (not a plain file of ${req.user}'s)`);
     return {
       ok: true,
       record,

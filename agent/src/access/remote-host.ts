@@ -62,7 +62,11 @@ export interface HopOptions {
 }
 
 /** ssh's argv for a hop (pure): every option explicit, nothing from root's files. */
-export function hopArgs(address: string, words: string[], options: Omit<HopOptions, 'timeoutMs' | 'agentSocket'> & { agent: string | undefined; timeoutMs: number }): string[] {
+export function hopArgs(
+  address: string,
+  words: string[],
+  options: Omit<HopOptions, 'timeoutMs' | 'agentSocket'> & { agent: string | undefined; timeoutMs: number },
+): string[] {
   const o = (kv: string) => ['-o', kv];
   return [
     '-F',
@@ -101,7 +105,10 @@ export function hopArgs(address: string, words: string[], options: Omit<HopOptio
 export async function hop(address: string, words: string[], options: HopOptions): Promise<void> {
   const known = await lstat(options.knownHosts).catch(() => undefined);
   if (!known?.isFile()) {
-    throw new AgentError('TPG_SSH_FAILED', `the hop to ${address} needs the host keys it may accept in ${options.knownHosts} (ssh.remote_host_known_hosts), which is missing`);
+    throw new AgentError(
+      'TPG_SSH_FAILED',
+      `the hop to ${address} needs the host keys it may accept in ${options.knownHosts} (ssh.remote_host_known_hosts), which is missing`,
+    );
   }
   const agent = options.agentSocket && (await isSessionSocket(options.agentSocket)) ? options.agentSocket : undefined;
   const args = hopArgs(address, words, { ...options, agent });

@@ -55,7 +55,7 @@ export function linuxAccounts(options: LinuxAccountsOptions = {}): Accounts {
       if (!/^\d+$/.test(entry)) continue;
       const status = await readFile(`${proc}/${entry}/status`, 'utf8').catch(() => '');
       const ids = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
-      if (!ids || !ids.slice(1).some((id) => Number(id) === uid)) continue;
+      if (!ids?.slice(1).some((id) => Number(id) === uid)) continue;
       if (/^State:\s+[ZX]/m.test(status)) continue;
       pids.push(Number(entry));
     }
@@ -134,10 +134,11 @@ export function linuxAccounts(options: LinuxAccountsOptions = {}): Accounts {
       if (uid === 0) throw new AgentError('TPG_SSH_FAILED', 'refusing to end the processes of root');
       // logind ends the sessions and the user's slice (user@.service, lingering units) as a whole.
       let logind = false;
-      if (existsSync(systemdRunDir)) logind = await run('loginctl', ['terminate-user', String(uid)]).then(
-        () => true,
-        () => false,
-      );
+      if (existsSync(systemdRunDir))
+        logind = await run('loginctl', ['terminate-user', String(uid)]).then(
+          () => true,
+          () => false,
+        );
       const first = await usersProcesses(uid);
       const terminated = signalAll(first, 'SIGTERM');
       if (terminated) {

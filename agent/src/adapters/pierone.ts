@@ -65,11 +65,15 @@ export class PierOneTrust implements RegistryTrust {
   async approve(image: ImageRef, options: { credentials?: RegistryCredentials; signal?: AbortSignal; deadline?: number }): Promise<ApprovedImage> {
     if (!this.options.registries.includes(image.registry)) {
       const listed = this.options.registries.length ? this.options.registries.join(', ') : 'none';
-      throw new AgentError('TPG_IMAGE_UNTRUSTED', `${image.registry} is not Pier One: only registries in pierone.registries (${listed}) may approve an image to run`, {
-        retriable: false,
-        hint: 'push the image to Pier One and use that source; an operator who runs another Pier One adds it to pierone.registries in the agent config',
-        details: { registry: image.registry },
-      });
+      throw new AgentError(
+        'TPG_IMAGE_UNTRUSTED',
+        `${image.registry} is not Pier One: only registries in pierone.registries (${listed}) may approve an image to run`,
+        {
+          retriable: false,
+          hint: 'push the image to Pier One and use that source; an operator who runs another Pier One adds it to pierone.registries in the agent config',
+          details: { registry: image.registry },
+        },
+      );
     }
     const scheme = isLoopbackRegistry(image.registry) ? 'http' : 'https';
     const url = `${scheme}://${image.registry}/v2/${image.repository}/manifests/${encodeURIComponent(image.tag)}`;

@@ -141,7 +141,9 @@ export const agentConfigSchema = t.object(
           request_deadline_ms: t
             .integer({ min: 1_000, max: 600_000 })
             .default(60_000)
-            .describe('A request to `taupage ssh-service` still running after this is abandoned and recorded as failed; the lock is released for the next one.'),
+            .describe(
+              'A request to `taupage ssh-service` still running after this is abandoned and recorded as failed; the lock is released for the next one.',
+            ),
           remote_host_known_hosts: t
             .string({ pattern: /^\//, patternMessage: 'must be an absolute path' })
             .default('/etc/taupage/ssh_known_hosts')

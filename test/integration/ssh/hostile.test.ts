@@ -273,7 +273,7 @@ describe('--remote-host (in-process, with the hop replaced)', () => {
   });
 });
 
-describe('--remote-host: the real hop (ssh as root, but nothing of root\'s)', () => {
+describe("--remote-host: the real hop (ssh as root, but nothing of root's)", () => {
   const words = ['revoke-ssh-access', 'nobody-hopped'];
   const options = (knownHosts: string, agentSocket?: string) => ({
     port: lab.port,
@@ -301,7 +301,12 @@ describe('--remote-host: the real hop (ssh as root, but nothing of root\'s)', ()
     const sock = join(lab.dir, 'even-agent.sock');
     const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
     try {
-      await waitFor('the agent socket', () => stat(sock).then(() => true, () => false));
+      await waitFor('the agent socket', () =>
+        stat(sock).then(
+          () => true,
+          () => false,
+        ),
+      );
       execFileSync('ssh-add', ['-q', lab.evenKey.priv], { env: { PATH: process.env.PATH, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
       execFileSync('chown', [lab.gsUser, sock]);
       const before = (await lab.audit()).length;
@@ -315,10 +320,19 @@ describe('--remote-host: the real hop (ssh as root, but nothing of root\'s)', ()
   it('the argv names every option: no config file, no identity file, strict host keys, the agent only when given', () => {
     const args = hopArgs('10.0.0.7', words, { port: 22, knownHosts: '/etc/taupage/ssh_known_hosts', agent: undefined, timeoutMs: 30_000 });
     expect(args.slice(0, 2)).toEqual(['-F', '/dev/null']);
-    for (const o of ['UserKnownHostsFile=/etc/taupage/ssh_known_hosts', 'GlobalKnownHostsFile=/dev/null', 'StrictHostKeyChecking=yes', 'IdentityFile=none', 'IdentityAgent=none', 'BatchMode=yes'])
+    for (const o of [
+      'UserKnownHostsFile=/etc/taupage/ssh_known_hosts',
+      'GlobalKnownHostsFile=/dev/null',
+      'StrictHostKeyChecking=yes',
+      'IdentityFile=none',
+      'IdentityAgent=none',
+      'BatchMode=yes',
+    ])
       expect(args).toContain(o);
     expect(args.slice(-4)).toEqual(['--', '10.0.0.7', ...words]);
-    expect(hopArgs('10.0.0.7', words, { port: 22, knownHosts: '/k', agent: '/tmp/ssh-x/agent.1', timeoutMs: 30_000 })).toContain('IdentityAgent=/tmp/ssh-x/agent.1');
+    expect(hopArgs('10.0.0.7', words, { port: 22, knownHosts: '/k', agent: '/tmp/ssh-x/agent.1', timeoutMs: 30_000 })).toContain(
+      'IdentityAgent=/tmp/ssh-x/agent.1',
+    );
   });
 });
 
