@@ -13,10 +13,12 @@ APT_PACKAGES=(docker.io docker-registry busybox-static openssh-server openssh-cl
 
 need_root() { [ "$(id -u)" = 0 ] || { echo "run as root (this sets up dockerd, sshd and users)" >&2; exit 2; }; }
 
+# install_system_packages [PACKAGE...]: those missing of APT_PACKAGES, or of the ones named.
 install_system_packages() {
   need_root
-  local missing=()
-  for p in "${APT_PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+  local missing=() wanted=("$@")
+  [ $# -gt 0 ] || wanted=("${APT_PACKAGES[@]}")
+  for p in "${wanted[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
   if [ ${#missing[@]} -eq 0 ]; then info "all present"; return; fi
   # Keep package scripts from starting sshd on :22, rsyslog or dockerd as services.
   if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; fi
