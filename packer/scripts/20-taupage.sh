@@ -10,6 +10,10 @@ src=/tmp/taupage
 install -m 0755 -o root -g root "$src/taupage" /usr/bin/taupage
 /usr/bin/taupage --version
 
+# Its documentation, where the units' Documentation= points (systemctl help taupage-boot).
+install -d -m 0755 /usr/share/doc/taupage
+install -m 0644 "$src"/docs/*.md /usr/share/doc/taupage/
+
 # Its settings: only what differs from the defaults (docs/agent-config.md); the rest stays the
 # agent's own, so a newer agent's defaults apply. Teams do not edit this: user data is theirs.
 registries=
