@@ -80,7 +80,7 @@ variable "bake_inputs" {
 }
 
 locals {
-  build_date = formatdate("YYYY-MM-DD'T'hh:mm:ss'Z'", timestamp())
+  build_date = formatdate("YYYY-MM-DD'T'hh:mm:ssZ", timestamp())
   build_id   = formatdate("YYYYMMDDhhmmss", timestamp())
 }
 
