@@ -43,7 +43,9 @@ describe('the systemd units of the image (systemd/)', () => {
     // Enabled by the image: units that exist here or in Debian's packages.
     const enabled = (await readFile(join(UNITS, 'enable.txt'), 'utf8')).trim().split('\n');
     for (const u of enabled.filter((u) => u.startsWith('taupage-'))) expect(await unitFiles()).toContain(u);
-    expect(enabled).toEqual(expect.arrayContaining(['taupage-boot.service', 'taupage-credentials.timer', 'taupage-ssh-expire.timer', 'taupage-ssh-hook.socket']));
+    expect(enabled).toEqual(
+      expect.arrayContaining(['taupage-boot.service', 'taupage-credentials.timer', 'taupage-ssh-expire.timer', 'taupage-ssh-hook.socket']),
+    );
   });
 
   it('say what the issue asks of each', async () => {
@@ -58,7 +60,8 @@ describe('the systemd units of the image (systemd/)', () => {
     ])
       expect(boot).toContain(`\n${line}\n`);
     const refresher = await unit('taupage-credentials.service');
-    for (const line of ['After=taupage-boot.service', 'Restart=on-failure', 'ExecStart=/usr/bin/taupage credentials --once']) expect(refresher).toContain(`\n${line}\n`);
+    for (const line of ['After=taupage-boot.service', 'Restart=on-failure', 'ExecStart=/usr/bin/taupage credentials --once'])
+      expect(refresher).toContain(`\n${line}\n`);
     expect(await unit('taupage-credentials.timer')).toMatch(/\nRandomizedDelaySec=\d+\n/);
     expect(await unit('taupage-ssh-expire.timer')).toContain('\nOnCalendar=*-*-* *:*:00\n');
     const socket = await unit('taupage-ssh-hook.socket');
