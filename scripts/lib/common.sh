@@ -9,14 +9,16 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
 info() { printf '    %s\n' "$*" >&2; }
 
 # Debian packages the tests and the demo use (see docs/development.md for why each is here).
-APT_PACKAGES=(docker.io docker-registry busybox-static openssh-server openssh-client rsyslog systemd packer e2fsprogs xfsprogs iproute2 procps psmisc curl)
+APT_PACKAGES=(docker.io docker-registry busybox-static openssh-server openssh-client rsyslog systemd packer mmdebstrap openssl e2fsprogs xfsprogs iproute2 procps psmisc curl)
 
 need_root() { [ "$(id -u)" = 0 ] || { echo "run as root (this sets up dockerd, sshd and users)" >&2; exit 2; }; }
 
+# install_system_packages [PACKAGE...]: those missing of APT_PACKAGES, or of the ones named.
 install_system_packages() {
   need_root
-  local missing=()
-  for p in "${APT_PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+  local missing=() wanted=("$@")
+  [ $# -gt 0 ] || wanted=("${APT_PACKAGES[@]}")
+  for p in "${wanted[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
   if [ ${#missing[@]} -eq 0 ]; then info "all present"; return; fi
   # Keep package scripts from starting sshd on :22, rsyslog or dockerd as services.
   if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; fi

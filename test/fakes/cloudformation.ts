@@ -21,6 +21,8 @@ export interface CloudFormationOptions {
   /** Stack name → logical ids waiting for signals; default: accept any. */
   stacks?: Record<string, string[]>;
   port?: number;
+  /** Address to listen on (default 127.0.0.1), e.g. a Docker bridge's, for a booted image. */
+  host?: string;
 }
 
 export interface FakeCloudFormation extends FakeServer {
@@ -101,7 +103,7 @@ export async function startCloudFormation(options: CloudFormationOptions = {}): 
       error: (status) =>
         status >= 500 ? errorXml(status, 'InternalFailure', 'injected failure', 'Receiver') : errorXml(status, 'ValidationError', 'injected error'),
     },
-    options.port !== undefined ? { port: options.port } : {},
+    { ...(options.port !== undefined ? { port: options.port } : {}), ...(options.host ? { host: options.host } : {}) },
   );
   return Object.assign(server, { signals });
 }

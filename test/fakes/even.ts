@@ -16,7 +16,8 @@ export interface FakeEven {
   close(): Promise<void>;
 }
 
-export async function startFakeEven(keys: Record<string, string> = {}): Promise<FakeEven> {
+export async function startFakeEven(keys: Record<string, string> = {}, options: { host?: string } = {}): Promise<FakeEven> {
+  const host = options.host ?? '127.0.0.1';
   let failures: { count: number; status: number } = { count: 0, status: 500 };
   const state: FakeEven = {
     url: '',
@@ -50,7 +51,7 @@ export async function startFakeEven(keys: Record<string, string> = {}): Promise<
     else answer();
   });
   server.keepAliveTimeout = 100;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  state.url = `http://${host}:${(server.address() as AddressInfo).port}`;
   return state;
 }

@@ -45,6 +45,8 @@ export interface ImdsOptions {
   /** Milliseconds since the epoch; default Date.now. Tests advance it to expire tokens. */
   clock?: { now(): number };
   port?: number;
+  /** Address to listen on (default 127.0.0.1), e.g. a Docker bridge's, for a booted image. */
+  host?: string;
 }
 
 export interface ImdsState {
@@ -206,7 +208,7 @@ export async function startImds(options: ImdsOptions = {}): Promise<FakeImds> {
 
   const server = await startFakeServer(
     { name: 'imds', handle, throttled: () => text(429), error: (status) => text(status) },
-    options.port !== undefined ? { port: options.port } : {},
+    { ...(options.port !== undefined ? { port: options.port } : {}), ...(options.host ? { host: options.host } : {}) },
   );
   return Object.assign(server, {
     state,

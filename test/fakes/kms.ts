@@ -28,6 +28,8 @@ export interface KmsOptions {
   /** Access key ids accepted; default: any signed request. Others get UnrecognizedClientException. */
   acceptedAccessKeys?: string[];
   port?: number;
+  /** Address to listen on (default 127.0.0.1), e.g. a Docker bridge's, for a booted image. */
+  host?: string;
 }
 
 export interface FakeKms extends FakeServer {
@@ -154,7 +156,7 @@ export async function startKms(options: KmsOptions = {}): Promise<FakeKms> {
         return fail(type, `injected error ${status}`, status);
       },
     },
-    options.port !== undefined ? { port: options.port } : {},
+    { ...(options.port !== undefined ? { port: options.port } : {}), ...(options.host ? { host: options.host } : {}) },
   );
   return Object.assign(server, { calls, encrypt: fakeKmsCiphertext });
 }

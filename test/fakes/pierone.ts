@@ -12,6 +12,7 @@
  * [--listen 127.0.0.1:0] [--approve org/name:tag]... [--identity-file pkcs7.txt]` prints
  * `PIERONE=host:port` and serves until SIGTERM/SIGINT. */
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { serveUntilSignal, whenMain } from '../support/command.js';
@@ -58,6 +59,8 @@ export interface PierOneGateOptions {
   /** When set, every request needs Basic auth `instance-identity-document:<this>`. */
   identity?: string;
   listen?: { host?: string; port?: number };
+  /** Serve HTTPS with this key and certificate (PEM), as Pier One does; default plain HTTP. */
+  tls?: { key: string; cert: string };
 }
 
 const MANIFEST = /^\/v2\/(.+)\/manifests\/([^/]+)$/;
@@ -75,12 +78,13 @@ export class PierOneGate {
 
   constructor(private readonly options: PierOneGateOptions) {
     this.identity = options.identity;
-    this.server = createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    this.server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, handler) : createServer(handler);
   }
 
   /** host:port to put in image references (`<address>/org/name:tag`). */
   get address(): string {
-    return `127.0.0.1:${this.port}`;
+    return `${this.options.listen?.host ?? '127.0.0.1'}:${this.port}`;
   }
 
   async start(): Promise<this> {
@@ -190,7 +194,8 @@ export class PierOneGate {
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(up.headers)) if (v !== undefined) headers[k] = v;
     // Keep clients talking to the gate when the registry points them elsewhere (uploads).
-    if (typeof headers.location === 'string') headers.location = headers.location.replace(`//${this.options.registry}`, `//${this.address}`);
+    if (typeof headers.location === 'string')
+      headers.location = headers.location.replace(`http://${this.options.registry}`, `${this.options.tls ? 'https' : 'http'}://${this.address}`);
     if (r.kind === 'manifest' && up.statusCode === 200) {
       const digest = typeof up.headers['docker-content-digest'] === 'string' ? up.headers['docker-content-digest'] : undefined;
       const byTag = !r.reference!.startsWith('sha256:');

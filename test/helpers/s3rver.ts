@@ -35,6 +35,8 @@ export interface LocalS3Options {
   accessKeyIds?: string[];
   /** Data directory (default: a fresh temporary one, removed by dispose). */
   directory?: string;
+  /** Address to listen on (default 127.0.0.1), e.g. a Docker bridge's, for a booted image. */
+  address?: string;
 }
 
 /** fetch for PUT and DELETE, sent again once when the connection fails: a kept-alive socket that
@@ -50,10 +52,11 @@ async function idempotent(url: string, init: RequestInit): Promise<Response> {
 export async function startS3(buckets: string[], options: LocalS3Options = {}): Promise<LocalS3> {
   for (const id of options.accessKeyIds ?? []) accounts.DUMMY_ACCOUNT.createKeyPair(id, 'any secret: s3rver does not verify V4 signatures');
   const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'tpg-s3-')));
+  const address = options.address ?? '127.0.0.1';
   let port = 0;
   let server: S3rver | undefined;
   const start = async () => {
-    const s = new S3rver({ address: '127.0.0.1', port, directory, silent: true, configureBuckets: buckets.map((name) => ({ name })) });
+    const s = new S3rver({ address, port, directory, silent: true, configureBuckets: buckets.map((name) => ({ name })) });
     port = (await s.run()).port;
     server = s;
   };
@@ -66,7 +69,7 @@ export async function startS3(buckets: string[], options: LocalS3Options = {}): 
     s.httpServer?.closeAllConnections(); // keep-alive sockets would keep "down" S3 half up
     await closing;
   };
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `http://${address}:${port}`;
   return {
     endpoint,
     port,

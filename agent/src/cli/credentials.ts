@@ -63,7 +63,7 @@ export async function runCredentials(argv: string[], io: Io): Promise<number> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   const { createS3ObjectStore } = await import('../adapters/aws/s3.js');
-  const store = createS3ObjectStore({ region, aws: config.aws });
+  const store = createS3ObjectStore({ region, aws: config.aws, metadataEndpoint: config.metadata.endpoint });
   const refresher = new CredentialsRefresher({ plan, store, region, log, statusFile: paths.credentialsStatus });
   try {
     await refresher.prepare();

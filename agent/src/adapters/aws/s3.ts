@@ -10,11 +10,14 @@ import type { AgentConfig } from '../../config/schema.js';
 import { AgentError, isAgentError } from '../../lib/errors.js';
 import { withTimeout } from '../../lib/retry.js';
 import { Secret } from '../../lib/secret.js';
+import { useMetadataEndpoint } from './sdk.js';
 
 export interface S3StoreOptions {
   /** The instance's region (or the aws.region override). */
   region: string;
   aws: Pick<AgentConfig['aws'], 'endpoints' | 's3_force_path_style' | 'request_timeout_ms'>;
+  /** The agent's metadata endpoint, for the SDK's instance-role credential provider. */
+  metadataEndpoint?: string;
   /** Tests only: fixed keys instead of the provider chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
@@ -30,8 +33,9 @@ interface S3ErrorLike {
 }
 
 export function createS3ObjectStore(options: S3StoreOptions): ObjectStore {
-  // Node 20 is what the image ships; the SDK's yearly "upgrade Node" notice is noise in every log.
+  // The image pins its Node; the SDK's "upgrade Node" notice would only clutter every log.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  useMetadataEndpoint(options.metadataEndpoint);
   const endpoint = options.aws.endpoints.s3;
   const client = new S3Client({
     region: options.region,

@@ -26,15 +26,22 @@ export interface AwsCallOptions {
   metadataEndpoint?: string;
 }
 
+/**
+ * The SDK's instance-role credential provider reads its endpoint from the environment only: keep
+ * it on the metadata service the agent uses (agent.yaml metadata.endpoint). Every AWS client the
+ * agent makes calls this (KMS, CloudFormation, S3).
+ */
+export function useMetadataEndpoint(endpoint: string | undefined): void {
+  if (endpoint && !process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT && endpoint !== 'http://169.254.169.254') {
+    process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT = endpoint;
+  }
+}
+
 /** Constructor settings for an SDK v3 client. */
 export function sdkClientConfig(o: AwsCallOptions) {
   // The image pins its Node; the SDK's "upgrade Node" notice would only clutter the boot log.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  // The SDK's instance-role provider reads its endpoint from the environment only: keep it on the
-  // same metadata service the agent uses (agent.yaml metadata.endpoint).
-  if (o.metadataEndpoint && !process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT && o.metadataEndpoint !== 'http://169.254.169.254') {
-    process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT = o.metadataEndpoint;
-  }
+  useMetadataEndpoint(o.metadataEndpoint);
   return {
     region: o.region,
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),

@@ -25,7 +25,13 @@ export function credentialsRegion(ctx: Pick<BootContext, 'config' | 'facts'>): s
 export async function applyCredentials(plan: CredentialsPlan, ctx: BootContext, deps: CredentialsDeps = {}): Promise<void> {
   const region = credentialsRegion(ctx);
   // Loaded lazily: a boot without mint_bucket never loads the S3 client.
-  const store = deps.store ?? (await import('../../adapters/aws/s3.js')).createS3ObjectStore({ region, aws: ctx.config.aws });
+  const store =
+    deps.store ??
+    (await import('../../adapters/aws/s3.js')).createS3ObjectStore({
+      region,
+      aws: ctx.config.aws,
+      metadataEndpoint: ctx.config.metadata.endpoint,
+    });
   const refresher = new CredentialsRefresher({ plan, store, region, log: ctx.log, statusFile: ctx.paths.credentialsStatus });
   let last: PassResult | undefined;
   /** The last pass that failed on its own (not cut off by the deadline): its reasons are the real ones. */
