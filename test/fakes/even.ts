@@ -1,7 +1,9 @@
 /*! Even on loopback, speaking its wire protocol for what the host uses:
  * `GET /public-keys/{name}/sshkey.pub` → 200 text/plain key, or 404 "User not found".
+ * HTTPS with a given key and certificate (the image test: Even must be https off loopback).
  * Knobs for tests: keys to serve, a number of failures (status) before answering, a delay. */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface FakeEven {
@@ -16,7 +18,10 @@ export interface FakeEven {
   close(): Promise<void>;
 }
 
-export async function startFakeEven(keys: Record<string, string> = {}, options: { host?: string } = {}): Promise<FakeEven> {
+export async function startFakeEven(
+  keys: Record<string, string> = {},
+  options: { host?: string; tls?: { key: string; cert: string } } = {},
+): Promise<FakeEven> {
   const host = options.host ?? '127.0.0.1';
   let failures: { count: number; status: number } = { count: 0, status: 500 };
   const state: FakeEven = {
@@ -33,7 +38,7 @@ export async function startFakeEven(keys: Record<string, string> = {}, options: 
         server.closeAllConnections();
       }),
   };
-  const server: Server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     state.requests.push(req.url ?? '');
     const answer = () => {
       if (failures.count > 0) {
@@ -49,9 +54,10 @@ export async function startFakeEven(keys: Record<string, string> = {}, options: 
     };
     if (state.delayMs) setTimeout(answer, state.delayMs);
     else answer();
-  });
+  };
+  const server: Server = options.tls ? createTlsServer(options.tls, handler) : createServer(handler);
   server.keepAliveTimeout = 100;
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  state.url = `http://${host}:${(server.address() as AddressInfo).port}`;
+  state.url = `${options.tls ? 'https' : 'http'}://${host}:${(server.address() as AddressInfo).port}`;
   return state;
 }

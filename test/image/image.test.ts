@@ -176,7 +176,7 @@ beforeAll(async () => {
   const pkcs7 = await fetch(`${good.url}/latest/dynamic/instance-identity/pkcs7`, { headers: { 'x-aws-ec2-metadata-token': token } }).then((r) => r.text());
   ca = makeCa(scratch, bridge);
   gate = await startPierOneGate({ registry, identity: pkcs7.trim(), listen: { host: bridge }, tls: ca.server });
-  even = await startFakeEven({ [person]: (await readFile(`${personKey}.pub`, 'utf8')).trim() }, { host: bridge });
+  even = await startFakeEven({ [person]: (await readFile(`${personKey}.pub`, 'utf8')).trim() }, { host: bridge, tls: ca.server });
 
   const org = `image${randomBytes(3).toString('hex')}`;
   await buildDemoImage(dockerFromEnv(), { reference: `${registry}/${org}/app:1.0` });

@@ -178,7 +178,8 @@ describe('a client that hangs up mid-grant', () => {
       lab.even.delayMs = 0;
     }
     expect(await passwdHas(u)).toBe(true);
-    expect((await lab.ssh(u, key, 'id -un')).stdout).toBe(`${u}\n`);
+    // The whole result, so a failure shows ssh's exit code and stderr.
+    expect(await lab.ssh(u, key, 'id -un')).toMatchObject({ stdout: `${u}\n` });
   });
 });
 
