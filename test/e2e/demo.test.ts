@@ -8,10 +8,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { REPO } from '../support/built-agent.js';
+import { REPO } from '../harness/repo.js';
 import { dockerFromEnv } from '../fakes/demo-image.js';
-import { inspectApp } from '../support/full-boot.js';
-import { lockApp } from '../helpers/app-lock.js';
+import { inspectApp } from '../harness/world.js';
+import { lockApp } from '../harness/app-lock.js';
 
 const dirs: string[] = [];
 const cleanups: Array<() => Promise<unknown>> = [];

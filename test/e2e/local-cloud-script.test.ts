@@ -4,7 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO } from '../support/built-agent.js';
+import { REPO } from '../harness/repo.js';
 
 const exec = promisify(execFile);
 let dir: string;

@@ -1,20 +1,11 @@
-import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
+import { describe, it, expect, afterEach } from 'vitest';
 import { readFile, stat, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startLocalCloud, type LocalCloud } from '../fakes/local-cloud.js';
 import { kmsValue } from '../fakes/kms.js';
-import {
-  bootOnce,
-  scratchRoot,
-  removeScratchRoots,
-  setBootId,
-  clearRun,
-  stepOf,
-  FAST_CONFIG,
-  VALID_USER_DATA,
-  ENGINE_STEPS as bootGraph,
-  CONTAINER_LEFT_OUT,
-} from '../support/boot-harness.js';
+import { bootOnce, stepOf, FAST_CONFIG, ENGINE_STEPS as bootGraph, CONTAINER_LEFT_OUT } from '../harness/boot.js';
+import { scratchRoot, setBootId, clearRun } from '../harness/scratch.js';
+import { useLocalCloud } from '../harness/lifecycle.js';
+import { VALID_USER_DATA } from '../harness/user-data.js';
 import type { AnyStep } from '../../agent/src/engine/step.js';
 import type { EndContext } from '../../agent/src/engine/context.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
@@ -22,20 +13,8 @@ import { isKmsEncrypted } from '../../agent/src/user-data/values.js';
 import { runValidate } from '../../agent/src/cli/validate.js';
 import { NOT_IMPLEMENTED_NOTE } from '../../agent/src/engine/runner.js';
 
-let cloud: LocalCloud;
-beforeAll(async () => {
-  cloud = await startLocalCloud();
-});
-afterEach(async () => {
-  await Promise.all([cloud.imds.faults.clear(), cloud.kms.faults.clear(), cloud.cloudformation.faults.clear()]);
-  cloud.cloudformation.signals.length = 0;
-  cloud.kms.calls.length = 0;
-  cloud.imds.setUserData(VALID_USER_DATA);
-});
-afterAll(async () => {
-  await cloud.close();
-  await removeScratchRoots();
-});
+const cloud = useLocalCloud();
+afterEach(() => cloud.imds.setUserData(VALID_USER_DATA));
 
 const withStep = (extra: AnyStep, replace?: string): AnyStep[] => [...bootGraph.filter((s) => s.id !== replace), extra];
 const failing = (id: string, code: AgentError['code'], message: string): AnyStep => ({
@@ -44,7 +23,7 @@ const failing = (id: string, code: AgentError['code'], message: string): AnyStep
   apply: async () => Promise.reject(new AgentError(code, message)),
 });
 
-// The engine's boots: the container is planned, its effects left out (see boot-harness.ts);
+// The engine's boots: the container is planned, its effects left out (see test/harness/boot.ts);
 // whole boots with the real container are in test/e2e/full-boot.test.ts.
 describe('taupage boot against the local cloud', () => {
   it('completes the steps, writes status, result, metrics and /meta/taupage.yaml, and signals SUCCESS', async () => {
@@ -195,7 +174,7 @@ describe('taupage boot against the local cloud', () => {
   });
 
   it('runs once per boot: a second boot in the same boot exits 0 and says so', async () => {
-    const root = await scratchRoot('11111111-2222-3333-4444-555555555555');
+    const root = await scratchRoot({ bootId: '11111111-2222-3333-4444-555555555555' });
     const first = await bootOnce(cloud, { root });
     expect(first.run.outcome).toBe('success');
     const second = await bootOnce(cloud, { root });
@@ -206,7 +185,7 @@ describe('taupage boot against the local cloud', () => {
   });
 
   it('on a reboot re-applies everything and ends in the same state; removed keys do not survive', async () => {
-    const root = await scratchRoot('boot-one');
+    const root = await scratchRoot({ bootId: 'boot-one' });
     const withExtra = `${VALID_USER_DATA}hostname: first\n`;
     cloud.imds.setUserData(withExtra);
     const first = await bootOnce(cloud, { root });

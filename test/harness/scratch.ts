@@ -1,0 +1,32 @@
+/*! Scratch roots: a fresh directory standing in for an instance's `/` (TAUPAGE_ROOT, agent config
+ * `root`), with a kernel boot id of its own. Every root a test file makes is removed after the
+ * file (test/harness/per-file.ts); benchmarks call removeScratchRoots themselves. */
+import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+
+const roots: string[] = [];
+
+export async function scratchRoot(options: { bootId?: string; purpose?: string } = {}): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), `tpg-${options.purpose ?? 'root'}-`));
+  roots.push(root);
+  await setBootId(root, options.bootId ?? randomUUID());
+  return root;
+}
+
+/** Remove every scratch root this process made. */
+export async function removeScratchRoots(): Promise<void> {
+  await Promise.all(roots.splice(0).map((r) => rm(r, { recursive: true, force: true })));
+}
+
+/** The kernel boot id as the agent reads it under a scratch root; a new one is a reboot. */
+export async function setBootId(root: string, bootId: string): Promise<void> {
+  await mkdir(join(root, 'proc/sys/kernel/random'), { recursive: true });
+  await writeFile(join(root, 'proc/sys/kernel/random/boot_id'), `${bootId}\n`);
+}
+
+/** What a reboot does to /run: tmpfs, gone. */
+export async function clearRun(root: string): Promise<void> {
+  await rm(join(root, 'run'), { recursive: true, force: true });
+}
