@@ -1,11 +1,13 @@
 /*! The one way tests build what a step's effects receive at boot (a BootContext) without a boot:
  * the agent config and paths from settings merged over the defaults (as agent.yaml would be),
- * validated user data, a tiny IMDS (the identity signature is all the container step asks for),
- * a KMS `decrypt` that maps ciphertexts to Secrets, facts recorded in a map, and the log captured
- * as JSON lines. `context()` makes another one over the same log and records (a second boot
- * pass, a shorter deadline). */
+ * validated user data, the real ports (adapters/index.ts) except a tiny IMDS (the identity
+ * signature is all the container step asks for) and a KMS that maps ciphertexts to Secrets,
+ * facts recorded in a map, and the log captured as JSON lines. A test passes its own ports where
+ * it needs them. `context()` makes another one over the same log and records (a second boot
+ * pass, a shorter deadline, other ports). Ports made here are closed after the test file (cleanup.ts). */
 import { randomUUID } from 'node:crypto';
 import { jsonLines } from './log-lines.js';
+import { afterFile } from './cleanup.js';
 import { configFromText, type LoadedConfig } from '../../agent/src/config/load.js';
 import { createLogger, type Logger } from '../../agent/src/lib/log.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
@@ -13,6 +15,8 @@ import { Secret } from '../../agent/src/lib/secret.js';
 import { validateUserData } from '../../agent/src/user-data/validate.js';
 import type { BootContext } from '../../agent/src/engine/context.js';
 import type { Imds, IdentityDocument } from '../../agent/src/ports/imds.js';
+import type { BootPorts, Closable } from '../../agent/src/ports/index.js';
+import { realPorts } from '../../agent/src/adapters/index.js';
 import type { UserData } from '../../agent/src/user-data/schema.js';
 import type { KmsEncrypted } from '../../agent/src/user-data/values.js';
 
@@ -28,15 +32,23 @@ export interface TestBootOptions {
   /** The boot's deadline from now (default 120 s); its signal aborts then. */
   deadlineMs?: number;
   bootId?: string;
-  /** The instance's region (identity document). */
+  /** The instance's region (identity document), also the boot's. */
   region?: string;
+  /** Ports instead of the real ones. */
+  ports?: Partial<BootPorts>;
+}
+
+export interface ContextOptions {
+  deadlineMs?: number;
+  signal?: AbortSignal;
+  ports?: Partial<BootPorts>;
 }
 
 export interface TestBoot extends LoadedConfig {
   ctx: BootContext;
   settings: UserData;
-  /** Another context over the same log and records, with its own deadline or signal. */
-  context(options?: { deadlineMs?: number; signal?: AbortSignal }): BootContext;
+  /** Another context over the same log and records, with its own deadline, signal or ports. */
+  context(options?: ContextOptions): BootContext;
   records: Record<string, string | number | boolean>;
   /** The contexts' logger (debug level), for whatever else a test runs beside the step. */
   log: Logger;
@@ -49,6 +61,12 @@ export interface TestBoot extends LoadedConfig {
 }
 
 export const INSTANCE_ID = 'i-0123456789abcdef0';
+
+const opened: Closable[] = [];
+
+async function closePorts(): Promise<void> {
+  await Promise.all(opened.splice(0).map((p) => Promise.resolve(p.close?.()).catch(() => undefined)));
+}
 
 /** Validated settings from user-data text; invalid text fails the test with the issues. */
 export function settingsFrom(userData: string): UserData {
@@ -81,19 +99,28 @@ export function testBoot(options: TestBootOptions): TestBoot {
     identity: async () => ({ document: instance, raw: JSON.stringify(instance) }),
     metadata: async () => undefined,
   };
-  const context = ({ deadlineMs = options.deadlineMs ?? 120_000, signal }: { deadlineMs?: number; signal?: AbortSignal } = {}): BootContext => {
+  const context = ({ deadlineMs = options.deadlineMs ?? 120_000, signal, ports }: ContextOptions = {}): BootContext => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(new AgentError('TPG_BOOT_DEADLINE', 'test boot deadline')), deadlineMs).unref();
+    const real = realPorts({ config: loaded.config, log });
+    const made = {
+      stackSignal: real.stackSignal(region),
+      objectStore: real.objectStore(region),
+      containerRuntime: real.containerRuntime(),
+      registryTrust: real.registryTrust(),
+      httpProbe: real.httpProbe(),
+    };
+    opened.push(...Object.values(made));
+    afterFile(closePorts);
     return {
       settings,
       config: loaded.config,
       paths: loaded.paths,
-      facts: { bootId, instance },
+      facts: { bootId, instance, region },
       log,
       signal: signal ?? controller.signal,
       deadline: Date.now() + deadlineMs,
-      imds,
-      kms: { decrypt },
+      ports: { imds, kms: { decrypt }, ...made, ...options.ports, ...ports },
       decrypt,
       record: (key, value) => {
         records[key] = value;

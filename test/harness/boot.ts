@@ -13,6 +13,8 @@ import type { BootStatus } from '../../agent/src/engine/status.js';
 import type { LocalCloud } from '../fakes/local-cloud.js';
 import { steps as bootGraph } from '../../agent/src/steps/index.js';
 import type { AnyStep } from '../../agent/src/engine/step.js';
+import type { PortFactory } from '../../agent/src/ports/index.js';
+import { realPorts } from '../../agent/src/adapters/index.js';
 import { scratchRoot } from './scratch.js';
 import { jsonLines } from './log-lines.js';
 
@@ -46,7 +48,7 @@ aws:
 
 export async function bootOnce(
   cloud: LocalCloud,
-  options: { root?: string; agentYaml?: string; steps?: BootOptions['steps']; factories?: BootOptions['factories']; env?: Record<string, string> } = {},
+  options: { root?: string; agentYaml?: string; steps?: BootOptions['steps']; ports?: Partial<PortFactory>; env?: Record<string, string> } = {},
 ): Promise<HarnessBoot> {
   const root = options.root ?? (await scratchRoot());
   const env: Record<string, string> = { ...cloud.env(), TAUPAGE_ROOT: root, ...options.env };
@@ -63,7 +65,7 @@ export async function bootOnce(
     log,
     scrubber,
     steps: options.steps ?? ENGINE_STEPS,
-    ...(options.factories ? { factories: options.factories } : {}),
+    ports: { ...realPorts({ config, log }), ...options.ports },
   });
   const read = async (f: string) => {
     try {

@@ -6,6 +6,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { planCredentials, type CredentialsPlan } from '../../agent/src/steps/credentials/plan.js';
+import { applyCredentials } from '../../agent/src/steps/credentials/apply.js';
+import { StatusWriter } from '../../agent/src/engine/status.js';
 import { testBoot, type TestBoot } from './boot-context.js';
 import { scratchRoot } from './scratch.js';
 
@@ -29,6 +31,8 @@ export interface CredentialsInstance extends TestBoot {
   plan: CredentialsPlan;
   /** The agent.yaml the commands are given (--config). */
   agentYaml: string;
+  /** What a boot does for the credentials: the step's apply, and the region recorded in the boot's status (`taupage credentials` reads it there). */
+  boot(): Promise<void>;
 }
 
 export interface CredentialsInstanceOptions {
@@ -64,5 +68,20 @@ export async function credentialsInstance(options: CredentialsInstanceOptions): 
   await writeFile(agentYaml, stringify(agent));
   const plan = planCredentials({ settings: boot.settings, config: boot.config, paths: boot.paths });
   if (!plan) throw new Error('no credentials plan');
-  return Object.assign(boot, { dir, plan, agentYaml });
+  return Object.assign(boot, {
+    dir,
+    plan,
+    agentYaml,
+    async boot() {
+      await applyCredentials(plan, boot.context());
+      const now = Date.now();
+      const status = new StatusWriter(
+        boot.paths,
+        { bootId: 'test-boot', startedAt: now, deadline: now + 60_000, agentVersion: 'test' },
+        { scrub: (t) => t, log: boot.log },
+      );
+      status.set({ region: REGION });
+      await status.flush();
+    },
+  });
 }

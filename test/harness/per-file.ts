@@ -1,5 +1,6 @@
-/*! vitest setupFiles: what every test file gets without asking: its scratch roots removed after it. */
+/*! vitest setupFiles: after every test file, what it left behind (scratch roots, ports its boot
+ * contexts made) is removed (test/harness/cleanup.ts). */
 import { afterAll } from 'vitest';
-import { removeScratchRoots } from './scratch.js';
+import { runAfterFile } from './cleanup.js';
 
-afterAll(removeScratchRoots);
+afterAll(runAfterFile);

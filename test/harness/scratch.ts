@@ -1,16 +1,18 @@
 /*! Scratch roots: a fresh directory standing in for an instance's `/` (TAUPAGE_ROOT, agent config
  * `root`), with a kernel boot id of its own. Every root a test file makes is removed after the
- * file (test/harness/per-file.ts); benchmarks call removeScratchRoots themselves. */
+ * file (test/harness/cleanup.ts); benchmarks call removeScratchRoots themselves. */
 import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { afterFile } from './cleanup.js';
 
 const roots: string[] = [];
 
 export async function scratchRoot(options: { bootId?: string; purpose?: string } = {}): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), `tpg-${options.purpose ?? 'root'}-`));
   roots.push(root);
+  afterFile(removeScratchRoots);
   await setBootId(root, options.bootId ?? randomUUID());
   return root;
 }

@@ -8,6 +8,7 @@ import { useLocalCloud } from '../harness/lifecycle.js';
 import { VALID_USER_DATA } from '../harness/user-data.js';
 import type { AnyStep } from '../../agent/src/engine/step.js';
 import type { EndContext } from '../../agent/src/engine/context.js';
+import type { ContainerRuntime } from '../../agent/src/ports/container-runtime.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
 import { isKmsEncrypted } from '../../agent/src/user-data/values.js';
 import { runValidate } from '../../agent/src/cli/validate.js';
@@ -35,6 +36,7 @@ describe('taupage boot against the local cloud', () => {
       state: 'ended',
       outcome: 'success',
       instanceId: 'i-0123456789abcdef0',
+      region: 'eu-central-1',
       facts: { signal: 'SUCCESS', signalSent: true },
     });
     expect(b.status.configHash).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -293,13 +295,15 @@ describe('KMS values in a boot', () => {
 });
 
 describe('shutdown after a successful boot', () => {
+  /** The ports with an application container that exits with `code` (only waitForExit is used). */
   const app = (code: number, calls: string[] = []) => ({
-    appContainer: async () => ({
-      waitForExit: async () => {
-        calls.push('wait');
-        return code;
-      },
-    }),
+    containerRuntime: () =>
+      ({
+        waitForExit: async () => {
+          calls.push('wait');
+          return code;
+        },
+      }) as unknown as ContainerRuntime,
   });
   const shutdownYaml = (root: string, fail = false) =>
     `${FAST_CONFIG}shutdown:\n  command: [sh, -c, 'echo "exit $TAUPAGE_APP_EXIT_CODE" > ${root}/powered-off${fail ? '; exit 7' : ''}']\n`;
@@ -307,7 +311,7 @@ describe('shutdown after a successful boot', () => {
   it('on-exit: waits for the application, then runs the shutdown command', async () => {
     cloud.imds.setUserData(`${VALID_USER_DATA}shutdown: on-exit\n`);
     const root = await scratchRoot();
-    const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root), factories: app(3) });
+    const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root), ports: app(3) });
     expect(b.run).toMatchObject({ exitCode: 0, outcome: 'success' });
     expect(await readFile(join(root, 'powered-off'), 'utf8')).toBe('exit 3\n');
     expect(b.result).toMatchObject({ outcome: 'success', facts: { applicationExitCode: 3 } });
@@ -318,11 +322,11 @@ describe('shutdown after a successful boot', () => {
   it('on-success: a failing application leaves the instance running', async () => {
     cloud.imds.setUserData(`${VALID_USER_DATA}shutdown: on-success\n`);
     const root = await scratchRoot();
-    const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root), factories: app(3) });
+    const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root), ports: app(3) });
     expect(b.run.exitCode).toBe(0);
     await expect(stat(join(root, 'powered-off'))).rejects.toThrow(/ENOENT/);
     expect(stepOf(b.result!, 'shutdown')!.note).toMatch(/exited with 3; on-success/);
-    const ok = await bootOnce(cloud, { root: await scratchRoot(), agentYaml: shutdownYaml(root), factories: app(0) });
+    const ok = await bootOnce(cloud, { root: await scratchRoot(), agentYaml: shutdownYaml(root), ports: app(0) });
     expect(ok.run.exitCode).toBe(0);
     expect(await readFile(join(root, 'powered-off'), 'utf8')).toBe('exit 0\n');
   });
@@ -334,7 +338,7 @@ describe('shutdown after a successful boot', () => {
     const b = await bootOnce(cloud, {
       root,
       agentYaml: shutdownYaml(root),
-      factories: app(0, calls),
+      ports: app(0, calls),
       steps: withStep(failing('host', 'TPG_HOST_FAILED', 'sysctl refused'), 'host'),
     });
     expect(b.run.errorCode).toBe('TPG_HOST_FAILED');
@@ -345,7 +349,7 @@ describe('shutdown after a successful boot', () => {
   it('reports a failing shutdown command without changing the boot outcome', async () => {
     cloud.imds.setUserData(`${VALID_USER_DATA}shutdown: on-exit\n`);
     const root = await scratchRoot();
-    const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root, true), factories: app(0) });
+    const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root, true), ports: app(0) });
     expect(b.run).toMatchObject({ exitCode: 1, outcome: 'success', errorCode: 'TPG_SHUTDOWN_FAILED' });
     expect(b.result).toMatchObject({ outcome: 'success' });
     expect(stepOf(b.result!, 'shutdown')).toMatchObject({

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import type Docker from 'dockerode';
-import { applyContainer, containerDeps } from '../../agent/src/steps/container/apply.js';
+import { applyContainer } from '../../agent/src/steps/container/apply.js';
 import { planContainer, LABELS, type ContainerPlan } from '../../agent/src/steps/container/plan.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
 import { digestRef } from '../../agent/src/user-data/image-ref.js';
@@ -61,7 +61,7 @@ async function run(
   const plan = planContainer({ settings: boot.settings, config: boot.ctx.config, paths: boot.ctx.paths });
   options.tune?.(plan);
   try {
-    await applyContainer(plan, boot.ctx, { ...containerDeps(boot.ctx), progressIntervalMs: 0 });
+    await applyContainer(plan, boot.ctx, { progressIntervalMs: 0 });
     return { boot, plan };
   } catch (e) {
     if (!(e instanceof AgentError)) throw e;

@@ -9,7 +9,6 @@ import { useFaultProxy, useS3 } from '../harness/lifecycle.js';
 import { startAgent, type RunningAgent } from '../harness/agent.js';
 import { waitFor } from '../harness/wait.js';
 import { APP, BUCKET, SECRET_MARK, clientJson, credentialsInstance, userJson, type CredentialsInstance } from '../harness/credentials.js';
-import { applyCredentials } from '../../agent/src/steps/credentials/apply.js';
 
 // The SDK's standard provider chain finds these (on an instance: the role via IMDS).
 const AWS_KEYS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_EC2_METADATA_DISABLED: 'true' };
@@ -33,7 +32,7 @@ async function seed(version: number): Promise<void> {
 /** A scratch instance after a boot (which records the region the refresher uses). */
 async function booted(agent: Record<string, unknown> = {}): Promise<CredentialsInstance> {
   const env = await credentialsInstance({ endpoint: s3.endpoint, agent });
-  await applyCredentials(env.plan, env.context());
+  await env.boot();
   return env;
 }
 

@@ -11,7 +11,6 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { useS3 } from '../harness/lifecycle.js';
 import { APP, BUCKET, REGION, clientJson, credentialsInstance, userJson } from '../harness/credentials.js';
-import { applyCredentials } from '../../agent/src/steps/credentials/apply.js';
 import { CredentialsRefresher } from '../../agent/src/steps/credentials/refresh.js';
 import { createS3ObjectStore } from '../../agent/src/adapters/aws/s3.js';
 import { silentLogger } from '../../agent/src/lib/log.js';
@@ -35,7 +34,7 @@ describe('credentials rotation', () => {
     await s3.put(BUCKET, `${APP}/user.json`, userJson(0));
     await s3.put(BUCKET, `${APP}/client.json`, clientJson(0));
     const env = await credentialsInstance({ endpoint: s3.endpoint });
-    await applyCredentials(env.plan, env.context());
+    await env.boot();
 
     const reader = spawn(process.execPath, [READER, env.paths.credentialsDir], { stdio: ['pipe', 'pipe', 'inherit'] });
     readers.push(reader);

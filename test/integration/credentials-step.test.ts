@@ -109,7 +109,7 @@ describe('credentials boot step', () => {
     const env = await credentialsInstance({ endpoint: s3.endpoint });
     await applyCredentials(env.plan, env.context());
     const { store } = refresher(env, 's3', { accessKeyId: 'UNKNOWNKEY', secretAccessKey: 'x' });
-    const err = (await applyCredentials(env.plan, env.context({ deadlineMs: 1_000 }), { store }).catch((e) => e)) as AgentError;
+    const err = (await applyCredentials(env.plan, env.context({ deadlineMs: 1_000, ports: { objectStore: store } })).catch((e) => e)) as AgentError;
     store.close();
     expect(err.code).toBe('TPG_CREDENTIALS_FAILED');
     expect(err.details?.lastCode).toBe('TPG_S3_ACCESS_DENIED');

@@ -2,7 +2,7 @@
  * step uses), cancelling, missing containers, and an engine that is not there. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { DockerodeRuntime, appContainer } from '../../agent/src/adapters/dockerode-runtime.js';
+import { DockerodeRuntime } from '../../agent/src/adapters/dockerode-runtime.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
 import { buildDemoImage, dockerFromEnv, type DemoImage } from '../fakes/demo-image.js';
 import { registryFromEnv } from '../harness/services.js';
@@ -45,7 +45,7 @@ describe('DockerodeRuntime', () => {
     });
     await runtime.startApp(name);
     await runtime.startApp(name); // starting a running container is fine
-    expect(await appContainer(runtime, name).waitForExit()).toBe(3);
+    expect(await runtime.waitForExit(name)).toBe(3);
     expect(await runtime.waitForExit(name)).toBe(3);
     expect(await runtime.inspectApp(name)).toMatchObject({ status: 'exited', restartCount: 1, exitCode: 3 });
   });

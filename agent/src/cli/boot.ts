@@ -6,6 +6,7 @@ import { loadConfig } from '../config/load.js';
 import { createLogger } from '../lib/log.js';
 import { Scrubber } from '../lib/scrub.js';
 import { runBoot } from '../engine/boot.js';
+import { realPorts } from '../adapters/index.js';
 
 const USAGE = 'taupage boot [--config FILE]';
 
@@ -14,7 +15,7 @@ export async function runBootCommand(argv: string[], io: Io): Promise<number> {
   const { config, paths } = await loadConfig({ env: io.env, ...(values.config ? { file: values.config } : {}) });
   const scrubber = new Scrubber();
   const log = createLogger({ level: config.log_level, destination: scrubber.stream({ write: (line) => io.out(line) }) });
-  const run = await runBoot({ config, paths, log, scrubber, processStartedAt: Math.round(performance.timeOrigin) });
+  const run = await runBoot({ config, paths, log, scrubber, ports: realPorts({ config, log }), processStartedAt: Math.round(performance.timeOrigin) });
   io.err(`taupage boot: ${scrubber.scrub(run.message)}\n`);
   return run.exitCode;
 }

@@ -28,7 +28,8 @@ import { planSteps, runPhase, summarize, type StepResult } from './runner.js';
 import { StatusWriter, type BootStatus } from './status.js';
 import { acquireBootLock, readBootId } from './lock.js';
 import { writeMetrics } from './metrics.js';
-import { BootServices, defaultFactories, type ServiceFactories } from './services.js';
+import { BootServices } from './services.js';
+import type { PortFactory } from '../ports/index.js';
 
 export const USER_DATA_STEP = 'user-data';
 
@@ -40,7 +41,8 @@ export interface BootOptions {
   scrubber: Scrubber;
   /** Default: steps/index.ts. */
   steps?: readonly AnyStep[];
-  factories?: Partial<ServiceFactories>;
+  /** Makes the ports the steps use: adapters/index.ts realPorts(), or a test's. */
+  ports: PortFactory;
   clock?: Clock;
   /** When the agent process started (ms since epoch), for the time-to-healthy metric. */
   processStartedAt?: number;
@@ -82,7 +84,7 @@ export async function runBoot(o: BootOptions): Promise<BootRun> {
   status.addStep(USER_DATA_STEP, 'Read and validate the user data', 'boot');
   log.info({ bootId, deadline: new Date(deadline).toISOString(), version: VERSION }, `boot ${bootId} started`);
 
-  const services = new BootServices({ config, factories: { ...defaultFactories(), ...o.factories }, log, clock, scrubber: o.scrubber, notAfter: mainDeadline });
+  const services = new BootServices({ factory: o.ports, log, scrubber: o.scrubber, notAfter: mainDeadline });
   const results = new Map<string, StepResult>();
   const onEnd = (r: StepResult) => status.ended(r);
   // Whom to tell about a failure, as soon as it is known (the safety net below needs it).
@@ -111,9 +113,11 @@ export async function runBoot(o: BootOptions): Promise<BootRun> {
           error: ud.error,
         };
     results.set(USER_DATA_STEP, udResult);
-    if (ud.identity) {
-      status.set({ instanceId: ud.identity.instanceId });
-      services.setRegion(config.aws.region ?? ud.identity.region);
+    // The region, worked out once: the agent config's override, else the instance's.
+    const region = ud.identity ? (config.aws.region ?? ud.identity.region) : undefined;
+    if (ud.identity && region) {
+      status.set({ instanceId: ud.identity.instanceId, region });
+      services.bind(region);
     }
     if (ud.configHash) status.set({ configHash: ud.configHash });
     const target = ud.ok ? ud.settings.notify_cfn : ud.notifyCfn;
@@ -143,17 +147,14 @@ export async function runBoot(o: BootOptions): Promise<BootRun> {
         settings,
         config,
         paths,
-        facts: { bootId, instance: ud.identity },
+        facts: { bootId, instance: ud.identity, region: region! },
         log: log.child({ step: step.id }),
         signal,
         deadline: phaseDeadline,
-        imds: services.imds,
-        kms: services.kms,
+        ports: services.ports,
         decrypt: (v) => services.decrypt(v, signal),
         record: (k, v) => status.record(k, v),
         outcome: () => summarize(results.values()),
-        stackSignal: services.stackSignal,
-        appContainer: services.appContainer,
       });
     const phase = (p: StepPhase, phaseDeadline: number | undefined, extra: { skipAll?: string } = {}) =>
       runPhase({
@@ -304,7 +305,7 @@ async function signalEarlyFailure(
   let r: StepResult;
   try {
     await sendStackSignal(
-      services.stackSignal,
+      services.ports.stackSignal,
       { ...target, uniqueId: identity.instanceId, status: 'FAILURE' },
       { log: log.child({ step: 'signal' }), record: (k, v) => status.record(k, v), signal: controller.signal },
     );

@@ -3,6 +3,7 @@
  * shutdown come last (their phases: see StepPhase in engine/step.ts). */
 import { checkStepGraph, type AnyStep, type PlanInput } from '../engine/step.js';
 import { planContainer } from './container/plan.js';
+import { applyContainer } from './container/apply.js';
 import { planCredentials } from './credentials/plan.js';
 import { applyCredentials } from './credentials/apply.js';
 import { planLogging } from './logging/plan.js';
@@ -24,7 +25,7 @@ export const steps: AnyStep[] = [
     title: 'Application container',
     needs: ['credentials', 'disks', 'host', 'logging'],
     plan: planContainer,
-    apply: async (plan, ctx) => (await import('./container/apply.js')).applyContainer(plan, ctx),
+    apply: applyContainer,
   },
   // finally: runs after every boot step has ended, also when one failed (engine/runner.ts).
   { id: 'signal', title: 'CloudFormation signal', needs: ['container'], phase: 'finally', plan: planSignal, apply: applySignal },

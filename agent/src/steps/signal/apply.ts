@@ -7,6 +7,7 @@ import type { StepReport } from '../../engine/step.js';
 import type { StackSignal } from '../../ports/stack-signal.js';
 import type { Logger } from '../../lib/log.js';
 import { AgentError, toAgentError } from '../../lib/errors.js';
+import { CONTAINER_NAME } from '../container/plan.js';
 import type { ShutdownPlan, SignalPlan } from './plan.js';
 
 export interface SignalInput {
@@ -38,13 +39,13 @@ export async function sendStackSignal(
 
 export async function applySignal(plan: SignalPlan, ctx: EndContext): Promise<StepReport> {
   const status = ctx.outcome().outcome === 'success' ? 'SUCCESS' : 'FAILURE';
-  await sendStackSignal(ctx.stackSignal, { stack: plan.stack, resource: plan.resource, uniqueId: ctx.facts.instance.instanceId, status }, ctx);
+  await sendStackSignal(ctx.ports.stackSignal, { stack: plan.stack, resource: plan.resource, uniqueId: ctx.facts.instance.instanceId, status }, ctx);
   return { note: `${status} sent to ${plan.stack}/${plan.resource}` };
 }
 
 export async function applyShutdown(plan: ShutdownPlan, ctx: EndContext): Promise<StepReport> {
   ctx.log.info({ mode: plan.mode }, `shutdown: ${plan.mode}: waiting for the application container to exit`);
-  const exitCode = await ctx.appContainer.waitForExit(ctx.signal);
+  const exitCode = await ctx.ports.containerRuntime.waitForExit(CONTAINER_NAME, ctx.signal);
   ctx.record('applicationExitCode', exitCode);
   if (plan.mode === 'on-success' && exitCode !== 0) {
     ctx.log.warn({ exitCode }, `the application exited with ${exitCode}; shutdown: on-success, so the instance stays up`);
