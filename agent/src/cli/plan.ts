@@ -2,10 +2,9 @@
 import { stringify } from 'yaml';
 import { parseCommandArgs } from './args.js';
 import { readInput, type Io } from './io.js';
-import { validateUserData } from '../user-data/validate.js';
+import { formatIssue, validateUserData } from '../user-data/validate.js';
 import { planAll } from '../steps/index.js';
 import { loadConfig } from '../config/load.js';
-import { formatIssue } from './validate.js';
 import { EXIT } from '../lib/errors.js';
 import { isKmsEncrypted } from '../user-data/values.js';
 import { REDACTED, isSecret } from '../lib/secret.js';

@@ -18,8 +18,8 @@ export interface BootFacts {
   region: string;
 }
 
-export interface BootContext {
-  settings: UserData;
+/** What every step's effects receive. */
+export interface StepContext {
   config: AgentConfig;
   paths: Paths;
   facts: BootFacts;
@@ -36,6 +36,11 @@ export interface BootContext {
   record(key: string, value: string | number | boolean): void;
 }
 
+/** What a `boot` step's effects receive: also the validated user data. */
+export interface BootContext extends StepContext {
+  settings: UserData;
+}
+
 /** How the boot steps went, as the `finally` and `after` steps see it. */
 export interface BootOutcome {
   outcome: 'success' | 'failed';
@@ -46,8 +51,9 @@ export interface BootOutcome {
   failedSteps: string[];
 }
 
-/** What `finally` and `after` steps (signal, shutdown) receive: the boot context plus the outcome. */
-export interface EndContext extends BootContext {
+/** What `finally` and `after` steps (signal, shutdown) receive: the outcome so far, and no settings
+ * (a finally step also runs, with its fallback plan, when the user data was invalid). */
+export interface EndContext extends StepContext {
   /** The outcome of every step that ran before this one. */
   outcome(): BootOutcome;
 }

@@ -11,7 +11,7 @@ import { planSsh } from './ssh/plan.js';
 import { applySsh } from './ssh/apply.js';
 import { planDisks } from './disks/plan.js';
 import { planHost } from './host/plan.js';
-import { planSignal, planShutdown } from './signal/plan.js';
+import { fallbackSignal, planSignal, planShutdown } from './signal/plan.js';
 import { applySignal, applyShutdown } from './signal/apply.js';
 
 export const steps: AnyStep[] = [
@@ -27,8 +27,17 @@ export const steps: AnyStep[] = [
     plan: planContainer,
     apply: applyContainer,
   },
-  // finally: runs after every boot step has ended, also when one failed (engine/runner.ts).
-  { id: 'signal', title: 'CloudFormation signal', needs: ['container'], phase: 'finally', plan: planSignal, apply: applySignal },
+  // finally: runs after every boot step has ended, also when one failed (engine/runner.ts), and
+  // with its fallback plan when the user data is invalid.
+  {
+    id: 'signal',
+    title: 'CloudFormation signal',
+    needs: ['container'],
+    phase: 'finally',
+    plan: planSignal,
+    fallback: fallbackSignal,
+    apply: applySignal,
+  },
   // after: once the boot succeeded and its result is recorded; no boot deadline.
   { id: 'shutdown', title: 'Shutdown after the application exits', needs: ['signal'], phase: 'after', plan: planShutdown, apply: applyShutdown },
 ];

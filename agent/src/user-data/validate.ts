@@ -97,3 +97,8 @@ export function formatKeyPath(path: Path): string {
     path.map((p, i) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z0-9_-]+$/.test(p) ? (i ? '.' : '') + p : `[${JSON.stringify(p)}]`)).join('') || '(document)'
   );
 }
+
+/** One issue as `taupage validate` prints it and the boot logs it: `file:line:col: severity CODE key.path: message`. */
+export function formatIssue(file: string, i: UserDataIssue): string {
+  return `${file}:${i.line}:${i.column}: ${i.severity} ${i.code} ${formatKeyPath(i.path)}: ${i.message}`;
+}
