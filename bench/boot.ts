@@ -38,7 +38,7 @@ import { appSpec } from '../agent/src/steps/container/apply.js';
 import { containerBody } from '../agent/src/adapters/dockerode-runtime.js';
 import { configFromText } from '../agent/src/config/load.js';
 import { validateUserData } from '../agent/src/user-data/validate.js';
-import { digestRef } from '../agent/src/user-data/image-ref.js';
+import { digestRef } from '../agent/src/values/image-ref.js';
 
 const rounds = Number(process.argv[2] ?? 7);
 // Image sizes (MB added to the ~1 MB demo image): the demo image, where fixed costs (starting a

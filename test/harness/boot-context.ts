@@ -13,12 +13,12 @@ import { createLogger, type Logger } from '../../agent/src/lib/log.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
 import { Secret } from '../../agent/src/lib/secret.js';
 import { validateUserData } from '../../agent/src/user-data/validate.js';
-import type { BootContext } from '../../agent/src/engine/context.js';
+import type { BootContext } from '../../agent/src/steps/context.js';
 import type { Imds, IdentityDocument } from '../../agent/src/ports/imds.js';
 import type { BootPorts, Closable } from '../../agent/src/ports/index.js';
 import { realPorts } from '../../agent/src/adapters/index.js';
-import type { UserData } from '../../agent/src/user-data/schema.js';
-import type { KmsEncrypted } from '../../agent/src/user-data/values.js';
+import type { UserData } from '../../agent/src/steps/schema.js';
+import type { KmsEncrypted } from '../../agent/src/values/kms.js';
 
 export interface TestBootOptions {
   /** User data text (with the #taupage-ami-config header). */

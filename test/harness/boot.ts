@@ -12,7 +12,7 @@ import { runBoot, type BootOptions, type BootRun } from '../../agent/src/engine/
 import type { BootStatus } from '../../agent/src/engine/status.js';
 import type { LocalCloud } from '../fakes/local-cloud.js';
 import { steps as bootGraph } from '../../agent/src/steps/index.js';
-import type { AnyStep } from '../../agent/src/engine/step.js';
+import type { AnyStep } from '../../agent/src/steps/step.js';
 import type { PortFactory } from '../../agent/src/ports/index.js';
 import { realPorts } from '../../agent/src/adapters/index.js';
 import { scratchRoot } from './scratch.js';

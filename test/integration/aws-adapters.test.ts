@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 import { KmsAdapter } from '../../agent/src/adapters/aws/kms.js';
 import { CfnAdapter } from '../../agent/src/adapters/aws/cfn.js';
 import { Secret } from '../../agent/src/lib/secret.js';
-import type { KmsEncrypted } from '../../agent/src/user-data/values.js';
+import type { KmsEncrypted } from '../../agent/src/values/kms.js';
 import { startKms, fakeKmsCiphertext, type FakeKms } from '../fakes/kms.js';
 import { startCloudFormation, type FakeCloudFormation } from '../fakes/cloudformation.js';
 

@@ -6,11 +6,11 @@ import { bootOnce, stepOf, FAST_CONFIG, ENGINE_STEPS as bootGraph, CONTAINER_LEF
 import { scratchRoot, setBootId, clearRun } from '../harness/scratch.js';
 import { useLocalCloud } from '../harness/lifecycle.js';
 import { VALID_USER_DATA } from '../harness/user-data.js';
-import type { AnyStep } from '../../agent/src/engine/step.js';
-import type { EndContext } from '../../agent/src/engine/context.js';
+import type { AnyStep } from '../../agent/src/steps/step.js';
+import type { EndContext } from '../../agent/src/steps/context.js';
 import type { ContainerRuntime } from '../../agent/src/ports/container-runtime.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
-import { isKmsEncrypted } from '../../agent/src/user-data/values.js';
+import { isKmsEncrypted } from '../../agent/src/values/kms.js';
 import { runValidate } from '../../agent/src/cli/validate.js';
 import { NOT_IMPLEMENTED_NOTE } from '../../agent/src/engine/runner.js';
 

@@ -10,7 +10,7 @@ import type Docker from 'dockerode';
 import { applyContainer } from '../../agent/src/steps/container/apply.js';
 import { planContainer, LABELS, type ContainerPlan } from '../../agent/src/steps/container/plan.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
-import { digestRef } from '../../agent/src/user-data/image-ref.js';
+import { digestRef } from '../../agent/src/values/image-ref.js';
 import { validateUserData } from '../../agent/src/user-data/validate.js';
 import { startPierOneGate, type PierOneGate, type GateRequest } from '../fakes/pierone.js';
 import { buildDemoImage, dockerFromEnv, DEMO_PORT, type DemoImage } from '../fakes/demo-image.js';

@@ -51,7 +51,9 @@ describe('credentials rotation', () => {
       await s3.put(BUCKET, `${APP}/user.json`, userJson(v, (v * 37) % 300));
       await s3.put(BUCKET, `${APP}/client.json`, clientJson(v, (v * 53) % 300));
       const res = await refresher.pass({ attempts: 3, baseMs: 1, capMs: 5 });
-      expect(res.ok).toBe(true);
+      expect(res.ok, `rotation ${v}: ${JSON.stringify(res.files.map((f) => (f.outcome === 'failed' ? `${f.file}: ${f.error.message}` : f.outcome)))}`).toBe(
+        true,
+      );
       written += res.files.filter((f) => f.outcome === 'written').length;
     }
     store.close();

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { PierOneTrust } from '../../agent/src/adapters/pierone.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
 import { Secret } from '../../agent/src/lib/secret.js';
-import { parseImageRef, type ImageRef } from '../../agent/src/user-data/image-ref.js';
+import { parseImageRef, type ImageRef } from '../../agent/src/values/image-ref.js';
 import { startPierOneGate, type PierOneGate } from '../fakes/pierone.js';
 import { buildDemoImage, dockerFromEnv, type DemoImage } from '../fakes/demo-image.js';
 import { registryFromEnv } from '../harness/services.js';

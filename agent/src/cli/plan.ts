@@ -6,7 +6,7 @@ import { formatIssue, validateUserData } from '../user-data/validate.js';
 import { planAll } from '../steps/index.js';
 import { loadConfig } from '../config/load.js';
 import { EXIT } from '../lib/errors.js';
-import { isKmsEncrypted } from '../user-data/values.js';
+import { isKmsEncrypted } from '../values/kms.js';
 import { REDACTED, isSecret } from '../lib/secret.js';
 
 const USAGE = 'taupage plan [--json] [--no-header] [--config FILE] FILE|-';

@@ -10,7 +10,7 @@ import type { Logger } from '../lib/log.js';
 import type { Scrubber } from '../lib/scrub.js';
 import type { Secret } from '../lib/secret.js';
 import type { AgentError } from '../lib/errors.js';
-import { isKmsEncrypted, type KmsEncrypted } from '../user-data/values.js';
+import { isKmsEncrypted, type KmsEncrypted } from '../values/kms.js';
 
 export interface BootServicesOptions {
   factory: PortFactory;

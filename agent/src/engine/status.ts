@@ -9,7 +9,7 @@ import type { Paths } from '../config/paths.js';
 import type { Logger } from '../lib/log.js';
 import { writeFileAtomic } from '../lib/atomic-write.js';
 import { isSecretKey } from '../lib/secret.js';
-import type { StepPhase } from './step.js';
+import type { StepPhase } from '../steps/step.js';
 
 export const STATUS_SCHEMA_VERSION = 1;
 

@@ -1,7 +1,7 @@
 /*! The boot graph: every step, what it needs, in one place. Steps whose needs are met run
  * concurrently; the container waits for credentials, disks and host settings; the signal and
- * shutdown come last (their phases: see StepPhase in engine/step.ts). */
-import { checkStepGraph, type AnyStep, type PlanInput } from '../engine/step.js';
+ * shutdown come last (their phases: see StepPhase in step.ts). */
+import { checkStepGraph, type AnyStep, type PlanInput } from './step.js';
 import { planContainer } from './container/plan.js';
 import { applyContainer } from './container/apply.js';
 import { planCredentials } from './credentials/plan.js';

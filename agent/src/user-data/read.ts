@@ -14,7 +14,7 @@ import type { Logger } from '../lib/log.js';
 import { AgentError, toAgentError } from '../lib/errors.js';
 import { writeFileAtomic } from '../lib/atomic-write.js';
 import { formatIssue, validateUserData, type UserDataIssue } from './validate.js';
-import type { UserData } from './schema.js';
+import type { UserData } from '../steps/schema.js';
 
 export type BootUserData =
   | { ok: true; text: string; settings: UserData; identity: IdentityDocument; configHash: string; warnings: UserDataIssue[] }

@@ -7,9 +7,9 @@
  *    after the check cannot run. The old container is removed only once the new image is here and
  *    the environment is decrypted. 4. Start it and wait until it is healthy. */
 import { AgentError } from '../../lib/errors.js';
-import { digestRef } from '../../user-data/image-ref.js';
-import { isKmsEncrypted } from '../../user-data/values.js';
-import type { BootContext } from '../../engine/context.js';
+import { digestRef } from '../../values/image-ref.js';
+import { isKmsEncrypted } from '../../values/kms.js';
+import type { BootContext } from '../context.js';
 import type { AppEnv, AppSpec, PullProgress } from '../../ports/container-runtime.js';
 import { LABELS, type ContainerPlan } from './plan.js';
 import { decideContainer } from './decide.js';

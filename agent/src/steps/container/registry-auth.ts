@@ -4,7 +4,7 @@
 import { AgentError } from '../../lib/errors.js';
 import { Secret } from '../../lib/secret.js';
 import type { RegistryCredentials } from '../../ports/registry-trust.js';
-import type { BootContext } from '../../engine/context.js';
+import type { BootContext } from '../context.js';
 
 export const PIERONE_USER = 'instance-identity-document';
 

@@ -1,16 +1,12 @@
 /*! User-data keys that shape the application container: identity, image, environment, ports,
  * mounts, privileges and health check. */
 import { t, INVALID, error } from '../../lib/schema/types.js';
-import { parseImageRef, type ImageRef } from '../../user-data/image-ref.js';
-import { environmentValue, envName, portSpec, httpUrl, singleLine, type PortSpec } from '../../user-data/values.js';
+import { parseImageRef, type ImageRef } from '../../values/image-ref.js';
+import { environmentValue, envName } from '../../values/environment.js';
+import { portSpec, type PortMapping, type PortSpec } from '../../values/network-port.js';
+import { httpUrl, singleLine } from '../../values/text.js';
 
 export const KIO_ID = /^[a-z][a-z0-9-]*[a-z0-9]$/;
-
-export interface PortMapping {
-  hostPort: number;
-  containerPort: number;
-  protocol: 'tcp' | 'udp';
-}
 
 const hostPortKey = t.string({ acceptNumbers: true }).refine<string>((key, path, ctx) => {
   const host = portSpecFromKey(key);

@@ -2,7 +2,7 @@
  * (Mint not synced yet, a role policy still propagating, S3 hiccups) is retried with full-jitter
  * backoff until the boot deadline; then the boot fails with TPG_CREDENTIALS_FAILED and the last
  * reason. */
-import type { BootContext } from '../../engine/context.js';
+import type { BootContext } from '../context.js';
 import { AgentError, toAgentError } from '../../lib/errors.js';
 import { retry } from '../../lib/retry.js';
 import type { CredentialsPlan } from './plan.js';

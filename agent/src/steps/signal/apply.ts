@@ -2,8 +2,8 @@
  * it runs after failures too), and, for batch instances, power off once the application exits
  * (an `after` step: only after a successful boot, outside the boot deadline). */
 import { spawn } from 'node:child_process';
-import type { EndContext } from '../../engine/context.js';
-import type { StepReport } from '../../engine/step.js';
+import type { EndContext } from '../context.js';
+import type { StepReport } from '../step.js';
 import type { Logger } from '../../lib/log.js';
 import { AgentError, toAgentError } from '../../lib/errors.js';
 import { CONTAINER_NAME } from '../container/plan.js';

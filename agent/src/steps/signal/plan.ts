@@ -1,5 +1,5 @@
 /*! CloudFormation signal and batch shutdown, decided from the user data. */
-import type { PlanInput, StepPlan } from '../../engine/step.js';
+import type { PlanInput, StepPlan } from '../step.js';
 import { salvageNotifyCfn } from './schema.js';
 
 export interface SignalPlan extends StepPlan {

@@ -1,6 +1,6 @@
 /*! User-data keys for telling CloudFormation the outcome and for batch shutdown. */
 import { INVALID, isPlainMapping, t } from '../../lib/schema/types.js';
-import { singleLine } from '../../user-data/values.js';
+import { singleLine } from '../../values/text.js';
 
 const target = {
   stack: singleLine({ maxLength: 128 }).required().describe('CloudFormation stack name.'),

@@ -1,6 +1,7 @@
 /*! What a boot step is: an id, what it needs, a pure planner and (where built) its effects.
- * The boot graph in steps/index.ts is a list of these. */
-import type { UserData } from '../user-data/schema.js';
+ * The boot graph (index.ts) is a list of these; engine/ runs it. A step's effects see only what
+ * context.ts gives them: settings, facts, a deadline and ports. */
+import type { UserData } from './schema.js';
 import type { AgentConfig } from '../config/schema.js';
 import type { Paths } from '../config/paths.js';
 

@@ -4,11 +4,11 @@
 import type { Logger } from '../lib/log.js';
 import type { AgentConfig } from '../config/schema.js';
 import type { Paths } from '../config/paths.js';
-import type { UserData } from '../user-data/schema.js';
+import type { UserData } from './schema.js';
 import type { IdentityDocument } from '../ports/imds.js';
 import type { BootPorts } from '../ports/index.js';
 import type { Secret } from '../lib/secret.js';
-import type { KmsEncrypted } from '../user-data/values.js';
+import type { KmsEncrypted } from '../values/kms.js';
 import type { ErrorCode } from '../lib/errors.js';
 
 export interface BootFacts {
