@@ -65,9 +65,8 @@ export async function runCredentials(argv: string[], io: Io): Promise<number> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   const store = realPorts({ config, log }).objectStore(region);
-  const refresher = new CredentialsRefresher({ plan, store, region, log, statusFile: paths.credentialsStatus });
   try {
-    await refresher.prepare();
+    const refresher = await CredentialsRefresher.open(plan, { store, region, log, paths });
     if (values.once) {
       const result = await refresher.pass({
         attempts: config.aws.max_attempts,

@@ -1,7 +1,7 @@
 /*! The boot graph: every step, what it needs, in one place. Steps whose needs are met run
  * concurrently; the container waits for credentials, disks and host settings; the signal and
  * shutdown come last (their phases: see StepPhase in step.ts). */
-import { checkStepGraph, type AnyStep, type PlanInput } from './step.js';
+import { checkStepGraph, type AnyStep } from './step.js';
 import { planContainer } from './container/plan.js';
 import { applyContainer } from './container/apply.js';
 import { planCredentials } from './credentials/plan.js';
@@ -43,7 +43,3 @@ export const steps: AnyStep[] = [
 ];
 
 checkStepGraph(steps);
-
-export function planAll(input: PlanInput): Array<{ id: string; title: string; plan: unknown }> {
-  return steps.map((s) => ({ id: s.id, title: s.title, plan: s.plan(input) }));
-}

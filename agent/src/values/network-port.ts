@@ -9,16 +9,19 @@ export interface PortSpec {
 }
 
 const PORT_TEXT = /^([0-9]{1,5})(?:\/(tcp|udp))?$/;
+/** The text form of a port for JSON Schema (values and mapping keys). */
+export const PORT_PATTERN = PORT_TEXT.source;
 
-export function parsePort(value: unknown): PortSpec | string {
+/** A port as a number or as text with an optional protocol; a string says what is wrong, naming it `what`. */
+export function parsePort(value: unknown, what = 'port'): PortSpec | string {
   let text: string;
   if (typeof value === 'number' && Number.isInteger(value)) text = String(value);
   else if (typeof value === 'string') text = value;
   else return `expected a port number (1-65535, optionally /tcp or /udp), got ${describeValue(value)}`;
   const m = PORT_TEXT.exec(text);
-  if (!m) return `"${text}" is not a port: write a number from 1 to 65535, optionally followed by /tcp or /udp`;
+  if (!m) return `"${text}" is not a ${what}: write a number from 1 to 65535, optionally followed by /tcp or /udp`;
   const port = Number(m[1]);
-  if (port < 1 || port > 65535) return `port ${port} is out of range 1-65535`;
+  if (port < 1 || port > 65535) return `${what} ${port} is out of range 1-65535`;
   return m[2] ? { port, protocol: m[2] as Protocol } : { port };
 }
 
@@ -28,7 +31,7 @@ export const portSpec = t
     {
       anyOf: [
         { type: 'integer', minimum: 1, maximum: 65535 },
-        { type: 'string', pattern: PORT_TEXT.source },
+        { type: 'string', pattern: PORT_PATTERN },
       ],
     },
     'port',

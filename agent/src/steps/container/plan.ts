@@ -7,6 +7,7 @@ import { isKmsEncrypted } from '../../values/kms.js';
 import type { EnvValue } from '../../values/environment.js';
 import { isSecret } from '../../lib/secret.js';
 import type { Bind, ContainerSetup } from '../../ports/container-runtime.js';
+import { RESERVED_ENV } from './schema.js';
 
 export const CONTAINER_NAME = 'taupageapp';
 /** Where the container sees the credentials directory and the config. */
@@ -50,9 +51,8 @@ export function planContainer({ settings: s, config, paths }: PlanInput): Contai
   const notes: PlanNote[] = [];
   const env: EnvEntry[] = [];
   if (s.tokeninfo_url) env.push({ name: 'TOKENINFO_URL', value: s.tokeninfo_url });
-  const reserved = new Set(['APPLICATION_ID', 'APPLICATION_VERSION', 'CREDENTIALS_DIR']);
   for (const [name, value] of Object.entries(s.environment)) {
-    if (reserved.has(name)) continue;
+    if (RESERVED_ENV.includes(name)) continue;
     const at = env.findIndex((e) => e.name === name);
     if (at >= 0) env.splice(at, 1); // the team's TOKENINFO_URL wins over the baked one
     env.push({ name, value });

@@ -13,13 +13,11 @@ export const BOOT_RETRY = { baseMs: 500, capMs: 15_000 };
 
 export async function applyCredentials(plan: CredentialsPlan, ctx: BootContext): Promise<void> {
   const { region } = ctx.facts;
-  const store = ctx.ports.objectStore;
-  const refresher = new CredentialsRefresher({ plan, store, region, log: ctx.log, statusFile: ctx.paths.credentialsStatus });
   let last: PassResult | undefined;
   /** The last pass that failed on its own (not cut off by the deadline): its reasons are the real ones. */
   let failed: PassResult | undefined;
   try {
-    await refresher.prepare();
+    const refresher = await CredentialsRefresher.open(plan, { store: ctx.ports.objectStore, region, log: ctx.log, paths: ctx.paths });
     await retry(
       async () => {
         last = await refresher.pass({ attempts: 1, ...BOOT_RETRY, signal: ctx.signal, deadline: ctx.deadline });
