@@ -102,14 +102,7 @@ export function testBoot(options: TestBootOptions): TestBoot {
   const context = ({ deadlineMs = options.deadlineMs ?? 120_000, signal, ports }: ContextOptions = {}): BootContext => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(new AgentError('TPG_BOOT_DEADLINE', 'test boot deadline')), deadlineMs).unref();
-    const real = realPorts({ config: loaded.config, log });
-    const made = {
-      stackSignal: real.stackSignal(region),
-      objectStore: real.objectStore(region),
-      containerRuntime: real.containerRuntime(),
-      registryTrust: real.registryTrust(),
-      httpProbe: real.httpProbe(),
-    };
+    const made = realPorts({ config: loaded.config, log }).forRegion(region);
     opened.push(...Object.values(made));
     afterFile(closePorts);
     return {
@@ -120,7 +113,7 @@ export function testBoot(options: TestBootOptions): TestBoot {
       log,
       signal: signal ?? controller.signal,
       deadline: Date.now() + deadlineMs,
-      ports: { imds, kms: { decrypt }, ...made, ...options.ports, ...ports },
+      ports: { ...made, imds, kms: { decrypt }, ...options.ports, ...ports },
       decrypt,
       record: (key, value) => {
         records[key] = value;

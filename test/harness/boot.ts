@@ -13,7 +13,7 @@ import type { BootStatus } from '../../agent/src/engine/status.js';
 import type { LocalCloud } from '../fakes/local-cloud.js';
 import { steps as bootGraph } from '../../agent/src/steps/index.js';
 import type { AnyStep } from '../../agent/src/steps/step.js';
-import type { PortFactory } from '../../agent/src/ports/index.js';
+import type { PortFactory, RegionPorts } from '../../agent/src/ports/index.js';
 import { realPorts } from '../../agent/src/adapters/index.js';
 import { scratchRoot } from './scratch.js';
 import { jsonLines } from './log-lines.js';
@@ -48,7 +48,7 @@ aws:
 
 export async function bootOnce(
   cloud: LocalCloud,
-  options: { root?: string; agentYaml?: string; steps?: BootOptions['steps']; ports?: Partial<PortFactory>; env?: Record<string, string> } = {},
+  options: { root?: string; agentYaml?: string; steps?: BootOptions['steps']; ports?: Partial<RegionPorts>; env?: Record<string, string> } = {},
 ): Promise<HarnessBoot> {
   const root = options.root ?? (await scratchRoot());
   const env: Record<string, string> = { ...cloud.env(), TAUPAGE_ROOT: root, ...options.env };
@@ -65,7 +65,7 @@ export async function bootOnce(
     log,
     scrubber,
     steps: options.steps ?? ENGINE_STEPS,
-    ports: { ...realPorts({ config, log }), ...options.ports },
+    ports: withPorts(realPorts({ config, log }), options.ports),
   });
   const read = async (f: string) => {
     try {
@@ -88,4 +88,9 @@ export async function bootOnce(
 
 export function stepOf(s: BootStatus, id: string) {
   return s.steps.find((x) => x.id === id);
+}
+
+/** The real ports with some of a boot's replaced (a test's stand-ins). */
+function withPorts(real: PortFactory, ports: Partial<RegionPorts> = {}): PortFactory {
+  return { ...real, forRegion: (region) => ({ ...real.forRegion(region), ...ports }) };
 }

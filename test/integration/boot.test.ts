@@ -295,15 +295,14 @@ describe('KMS values in a boot', () => {
 });
 
 describe('shutdown after a successful boot', () => {
-  /** The ports with an application container that exits with `code` (only waitForExit is used). */
+  /** An application container that exits with `code` (the shutdown step only waits for it). */
   const app = (code: number, calls: string[] = []) => ({
-    containerRuntime: () =>
-      ({
-        waitForExit: async () => {
-          calls.push('wait');
-          return code;
-        },
-      }) as unknown as ContainerRuntime,
+    containerRuntime: {
+      waitForExit: async () => {
+        calls.push('wait');
+        return code;
+      },
+    } as unknown as ContainerRuntime,
   });
   const shutdownYaml = (root: string, fail = false) =>
     `${FAST_CONFIG}shutdown:\n  command: [sh, -c, 'echo "exit $TAUPAGE_APP_EXIT_CODE" > ${root}/powered-off${fail ? '; exit 7' : ''}']\n`;

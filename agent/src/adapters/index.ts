@@ -57,18 +57,19 @@ export function realPorts({ config, log, clock = realClock }: RealPortsOptions):
           }),
         { userData: true, identity: true, identitySignature: true, metadata: true },
       ),
-    kms: (region) => deferred<Kms>(async () => new (await import('./aws/kms.js')).KmsAdapter(aws('kms', region)), { decrypt: true }),
-    stackSignal: (region) => deferred<StackSignal>(async () => new (await import('./aws/cfn.js')).CfnAdapter(aws('cloudformation', region)), { signal: true }),
-    objectStore: (region) =>
-      deferred<ObjectStore>(async () => (await import('./aws/s3.js')).createS3ObjectStore({ region, aws: config.aws }), { get: true, close: true }),
-    containerRuntime: () =>
-      deferred<ContainerRuntime>(
+    forRegion: (region) => ({
+      kms: deferred<Kms>(async () => new (await import('./aws/kms.js')).KmsAdapter(aws('kms', region)), { decrypt: true }),
+      stackSignal: deferred<StackSignal>(async () => new (await import('./aws/cfn.js')).CfnAdapter(aws('cloudformation', region)), { signal: true }),
+      objectStore: deferred<ObjectStore>(
+        async () => (await import('./aws/s3.js')).createS3ObjectStore({ region, aws: config.aws, metadataEndpoint: config.metadata.endpoint }),
+        { get: true, close: true },
+      ),
+      containerRuntime: deferred<ContainerRuntime>(
         async () =>
           new (await import('./dockerode-runtime.js')).DockerodeRuntime({ host: config.docker.host, requestTimeoutMs: config.docker.request_timeout_ms }),
         { inspectApp: true, pullImage: true, createApp: true, startApp: true, restartApp: true, removeApp: true, waitForExit: true },
       ),
-    registryTrust: () =>
-      deferred<RegistryTrust>(
+      registryTrust: deferred<RegistryTrust>(
         async () => {
           const pierone = log?.child({ service: 'pierone' });
           return new (await import('./pierone.js')).PierOneTrust({
@@ -79,7 +80,8 @@ export function realPorts({ config, log, clock = realClock }: RealPortsOptions):
         },
         { approve: true },
       ),
-    httpProbe: () => deferred<HttpProbe>(async () => (await import('./http-probe.js')).httpProbe, { status: true }),
+      httpProbe: deferred<HttpProbe>(async () => (await import('./http-probe.js')).httpProbe, { status: true }),
+    }),
     accounts: () =>
       deferred<Accounts>(async () => (await import('./linux-accounts.js')).linuxAccounts(), {
         lookup: true,

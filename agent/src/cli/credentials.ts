@@ -64,7 +64,7 @@ export async function runCredentials(argv: string[], io: Io): Promise<number> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  const store = realPorts({ config, log }).objectStore(region);
+  const store = realPorts({ config, log }).forRegion(region).objectStore;
   try {
     const refresher = await CredentialsRefresher.open(plan, { store, region, log, paths });
     if (values.once) {

@@ -3,9 +3,8 @@
  * document names it; and the boot's `decrypt`: cached per ciphertext (two steps using one value
  * cause one KMS call, also while the first call is in flight), every plaintext registered with
  * the scrubber. Everything made here is closed by close(). */
-import type { BootPorts, Closable, PortFactory, Warmable } from '../ports/index.js';
+import type { BootPorts, Closable, PortFactory, RegionPorts } from '../ports/index.js';
 import type { Imds } from '../ports/imds.js';
-import type { StackSignal } from '../ports/stack-signal.js';
 import type { Logger } from '../lib/log.js';
 import type { Scrubber } from '../lib/scrub.js';
 import type { Secret } from '../lib/secret.js';
@@ -22,7 +21,7 @@ export interface BootServicesOptions {
 
 export class BootServices {
   readonly imds: Imds & Closable;
-  private bound?: { ports: BootPorts; stackSignal: StackSignal & Warmable; closables: Closable[] };
+  private bound?: { ports: BootPorts; made: RegionPorts };
   private readonly plaintexts = new Map<string, Promise<Secret>>();
 
   constructor(private readonly o: BootServicesOptions) {
@@ -32,18 +31,8 @@ export class BootServices {
   /** The ports for `region` (the boot's, decided once); a second call returns the same ports. */
   bind(region: string): BootPorts {
     if (!this.bound) {
-      const f = this.o.factory;
-      const stackSignal = f.stackSignal(region);
-      const ports = {
-        imds: this.imds,
-        kms: f.kms(region),
-        stackSignal,
-        objectStore: f.objectStore(region),
-        containerRuntime: f.containerRuntime(),
-        registryTrust: f.registryTrust(),
-        httpProbe: f.httpProbe(),
-      };
-      this.bound = { ports, stackSignal, closables: Object.values(ports) };
+      const made = this.o.factory.forRegion(region);
+      this.bound = { ports: { imds: this.imds, ...made }, made };
     }
     return this.bound.ports;
   }
@@ -58,7 +47,7 @@ export class BootServices {
    * the end does not pay for them. Errors are left for the signal itself to report.
    */
   warmStackSignal(): void {
-    this.bound?.stackSignal.warm?.().catch(() => undefined);
+    this.bound?.made.stackSignal.warm?.().catch(() => undefined);
   }
 
   /** Decrypt with caching; the plaintext joins the scrubber before anyone sees it. */
@@ -93,7 +82,8 @@ export class BootServices {
   }
 
   async close(): Promise<void> {
-    for (const c of this.bound?.closables ?? [this.imds]) await Promise.resolve(c.close?.()).catch(() => undefined);
+    const made: Closable[] = Object.values(this.bound?.made ?? {});
+    for (const c of [this.imds, ...made]) await Promise.resolve(c.close?.()).catch(() => undefined);
   }
 }
 

@@ -3,8 +3,8 @@
  * `BootPorts` is what a boot's steps receive (ctx.ports): a step that needs the outside world
  * names the port it uses, never an adapter. `PortFactory` makes ports from the agent config:
  * adapters/index.ts makes the real ones (each loaded on first use), tests pass their own. A new
- * kind of effect (EC2, say) is a port file here, a line in both records, and its adapter beside
- * the others. */
+ * kind of effect (EC2, say) is a port file here, a line in BootPorts, and its adapter made in
+ * adapters/index.ts forRegion(); the engine and the test harness pass every port on as it is. */
 import type { Imds } from './imds.js';
 import type { Kms } from './kms.js';
 import type { StackSignal } from './stack-signal.js';
@@ -36,15 +36,14 @@ export interface Warmable {
   warm?(): Promise<void>;
 }
 
+/** The boot's ports besides the metadata service, each closable by whoever made it. */
+export type RegionPorts = { [K in Exclude<keyof BootPorts, 'imds'>]: BootPorts[K] & Closable } & { stackSignal: Warmable };
+
 export interface PortFactory {
   /** The instance metadata service; no call goes past `notAfter` (clock ms), e.g. the boot deadline. */
   imds(options?: { notAfter?: number }): Imds & Closable;
-  kms(region: string): Kms & Closable;
-  stackSignal(region: string): StackSignal & Closable & Warmable;
-  objectStore(region: string): ObjectStore;
-  containerRuntime(): ContainerRuntime & Closable;
-  registryTrust(): RegistryTrust & Closable;
-  httpProbe(): HttpProbe & Closable;
+  /** Every other port a boot's steps use, speaking to `region` where they speak to AWS. */
+  forRegion(region: string): RegionPorts;
   /** Local accounts (the SSH access service). */
   accounts(): Accounts & Closable;
   /** Even (the SSH access service); warm() loads its client. */
