@@ -1,5 +1,5 @@
-/*! Scratch roots: a fresh directory standing in for an instance's `/` (TAUPAGE_ROOT, agent config
- * `root`), with a kernel boot id of its own. Every root a test file makes is removed after the
+/*! Scratch directories, and scratch roots: a fresh directory standing in for an instance's `/`
+ * (TAUPAGE_ROOT, agent config `root`), with a kernel boot id of its own. Every root a test file makes is removed after the
  * file (test/harness/cleanup.ts); benchmarks call removeScratchRoots themselves. */
 import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,10 +9,17 @@ import { afterFile } from './cleanup.js';
 
 const roots: string[] = [];
 
-export async function scratchRoot(options: { bootId?: string; purpose?: string } = {}): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), `tpg-${options.purpose ?? 'root'}-`));
-  roots.push(root);
+/** A fresh empty directory under the system's temp dir, named for its `purpose`. */
+export async function scratchDir(purpose = 'dir'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `tpg-${purpose}-`));
+  roots.push(dir);
   afterFile(removeScratchRoots);
+  return dir;
+}
+
+/** A scratch directory standing in for an instance's root: it has a kernel boot id. */
+export async function scratchRoot(options: { bootId?: string; purpose?: string } = {}): Promise<string> {
+  const root = await scratchDir(options.purpose ?? 'root');
   await setBootId(root, options.bootId ?? randomUUID());
   return root;
 }
