@@ -9,12 +9,13 @@
  * if needed). The boot with the image pull and the health check: bench/boot.ts. */
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import setupServices from '../test/setup/services.js';
-import { lockApp } from '../test/helpers/app-lock.js';
+import setupServices from '../test/harness/services.js';
+import { lockApp } from '../test/harness/app-lock.js';
 import { isolatedAwsEnv } from '../test/fakes/local-cloud.js';
-import { scratchRoot } from '../test/support/boot-harness.js';
-import { startWorld, userData } from '../test/support/full-boot.js';
-import { AGENT } from '../test/support/built-agent.js';
+import { scratchRoot } from '../test/harness/scratch.js';
+import { startWorld } from '../test/harness/world.js';
+import { userData } from '../test/harness/user-data.js';
+import { AGENT_BUNDLE as AGENT } from '../test/harness/repo.js';
 import { median, timedNode } from './measure.js';
 
 const RUNS = Number(process.argv[2] ?? 15);

@@ -20,13 +20,14 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import type Docker from 'dockerode';
-import setupServices from '../test/setup/services.js';
+import setupServices from '../test/harness/services.js';
 import { DEMO_PORT } from '../test/fakes/demo-image.js';
-import { lockApp } from '../test/helpers/app-lock.js';
-import { startWorld, freePort, userData, removeApp } from '../test/support/full-boot.js';
-import { AGENT, REPO } from '../test/support/built-agent.js';
+import { lockApp } from '../test/harness/app-lock.js';
+import { startWorld, removeApp } from '../test/harness/world.js';
+import { freePort } from '../test/harness/net.js';
+import { userData } from '../test/harness/user-data.js';
+import { AGENT_BUNDLE as AGENT, AGENT_SEA as SEA } from '../test/harness/repo.js';
 
-const SEA = join(REPO, 'agent/dist/taupage');
 const [agentCommand, agentArgs, agentName] = existsSync(SEA)
   ? [SEA, ['boot'], 'agent/dist/taupage boot']
   : [process.execPath, [AGENT, 'boot'], 'node agent/dist/taupage.mjs boot'];
@@ -37,7 +38,7 @@ import { appSpec } from '../agent/src/steps/container/apply.js';
 import { containerBody } from '../agent/src/adapters/dockerode-runtime.js';
 import { configFromText } from '../agent/src/config/load.js';
 import { validateUserData } from '../agent/src/user-data/validate.js';
-import { digestRef } from '../agent/src/user-data/image-ref.js';
+import { digestRef } from '../agent/src/values/image-ref.js';
 
 const rounds = Number(process.argv[2] ?? 7);
 // Image sizes (MB added to the ~1 MB demo image): the demo image, where fixed costs (starting a

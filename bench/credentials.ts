@@ -22,17 +22,14 @@ import { once } from 'node:events';
 import { readFileSync, writeFileSync, mkdirSync, copyFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
-import { fileURLToPath } from 'node:url';
 import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';
-import { startS3 } from '../test/helpers/s3rver.js';
-import { APP, BUCKET, REGION, clientJson, removeScratches, scratch, userJson } from '../test/helpers/credentials-env.js';
+import { startS3 } from '../test/harness/s3rver.js';
+import { APP, BUCKET, REGION, clientJson, credentialsInstance, userJson } from '../test/harness/credentials.js';
+import { removeScratchRoots } from '../test/harness/scratch.js';
+import { AGENT_BUNDLE as BUNDLE, AGENT_SEA as SEA, REPO } from '../test/harness/repo.js';
 import { main } from '../agent/src/main.js';
 import { makeSingleExecutable, seaNodeVersion } from '../scripts/lib/single-executable.mjs';
 import type { Io } from '../agent/src/cli/io.js';
-
-const REPO = fileURLToPath(new URL('..', import.meta.url));
-const BUNDLE = join(REPO, 'agent/dist/taupage.mjs');
-const SEA = join(REPO, 'agent/dist/taupage');
 
 // Processes run with an instance's environment: this machine sets NODE_EXTRA_CA_CERTS, which
 // makes every Node start read a CA bundle (~50 ms) that no instance pays for.
@@ -65,7 +62,7 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
 async function main_(): Promise<void> {
   execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs')], { stdio: 'inherit' });
   const s3 = await startS3([BUCKET]);
-  const env = await scratch({ endpoint: s3.endpoint });
+  const env = await credentialsInstance({ endpoint: s3.endpoint });
   let version = 0;
   const rotate = async () => {
     version++;
@@ -268,7 +265,7 @@ const c = new S3Client({ region: '${REGION}', endpoint, forcePathStyle: true, re
   if (watcherOnSea) await designs(watcherOnSea, onceArgs, rotate);
 
   await s3.dispose();
-  await removeScratches();
+  await removeScratchRoots();
 }
 
 /** One process to its end, started by a shell that then reports the CPU time the kernel accounted

@@ -155,6 +155,6 @@ stop_registry() {
   TAUPAGE_REGISTRY_PID=
 }
 
-# Started by scripts/test around vitest (and held by test/setup/services.ts when vitest runs alone).
+# Started by scripts/test around vitest (and held by test/harness/services.ts when vitest runs alone).
 start_test_services() { start_docker && start_registry; }
 stop_test_services() { stop_registry; stop_docker; }

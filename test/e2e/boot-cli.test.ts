@@ -1,26 +1,15 @@
 /*! The built agent's boots that end before the application container: invalid user data, the
  * metadata service down. Whole boots with the container: full-boot.test.ts. */
-import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { mkdir, writeFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startLocalCloud, isolatedAwsEnv, type LocalCloud } from '../fakes/local-cloud.js';
-import { scratchRoot, removeScratchRoots, VALID_USER_DATA } from '../support/boot-harness.js';
-import { ensureBuilt, runAgent } from '../support/built-agent.js';
+import { isolatedAwsEnv } from '../fakes/local-cloud.js';
+import { runAgent } from '../harness/agent.js';
+import { useLocalCloud } from '../harness/lifecycle.js';
+import { scratchRoot } from '../harness/scratch.js';
+import { VALID_USER_DATA } from '../harness/user-data.js';
 
-let cloud: LocalCloud;
-beforeAll(async () => {
-  ensureBuilt();
-  cloud = await startLocalCloud();
-});
-afterEach(async () => {
-  await Promise.all([cloud.imds.faults.clear(), cloud.kms.faults.clear(), cloud.cloudformation.faults.clear()]);
-  cloud.cloudformation.signals.length = 0;
-  cloud.kms.calls.length = 0;
-});
-afterAll(async () => {
-  await cloud.close();
-  await removeScratchRoots();
-});
+const cloud = useLocalCloud();
 
 const AGENT_YAML = 'metadata:\n  timeout_ms: 1000\n  attempts: 5\n  deadline_seconds: 1\n  retry_base_ms: 20\naws:\n  retry_base_ms: 5\n';
 
@@ -30,7 +19,7 @@ async function instance(agentYaml = AGENT_YAML) {
   await mkdir(join(root, 'etc/taupage'), { recursive: true });
   await writeFile(join(root, 'etc/taupage/agent.yaml'), agentYaml);
   const env = isolatedAwsEnv({ ...cloud.env({ withKeys: false }), TAUPAGE_ROOT: root });
-  return { root, env, taupage: (...args: string[]) => runAgent(args, env) };
+  return { root, env, taupage: (...args: string[]) => runAgent(args, { env }) };
 }
 
 describe('node agent/dist/taupage.mjs boot', () => {

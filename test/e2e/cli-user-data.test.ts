@@ -3,19 +3,20 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { taupage, fixture, REPO } from '../helpers/cli.js';
+import { runAgent as taupage } from '../harness/agent.js';
+import { fixture, REPO } from '../harness/repo.js';
 import { generatedDocs } from '../../agent/src/docs/generate.js';
 
 describe('taupage validate', () => {
-  it('exits 0 for a valid document and says so', () => {
-    const r = taupage(['validate', fixture('valid-minimal.yaml')]);
+  it('exits 0 for a valid document and says so', async () => {
+    const r = await taupage(['validate', fixture('valid-minimal.yaml')]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${fixture('valid-minimal.yaml')}: valid\n`);
   });
 
-  it('prints file:line:col: error CODE key.path: message, then a summary, and exits 1', () => {
+  it('prints file:line:col: error CODE key.path: message, then a summary, and exits 1', async () => {
     const file = fixture('invalid-erase-on-boot-string.yaml');
-    const r = taupage(['validate', file]);
+    const r = await taupage(['validate', file]);
     expect(r.code).toBe(1);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(
@@ -24,19 +25,19 @@ describe('taupage validate', () => {
     expect(lines.at(-1)).toBe(`${file}: invalid: 1 error, 0 warnings`);
   });
 
-  it('keeps warnings from failing the document, unless --strict', () => {
+  it('keeps warnings from failing the document, unless --strict', async () => {
     const file = fixture('warn-unknown-key-typo.yaml');
-    const lenient = taupage(['validate', file]);
+    const lenient = await taupage(['validate', file]);
     expect(lenient.code).toBe(0);
     expect(lenient.stdout).toContain('6:1: warning TPG_UD_UNKNOWN_KEY helth_check_path: unknown key at the top level; did you mean health_check_path?');
     expect(lenient.stdout).toContain('valid (1 warning)');
-    const strict = taupage(['validate', '--strict', file]);
+    const strict = await taupage(['validate', '--strict', file]);
     expect(strict.code).toBe(1);
     expect(strict.stdout).toContain('6:1: error TPG_UD_UNKNOWN_KEY');
   });
 
-  it('--json prints exactly one object with the documented fields', () => {
-    const r = taupage(['validate', '--json', fixture('invalid-ports.yaml')]);
+  it('--json prints exactly one object with the documented fields', async () => {
+    const r = await taupage(['validate', '--json', fixture('invalid-ports.yaml')]);
     expect(r.code).toBe(1);
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
     const out = JSON.parse(r.stdout);
@@ -46,14 +47,14 @@ describe('taupage validate', () => {
     for (const e of out.errors) expect(Object.keys(e)).toEqual(['path', 'line', 'column', 'code', 'message']);
   });
 
-  it('reads stdin for -', () => {
-    const r = taupage(['validate', '--json', '-'], { input: readFileSync(fixture('valid-minimal.yaml'), 'utf8') });
+  it('reads stdin for -', async () => {
+    const r = await taupage(['validate', '--json', '-'], { input: readFileSync(fixture('valid-minimal.yaml'), 'utf8') });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ valid: true, errors: [], warnings: [] });
   });
 
-  it('--annotate marks each problem under its line and keeps the file parseable YAML', () => {
-    const r = taupage(['validate', '--annotate', fixture('invalid-source-latest.yaml')]);
+  it('--annotate marks each problem under its line and keeps the file parseable YAML', async () => {
+    const r = await taupage(['validate', '--annotate', fixture('invalid-source-latest.yaml')]);
     expect(r.code).toBe(1);
     const lines = r.stdout.split('\n');
     const at = lines.indexOf('source: pierone.stups.zalan.do/team/my-app:latest');
@@ -62,26 +63,26 @@ describe('taupage validate', () => {
     expect(r.stdout).toContain('# Errors: -------------');
   });
 
-  it('--no-header validates a Senza TaupageConfig fragment', () => {
+  it('--no-header validates a Senza TaupageConfig fragment', async () => {
     const body = readFileSync(fixture('valid-minimal.yaml'), 'utf8').replace('#taupage-ami-config\n', '');
-    expect(taupage(['validate', '-'], { input: body }).code).toBe(1);
-    expect(taupage(['validate', '--no-header', '-'], { input: body }).code).toBe(0);
+    expect((await taupage(['validate', '-'], { input: body })).code).toBe(1);
+    expect((await taupage(['validate', '--no-header', '-'], { input: body })).code).toBe(0);
   });
 
-  it('exits 2 on a missing file or wrong arguments, saying why', () => {
-    const missing = taupage(['validate', '/nonexistent/user-data.yaml']);
+  it('exits 2 on a missing file or wrong arguments, saying why', async () => {
+    const missing = await taupage(['validate', '/nonexistent/user-data.yaml']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/TPG_READ_FAILED: cannot read \/nonexistent\/user-data.yaml: no such file/);
-    const noArg = taupage(['validate']);
+    const noArg = await taupage(['validate']);
     expect(noArg.code).toBe(2);
     expect(noArg.stderr).toMatch(/usage: taupage validate/);
-    expect(taupage(['validate', '--bogus', fixture('valid-minimal.yaml')]).code).toBe(2);
+    expect((await taupage(['validate', '--bogus', fixture('valid-minimal.yaml')])).code).toBe(2);
   });
 });
 
 describe('taupage plan', () => {
-  it('shows the container, credentials, logging, ssh, disks, host and signal plans as JSON', () => {
-    const r = taupage(['plan', '--json', fixture('valid-full-container.yaml')]);
+  it('shows the container, credentials, logging, ssh, disks, host and signal plans as JSON', async () => {
+    const r = await taupage(['plan', '--json', fixture('valid-full-container.yaml')]);
     expect(r.code).toBe(0);
     const plan = JSON.parse(r.stdout);
     const byId = Object.fromEntries(plan.steps.map((s: { id: string; plan: unknown }) => [s.id, s.plan]));
@@ -119,18 +120,18 @@ describe('taupage plan', () => {
     expect(byId.ssh.directives).toContain('Port 22');
   });
 
-  it('runs the host paths under TAUPAGE_ROOT', () => {
-    const r = taupage(['plan', '--json', fixture('valid-minimal.yaml')], { env: { TAUPAGE_ROOT: '/scratch' } });
+  it('runs the host paths under TAUPAGE_ROOT', async () => {
+    const r = await taupage(['plan', '--json', fixture('valid-minimal.yaml')], { env: { TAUPAGE_ROOT: '/scratch' } });
     const c = JSON.parse(r.stdout).steps.find((s: { id: string }) => s.id === 'container').plan;
     expect(c.binds).toContainEqual({ host: '/scratch/meta', container: '/meta', readOnly: true });
   });
 
-  it('prints the plan for people and refuses invalid user data with the validate messages', () => {
-    const ok = taupage(['plan', fixture('valid-original-test-userdata.yaml')]);
+  it('prints the plan for people and refuses invalid user data with the validate messages', async () => {
+    const ok = await taupage(['plan', fixture('valid-original-test-userdata.yaml')]);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('## Volumes and mounts (disks)');
     expect(ok.stdout).toContain('erase: always');
-    const bad = taupage(['plan', fixture('invalid-source-latest.yaml')]);
+    const bad = await taupage(['plan', fixture('invalid-source-latest.yaml')]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('error TPG_UD_IMAGE_REF source');
     expect(bad.stdout).toBe('');
@@ -152,12 +153,12 @@ describe('secrets never reach output', () => {
     (f) => f.endsWith('.yaml') && f !== 'expected.yaml' && /aws:kms:|PASSWORD|SECRET|_key:|auth:/i.test(readFileSync(fixture(f), 'utf8')),
   );
   it('covers the fixtures with secrets', () => expect(files.length).toBeGreaterThanOrEqual(6));
-  it.each(files)('%s: plan, validate and their logs carry no aws:kms: value or secret-named value', (f) => {
+  it.each(files)('%s: plan, validate and their logs carry no aws:kms: value or secret-named value', async (f) => {
     const outputs = [
-      taupage(['plan', fixture(f)]),
-      taupage(['plan', '--json', fixture(f)]),
-      taupage(['validate', fixture(f)]),
-      taupage(['validate', '--json', fixture(f)]),
+      await taupage(['plan', fixture(f)]),
+      await taupage(['plan', '--json', fixture(f)]),
+      await taupage(['validate', fixture(f)]),
+      await taupage(['validate', '--json', fixture(f)]),
     ];
     for (const o of outputs) {
       const all = o.stdout + o.stderr;
@@ -168,8 +169,8 @@ describe('secrets never reach output', () => {
 });
 
 describe('taupage schema, help, --version', () => {
-  it('prints the JSON Schema (draft 2020-12)', () => {
-    const r = taupage(['schema']);
+  it('prints the JSON Schema (draft 2020-12)', async () => {
+    const r = await taupage(['schema']);
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout);
     expect(s.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
@@ -177,23 +178,23 @@ describe('taupage schema, help, --version', () => {
     expect(s.properties.health_check_timeout_seconds).toMatchObject({ type: ['integer', 'null'], default: 60, minimum: 1 });
   });
 
-  it('keeps the committed docs in step with the code (run npm run docs)', () => {
+  it('keeps the committed docs in step with the code (run npm run docs)', async () => {
     for (const [file, text] of Object.entries(generatedDocs())) expect(readFileSync(join(REPO, file), 'utf8'), `${file} is stale: run npm run docs`).toBe(text);
-    expect(taupage(['schema', '--markdown']).stdout).toBe(readFileSync(join(REPO, 'docs/user-data.md'), 'utf8'));
+    expect((await taupage(['schema', '--markdown'])).stdout).toBe(readFileSync(join(REPO, 'docs/user-data.md'), 'utf8'));
   });
 
-  it('answers --help on every command and --version', () => {
-    const overview = taupage(['help']);
+  it('answers --help on every command and --version', async () => {
+    const overview = await taupage(['help']);
     expect(overview.code).toBe(0);
     const names = [...overview.stdout.matchAll(/^ {2}([a-z-]+) {2,}/gm)].map((m) => m[1]!);
     expect(names).toEqual(expect.arrayContaining(['validate', 'plan', 'schema']));
     for (const n of names) {
-      const h = taupage([n, '--help']);
+      const h = await taupage([n, '--help']);
       expect(h.code, n).toBe(0);
       expect(h.stdout, n).toMatch(new RegExp(`usage: taupage ${n}`));
     }
-    const v = taupage(['--version']);
+    const v = await taupage(['--version']);
     expect(v.stdout).toMatch(/^taupage \d+\.\d+\.\d+/);
-    expect(taupage(['frobnicate']).code).toBe(2);
+    expect((await taupage(['frobnicate'])).code).toBe(2);
   });
 });

@@ -4,14 +4,14 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { REPO } from '../support/built-agent.js';
+import { REPO } from '../harness/repo.js';
 import { dockerFromEnv } from '../fakes/demo-image.js';
-import { inspectApp } from '../support/full-boot.js';
-import { lockApp } from '../helpers/app-lock.js';
+import { inspectApp } from '../harness/world.js';
+import { lockApp } from '../harness/app-lock.js';
+import { scratchDir } from '../harness/scratch.js';
 
 const dirs: string[] = [];
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -60,8 +60,7 @@ function expectShown(out: string): void {
 
 describe.sequential('scripts/demo', () => {
   it('--keep boots the demo instance and leaves it running; --stop stops exactly what it started', async () => {
-    const scratch = await mkdtemp(join(tmpdir(), 'taupage-demo-'));
-    dirs.push(scratch);
+    const scratch = await scratchDir('demo');
     // The engine and registry of the test run are reused (and so must be left running). The test
     // holds the taupageapp lock from --keep to --stop, so no other test file takes the container
     // in between (the script would release it when --keep exits).
@@ -99,8 +98,7 @@ describe.sequential('scripts/demo', () => {
   it('without a Docker engine it starts dockerd and a registry of its own, and stops them after the run', async () => {
     const work = join(REPO, '.tmp', 'demo-e2e'); // dockerd's overlay2 data must not be on tmpfs
     dirs.push(work);
-    const scratch = await mkdtemp(join(tmpdir(), 'taupage-demo-'));
-    dirs.push(scratch);
+    const scratch = await scratchDir('demo');
     const env: NodeJS.ProcessEnv = { ...process.env, TAUPAGE_WORK: work, LOCAL_CLOUD_DIR: join(scratch, 'local-cloud') };
     delete env.DOCKER_HOST;
     delete env.TAUPAGE_REGISTRY;

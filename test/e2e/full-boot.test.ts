@@ -7,23 +7,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { request } from 'undici';
 import { kmsValue } from '../fakes/kms.js';
-import { lockApp } from '../helpers/app-lock.js';
+import { lockApp } from '../harness/app-lock.js';
 import { DEMO_PORT, type DemoImage } from '../fakes/demo-image.js';
-import {
-  MINT_BUCKET,
-  agentSettings,
-  execInApp,
-  freePort,
-  gateCounts,
-  inspectApp,
-  removeApp,
-  startWorld,
-  userData,
-  type Instance,
-  type World,
-} from '../support/full-boot.js';
+import { MINT_BUCKET, agentSettings, execInApp, gateCounts, inspectApp, removeApp, startWorld, type Instance, type World } from '../harness/world.js';
+import { freePort, httpGet } from '../harness/net.js';
+import { userData } from '../harness/user-data.js';
+import { jsonLines } from '../harness/log-lines.js';
+import { stepOf } from '../harness/boot.js';
 import { LABELS } from '../../agent/src/steps/container/plan.js';
 
 const SECRETS = { db: 'e2e-db-password-77', scalyr: 'e2e-scalyr-key-88' };
@@ -53,13 +44,6 @@ afterAll(async () => {
   await unlock?.();
 });
 
-function jsonLines(stdout: string): Array<Record<string, unknown>> {
-  return stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
 async function allFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true })) {
@@ -69,14 +53,6 @@ async function allFiles(dir: string): Promise<string[]> {
   }
   return out;
 }
-
-async function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
-  const res = await request(`http://127.0.0.1:${port}${path}`);
-  return { status: res.statusCode, body: await res.body.text() };
-}
-
-const stepOf = (s: { steps: Array<{ id: string }> }, id: string) =>
-  s.steps.find((x) => x.id === id) as { id: string; outcome: string; startedAt: string; durationMs: number; errorCode?: string; message?: string };
 
 describe.sequential('taupage boot with the application container', () => {
   let webPort: number;
@@ -138,9 +114,9 @@ describe.sequential('taupage boot with the application container', () => {
       facts: { signal: 'SUCCESS', signalSent: true, container: 'created' },
     });
     expect(await readFile(join(instance.root, 'run/taupage/result.json'), 'utf8').then(JSON.parse)).toEqual(status);
-    for (const id of ['user-data', 'credentials', 'container', 'signal']) expect(stepOf(status, id).outcome).toBe('success');
-    const creds = stepOf(status, 'credentials');
-    expect(Date.parse(creds.startedAt) + creds.durationMs).toBeLessThanOrEqual(Date.parse(stepOf(status, 'container').startedAt) + 1);
+    for (const id of ['user-data', 'credentials', 'container', 'signal']) expect(stepOf(status, id)!.outcome).toBe('success');
+    const creds = stepOf(status, 'credentials')!;
+    expect(Date.parse(creds.startedAt!) + creds.durationMs!).toBeLessThanOrEqual(Date.parse(stepOf(status, 'container')!.startedAt!) + 1);
     expect(world.cloud.cloudformation.signals).toMatchObject([
       { status: 'SUCCESS', stackName: 'my-stack', logicalResourceId: 'AppServerGroup', uniqueId: 'i-0123456789abcdef0', accessKeyId: role },
     ]);
@@ -258,7 +234,7 @@ describe.sequential('taupage boot with the application container', () => {
     expect(boot.stderr).toMatch(/TPG_HEALTH_TIMEOUT; CloudFormation signalled FAILURE/);
     const status = await i.status();
     expect(status).toMatchObject({ outcome: 'failed', errorCode: 'TPG_HEALTH_TIMEOUT' });
-    expect(stepOf(status, 'container').message).toContain(`last: HTTP 404 from http://127.0.0.1:${port}/missing`);
+    expect(stepOf(status, 'container')!.message).toContain(`last: HTTP 404 from http://127.0.0.1:${port}/missing`);
     expect(world.cloud.cloudformation.signals).toMatchObject([{ status: 'FAILURE' }]);
   });
 
@@ -281,7 +257,7 @@ describe.sequential('taupage boot with the application container', () => {
     expect(status).toMatchObject({ outcome: 'failed', errorCode: code, facts: { signal: 'FAILURE', signalSent: true } });
     expect(status.imageDigest).toBeUndefined();
     expect(stepOf(status, 'container')).toMatchObject({ outcome: 'failed', errorCode: code });
-    expect(stepOf(status, 'container').message).toMatch(message);
+    expect(stepOf(status, 'container')!.message).toMatch(message);
     expect(world.cloud.cloudformation.signals).toMatchObject([{ status: 'FAILURE' }]);
     expect(gateCounts(world.gate).pulls).toBe(0);
     expect(await inspectApp(world.docker)).toBeUndefined();

@@ -1,10 +1,10 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO } from '../support/built-agent.js';
+import { REPO } from '../harness/repo.js';
+import { scratchDir } from '../harness/scratch.js';
 
 const exec = promisify(execFile);
 let dir: string;
@@ -16,7 +16,7 @@ afterAll(async () => {
 
 describe('scripts/local-cloud', () => {
   it('starts a daemon, prints its environment, takes user data, records signals, stops', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'local-cloud-'));
+    dir = await scratchDir('local-cloud');
     const ud = join(dir, 'ud.yaml');
     await writeFile(ud, '#taupage-ami-config\napplication_id: from-script\n');
     const started = await lc('start', '--user-data', ud);

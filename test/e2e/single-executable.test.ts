@@ -2,17 +2,17 @@
  * script is only the SSH hook client (sea-main.ts); every other command runs the agent from the
  * executable's assets with the code cache made at build time. Built here when missing or older
  * than the sources (about 10 s). The SSH lab and bench/ssh-hook run it against the real service. */
-import { describe, expect, it, beforeAll, afterAll } from 'vitest';
-import { execFileSync, spawn } from 'node:child_process';
+import { describe, expect, it, beforeAll } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO } from '../support/built-agent.js';
+import { AGENT_SEA as SEA, REPO } from '../harness/repo.js';
+import { runAgent } from '../harness/agent.js';
+import { scratchRoot } from '../harness/scratch.js';
 import { decodeRequest, encodeAnswer } from '../../agent/src/access/hook-protocol.js';
 
-const SEA = join(REPO, 'agent/dist/taupage');
 let dir: string;
 
 /** Missing, or a source (or the build script) changed since it was built. */
@@ -30,20 +30,10 @@ beforeAll(() => {
   if (stale()) execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs'), '--sea'], { cwd: REPO, stdio: 'ignore' });
 }, 120_000);
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tpg-sea-'));
+  dir = await scratchRoot({ purpose: 'sea' });
 });
-afterAll(() => rm(dir, { recursive: true, force: true }));
 
-function sea(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(SEA, args, { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const sea = (args: string[], env: NodeJS.ProcessEnv = {}) => runAgent(args, { command: [SEA], env });
 
 describe('agent/dist/taupage', () => {
   it('runs the agent from its assets, with the code cache accepted', async () => {

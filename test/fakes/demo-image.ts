@@ -8,7 +8,7 @@ import { mkdtemp, mkdir, writeFile, copyFile, chmod, rm, open } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { whenMain } from '../support/command.js';
+import { whenMain } from '../harness/command.js';
 import Docker from 'dockerode';
 import { dockerConnection } from '../../agent/src/adapters/dockerode-runtime.js';
 
@@ -35,7 +35,7 @@ export interface DemoImage {
 
 export function dockerFromEnv(): Docker {
   const host = process.env.DOCKER_HOST;
-  if (!host) throw new Error('DOCKER_HOST is not set: run the tests through vitest (test/setup/services.ts) or scripts/test');
+  if (!host) throw new Error('DOCKER_HOST is not set: run the tests through vitest (test/harness/services.ts) or scripts/test');
   return new Docker(dockerConnection(host));
 }
 

@@ -17,15 +17,15 @@ import { processAlive } from '../../agent/src/lib/process-alive.js';
 import { spawn } from 'node:child_process';
 import { createServer, request } from 'node:http';
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
+import { REPO } from '../harness/repo.js';
 import { startLocalCloud } from './local-cloud.js';
 import { applyFaults, type FaultState } from './http-fake.js';
 import { kmsValue } from './kms.js';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const dir = resolve(process.env.LOCAL_CLOUD_DIR ?? join(repo, '.tmp', 'local-cloud'));
+const dir = resolve(process.env.LOCAL_CLOUD_DIR ?? join(REPO, '.tmp', 'local-cloud'));
 const stateFile = join(dir, 'local-cloud.json');
 
 interface State {
@@ -134,7 +134,7 @@ async function start(args: string[]): Promise<void> {
     rmSync(stateFile, { force: true });
     const log = openSync(join(dir, 'local-cloud.log'), 'a');
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'serve'], {
-      cwd: repo,
+      cwd: REPO,
       detached: true,
       stdio: ['ignore', log, log],
       env: { ...process.env, LOCAL_CLOUD_DIR: dir },

@@ -21,6 +21,8 @@ export interface LocalCloud {
    * SDK's default chain takes the instance role credentials from the fake IMDS, as on EC2.
    */
   env(options?: { withKeys?: boolean }): Record<string, string>;
+  /** Clear every fault and forget the signals and KMS calls recorded so far (between tests). */
+  reset(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -50,6 +52,11 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
           }
         : {}),
     }),
+    reset: async () => {
+      await Promise.all([imds.faults.clear(), kms.faults.clear(), cloudformation.faults.clear()]);
+      cloudformation.signals.length = 0;
+      kms.calls.length = 0;
+    },
     close: async () => {
       await Promise.all([imds.close(), kms.close(), cloudformation.close()]);
     },

@@ -15,7 +15,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { serveUntilSignal, whenMain } from '../support/command.js';
+import { serveUntilSignal, whenMain } from '../harness/command.js';
 
 export interface Verdict {
   /** X-Trusted; omitted when undefined. */

@@ -21,8 +21,8 @@ import { startCloudFormation, type FakeCloudFormation } from '../fakes/cloudform
 import { startPierOneGate, type PierOneGate } from '../fakes/pierone.js';
 import { startFakeEven, type FakeEven } from '../fakes/even.js';
 import { buildDemoImage, dockerFromEnv, DEMO_PORT } from '../fakes/demo-image.js';
-import { startS3, type LocalS3 } from '../helpers/s3rver.js';
-import { REPO } from '../support/built-agent.js';
+import { startS3, type LocalS3 } from '../harness/s3rver.js';
+import { REPO } from '../harness/repo.js';
 import { bootImage, bridgeAddress, run, type BootedImage } from './booted-image.js';
 
 const WORK = process.env.TAUPAGE_WORK ?? join(REPO, '.tmp');

@@ -1,11 +1,11 @@
-import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { inspect } from 'node:util';
 import { KmsAdapter } from '../../agent/src/adapters/aws/kms.js';
 import { CfnAdapter } from '../../agent/src/adapters/aws/cfn.js';
 import { Secret } from '../../agent/src/lib/secret.js';
-import type { KmsEncrypted } from '../../agent/src/user-data/values.js';
-import { startKms, fakeKmsCiphertext, type FakeKms } from '../fakes/kms.js';
-import { startCloudFormation, type FakeCloudFormation } from '../fakes/cloudformation.js';
+import type { KmsEncrypted } from '../../agent/src/values/kms.js';
+import { fakeKmsCiphertext } from '../fakes/kms.js';
+import { useLocalCloud } from '../harness/lifecycle.js';
 
 const ENV_KEYS = { AWS_ACCESS_KEY_ID: 'AKIATESTADAPTERS0001', AWS_SECRET_ACCESS_KEY: 'test-secret', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 Object.assign(process.env, ENV_KEYS);
@@ -15,23 +15,8 @@ const enc = (plaintext: string, label = 'environment.X'): KmsEncrypted => ({
   ciphertext: new Secret(fakeKmsCiphertext(plaintext).toString('base64'), label),
 });
 
-let kms: FakeKms;
-let cfn: FakeCloudFormation;
-const opts = () => ({ region: 'eu-west-1', endpoint: kms.url, timeoutMs: 2_000, attempts: 5, retryBaseMs: 1 });
-
-beforeAll(async () => {
-  kms = await startKms({ region: 'eu-west-1' });
-  cfn = await startCloudFormation({ stacks: { 'my-stack': ['AppServerGroup'] } });
-});
-afterEach(async () => {
-  await kms.faults.clear();
-  await cfn.faults.clear();
-  kms.calls.length = 0;
-});
-afterAll(async () => {
-  await kms.close();
-  await cfn.close();
-});
+const cloud = useLocalCloud({ kms: { region: 'eu-west-1' }, cloudformation: { stacks: { 'my-stack': ['AppServerGroup'] } } });
+const opts = () => ({ region: 'eu-west-1', endpoint: cloud.kms.url, timeoutMs: 2_000, attempts: 5, retryBaseMs: 1 });
 
 describe('KMS adapter', () => {
   it('decrypts into a Secret that never prints, in the configured region', async () => {
@@ -40,25 +25,25 @@ describe('KMS adapter', () => {
     expect(s.reveal()).toBe('s3cr3t-value');
     expect(s.label).toBe('environment.DB_PASSWORD');
     expect(`${s} ${JSON.stringify({ s })} ${inspect(s)}`).not.toContain('s3cr3t-value');
-    expect(kms.calls).toMatchObject([{ operation: 'Decrypt', outcome: 'ok', region: 'eu-west-1', accessKeyId: ENV_KEYS.AWS_ACCESS_KEY_ID }]);
+    expect(cloud.kms.calls).toMatchObject([{ operation: 'Decrypt', outcome: 'ok', region: 'eu-west-1', accessKeyId: ENV_KEYS.AWS_ACCESS_KEY_ID }]);
     k.close();
   });
 
   it('retries ThrottlingException with backoff and succeeds', async () => {
-    kms.faults.throttleNext(3);
+    cloud.kms.faults.throttleNext(3);
     const k = new KmsAdapter(opts());
     expect((await k.decrypt(enc('after-throttling'))).reveal()).toBe('after-throttling');
-    expect(kms.calls.map((c) => c.outcome)).toEqual(['ThrottlingException', 'ThrottlingException', 'ThrottlingException', 'ok']);
+    expect(cloud.kms.calls.map((c) => c.outcome)).toEqual(['ThrottlingException', 'ThrottlingException', 'ThrottlingException', 'ok']);
     k.close();
   });
 
   it('gives up on endless throttling with TPG_KMS_UNAVAILABLE', async () => {
-    kms.faults.throttleNext(100);
+    cloud.kms.faults.throttleNext(100);
     const k = new KmsAdapter({ ...opts(), attempts: 3 });
     const err = await k.decrypt(enc('never', 'environment.TOKEN')).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'TPG_KMS_UNAVAILABLE' });
     expect((err as Error).message).toBe('KMS kept throttling the decryption of environment.TOKEN (3 attempts in eu-west-1)');
-    expect(kms.calls).toHaveLength(3);
+    expect(cloud.kms.calls).toHaveLength(3);
     k.close();
   });
 
@@ -69,26 +54,26 @@ describe('KMS adapter', () => {
     expect(err).toMatchObject({ code: 'TPG_KMS_DECRYPT_FAILED' });
     expect((err as Error).message).toBe('KMS could not decrypt logging.scalyr_account_key: InvalidCiphertextException');
     expect((err as { hint: string }).hint).toMatch(/encrypt the plaintext again/);
-    expect(kms.calls).toHaveLength(1);
+    expect(cloud.kms.calls).toHaveLength(1);
     k.close();
   });
 
   it('decrypts several values concurrently, within its concurrency limit', async () => {
-    kms.faults.delay(100);
+    cloud.kms.faults.delay(100);
     const values = ['one', 'two', 'three', 'four', 'five', 'six'];
     const wide = new KmsAdapter(opts());
     expect((await Promise.all(values.map((v) => wide.decrypt(enc(v))))).map((s) => s.reveal())).toEqual(values);
-    expect(kms.inFlight.max).toBeGreaterThan(1);
-    kms.inFlight.max = 0;
+    expect(cloud.kms.inFlight.max).toBeGreaterThan(1);
+    cloud.kms.inFlight.max = 0;
     const narrow = new KmsAdapter({ ...opts(), concurrency: 2 });
     await Promise.all(values.map((v) => narrow.decrypt(enc(v))));
-    expect(kms.inFlight.max).toBe(2);
+    expect(cloud.kms.inFlight.max).toBe(2);
     wide.close();
     narrow.close();
   });
 
   it('reports an unreachable KMS as unavailable', async () => {
-    await kms.faults.down('refuse');
+    await cloud.kms.faults.down('refuse');
     const k = new KmsAdapter({ ...opts(), attempts: 2 });
     const err = await k.decrypt(enc('x')).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'TPG_KMS_UNAVAILABLE' });
@@ -98,14 +83,14 @@ describe('KMS adapter', () => {
 });
 
 describe('CloudFormation adapter', () => {
-  const cOpts = () => ({ region: 'eu-west-1', endpoint: cfn.url, timeoutMs: 2_000, attempts: 4, retryBaseMs: 1 });
+  const cOpts = () => ({ region: 'eu-west-1', endpoint: cloud.cloudformation.url, timeoutMs: 2_000, attempts: 4, retryBaseMs: 1 });
 
   it('signals SignalResource with the instance id, retrying throttling', async () => {
-    cfn.faults.throttleNext(2);
+    cloud.cloudformation.faults.throttleNext(2);
     const c = new CfnAdapter(cOpts());
-    const n = cfn.signals.length;
+    const n = cloud.cloudformation.signals.length;
     await c.signal({ stack: 'my-stack', resource: 'AppServerGroup', uniqueId: 'i-0abc', status: 'SUCCESS' });
-    expect(cfn.signals.slice(n)).toMatchObject([
+    expect(cloud.cloudformation.signals.slice(n)).toMatchObject([
       { stackName: 'my-stack', logicalResourceId: 'AppServerGroup', uniqueId: 'i-0abc', status: 'SUCCESS', region: 'eu-west-1' },
     ]);
     c.close();
@@ -113,18 +98,18 @@ describe('CloudFormation adapter', () => {
 
   it('fails at once with what CloudFormation said when it refuses the signal', async () => {
     const c = new CfnAdapter(cOpts());
-    const before = cfn.requests.length;
+    const before = cloud.cloudformation.requests.length;
     const err = await c.signal({ stack: 'other-stack', resource: 'AppServerGroup', uniqueId: 'i-0abc', status: 'FAILURE' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'TPG_SIGNAL_FAILED' });
     expect((err as Error).message).toBe(
       'CloudFormation refused the FAILURE signal to other-stack/AppServerGroup: ValidationError: Stack with id other-stack does not exist',
     );
-    expect(cfn.requests.length - before).toBe(1);
+    expect(cloud.cloudformation.requests.length - before).toBe(1);
     c.close();
   });
 
   it('gives up after its attempts when CloudFormation keeps failing', async () => {
-    cfn.faults.failNext(10, 500);
+    cloud.cloudformation.faults.failNext(10, 500);
     const c = new CfnAdapter({ ...cOpts(), attempts: 3 });
     const err = await c.signal({ stack: 'my-stack', resource: 'AppServerGroup', uniqueId: 'i-0abc', status: 'SUCCESS' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'TPG_SIGNAL_FAILED' });

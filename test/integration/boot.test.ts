@@ -1,41 +1,21 @@
-import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
+import { describe, it, expect, afterEach } from 'vitest';
 import { readFile, stat, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startLocalCloud, type LocalCloud } from '../fakes/local-cloud.js';
 import { kmsValue } from '../fakes/kms.js';
-import {
-  bootOnce,
-  scratchRoot,
-  removeScratchRoots,
-  setBootId,
-  clearRun,
-  stepOf,
-  FAST_CONFIG,
-  VALID_USER_DATA,
-  ENGINE_STEPS as bootGraph,
-  CONTAINER_LEFT_OUT,
-} from '../support/boot-harness.js';
-import type { AnyStep } from '../../agent/src/engine/step.js';
-import type { EndContext } from '../../agent/src/engine/context.js';
+import { bootOnce, stepOf, FAST_CONFIG, ENGINE_STEPS as bootGraph, CONTAINER_LEFT_OUT } from '../harness/boot.js';
+import { scratchRoot, setBootId, clearRun } from '../harness/scratch.js';
+import { useLocalCloud } from '../harness/lifecycle.js';
+import { VALID_USER_DATA } from '../harness/user-data.js';
+import type { AnyStep } from '../../agent/src/steps/step.js';
+import type { EndContext } from '../../agent/src/steps/context.js';
+import type { ContainerRuntime } from '../../agent/src/ports/container-runtime.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
-import { isKmsEncrypted } from '../../agent/src/user-data/values.js';
+import { isKmsEncrypted } from '../../agent/src/values/kms.js';
 import { runValidate } from '../../agent/src/cli/validate.js';
 import { NOT_IMPLEMENTED_NOTE } from '../../agent/src/engine/runner.js';
 
-let cloud: LocalCloud;
-beforeAll(async () => {
-  cloud = await startLocalCloud();
-});
-afterEach(async () => {
-  await Promise.all([cloud.imds.faults.clear(), cloud.kms.faults.clear(), cloud.cloudformation.faults.clear()]);
-  cloud.cloudformation.signals.length = 0;
-  cloud.kms.calls.length = 0;
-  cloud.imds.setUserData(VALID_USER_DATA);
-});
-afterAll(async () => {
-  await cloud.close();
-  await removeScratchRoots();
-});
+const cloud = useLocalCloud();
+afterEach(() => cloud.imds.setUserData(VALID_USER_DATA));
 
 const withStep = (extra: AnyStep, replace?: string): AnyStep[] => [...bootGraph.filter((s) => s.id !== replace), extra];
 const failing = (id: string, code: AgentError['code'], message: string): AnyStep => ({
@@ -44,7 +24,7 @@ const failing = (id: string, code: AgentError['code'], message: string): AnyStep
   apply: async () => Promise.reject(new AgentError(code, message)),
 });
 
-// The engine's boots: the container is planned, its effects left out (see boot-harness.ts);
+// The engine's boots: the container is planned, its effects left out (see test/harness/boot.ts);
 // whole boots with the real container are in test/e2e/full-boot.test.ts.
 describe('taupage boot against the local cloud', () => {
   it('completes the steps, writes status, result, metrics and /meta/taupage.yaml, and signals SUCCESS', async () => {
@@ -56,6 +36,7 @@ describe('taupage boot against the local cloud', () => {
       state: 'ended',
       outcome: 'success',
       instanceId: 'i-0123456789abcdef0',
+      region: 'eu-central-1',
       facts: { signal: 'SUCCESS', signalSent: true },
     });
     expect(b.status.configHash).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -195,7 +176,7 @@ describe('taupage boot against the local cloud', () => {
   });
 
   it('runs once per boot: a second boot in the same boot exits 0 and says so', async () => {
-    const root = await scratchRoot('11111111-2222-3333-4444-555555555555');
+    const root = await scratchRoot({ bootId: '11111111-2222-3333-4444-555555555555' });
     const first = await bootOnce(cloud, { root });
     expect(first.run.outcome).toBe('success');
     const second = await bootOnce(cloud, { root });
@@ -206,7 +187,7 @@ describe('taupage boot against the local cloud', () => {
   });
 
   it('on a reboot re-applies everything and ends in the same state; removed keys do not survive', async () => {
-    const root = await scratchRoot('boot-one');
+    const root = await scratchRoot({ bootId: 'boot-one' });
     const withExtra = `${VALID_USER_DATA}hostname: first\n`;
     cloud.imds.setUserData(withExtra);
     const first = await bootOnce(cloud, { root });
@@ -314,13 +295,14 @@ describe('KMS values in a boot', () => {
 });
 
 describe('shutdown after a successful boot', () => {
+  /** An application container that exits with `code` (the shutdown step only waits for it). */
   const app = (code: number, calls: string[] = []) => ({
-    appContainer: async () => ({
+    containerRuntime: {
       waitForExit: async () => {
         calls.push('wait');
         return code;
       },
-    }),
+    } as unknown as ContainerRuntime,
   });
   const shutdownYaml = (root: string, fail = false) =>
     `${FAST_CONFIG}shutdown:\n  command: [sh, -c, 'echo "exit $TAUPAGE_APP_EXIT_CODE" > ${root}/powered-off${fail ? '; exit 7' : ''}']\n`;
@@ -328,7 +310,7 @@ describe('shutdown after a successful boot', () => {
   it('on-exit: waits for the application, then runs the shutdown command', async () => {
     cloud.imds.setUserData(`${VALID_USER_DATA}shutdown: on-exit\n`);
     const root = await scratchRoot();
-    const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root), factories: app(3) });
+    const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root), ports: app(3) });
     expect(b.run).toMatchObject({ exitCode: 0, outcome: 'success' });
     expect(await readFile(join(root, 'powered-off'), 'utf8')).toBe('exit 3\n');
     expect(b.result).toMatchObject({ outcome: 'success', facts: { applicationExitCode: 3 } });
@@ -339,11 +321,11 @@ describe('shutdown after a successful boot', () => {
   it('on-success: a failing application leaves the instance running', async () => {
     cloud.imds.setUserData(`${VALID_USER_DATA}shutdown: on-success\n`);
     const root = await scratchRoot();
-    const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root), factories: app(3) });
+    const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root), ports: app(3) });
     expect(b.run.exitCode).toBe(0);
     await expect(stat(join(root, 'powered-off'))).rejects.toThrow(/ENOENT/);
     expect(stepOf(b.result!, 'shutdown')!.note).toMatch(/exited with 3; on-success/);
-    const ok = await bootOnce(cloud, { root: await scratchRoot(), agentYaml: shutdownYaml(root), factories: app(0) });
+    const ok = await bootOnce(cloud, { root: await scratchRoot(), agentYaml: shutdownYaml(root), ports: app(0) });
     expect(ok.run.exitCode).toBe(0);
     expect(await readFile(join(root, 'powered-off'), 'utf8')).toBe('exit 0\n');
   });
@@ -355,7 +337,7 @@ describe('shutdown after a successful boot', () => {
     const b = await bootOnce(cloud, {
       root,
       agentYaml: shutdownYaml(root),
-      factories: app(0, calls),
+      ports: app(0, calls),
       steps: withStep(failing('host', 'TPG_HOST_FAILED', 'sysctl refused'), 'host'),
     });
     expect(b.run.errorCode).toBe('TPG_HOST_FAILED');
@@ -366,7 +348,7 @@ describe('shutdown after a successful boot', () => {
   it('reports a failing shutdown command without changing the boot outcome', async () => {
     cloud.imds.setUserData(`${VALID_USER_DATA}shutdown: on-exit\n`);
     const root = await scratchRoot();
-    const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root, true), factories: app(0) });
+    const b = await bootOnce(cloud, { root, agentYaml: shutdownYaml(root, true), ports: app(0) });
     expect(b.run).toMatchObject({ exitCode: 1, outcome: 'success', errorCode: 'TPG_SHUTDOWN_FAILED' });
     expect(b.result).toMatchObject({ outcome: 'success' });
     expect(stepOf(b.result!, 'shutdown')).toMatchObject({

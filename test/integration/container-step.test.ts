@@ -2,26 +2,27 @@
  * pin, run, reuse, replace, refuse, retry, health. Each test drives `applyContainer` with a
  * BootContext built here; the full-boot tests come with `taupage boot`. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSocket, type Socket } from 'node:dgram';
-import { createServer } from 'node:net';
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
-import YAML from 'yaml';
 import type Docker from 'dockerode';
-import { applyContainer, containerDeps } from '../../agent/src/steps/container/apply.js';
+import { applyContainer } from '../../agent/src/steps/container/apply.js';
 import { planContainer, LABELS, type ContainerPlan } from '../../agent/src/steps/container/plan.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
-import { digestRef } from '../../agent/src/user-data/image-ref.js';
+import { digestRef } from '../../agent/src/values/image-ref.js';
 import { validateUserData } from '../../agent/src/user-data/validate.js';
 import { startPierOneGate, type PierOneGate, type GateRequest } from '../fakes/pierone.js';
 import { buildDemoImage, dockerFromEnv, DEMO_PORT, type DemoImage } from '../fakes/demo-image.js';
-import { testBoot, type TestBoot, type TestBootOptions } from '../helpers/boot-context.js';
-import { lockApp } from '../helpers/app-lock.js';
+import { testBoot, type TestBoot, type TestBootOptions } from '../harness/boot-context.js';
+import { lockApp } from '../harness/app-lock.js';
+import { freePort, httpGet, udpSink, type UdpSink } from '../harness/net.js';
+import { scratchRoot } from '../harness/scratch.js';
+import { registryFromEnv } from '../harness/services.js';
+import { userData as userDataOf } from '../harness/user-data.js';
+import { inspectApp as inspect, removeApp as remove } from '../harness/world.js';
 
-const registry = process.env.TAUPAGE_REGISTRY!;
+let registry: string;
 const org = `step${randomBytes(3).toString('hex')}`;
 const IDENTITY = 'MIAGCSqGSIb3DQEHAqCAMIACAQExCzAJBgUrDgMCGgUAMIAGCSqGSIb3DQEHAaCAJIAEggHbewog';
 const KMS_CIPHERTEXT = Buffer.from('ciphertext-of-the-api-token').toString('base64');
@@ -32,28 +33,15 @@ let docker: Docker;
 let gate: PierOneGate;
 let unlock: () => Promise<void>;
 let root: string;
-let syslog: Socket;
-let syslogPort: number;
-const syslogLines: string[] = [];
+let syslog: UdpSink;
 const images: Record<string, DemoImage> = {};
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function userData(fields: Record<string, unknown>): string {
-  return `#taupage-ami-config\n${YAML.stringify({ application_id: 'demo-app', application_version: '1.0', runtime: 'Docker', ...fields })}`;
-}
+const userData = (fields: Record<string, unknown>) => userDataOf({ application_id: 'demo-app', ...fields });
 
 function agentConfig(over: { docker?: object; pierone?: object } = {}): Record<string, unknown> {
   return {
     root,
-    docker: { host: process.env.DOCKER_HOST, syslog_address: `udp://127.0.0.1:${syslogPort}`, ...over.docker },
+    docker: { host: process.env.DOCKER_HOST, syslog_address: syslog.address, ...over.docker },
     pierone: { registries: [gate.address], attempts: 4, request_timeout_ms: 3_000, ...over.pierone },
   };
 }
@@ -73,7 +61,7 @@ async function run(
   const plan = planContainer({ settings: boot.settings, config: boot.ctx.config, paths: boot.ctx.paths });
   options.tune?.(plan);
   try {
-    await applyContainer(plan, boot.ctx, { ...containerDeps(boot.ctx), progressIntervalMs: 0 });
+    await applyContainer(plan, boot.ctx, { progressIntervalMs: 0 });
     return { boot, plan };
   } catch (e) {
     if (!(e instanceof AgentError)) throw e;
@@ -81,32 +69,13 @@ async function run(
   }
 }
 
-async function inspectApp(): Promise<Docker.ContainerInspectInfo | undefined> {
-  return docker
-    .getContainer('taupageapp')
-    .inspect()
-    .catch((e: { statusCode?: number }) => {
-      if (e.statusCode === 404) return undefined;
-      throw e;
-    });
-}
-
-async function removeApp(): Promise<void> {
-  await docker
-    .getContainer('taupageapp')
-    .remove({ force: true })
-    .catch(() => undefined);
-}
+const inspectApp = () => inspect(docker);
+const removeApp = () => remove(docker);
 
 /** Remove every local copy of an image, so the next pull really pulls. */
 async function forgetImage(digest: string): Promise<void> {
   const found = await docker.listImages({ digests: true });
   for (const i of found) if ((i.RepoDigests ?? []).some((d) => d.endsWith(`@${digest}`))) await docker.getImage(i.Id).remove({ force: true });
-}
-
-async function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
-  const res = await request(`http://127.0.0.1:${port}${path}`);
-  return { status: res.statusCode, body: await res.body.text() };
 }
 
 /** What the registry's tag names right now (straight from the registry, not through the gate). */
@@ -147,16 +116,13 @@ function expectMatchesPlan(info: Docker.ContainerInspectInfo, plan: ContainerPla
 }
 
 beforeAll(async () => {
-  if (!registry || !process.env.DOCKER_HOST) throw new Error('needs DOCKER_HOST and TAUPAGE_REGISTRY (test/setup/services.ts)');
+  registry = registryFromEnv();
   unlock = await lockApp();
   docker = dockerFromEnv();
   await removeApp();
-  root = await mkdtemp(join(tmpdir(), 'taupage-container-'));
+  root = await scratchRoot({ purpose: 'container' });
   for (const d of ['meta/credentials', 'mounts/data', 'var/log', 'var/log-custom', 'etc/ssl/certs']) await mkdir(join(root, d), { recursive: true });
-  syslog = createSocket('udp4');
-  syslog.on('message', (m) => syslogLines.push(m.toString('utf8')));
-  await new Promise<void>((resolve) => syslog.bind(0, '127.0.0.1', () => resolve()));
-  syslogPort = syslog.address().port;
+  syslog = await udpSink();
   gate = await startPierOneGate({ registry });
   const build = async (name: string, opts: Partial<Parameters<typeof buildDemoImage>[1]> = {}) => {
     images[name] = await buildDemoImage(docker, { reference: `${registry}/${org}/${name}`, ...opts });
@@ -176,7 +142,6 @@ afterAll(async () => {
   if (docker) await removeApp();
   await gate?.close();
   syslog?.close();
-  if (root) await rm(root, { recursive: true, force: true });
   await unlock?.();
 });
 
@@ -236,7 +201,7 @@ describe.sequential('container step', () => {
       [`${DEMO_PORT}/tcp`]: [{ HostIp: '', HostPort: String(webPort) }],
       '5353/udp': [{ HostIp: '', HostPort: String(udpPort) }],
     });
-    expect(info.HostConfig.LogConfig).toEqual({ Type: 'syslog', Config: { tag: 'demo-app', 'syslog-address': `udp://127.0.0.1:${syslogPort}` } });
+    expect(info.HostConfig.LogConfig).toEqual({ Type: 'syslog', Config: { tag: 'demo-app', 'syslog-address': syslog.address } });
     expect(info.Config.Labels![LABELS.imageDigest]).toBe(digest);
     expect(info.Config.Labels![LABELS.applicationId]).toBe('demo-app');
     expect((info.HostConfig as { ShmSize?: number }).ShmSize).toBe(32 * 1024 * 1024);
@@ -245,7 +210,7 @@ describe.sequential('container step', () => {
     const page = await httpGet(webPort, '/');
     expect(page.status).toBe(200);
     expect(page.body).toContain('Hello from Taupage');
-    await expect.poll(() => syslogLines.find((l) => l.includes('demo app starting as uid 999')), { timeout: 5_000 }).toMatch(/demo-app/);
+    await expect.poll(() => syslog.lines.find((l) => l.includes('demo app starting as uid 999')), { timeout: 5_000 }).toMatch(/demo-app/);
 
     // Pulled by digest through Pier One, with progress in the log.
     expect(gate.seen('manifest', (r) => r.reference === digest).length).toBeGreaterThan(0);

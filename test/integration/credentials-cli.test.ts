@@ -1,74 +1,28 @@
 /*! `taupage credentials --once|--watch` as a process, against a real S3 server: exit codes, the
  * watcher surviving an S3 outage and resuming, SIGTERM stopping it even mid-request, and no
  * credential value in anything it prints or records. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startS3, type LocalS3 } from '../helpers/s3rver.js';
-import { startFaultProxy, type FaultProxy } from '../fakes/fault-proxy.js';
-import { APP, BUCKET, SECRET_MARK, clientJson, scratch, userJson, type Scratch, removeScratches } from '../helpers/credentials-env.js';
-import { applyCredentials } from '../../agent/src/steps/credentials/apply.js';
+import { useFaultProxy, useS3 } from '../harness/lifecycle.js';
+import { startAgent, type RunningAgent } from '../harness/agent.js';
+import { waitFor } from '../harness/wait.js';
+import { APP, BUCKET, SECRET_MARK, clientJson, credentialsInstance, userJson, type CredentialsInstance } from '../harness/credentials.js';
 
-process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
-process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
-process.env.AWS_EC2_METADATA_DISABLED = 'true';
+// The SDK's standard provider chain finds these (on an instance: the role via IMDS).
+const AWS_KEYS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_EC2_METADATA_DISABLED: 'true' };
+Object.assign(process.env, AWS_KEYS);
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(REPO, 'agent/src/bin.ts');
+const s3 = useS3([BUCKET]);
+const proxy = useFaultProxy(s3);
 
-let s3: LocalS3;
-let proxy: FaultProxy;
-beforeAll(async () => {
-  s3 = await startS3([BUCKET]);
-  proxy = await startFaultProxy(s3.endpoint);
-});
-afterAll(async () => {
-  await proxy?.close();
-  await s3?.dispose();
-  await removeScratches();
-});
-
-interface Run {
-  child: ChildProcess;
-  output: () => string;
-  lines: () => Array<Record<string, unknown>>;
-  exit: Promise<number | null>;
+/** `taupage credentials ARGS --config <the instance's agent.yaml>`, left running. */
+function taupage(env: CredentialsInstance, args: string[], extraEnv: Record<string, string> = {}): RunningAgent {
+  return startAgent(['credentials', ...args, '--config', env.agentYaml], { env: { ...AWS_KEYS, TAUPAGE_LOG_LEVEL: 'info', ...extraEnv } });
 }
 
-function taupage(env: Scratch, args: string[], extraEnv: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', BIN, 'credentials', ...args, '--config', env.agentYaml], {
-    cwd: REPO,
-    env: { ...process.env, TAUPAGE_LOG_LEVEL: 'info', ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exit = once(child, 'exit').then(([code]) => code as number | null);
-  return {
-    child,
-    output: () => out,
-    lines: () =>
-      out
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-    exit,
-  };
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const local = (env: Scratch, f: string) => readFile(join(env.paths.credentialsDir, f), 'utf8').catch(() => '');
+const local = (env: CredentialsInstance, f: string) => readFile(join(env.paths.credentialsDir, f), 'utf8').catch(() => '');
 
 async function seed(version: number): Promise<void> {
   await s3.put(BUCKET, `${APP}/user.json`, userJson(version));
@@ -76,9 +30,9 @@ async function seed(version: number): Promise<void> {
 }
 
 /** A scratch instance after a boot (which records the region the refresher uses). */
-async function booted(agent: Record<string, unknown> = {}): Promise<Scratch> {
-  const env = await scratch({ endpoint: s3.endpoint, agent });
-  await applyCredentials(env.plan, env.context());
+async function booted(agent: Record<string, unknown> = {}): Promise<CredentialsInstance> {
+  const env = await credentialsInstance({ endpoint: s3.endpoint, agent });
+  await env.boot();
   return env;
 }
 
@@ -126,7 +80,7 @@ describe('taupage credentials --once', () => {
   });
 
   it('without a boot and without aws.region it says how to give the region (exit 4)', async () => {
-    const env = await scratch({ endpoint: s3.endpoint });
+    const env = await credentialsInstance({ endpoint: s3.endpoint });
     const run = taupage(env, ['--once']);
     expect(await run.exit).toBe(4);
     expect(run.output()).toContain('the S3 region is unknown');
@@ -135,7 +89,7 @@ describe('taupage credentials --once', () => {
   });
 
   it('wants exactly one of --once and --watch (exit 2)', async () => {
-    const env = await scratch({ endpoint: s3.endpoint });
+    const env = await credentialsInstance({ endpoint: s3.endpoint });
     const run = taupage(env, []);
     expect(await run.exit).toBe(2);
     expect(run.output()).toContain('give exactly one of --once and --watch');

@@ -2,16 +2,15 @@
  * loop while Mint (the test) rotates them 200 times in a real S3 server and the refresher picks
  * every rotation up. The reader must never find a file missing, empty, partial or invalid, never
  * see a version go backwards, and must end on the newest content. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { startS3, type LocalS3 } from '../helpers/s3rver.js';
-import { APP, BUCKET, REGION, clientJson, scratch, userJson, removeScratches } from '../helpers/credentials-env.js';
-import { applyCredentials } from '../../agent/src/steps/credentials/apply.js';
+import { useS3 } from '../harness/lifecycle.js';
+import { APP, BUCKET, REGION, clientJson, credentialsInstance, userJson } from '../harness/credentials.js';
 import { CredentialsRefresher } from '../../agent/src/steps/credentials/refresh.js';
 import { createS3ObjectStore } from '../../agent/src/adapters/aws/s3.js';
 import { silentLogger } from '../../agent/src/lib/log.js';
@@ -20,27 +19,22 @@ process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
 process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
 
-const READER = fileURLToPath(new URL('../helpers/credentials-reader.mjs', import.meta.url));
+const READER = fileURLToPath(new URL('../harness/credentials-reader.mjs', import.meta.url));
 const ROTATIONS = 200;
 
-let s3: LocalS3;
-beforeAll(async () => {
-  s3 = await startS3([BUCKET]);
-});
+const s3 = useS3([BUCKET]);
 // A reader left by a failed run would spin on a core for ever.
 const readers: ChildProcess[] = [];
-afterAll(async () => {
+afterAll(() => {
   for (const r of readers) if (r.exitCode === null && r.signalCode === null) r.kill('SIGKILL');
-  await s3?.dispose();
-  await removeScratches();
 });
 
 describe('credentials rotation', () => {
   it(`a reader process never sees a missing, empty, partial or invalid file over ${ROTATIONS} rotations`, async () => {
     await s3.put(BUCKET, `${APP}/user.json`, userJson(0));
     await s3.put(BUCKET, `${APP}/client.json`, clientJson(0));
-    const env = await scratch({ endpoint: s3.endpoint });
-    await applyCredentials(env.plan, env.context());
+    const env = await credentialsInstance({ endpoint: s3.endpoint });
+    await env.boot();
 
     const reader = spawn(process.execPath, [READER, env.paths.credentialsDir], { stdio: ['pipe', 'pipe', 'inherit'] });
     readers.push(reader);
@@ -57,7 +51,9 @@ describe('credentials rotation', () => {
       await s3.put(BUCKET, `${APP}/user.json`, userJson(v, (v * 37) % 300));
       await s3.put(BUCKET, `${APP}/client.json`, clientJson(v, (v * 53) % 300));
       const res = await refresher.pass({ attempts: 3, baseMs: 1, capMs: 5 });
-      expect(res.ok).toBe(true);
+      expect(res.ok, `rotation ${v}: ${JSON.stringify(res.files.map((f) => (f.outcome === 'failed' ? `${f.file}: ${f.error.message}` : f.outcome)))}`).toBe(
+        true,
+      );
       written += res.files.filter((f) => f.outcome === 'written').length;
     }
     store.close();

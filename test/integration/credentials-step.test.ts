@@ -1,16 +1,14 @@
 /*! The credentials boot step and refresh pass against a real S3 server (s3rver on loopback), with
  * a fault-injecting proxy for what s3rver cannot do (throttling, 5xx, cut bodies, redirects). */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFile, stat, writeFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startS3, type LocalS3 } from '../helpers/s3rver.js';
-import { startFaultProxy, type FaultProxy } from '../fakes/fault-proxy.js';
-import { APP, BUCKET, REGION, SECRET_MARK, clientJson, scratch, userJson, type Scratch, removeScratches } from '../helpers/credentials-env.js';
+import { useFaultProxy, useS3 } from '../harness/lifecycle.js';
+import { APP, BUCKET, REGION, SECRET_MARK, clientJson, credentialsInstance, userJson, type CredentialsInstance } from '../harness/credentials.js';
 import { applyCredentials } from '../../agent/src/steps/credentials/apply.js';
 import { steps } from '../../agent/src/steps/index.js';
 import { CredentialsRefresher } from '../../agent/src/steps/credentials/refresh.js';
 import { createS3ObjectStore } from '../../agent/src/adapters/aws/s3.js';
-import { createLogger } from '../../agent/src/lib/log.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
 
 // The SDK's standard provider chain finds these (on an instance: the role via IMDS).
@@ -18,37 +16,26 @@ process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
 process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
 
-let s3: LocalS3;
-let proxy: FaultProxy;
-
-beforeAll(async () => {
-  s3 = await startS3([BUCKET]);
-  proxy = await startFaultProxy(s3.endpoint);
-});
-afterAll(async () => {
-  await proxy?.close();
-  await s3?.dispose();
-  await removeScratches();
-});
+const s3 = useS3([BUCKET]);
+const proxy = useFaultProxy(s3);
 
 async function seed(version: number): Promise<void> {
   await s3.put(BUCKET, `${APP}/user.json`, userJson(version));
   await s3.put(BUCKET, `${APP}/client.json`, clientJson(version));
 }
 
-async function local(env: Scratch, file: string): Promise<string> {
+async function local(env: CredentialsInstance, file: string): Promise<string> {
   return readFile(join(env.paths.credentialsDir, file), 'utf8');
 }
 
 /** A refresher over the proxy (faults) or S3 directly, with its log lines collected. */
-function refresher(env: Scratch, via: 'proxy' | 's3' = 'proxy', credentials?: { accessKeyId: string; secretAccessKey: string }) {
+function refresher(env: CredentialsInstance, via: 'proxy' | 's3' = 'proxy', credentials?: { accessKeyId: string; secretAccessKey: string }) {
   const store = createS3ObjectStore({
     region: REGION,
     aws: { ...env.config.aws, endpoints: { s3: via === 'proxy' ? proxy.url : s3.endpoint } },
     ...(credentials ? { credentials } : {}),
   });
-  const log = createLogger({ destination: { write: (s: string) => void env.logLines.push(s) } });
-  return { store, r: new CredentialsRefresher({ plan: env.plan, store, region: REGION, log, statusFile: env.paths.credentialsStatus }) };
+  return { store, r: new CredentialsRefresher({ plan: env.plan, store, region: REGION, log: env.log, statusFile: env.paths.credentialsStatus }) };
 }
 
 const fast = { attempts: 3, baseMs: 1, capMs: 5 };
@@ -65,7 +52,7 @@ describe('credentials boot step', () => {
 
   it('fetches both files through the provider chain and writes them for the container user only', async () => {
     await seed(1);
-    const env = await scratch({ endpoint: s3.endpoint });
+    const env = await credentialsInstance({ endpoint: s3.endpoint });
     await applyCredentials(env.plan, env.context());
     expect(await local(env, 'user.json')).toBe(userJson(1));
     expect(await local(env, 'client.json')).toBe(clientJson(1));
@@ -82,12 +69,12 @@ describe('credentials boot step', () => {
     expect(parsed).toMatchObject({ bucket: BUCKET, applicationId: APP, region: REGION, ok: true });
     expect(parsed.files['user.json'].etag).toMatch(/^"[0-9a-f]{32}"$/);
     expect(env.records['credentials.user.json.etag']).toBe(parsed.files['user.json'].etag);
-    expectNoSecrets(status, env.logLines.join(''));
+    expectNoSecrets(status, env.logText());
   });
 
   it('owns the files as root when the container runs as the image user (root: true)', async () => {
     await seed(1);
-    const env = await scratch({ endpoint: s3.endpoint, userData: { root: true } });
+    const env = await credentialsInstance({ endpoint: s3.endpoint, userData: { root: true } });
     await applyCredentials(env.plan, env.context());
     const s = await stat(join(env.paths.credentialsDir, 'client.json'));
     expect({ mode: s.mode & 0o7777, uid: s.uid, gid: s.gid }).toEqual({ mode: 0o400, uid: 0, gid: 0 });
@@ -96,11 +83,11 @@ describe('credentials boot step', () => {
   it('waits for Mint: a 404 at first, then the objects appear, and the boot goes on', async () => {
     await s3.remove(BUCKET, `${APP}/user.json`).catch(() => undefined);
     await s3.put(BUCKET, `${APP}/client.json`, clientJson(2));
-    const env = await scratch({ endpoint: s3.endpoint });
+    const env = await credentialsInstance({ endpoint: s3.endpoint });
     const boot = applyCredentials(env.plan, env.context({ deadlineMs: 30_000 }));
     // Mint syncs once the step has seen the 404 at least once.
-    for (let i = 0; i < 500 && !env.logLines.join('').includes('TPG_S3_NOT_FOUND'); i++) await new Promise((r) => setTimeout(r, 10));
-    expect(env.logLines.join('')).toContain('not available yet');
+    for (let i = 0; i < 500 && !env.logText().includes('TPG_S3_NOT_FOUND'); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(env.logText()).toContain('not available yet');
     await s3.put(BUCKET, `${APP}/user.json`, userJson(2));
     await boot;
     expect(await local(env, 'user.json')).toBe(userJson(2));
@@ -108,7 +95,7 @@ describe('credentials boot step', () => {
 
   it('fails the boot with TPG_CREDENTIALS_FAILED at the deadline, saying why (404: Mint not synced)', async () => {
     await seed(3);
-    const env = await scratch({ endpoint: s3.endpoint, userData: { application_id: 'not-registered' } });
+    const env = await credentialsInstance({ endpoint: s3.endpoint, userData: { application_id: 'not-registered' } });
     const err = (await applyCredentials(env.plan, env.context({ deadlineMs: 1_500 })).catch((e) => e)) as AgentError;
     expect(err).toBeInstanceOf(AgentError);
     expect(err.code).toBe('TPG_CREDENTIALS_FAILED');
@@ -119,23 +106,23 @@ describe('credentials boot step', () => {
 
   it('403: says which permission the role needs, keeps the current files', async () => {
     await seed(4);
-    const env = await scratch({ endpoint: s3.endpoint });
+    const env = await credentialsInstance({ endpoint: s3.endpoint });
     await applyCredentials(env.plan, env.context());
     const { store } = refresher(env, 's3', { accessKeyId: 'UNKNOWNKEY', secretAccessKey: 'x' });
-    const err = (await applyCredentials(env.plan, env.context({ deadlineMs: 1_000 }), { store }).catch((e) => e)) as AgentError;
+    const err = (await applyCredentials(env.plan, env.context({ deadlineMs: 1_000, ports: { objectStore: store } })).catch((e) => e)) as AgentError;
     store.close();
     expect(err.code).toBe('TPG_CREDENTIALS_FAILED');
     expect(err.details?.lastCode).toBe('TPG_S3_ACCESS_DENIED');
     expect(err.hint).toContain(`s3:GetObject on arn:aws:s3:::${BUCKET}/${APP}/*`);
     expect(await local(env, 'user.json')).toBe(userJson(4));
-    expectNoSecrets(err.message, err.hint ?? '', JSON.stringify(err), env.logLines.join(''));
+    expectNoSecrets(err.message, err.hint ?? '', JSON.stringify(err), env.logText());
   });
 });
 
 describe('credentials refresh pass', () => {
   it('conditional GET: an unchanged object costs no download and the file is not rewritten', async () => {
     await seed(5);
-    const env = await scratch({ endpoint: s3.endpoint });
+    const env = await credentialsInstance({ endpoint: s3.endpoint });
     const { r, store } = refresher(env);
     await r.prepare();
     expect((await r.pass(fast)).files.map((f) => f.outcome)).toEqual(['written', 'written']);
@@ -163,7 +150,7 @@ describe('credentials refresh pass', () => {
 
   it('a local file changed behind its back is downloaded and restored, owner and mode too', async () => {
     await seed(7);
-    const env = await scratch({ endpoint: s3.endpoint });
+    const env = await credentialsInstance({ endpoint: s3.endpoint });
     const { r, store } = refresher(env);
     await r.prepare();
     await r.pass(fast);
@@ -183,7 +170,7 @@ describe('credentials refresh pass', () => {
     ['empty', ''],
   ])('an object that is %s never replaces the good file, and the error does not quote it', async (_what, body) => {
     await seed(8);
-    const env = await scratch({ endpoint: s3.endpoint });
+    const env = await credentialsInstance({ endpoint: s3.endpoint });
     const { r, store } = refresher(env);
     await r.prepare();
     await r.pass(fast);
@@ -200,12 +187,12 @@ describe('credentials refresh pass', () => {
     expect(await local(env, 'user.json')).toBe(userJson(8));
     const status = await readFile(env.paths.credentialsStatus, 'utf8');
     expect(JSON.parse(status).files['user.json'].error.code).toBe('TPG_CREDENTIALS_INVALID');
-    expectNoSecrets(failed.error.message, JSON.stringify(failed.error), status, env.logLines.join(''));
+    expectNoSecrets(failed.error.message, JSON.stringify(failed.error), status, env.logText());
   });
 
   it('throttling and 5xx are retried with backoff; when they last, the files are kept', async () => {
     await seed(9);
-    const env = await scratch({ endpoint: s3.endpoint });
+    const env = await credentialsInstance({ endpoint: s3.endpoint });
     const { r, store } = refresher(env);
     await r.prepare();
     proxy.faults.push({ kind: 'error', status: 503, code: 'SlowDown' }, { kind: 'error', status: 500, code: 'InternalError' });
@@ -236,7 +223,7 @@ describe('credentials refresh pass', () => {
 
   it('a body cut short or a reset connection never replaces the file', async () => {
     await seed(11);
-    const env = await scratch({ endpoint: s3.endpoint });
+    const env = await credentialsInstance({ endpoint: s3.endpoint });
     const { r, store } = refresher(env);
     await r.prepare();
     await r.pass(fast);
@@ -258,7 +245,7 @@ describe('credentials refresh pass', () => {
 
   it('a bucket in another region: says where it is and what to set', async () => {
     await seed(13);
-    const env = await scratch({ endpoint: s3.endpoint });
+    const env = await credentialsInstance({ endpoint: s3.endpoint });
     const { r, store } = refresher(env);
     await r.prepare();
     proxy.always = { kind: 'error', status: 301, code: 'PermanentRedirect', headers: { 'x-amz-bucket-region': 'eu-central-1' } };
@@ -275,7 +262,10 @@ describe('credentials refresh pass', () => {
 
   it('a request that never answers times out as S3 unavailable; the files stay', async () => {
     await seed(16);
-    const env = await scratch({ endpoint: s3.endpoint, agent: { aws: { endpoints: { s3: proxy.url }, s3_force_path_style: true, request_timeout_ms: 200 } } });
+    const env = await credentialsInstance({
+      endpoint: s3.endpoint,
+      agent: { aws: { endpoints: { s3: proxy.url }, s3_force_path_style: true, request_timeout_ms: 200 } },
+    });
     const { r, store } = refresher(env);
     await r.prepare();
     await r.pass(fast);
@@ -296,7 +286,7 @@ describe('credentials refresh pass', () => {
 
   it('a credentials directory removed by hand comes back at the next pass', async () => {
     await seed(18);
-    const env = await scratch({ endpoint: s3.endpoint });
+    const env = await credentialsInstance({ endpoint: s3.endpoint });
     const { r, store } = refresher(env, 's3');
     await r.prepare();
     await r.pass(fast);
@@ -309,7 +299,7 @@ describe('credentials refresh pass', () => {
 
   it('S3 down, then up: the files are kept, the error says S3 is unreachable, then it resumes', async () => {
     await seed(14);
-    const env = await scratch({ endpoint: s3.endpoint });
+    const env = await credentialsInstance({ endpoint: s3.endpoint });
     const { r, store } = refresher(env, 's3');
     await r.prepare();
     await r.pass(fast);

@@ -2,21 +2,21 @@
  * step uses), cancelling, missing containers, and an engine that is not there. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { DockerodeRuntime, appContainer } from '../../agent/src/adapters/dockerode-runtime.js';
+import { DockerodeRuntime } from '../../agent/src/adapters/dockerode-runtime.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
 import { buildDemoImage, dockerFromEnv, type DemoImage } from '../fakes/demo-image.js';
+import { registryFromEnv } from '../harness/services.js';
 
 const name = `tpg-runtime-${randomBytes(3).toString('hex')}`;
 let image: DemoImage;
 let runtime: DockerodeRuntime;
 
 beforeAll(async () => {
-  if (!process.env.DOCKER_HOST || !process.env.TAUPAGE_REGISTRY) throw new Error('needs DOCKER_HOST and TAUPAGE_REGISTRY (test/setup/services.ts)');
   image = await buildDemoImage(dockerFromEnv(), {
-    reference: `${process.env.TAUPAGE_REGISTRY}/${name}/exit:1.0`,
+    reference: `${registryFromEnv()}/${name}/exit:1.0`,
     cmd: ['/bin/busybox', 'sh', '-c', 'read -t 1 x; exit 3'],
   });
-  runtime = new DockerodeRuntime({ host: process.env.DOCKER_HOST, requestTimeoutMs: 10_000, baseMs: 20, capMs: 100 });
+  runtime = new DockerodeRuntime({ host: process.env.DOCKER_HOST!, requestTimeoutMs: 10_000, baseMs: 20, capMs: 100 });
 });
 
 afterAll(async () => {
@@ -45,7 +45,7 @@ describe('DockerodeRuntime', () => {
     });
     await runtime.startApp(name);
     await runtime.startApp(name); // starting a running container is fine
-    expect(await appContainer(runtime, name).waitForExit()).toBe(3);
+    expect(await runtime.waitForExit(name)).toBe(3);
     expect(await runtime.waitForExit(name)).toBe(3);
     expect(await runtime.inspectApp(name)).toMatchObject({ status: 'exited', restartCount: 1, exitCode: 3 });
   });

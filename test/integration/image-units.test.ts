@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO } from '../support/built-agent.js';
+import { REPO } from '../harness/repo.js';
 
 const UNITS = join(REPO, 'systemd');
 const BUNDLE = join(REPO, 'agent/dist/taupage.mjs');

@@ -7,9 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { PierOneTrust } from '../../agent/src/adapters/pierone.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
 import { Secret } from '../../agent/src/lib/secret.js';
-import { parseImageRef, type ImageRef } from '../../agent/src/user-data/image-ref.js';
+import { parseImageRef, type ImageRef } from '../../agent/src/values/image-ref.js';
 import { startPierOneGate, type PierOneGate } from '../fakes/pierone.js';
 import { buildDemoImage, dockerFromEnv, type DemoImage } from '../fakes/demo-image.js';
+import { registryFromEnv } from '../harness/services.js';
 
 const registry = process.env.TAUPAGE_REGISTRY!;
 const org = `trust${randomBytes(3).toString('hex')}`;
@@ -33,7 +34,7 @@ async function refusal(p: Promise<unknown>): Promise<AgentError> {
 }
 
 beforeAll(async () => {
-  if (!registry || !process.env.DOCKER_HOST) throw new Error('needs DOCKER_HOST and TAUPAGE_REGISTRY (test/setup/services.ts)');
+  registryFromEnv();
   image = await buildDemoImage(dockerFromEnv(), { reference: `${registry}/${org}/app:1.0` });
   gate = await startPierOneGate({ registry });
 });

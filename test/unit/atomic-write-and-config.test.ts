@@ -1,15 +1,15 @@
 // Atomic writes (mode, content, no leftovers) and the agent config's precedence and errors.
 import { describe, it, expect } from 'vitest';
-import { mkdtemp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../agent/src/lib/atomic-write.js';
 import { configFromText, loadConfig } from '../../agent/src/config/load.js';
+import { scratchDir } from '../harness/scratch.js';
 import { paths } from '../../agent/src/config/paths.js';
 
 describe('writeFileAtomic', () => {
   it('writes the content with exactly the mode asked, leaving no temp file', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tpg-aw-'));
+    const dir = await scratchDir('aw');
     const f = join(dir, 'sub', 'creds.json');
     const old = process.umask(0o077);
     try {
@@ -28,7 +28,7 @@ describe('writeFileAtomic', () => {
 
 describe('agent config', () => {
   it('takes defaults, then the file, then the environment', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tpg-cfg-'));
+    const dir = await scratchDir('cfg');
     const file = join(dir, 'agent.yaml');
     await writeFile(file, 'boot:\n  deadline_seconds: 300\ndocker:\n  host: unix:///from/file.sock\n');
     const { config, paths: p } = await loadConfig({ file, env: { DOCKER_HOST: 'unix:///from/env.sock', TAUPAGE_ROOT: dir } });

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { planSteps, runPhase, summarize, NOT_IMPLEMENTED_NOTE, NOTHING_TO_DO_NOTE, type StepResult } from '../../agent/src/engine/runner.js';
-import { checkStepGraph, type AnyStep, type StepPhase } from '../../agent/src/engine/step.js';
+import { checkStepGraph, type AnyStep, type StepPhase } from '../../agent/src/steps/step.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
 import { realClock } from '../../agent/src/lib/clock.js';
 import { silentLogger } from '../../agent/src/lib/log.js';

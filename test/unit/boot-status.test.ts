@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { render, formatDuration } from '../../agent/src/cli/status.js';
+import { scratchDir } from '../harness/scratch.js';
 import { renderMetrics } from '../../agent/src/engine/metrics.js';
 import { StatusWriter, type BootStatus } from '../../agent/src/engine/status.js';
 import { acquireBootLock } from '../../agent/src/engine/lock.js';
@@ -94,7 +94,7 @@ describe('boot metrics', () => {
 
 describe('status writer and scrubber', () => {
   it('scrubs registered plaintexts from what it writes, and refuses secret-named facts', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'taupage-status-'));
+    const root = await scratchDir('status');
     const p = paths(root);
     const scrubber = new Scrubber();
     scrubber.add('tops3cret"x');
@@ -117,7 +117,7 @@ describe('status writer and scrubber', () => {
   });
 
   it('takes over a lock left by an earlier boot, but not one of this boot', async () => {
-    const file = join(await mkdtemp(join(tmpdir(), 'taupage-lock-')), 'run/boot.lock');
+    const file = join(await scratchDir('lock'), 'run/boot.lock');
     expect(await acquireBootLock(file, { bootId: 'one', pid: 1, startedAt: 't1' })).toEqual({ acquired: true });
     expect(await acquireBootLock(file, { bootId: 'one', pid: 2, startedAt: 't2' })).toEqual({
       acquired: false,

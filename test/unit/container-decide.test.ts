@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decideContainer } from '../../agent/src/steps/container/decide.js';
 import { planContainer, LABELS } from '../../agent/src/steps/container/plan.js';
 import { configFromText } from '../../agent/src/config/load.js';
-import { settingsFrom } from '../helpers/boot-context.js';
+import { settingsFrom } from '../harness/boot-context.js';
 import type { AppState } from '../../agent/src/ports/container-runtime.js';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;

@@ -1,10 +1,10 @@
 /*! Pure parts of the credentials feature: what counts as a Mint object, how S3's answers become
  * errors that say what to do, the watcher's jitter, and stale temp files. */
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, writeFile, utimes, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile, utimes, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkCredentialFile } from '../../agent/src/steps/credentials/validate.js';
+import { scratchDir } from '../harness/scratch.js';
 import { mapS3Error } from '../../agent/src/adapters/aws/s3.js';
 import { nextDelayMs } from '../../agent/src/steps/credentials/watch.js';
 import { removeStaleTemps } from '../../agent/src/steps/credentials/files.js';
@@ -91,12 +91,11 @@ describe('nextDelayMs', () => {
 
 describe('removeStaleTemps', () => {
   it('removes only old temp files of the credentials files', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tpg-tmp-'));
+    const dir = await scratchDir('tmp');
     for (const f of ['.user.json.1.aa.tmp', '.client.json.2.bb.tmp', '.user.json.3.cc.tmp', '.other.1.dd.tmp', 'user.json']) await writeFile(join(dir, f), 'x');
     const old = new Date(Date.now() - 3_600_000);
     for (const f of ['.user.json.1.aa.tmp', '.client.json.2.bb.tmp', '.other.1.dd.tmp']) await utimes(join(dir, f), old, old);
     expect(await removeStaleTemps(dir, ['user.json', 'client.json'], Date.now())).toBe(2);
     expect((await readdir(dir)).sort()).toEqual(['.other.1.dd.tmp', '.user.json.3.cc.tmp', 'user.json']);
-    await rm(dir, { recursive: true });
   });
 });

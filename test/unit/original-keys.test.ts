@@ -1,7 +1,7 @@
 // Every key of the original Taupage (reference §1.4 and the logging keys of §5) has a place in the
 // schema: implemented, or accepted with a warning that names it as unsupported. None is "unknown".
 import { describe, it, expect } from 'vitest';
-import { userDataSchema } from '../../agent/src/user-data/schema.js';
+import { userDataSchema } from '../../agent/src/steps/schema.js';
 
 const TOP_LEVEL = `application_id application_version runtime source root ports health_check_path health_check_port
 health_check_timeout_seconds healthcheck notify_cfn environment tokeninfo_url local_planb_tokeninfo

@@ -1,7 +1,7 @@
 // The user-data contract's rules, one behaviour each, as a team sees them.
 import { describe, it, expect } from 'vitest';
 import { validateUserData } from '../../agent/src/user-data/validate.js';
-import { isKmsEncrypted } from '../../agent/src/user-data/values.js';
+import { isKmsEncrypted } from '../../agent/src/values/kms.js';
 import { Secret } from '../../agent/src/lib/secret.js';
 
 const BASE = '#taupage-ami-config\napplication_id: my-app\napplication_version: "1.0"\nruntime: Docker\nsource: pierone.stups.zalan.do/team/my-app:1.0\n';

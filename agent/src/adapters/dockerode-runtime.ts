@@ -11,7 +11,6 @@ import { retry, withTimeout } from '../lib/retry.js';
 import { isSecret } from '../lib/secret.js';
 import type { AppSpec, AppState, ContainerRuntime, PulledImage, PullOptions } from '../ports/container-runtime.js';
 import { CONNECTION_CODES, engineMessage, pullOnce } from './docker-pull.js';
-import type { AppContainer } from '../ports/app-container.js';
 
 export interface DockerRuntimeOptions {
   /** DOCKER_HOST form: unix:///path, tcp://host:port, or a socket path. */
@@ -321,9 +320,4 @@ export function containerBody(spec: AppSpec): Record<string, unknown> {
       LogConfig: { Type: spec.logConfig.type, Config: spec.logConfig.config },
     },
   };
-}
-
-/** The application container as the shutdown step waits on it. */
-export function appContainer(runtime: ContainerRuntime, name: string): AppContainer {
-  return { waitForExit: (signal) => runtime.waitForExit(name, signal) };
 }

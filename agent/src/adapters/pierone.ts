@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { request } from './http/undici.js';
 import { AgentError, errorMessage } from '../lib/errors.js';
 import { retry, withTimeout } from '../lib/retry.js';
-import { isLoopbackRegistry, type ImageRef } from '../user-data/image-ref.js';
+import { isLoopbackRegistry, type ImageRef } from '../values/image-ref.js';
 import type { ApprovedImage, RegistryCredentials, RegistryTrust } from '../ports/registry-trust.js';
 
 export const MANIFEST_MEDIA_TYPES = [

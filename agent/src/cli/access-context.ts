@@ -1,9 +1,9 @@
 /*! Wire the SSH access commands (ssh-service, ssh expire) to the real system: agent config, local
  * accounts, the audit log under paths(root), syslog through logger(1), and Even loaded only when
- * a grant needs it (so `ssh expire` loads no HTTP client). */
+ * a grant needs it (so `ssh expire` loads no HTTP client). The adapters come from adapters/index.ts. */
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { realClock } from '../lib/clock.js';
-import { linuxAccounts } from '../adapters/linux-accounts.js';
+import { realPorts } from '../adapters/index.js';
 import { SshAuditLog } from '../audit/ssh-audit-log.js';
 import { sendToSyslog } from '../audit/syslog.js';
 import { readInstanceId } from '../access/instance-id.js';
@@ -26,11 +26,13 @@ export function contextFor({ config, paths }: Pick<LoadedConfig, 'config' | 'pat
   let instanceId: string | undefined;
   let even: Promise<AccessService> | undefined;
   const ssh = config.ssh;
+  const ports = realPorts({ config });
+  const accessService = ports.accessService();
   return {
     config,
     paths,
     clock: realClock,
-    accounts: linuxAccounts(),
+    accounts: ports.accounts(),
     audit: auditLogFor(paths),
     syslog: (line, severity) => sendToSyslog(line, { socket: ssh.audit_syslog_socket, severity }),
     instanceId: async () => {
@@ -39,10 +41,7 @@ export function contextFor({ config, paths }: Pick<LoadedConfig, 'config' | 'pat
       if (id !== 'unknown') instanceId = id;
       return id;
     },
-    even: () =>
-      (even ??= import('../adapters/even.js').then((m) =>
-        m.evenClient({ url: ssh.even_url ?? '', timeoutMs: ssh.request_timeout_ms, attempts: ssh.attempts }),
-      )),
+    even: () => (even ??= Promise.resolve(accessService.warm?.()).then(() => accessService)),
     resolve: resolveHost,
     hop: (address, words, agentSocket) =>
       hop(address, words, { port: ssh.remote_host_port, timeoutMs: 30_000, knownHosts: ssh.remote_host_known_hosts, ...(agentSocket ? { agentSocket } : {}) }),

@@ -10,8 +10,9 @@ import { DEFAULT_RETRY } from '../lib/retry.js';
 import { createLogger } from '../lib/log.js';
 import { planCredentials } from '../steps/credentials/plan.js';
 import { CredentialsRefresher, describeFailures, type PassResult } from '../steps/credentials/refresh.js';
-import { readCredentialsStatus } from '../steps/credentials/status.js';
 import { watchCredentials } from '../steps/credentials/watch.js';
+import { readBootStatus } from '../engine/status.js';
+import { realPorts } from '../adapters/index.js';
 
 export const USAGE = 'taupage credentials --once|--watch [--interval SECONDS] [--config FILE]';
 
@@ -48,10 +49,11 @@ export async function runCredentials(argv: string[], io: Io): Promise<number> {
     log.info('mint_bucket is not set in the user data: there are no credentials to keep current');
     return EXIT.OK;
   }
-  const region = config.aws.region ?? (await readCredentialsStatus(paths.credentialsStatus))?.region;
+  // The region the boot worked out and recorded (the agent config's aws.region still overrides it).
+  const region = config.aws.region ?? (await readBootStatus(paths).catch(() => undefined))?.region;
   if (!region) {
     throw new AgentError('TPG_CONFIG_INVALID', 'the S3 region is unknown: the boot has not recorded it and aws.region is not set', {
-      hint: `run after taupage boot (it records the instance's region in ${paths.credentialsStatus}), or set AWS_REGION or aws.region in the agent config`,
+      hint: `run after taupage boot (it records the region in ${paths.statusFile}), or set AWS_REGION or aws.region in the agent config`,
     });
   }
 
@@ -62,11 +64,9 @@ export async function runCredentials(argv: string[], io: Io): Promise<number> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  const { createS3ObjectStore } = await import('../adapters/aws/s3.js');
-  const store = createS3ObjectStore({ region, aws: config.aws, metadataEndpoint: config.metadata.endpoint });
-  const refresher = new CredentialsRefresher({ plan, store, region, log, statusFile: paths.credentialsStatus });
+  const store = realPorts({ config, log }).forRegion(region).objectStore;
   try {
-    await refresher.prepare();
+    const refresher = await CredentialsRefresher.open(plan, { store, region, log, paths });
     if (values.once) {
       const result = await refresher.pass({
         attempts: config.aws.max_attempts,

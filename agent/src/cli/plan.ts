@@ -2,12 +2,12 @@
 import { stringify } from 'yaml';
 import { parseCommandArgs } from './args.js';
 import { readInput, type Io } from './io.js';
-import { validateUserData } from '../user-data/validate.js';
-import { planAll } from '../steps/index.js';
+import { formatIssue, validateUserData } from '../user-data/validate.js';
+import { steps } from '../steps/index.js';
+import { planSteps } from '../engine/runner.js';
 import { loadConfig } from '../config/load.js';
-import { formatIssue } from './validate.js';
 import { EXIT } from '../lib/errors.js';
-import { isKmsEncrypted } from '../user-data/values.js';
+import { isKmsEncrypted } from '../values/kms.js';
 import { REDACTED, isSecret } from '../lib/secret.js';
 
 const USAGE = 'taupage plan [--json] [--no-header] [--config FILE] FILE|-';
@@ -25,8 +25,14 @@ export async function runPlan(argv: string[], io: Io): Promise<number> {
     io.err(`${input.name}: invalid; fix the errors above (taupage validate ${input.name})\n`);
     return EXIT.FAILED;
   }
-  const plans = planAll({ settings: result.settings, config, paths });
-  const view = toDisplay(plans) as Array<{ id: string; title: string; plan: unknown }>;
+  const plans = planSteps(steps, { settings: result.settings, config, paths });
+  const view = toDisplay(
+    steps.map((s) => {
+      const planned = plans.get(s.id)!;
+      if ('error' in planned) throw planned.error;
+      return { id: s.id, title: s.title, plan: planned.plan };
+    }),
+  ) as Array<{ id: string; title: string; plan: unknown }>;
   if (values.json) {
     io.out(
       `${JSON.stringify(

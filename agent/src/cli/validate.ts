@@ -1,7 +1,7 @@
 /*! `taupage validate`: check user data before it boots anything. */
 import { parseCommandArgs } from './args.js';
 import { readInput, type Io } from './io.js';
-import { validateUserData, formatKeyPath, type UserDataIssue } from '../user-data/validate.js';
+import { validateUserData, formatIssue, type UserDataIssue } from '../user-data/validate.js';
 import { annotate } from '../user-data/annotate.js';
 import { EXIT, AgentError } from '../lib/errors.js';
 
@@ -32,10 +32,6 @@ export async function runValidate(argv: string[], io: Io): Promise<number> {
     io.out(`${summary(input.name, result.valid, result.errors.length, result.warnings.length)}\n`);
   }
   return result.valid ? EXIT.OK : EXIT.FAILED;
-}
-
-export function formatIssue(file: string, i: UserDataIssue): string {
-  return `${file}:${i.line}:${i.column}: ${i.severity} ${i.code} ${formatKeyPath(i.path)}: ${i.message}`;
 }
 
 function summary(file: string, valid: boolean, errors: number, warnings: number): string {

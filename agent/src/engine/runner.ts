@@ -12,8 +12,8 @@
 import { AgentError, toAgentError, type ErrorCode } from '../lib/errors.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
-import type { AnyStep, PlanInput, StepPhase, StepPlan } from './step.js';
-import type { BootOutcome } from './context.js';
+import type { AnyStep, PlanInput, StepPhase, StepPlan } from '../steps/step.js';
+import type { BootOutcome } from '../steps/context.js';
 
 export const NOT_IMPLEMENTED_NOTE = 'not implemented in this image yet';
 export const NOTHING_TO_DO_NOTE = 'nothing to do';

@@ -9,7 +9,7 @@ import type { Paths } from '../config/paths.js';
 import type { Logger } from '../lib/log.js';
 import { writeFileAtomic } from '../lib/atomic-write.js';
 import { isSecretKey } from '../lib/secret.js';
-import type { StepPhase } from './step.js';
+import type { StepPhase } from '../steps/step.js';
 
 export const STATUS_SCHEMA_VERSION = 1;
 
@@ -33,6 +33,8 @@ export interface BootStatus {
   schemaVersion: typeof STATUS_SCHEMA_VERSION;
   bootId: string;
   instanceId?: string;
+  /** The AWS region the boot worked in (agent config aws.region, else the instance's); `taupage credentials` reads it. */
+  region?: string;
   /** sha256 of the user data as written. */
   configHash?: string;
   agentVersion: string;
@@ -125,7 +127,7 @@ export class StatusWriter {
     this.save();
   }
 
-  set(fields: Partial<Pick<BootStatus, 'instanceId' | 'configHash'>>): void {
+  set(fields: Partial<Pick<BootStatus, 'instanceId' | 'region' | 'configHash'>>): void {
     Object.assign(this.status, fields);
     this.save();
   }

@@ -4,8 +4,9 @@
  * instances booting together spread their retries instead of hitting a registry in waves.
  * The error decides: `retriable === false` stops at once, `retryAfterMs` is honoured as a floor.
  * On give-up the last error is rethrown, never swallowed. */
-import { AgentError, type ErrorCode } from './errors.js';
+import { AgentError, errorMessage, type ErrorCode } from './errors.js';
 import { realClock, type Clock } from './clock.js';
+import type { Logger } from './log.js';
 
 export interface RetryPolicy {
   /** Total attempts including the first (>= 1). */
@@ -64,6 +65,47 @@ export async function retry<T>(fn: (attempt: number, signal?: AbortSignal) => Pr
     }
   }
   throw lastError;
+}
+
+export interface RetriedCall {
+  /** How the call is named in log lines, e.g. "instance metadata GET /latest/user-data". */
+  what: string;
+  /** Each retry is logged here as a warning, with these fields. */
+  log?: Logger;
+  fields?: Record<string, unknown>;
+  /** A short reason for people (the log line); default: the error's message. */
+  reason?: (e: unknown) => string;
+  /** The error thrown when retrying ends: from the last error, the attempts made and the time taken. */
+  fail: (last: unknown, tally: { attempts: number; elapsedMs: number }) => AgentError;
+}
+
+/** `fn` under `policy` (retry above), each retry logged, and a give-up turned into the error the caller reports. */
+export async function retryCall<T>(fn: (attempt: number, signal?: AbortSignal) => Promise<T>, policy: RetryPolicy, call: RetriedCall): Promise<T> {
+  const clock = policy.clock ?? realClock;
+  const started = clock.now();
+  const reason = call.reason ?? errorMessage;
+  let attempts = 0;
+  try {
+    return await retry(
+      (attempt, signal) => {
+        attempts++;
+        return fn(attempt, signal);
+      },
+      {
+        ...policy,
+        onRetry: (info) => {
+          policy.onRetry?.(info);
+          const why = reason(info.error);
+          call.log?.warn(
+            { ...call.fields, attempt: info.attempt, attempts: policy.attempts, delayMs: info.delayMs, reason: why },
+            `${call.what} failed (${why}); retrying in ${info.delayMs} ms`,
+          );
+        },
+      },
+    );
+  } catch (e) {
+    throw call.fail(e, { attempts, elapsedMs: clock.now() - started });
+  }
 }
 
 function abortError(signal: AbortSignal): Error {

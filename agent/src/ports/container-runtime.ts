@@ -1,8 +1,34 @@
 /*! The Docker engine as the container step needs it: a few calls in domain words, each taking an
  * AbortSignal and each bounded in time by the adapter (adapters/dockerode-runtime.ts). */
 import type { Secret } from '../lib/secret.js';
+import type { PortMapping } from '../values/network-port.js';
 import type { RegistryCredentials } from './registry-trust.js';
-import type { ContainerSetup } from '../steps/container/plan.js';
+
+export interface Bind {
+  host: string;
+  container: string;
+  readOnly: boolean;
+}
+
+/** How the application container is set up, apart from its image and environment: what the
+ * container step plans (steps/container/plan.ts) and the runtime creates, field for field. */
+export interface ContainerSetup {
+  name: string;
+  ports: PortMapping[];
+  binds: Bind[];
+  /** Numeric uid:gid, or undefined for the image's own USER (root: true). */
+  user?: string;
+  capAdd: string[];
+  capDrop: string[];
+  hostname?: string;
+  networkMode: string;
+  privileged: boolean;
+  readOnlyRootfs: boolean;
+  shmSizeBytes?: number;
+  restartPolicy: { name: 'on-failure'; maximumRetryCount: number };
+  logConfig: { type: 'syslog'; config: Record<string, string> };
+  labels: Record<string, string>;
+}
 
 /** What `inspectApp` tells about the application container. */
 export interface AppState {

@@ -1,6 +1,6 @@
 /*! Asking the image's registry (Pier One) whether an image is approved for production, and which
  * exact manifest the tag names right now. Implemented over undici in adapters/pierone.ts. */
-import type { ImageRef } from '../user-data/image-ref.js';
+import type { ImageRef } from '../values/image-ref.js';
 import type { Secret } from '../lib/secret.js';
 
 /** Basic-auth credentials for a registry (Pier One: the instance identity). */

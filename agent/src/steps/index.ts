@@ -1,8 +1,9 @@
 /*! The boot graph: every step, what it needs, in one place. Steps whose needs are met run
  * concurrently; the container waits for credentials, disks and host settings; the signal and
- * shutdown come last (their phases: see StepPhase in engine/step.ts). */
-import { checkStepGraph, type AnyStep, type PlanInput } from '../engine/step.js';
+ * shutdown come last (their phases: see StepPhase in step.ts). */
+import { checkStepGraph, type AnyStep } from './step.js';
 import { planContainer } from './container/plan.js';
+import { applyContainer } from './container/apply.js';
 import { planCredentials } from './credentials/plan.js';
 import { applyCredentials } from './credentials/apply.js';
 import { planLogging } from './logging/plan.js';
@@ -10,7 +11,7 @@ import { planSsh } from './ssh/plan.js';
 import { applySsh } from './ssh/apply.js';
 import { planDisks } from './disks/plan.js';
 import { planHost } from './host/plan.js';
-import { planSignal, planShutdown } from './signal/plan.js';
+import { fallbackSignal, planSignal, planShutdown } from './signal/plan.js';
 import { applySignal, applyShutdown } from './signal/apply.js';
 
 export const steps: AnyStep[] = [
@@ -24,16 +25,21 @@ export const steps: AnyStep[] = [
     title: 'Application container',
     needs: ['credentials', 'disks', 'host', 'logging'],
     plan: planContainer,
-    apply: async (plan, ctx) => (await import('./container/apply.js')).applyContainer(plan, ctx),
+    apply: applyContainer,
   },
-  // finally: runs after every boot step has ended, also when one failed (engine/runner.ts).
-  { id: 'signal', title: 'CloudFormation signal', needs: ['container'], phase: 'finally', plan: planSignal, apply: applySignal },
+  // finally: runs after every boot step has ended, also when one failed (engine/runner.ts), and
+  // with its fallback plan when the user data is invalid.
+  {
+    id: 'signal',
+    title: 'CloudFormation signal',
+    needs: ['container'],
+    phase: 'finally',
+    plan: planSignal,
+    fallback: fallbackSignal,
+    apply: applySignal,
+  },
   // after: once the boot succeeded and its result is recorded; no boot deadline.
   { id: 'shutdown', title: 'Shutdown after the application exits', needs: ['signal'], phase: 'after', plan: planShutdown, apply: applyShutdown },
 ];
 
 checkStepGraph(steps);
-
-export function planAll(input: PlanInput): Array<{ id: string; title: string; plan: unknown }> {
-  return steps.map((s) => ({ id: s.id, title: s.title, plan: s.plan(input) }));
-}

@@ -2,7 +2,12 @@
  * Pure: the same function backs `taupage validate`, `taupage plan` and `taupage boot`. */
 import { INVALID, type Path } from '../lib/schema/types.js';
 import { parseYamlSource, type PositionIndex, type SourceIssue } from '../lib/schema/yaml-source.js';
-import { userDataSchema, USER_DATA_HEADER, USER_DATA_MAX_BYTES, type UserData } from './schema.js';
+import { userDataSchema, type UserData } from '../steps/schema.js';
+
+/** The first line of every Taupage user-data document. */
+export const USER_DATA_HEADER = '#taupage-ami-config';
+/** EC2 refuses user data over 16 KiB. */
+export const USER_DATA_MAX_BYTES = 16 * 1024;
 
 /** One problem: key path, 1-based line and column, stable code, message saying what to do. */
 export type UserDataIssue = SourceIssue;
@@ -96,4 +101,9 @@ export function formatKeyPath(path: Path): string {
   return (
     path.map((p, i) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z0-9_-]+$/.test(p) ? (i ? '.' : '') + p : `[${JSON.stringify(p)}]`)).join('') || '(document)'
   );
+}
+
+/** One issue as `taupage validate` prints it and the boot logs it: `file:line:col: severity CODE key.path: message`. */
+export function formatIssue(file: string, i: UserDataIssue): string {
+  return `${file}:${i.line}:${i.column}: ${i.severity} ${i.code} ${formatKeyPath(i.path)}: ${i.message}`;
 }

@@ -1,20 +1,15 @@
 /*! Grant, login, revoke, expiry and the disk-full path, end to end: real sshd and ssh client,
  * the built agent's ssh-service (root) and its client as granting-service's forced command, Even
  * fake, rsyslogd. */
-import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFile, writeFile, stat, readdir, mkdir } from 'node:fs/promises';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startLab, passwdHas, waitFor, type Lab, type KeyPair } from './lab.js';
+import { passwdHas, waitFor, type KeyPair } from './lab.js';
+import { useLab } from '../../harness/lifecycle.js';
 import { verifyChain } from '../../../agent/src/audit/record.js';
 
-let lab: Lab;
-beforeAll(async () => {
-  lab = await startLab();
-}, 60_000);
-afterAll(async () => {
-  await lab?.close();
-});
+const lab = useLab();
 
 const uidOf = (name: string) => Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
 const gidOf = (name: string) => Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());

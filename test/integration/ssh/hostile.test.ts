@@ -1,23 +1,18 @@
 /*! What must NOT happen, end to end through a real sshd: hostile commands, a granting-service
  * shell, unknown keys, bad keys from Even, an unwritable audit log, concurrent requests, and
  * tampering with the audit trail. */
-import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFile, readdir, rename, mkdir, rmdir, mkdtemp, writeFile, cp, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { startLab, passwdHas, run, waitFor, BUNDLE, type Lab } from './lab.js';
+import { passwdHas, run, waitFor, BUNDLE } from './lab.js';
+import { useLab } from '../../harness/lifecycle.js';
 import { accessContext } from '../../../agent/src/cli/access-context.js';
 import { runHook } from '../../../agent/src/access/hook.js';
 import { hop, hopArgs } from '../../../agent/src/access/remote-host.js';
 import { execFileSync, spawn } from 'node:child_process';
 import type { Io } from '../../../agent/src/cli/io.js';
 
-let lab: Lab;
-beforeAll(async () => {
-  lab = await startLab();
-}, 60_000);
-afterAll(async () => {
-  await lab?.close();
-});
+const lab = useLab();
 
 /** Every file under the lab root except the audit trail and the hook lock. */
 async function files(dir = lab.root): Promise<string[]> {

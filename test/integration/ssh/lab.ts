@@ -10,8 +10,7 @@
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, writeFile, readFile, chmod, rm, access } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { startFakeEven, type FakeEven } from '../../fakes/even.js';
@@ -22,9 +21,12 @@ import { planSsh } from '../../../agent/src/steps/ssh/plan.js';
 import { applySsh } from '../../../agent/src/steps/ssh/apply.js';
 import { silentLogger } from '../../../agent/src/lib/log.js';
 import { parseRecords, type AuditRecord } from '../../../agent/src/audit/record.js';
+import { AGENT_BUNDLE as BUNDLE, REPO } from '../../harness/repo.js';
+import { runAgent } from '../../harness/agent.js';
+import { freePort } from '../../harness/net.js';
+import { waitFor } from '../../harness/wait.js';
 
-export const REPO = resolve(import.meta.dirname, '../../..');
-export const BUNDLE = join(REPO, 'agent/dist/taupage.mjs');
+export { BUNDLE, REPO, waitFor };
 
 export interface Run {
   code: number | null;
@@ -105,26 +107,8 @@ export function run(cmd: string, args: string[], options: { env?: NodeJS.Process
   });
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
 /** Whether /etc/passwd has the account (the tests' users are real). */
 export const passwdHas = async (name: string): Promise<boolean> => (await readFile('/etc/passwd', 'utf8')).split('\n').some((l) => l.startsWith(`${name}:`));
-
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** Kill every process of the user (by real and effective uid: a setuid program it started counts), wait
  * until they are gone (userdel refuses a user with processes), then remove the user. */
@@ -331,10 +315,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       return child;
     };
     lab.hook = (command) => lab.ssh(gsUser, evenKey, command);
-    lab.client = (env, args = ['--socket', lab.hookSocket]) =>
-      run(agent[0]!, [...agent.slice(1), 'ssh-hook', ...args], { env: { PATH: process.env.PATH, ...env } });
-    lab.taupage = (args, env = {}) =>
-      run(process.execPath, [BUNDLE, ...args], { env: { PATH: process.env.PATH, TAUPAGE_ROOT: root, TAUPAGE_CONFIG: configFile, ...env } });
+    lab.client = (env, args = ['--socket', lab.hookSocket]) => runAgent(['ssh-hook', ...args], { command: agent, env });
+    lab.taupage = (args, env = {}) => runAgent(args, { env: { TAUPAGE_ROOT: root, TAUPAGE_CONFIG: configFile, ...env } });
     lab.audit = async () => parseRecords(await readFile(paths.sshAuditLog, 'utf8').catch(() => ''));
     lab.syslog = async () => (await readFile(syslogFile, 'utf8').catch(() => '')).split('\n').filter(Boolean);
     lab.close = async () => {

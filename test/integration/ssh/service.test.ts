@@ -2,23 +2,18 @@
  * socket gets garbage, oversized or slow requests, when the client hangs up mid-grant, who may
  * connect, systemd's socket hand-over, and agent.yaml reloads (with syslog down: the file stays
  * the record of truth). Real sshd, ssh, rsyslogd and the built agent, as in the other SSH tests. */
-import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createConnection } from 'node:net';
 import { spawn, execFileSync } from 'node:child_process';
 import { readFile, stat, writeFile, rm, rename } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify, parse } from 'yaml';
-import { startLab, passwdHas, run, waitFor, type Lab } from './lab.js';
+import { passwdHas, run, waitFor } from './lab.js';
+import { useLab } from '../../harness/lifecycle.js';
 import { decodeAnswer, type HookAnswer } from '../../../agent/src/access/hook-protocol.js';
 
-let lab: Lab;
-beforeAll(async () => {
-  lab = await startLab();
-}, 60_000);
-afterAll(async () => {
-  await lab?.close();
-});
+const lab = useLab();
 
 const idOf = (flag: '-u' | '-g', name: string) => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }).trim());
 

@@ -1,15 +1,14 @@
-import { describe, expect, it, beforeEach, afterEach } from 'vitest';
-import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { describe, expect, it, beforeEach } from 'vitest';
+import { writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { acquireLock } from '../../../agent/src/lib/file-lock.js';
+import { scratchDir } from '../../harness/scratch.js';
 
 let dir: string;
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tpg-lock-'));
+  dir = await scratchDir('lock');
 });
-afterEach(() => rm(dir, { recursive: true, force: true }));
 
 describe('acquireLock', () => {
   it('excludes a second holder until release', async () => {

@@ -4,12 +4,20 @@
  * before it expires; a 401 (token revoked, or the service restarted) drops it and fetches a new
  * one once per request. Every HTTP call has its own timeout; each operation retries with full
  * jitter (lib/retry) within one overall deadline, then fails with TPG_IMDS_UNAVAILABLE saying what
- * was tried and what went wrong. The identity document is cached: it does not change in a boot. */
+ * was tried and what went wrong. The identity document is cached: it does not change in a boot.
+ *
+ * Why not AWS's own @aws-sdk/ec2-metadata-service (3.x) with lib/retry around it: it fetches a new
+ * token for every request (two round trips each), and a token request that times out or gets
+ * 403/404/405 switches its token fetching off for good, so with IMDSv1 disabled every later call
+ * fails and a boot that met one slow PUT cannot recover within its deadline. It takes no
+ * AbortSignal (the boot deadline could not cut a request off), decodes every body as UTF-8 (gzip
+ * user data is lost), and reads ~/.aws/config at start. Wrapping it to fix that would leave this
+ * file about as long and less strict. */
 import { gunzipSync } from 'node:zlib';
 import { Agent, request } from '../http/undici.js';
 import type { IdentityDocument, Imds } from '../../ports/imds.js';
 import { AgentError, isAgentError } from '../../lib/errors.js';
-import { retry, withTimeout } from '../../lib/retry.js';
+import { retryCall, withTimeout } from '../../lib/retry.js';
 import { realClock, type Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
 
@@ -114,44 +122,37 @@ export class ImdsClient implements Imds {
   }
 
   /** GET with token, retries and the overall deadline; undefined on 404. */
-  private async get(path: string, signal?: AbortSignal): Promise<Buffer | undefined> {
-    const started = this.clock.now();
-    const deadline = Math.min(started + this.o.deadlineMs, this.o.notAfter ?? Number.POSITIVE_INFINITY);
-    let attempts = 0;
-    try {
-      return await retry(
-        async () => {
-          attempts++;
-          return await this.getOnce(path, deadline, signal);
-        },
-        {
-          attempts: this.o.attempts,
-          baseMs: this.o.retryBaseMs,
-          capMs: this.o.retryCapMs,
-          deadline,
-          clock: this.clock,
-          ...(signal ? { signal } : {}),
-          ...(this.o.random ? { random: this.o.random } : {}),
-          onRetry: ({ attempt, delayMs, error }) =>
-            this.o.log?.warn(
-              { path, attempt, attempts: this.o.attempts, delayMs, reason: describe(error) },
-              `instance metadata GET ${path} failed (${describe(error)}); retrying in ${delayMs} ms`,
-            ),
-        },
-      );
-    } catch (e) {
-      const seconds = ((this.clock.now() - started) / 1000).toFixed(1);
-      throw new AgentError(
-        'TPG_IMDS_UNAVAILABLE',
-        `the instance metadata service at ${this.o.endpoint} did not answer GET ${path}: ${describe(e)} (${attempts} attempt${attempts === 1 ? '' : 's'} in ${seconds} s)`,
-        {
-          cause: e,
-          retriable: false,
-          hint: 'check that the instance metadata service is enabled (aws ec2 modify-instance-metadata-options --http-endpoint enabled --http-tokens required) and that nothing on the host blocks 169.254.169.254; off EC2, set AWS_EC2_METADATA_SERVICE_ENDPOINT or metadata.endpoint in agent.yaml',
-          details: { path, attempts, endpoint: this.o.endpoint },
-        },
-      );
-    }
+  private get(path: string, signal?: AbortSignal): Promise<Buffer | undefined> {
+    const deadline = Math.min(this.clock.now() + this.o.deadlineMs, this.o.notAfter ?? Number.POSITIVE_INFINITY);
+    return retryCall(
+      () => this.getOnce(path, deadline, signal),
+      {
+        attempts: this.o.attempts,
+        baseMs: this.o.retryBaseMs,
+        capMs: this.o.retryCapMs,
+        deadline,
+        clock: this.clock,
+        ...(signal ? { signal } : {}),
+        ...(this.o.random ? { random: this.o.random } : {}),
+      },
+      {
+        what: `instance metadata GET ${path}`,
+        ...(this.o.log ? { log: this.o.log } : {}),
+        fields: { path },
+        reason: describe,
+        fail: (e, { attempts, elapsedMs }) =>
+          new AgentError(
+            'TPG_IMDS_UNAVAILABLE',
+            `the instance metadata service at ${this.o.endpoint} did not answer GET ${path}: ${describe(e)} (${attempts} attempt${attempts === 1 ? '' : 's'} in ${(elapsedMs / 1000).toFixed(1)} s)`,
+            {
+              cause: e,
+              retriable: false,
+              hint: 'check that the instance metadata service is enabled (aws ec2 modify-instance-metadata-options --http-endpoint enabled --http-tokens required) and that nothing on the host blocks 169.254.169.254; off EC2, set AWS_EC2_METADATA_SERVICE_ENDPOINT or metadata.endpoint in agent.yaml',
+              details: { path, attempts, endpoint: this.o.endpoint },
+            },
+          ),
+      },
+    );
   }
 
   private async getOnce(path: string, deadline: number, signal?: AbortSignal): Promise<Buffer | undefined> {

@@ -8,7 +8,7 @@ import { KMSClient, DecryptCommand } from '@aws-sdk/client-kms';
 import type { Kms } from '../../ports/kms.js';
 import { Secret } from '../../lib/secret.js';
 import { AgentError } from '../../lib/errors.js';
-import type { KmsEncrypted } from '../../user-data/values.js';
+import type { KmsEncrypted } from '../../values/kms.js';
 import { callAws, sdkClientConfig, type AwsCallOptions } from './sdk.js';
 
 export interface KmsClientOptions extends AwsCallOptions {

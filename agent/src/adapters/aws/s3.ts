@@ -9,14 +9,14 @@ import type { GetObjectOptions, GetObjectResult, ObjectStore } from '../../ports
 import type { AgentConfig } from '../../config/schema.js';
 import { AgentError, isAgentError } from '../../lib/errors.js';
 import { withTimeout } from '../../lib/retry.js';
+import { sdkClientConfig } from './sdk.js';
 import { Secret } from '../../lib/secret.js';
-import { useMetadataEndpoint } from './sdk.js';
 
 export interface S3StoreOptions {
   /** The instance's region (or the aws.region override). */
   region: string;
   aws: Pick<AgentConfig['aws'], 'endpoints' | 's3_force_path_style' | 'request_timeout_ms'>;
-  /** The agent's metadata endpoint, for the SDK's instance-role credential provider. */
+  /** The agent's metadata endpoint, for the SDK's instance-role credential provider (as for KMS and CloudFormation). */
   metadataEndpoint?: string;
   /** Tests only: fixed keys instead of the provider chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
@@ -33,24 +33,26 @@ interface S3ErrorLike {
 }
 
 export function createS3ObjectStore(options: S3StoreOptions): ObjectStore {
-  // The image pins its Node; the SDK's "upgrade Node" notice would only clutter every log.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  useMetadataEndpoint(options.metadataEndpoint);
   const endpoint = options.aws.endpoints.s3;
+  const timeoutMs = options.aws.request_timeout_ms;
   const client = new S3Client({
-    region: options.region,
-    ...(endpoint ? { endpoint } : {}),
+    ...sdkClientConfig({
+      region: options.region,
+      ...(endpoint ? { endpoint } : {}),
+      timeoutMs,
+      attempts: 1,
+      ...(options.metadataEndpoint ? { metadataEndpoint: options.metadataEndpoint } : {}),
+    }),
     forcePathStyle: options.aws.s3_force_path_style,
     ...(options.credentials ? { credentials: options.credentials } : {}),
-    maxAttempts: 1,
     // Like berry: a bucket in another region answers 301 with its region; the SDK retries there once.
     followRegionRedirects: true,
-    // Checksums are not needed for these small objects and break s3rver (see test-environment.md §2).
+    // Checksums only where S3 requires them: these objects are small, and with the SDK default
+    // (WHEN_SUPPORTED) s3rver, the S3 the tests run against, mis-stores aws-chunked uploads.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: { connectionTimeout: Math.min(options.aws.request_timeout_ms, 5_000), requestTimeout: options.aws.request_timeout_ms },
+    requestHandler: { connectionTimeout: Math.min(timeoutMs, 5_000), requestTimeout: timeoutMs },
   });
-  const timeoutMs = options.aws.request_timeout_ms;
 
   return {
     async get(bucket: string, key: string, opts: GetObjectOptions = {}): Promise<GetObjectResult> {

@@ -5,8 +5,8 @@
  * Credentials are the SDK's standard provider chain: environment variables, then (on EC2) the
  * instance role from the metadata service. */
 import { AgentError, type ErrorCode } from '../../lib/errors.js';
-import { retry, withTimeout } from '../../lib/retry.js';
-import { realClock, type Clock } from '../../lib/clock.js';
+import { retryCall, withTimeout } from '../../lib/retry.js';
+import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
 
 export interface AwsCallOptions {
@@ -107,42 +107,38 @@ export async function callAws<T>(
   fail: (info: AwsErrorInfo, attempts: number) => { code: ErrorCode; message: string; hint?: string },
   signal?: AbortSignal,
 ): Promise<T> {
-  const clock = o.clock ?? realClock;
-  let attempts = 0;
-  try {
-    return await retry(
-      async () => {
-        attempts++;
-        try {
-          return await withTimeout(o.timeoutMs, what, send, signal ? { signal } : {});
-        } catch (e) {
-          const info = awsErrorInfo(e);
-          // Carry the classification on the error so lib/retry can decide.
-          throw Object.assign(new AgentError('TPG_TIMEOUT', info.message, { cause: e, retriable: info.retriable }), { aws: info });
-        }
+  return retryCall(
+    async () => {
+      try {
+        return await withTimeout(o.timeoutMs, what, send, signal ? { signal } : {});
+      } catch (e) {
+        const info = awsErrorInfo(e);
+        // Carry the classification on the error so lib/retry can decide.
+        throw Object.assign(new AgentError('TPG_TIMEOUT', info.message, { cause: e, retriable: info.retriable }), { aws: info });
+      }
+    },
+    {
+      attempts: o.attempts,
+      baseMs: o.retryBaseMs ?? 200,
+      capMs: o.retryCapMs ?? 5_000,
+      ...(o.clock ? { clock: o.clock } : {}),
+      ...(signal ? { signal } : {}),
+      ...(o.random ? { random: o.random } : {}),
+    },
+    {
+      what,
+      ...(o.log ? { log: o.log } : {}),
+      fields: { call: what },
+      fail: (e, { attempts }) => {
+        const info = (e as { aws?: AwsErrorInfo }).aws ?? awsErrorInfo(e);
+        const f = fail(info, attempts);
+        return new AgentError(f.code, f.message, {
+          cause: (e as Error).cause ?? e,
+          retriable: false,
+          ...(f.hint ? { hint: f.hint } : {}),
+          details: { call: what, error: info.name, attempts, ...(info.status ? { status: info.status } : {}) },
+        });
       },
-      {
-        attempts: o.attempts,
-        baseMs: o.retryBaseMs ?? 200,
-        capMs: o.retryCapMs ?? 5_000,
-        clock,
-        ...(signal ? { signal } : {}),
-        ...(o.random ? { random: o.random } : {}),
-        onRetry: ({ attempt, delayMs, error }) =>
-          o.log?.warn(
-            { call: what, attempt, attempts: o.attempts, delayMs, reason: (error as { aws?: AwsErrorInfo }).aws?.name },
-            `${what} failed (${(error as Error).message}); retrying in ${delayMs} ms`,
-          ),
-      },
-    );
-  } catch (e) {
-    const info = (e as { aws?: AwsErrorInfo }).aws ?? awsErrorInfo(e);
-    const f = fail(info, attempts);
-    throw new AgentError(f.code, f.message, {
-      cause: (e as Error).cause ?? e,
-      retriable: false,
-      ...(f.hint ? { hint: f.hint } : {}),
-      details: { call: what, error: info.name, attempts, ...(info.status ? { status: info.status } : {}) },
-    });
-  }
+    },
+  );
 }

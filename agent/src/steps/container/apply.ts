@@ -7,70 +7,39 @@
  *    after the check cannot run. The old container is removed only once the new image is here and
  *    the environment is decrypted. 4. Start it and wait until it is healthy. */
 import { AgentError } from '../../lib/errors.js';
-import { digestRef } from '../../user-data/image-ref.js';
-import { isKmsEncrypted } from '../../user-data/values.js';
-import type { BootContext } from '../../engine/context.js';
-import type { AgentConfig } from '../../config/schema.js';
-import type { AppEnv, AppSpec, ContainerRuntime, PullProgress } from '../../ports/container-runtime.js';
-import type { RegistryTrust } from '../../ports/registry-trust.js';
-import type { HttpProbe } from '../../ports/http-probe.js';
-import type { AppContainer } from '../../ports/app-container.js';
-import { DockerodeRuntime, appContainer } from '../../adapters/dockerode-runtime.js';
-import { PierOneTrust } from '../../adapters/pierone.js';
-import { httpProbe } from '../../adapters/http-probe.js';
-import { CONTAINER_NAME, LABELS, type ContainerPlan } from './plan.js';
+import { digestRef } from '../../values/image-ref.js';
+import { isKmsEncrypted } from '../../values/kms.js';
+import type { BootContext } from '../context.js';
+import type { AppEnv, AppSpec, PullProgress } from '../../ports/container-runtime.js';
+import { LABELS, type ContainerPlan } from './plan.js';
 import { decideContainer } from './decide.js';
 import { registryCredentials } from './registry-auth.js';
 import { waitHealthy } from './health.js';
 
-export interface ContainerDeps {
-  runtime: ContainerRuntime;
-  trust: RegistryTrust;
-  probe: HttpProbe;
-  /** At most one pull progress line this often. */
+export interface ContainerOptions {
+  /** At most one pull progress line this often (default 5 s). */
   progressIntervalMs?: number;
 }
 
-export function dockerRuntime(config: AgentConfig): DockerodeRuntime {
-  return new DockerodeRuntime({ host: config.docker.host, requestTimeoutMs: config.docker.request_timeout_ms });
-}
-
-/** The application container the shutdown step waits on. */
-export function applicationContainer(config: AgentConfig): AppContainer {
-  return appContainer(dockerRuntime(config), CONTAINER_NAME);
-}
-
-export function containerDeps(ctx: Pick<BootContext, 'config' | 'log'>): ContainerDeps {
-  return {
-    runtime: dockerRuntime(ctx.config),
-    trust: new PierOneTrust({
-      registries: ctx.config.pierone.registries,
-      timeoutMs: ctx.config.pierone.request_timeout_ms,
-      attempts: ctx.config.pierone.attempts,
-      onRetry: ({ attempt, delayMs, error }) => ctx.log.warn({ attempt, delayMs, err: error }, 'registry did not answer; retrying'),
-    }),
-    probe: httpProbe,
-  };
-}
-
-export async function applyContainer(plan: ContainerPlan, ctx: BootContext, deps: ContainerDeps = containerDeps(ctx)): Promise<void> {
+export async function applyContainer(plan: ContainerPlan, ctx: BootContext, options: ContainerOptions = {}): Promise<void> {
   const { log, signal } = ctx;
-  const existing = await deps.runtime.inspectApp(plan.name, signal);
+  const { containerRuntime: runtime, registryTrust: trust, httpProbe: probe } = ctx.ports;
+  const existing = await runtime.inspectApp(plan.name, signal);
   const decision = decideContainer(plan, existing, ctx.paths.mounts);
 
   if (decision.action === 'reuse') {
     log.info({ container: plan.name, digest: decision.digest, start: decision.start }, `reusing ${plan.name}: ${decision.reason}`);
-    if (decision.start === 'start') await deps.runtime.startApp(plan.name, signal);
+    if (decision.start === 'start') await runtime.startApp(plan.name, signal);
     if (decision.start === 'restart') {
       log.info('restarting it: Docker started it before the volumes were mounted');
-      await deps.runtime.restartApp(plan.name, signal);
+      await runtime.restartApp(plan.name, signal);
     }
     ctx.record('imageDigest', decision.digest);
     ctx.record('container', 'reused');
   } else {
     if (decision.action === 'replace') log.info({ container: plan.name }, `replacing ${plan.name}: ${decision.reason}`);
     const credentials = await registryCredentials(plan.image.registry, ctx);
-    const approved = await deps.trust.approve(plan.image, { ...(credentials ? { credentials } : {}), signal, deadline: ctx.deadline });
+    const approved = await trust.approve(plan.image, { ...(credentials ? { credentials } : {}), signal, deadline: ctx.deadline });
     if (plan.image.digest && plan.image.digest !== approved.digest) {
       throw new AgentError(
         'TPG_IMAGE_DIGEST_MISMATCH',
@@ -86,11 +55,11 @@ export async function applyContainer(plan: ContainerPlan, ctx: BootContext, deps
 
     const pullStarted = Date.now();
     const deadline = Math.min(pullStarted + ctx.config.docker.pull_timeout_seconds * 1000, ctx.deadline);
-    const progress = progressLogger(ctx, deps.progressIntervalMs ?? 5_000);
+    const progress = progressLogger(ctx, options.progressIntervalMs ?? 5_000);
     // Decrypt while the image downloads; a failed decryption stops the pull.
     const stopPull = new AbortController();
     const [pulled, env] = await Promise.all([
-      deps.runtime.pullImage(reference, {
+      runtime.pullImage(reference, {
         ...(credentials ? { credentials } : {}),
         signal: AbortSignal.any([signal, stopPull.signal]),
         deadline,
@@ -108,14 +77,14 @@ export async function applyContainer(plan: ContainerPlan, ctx: BootContext, deps
     }
     log.info({ image: reference, imageId: pulled.id, durationMs: Date.now() - pullStarted, ...progress.summary() }, 'image pulled');
 
-    if (existing) await deps.runtime.removeApp(plan.name, signal);
+    if (existing) await runtime.removeApp(plan.name, signal);
     const spec = appSpec(plan, reference, env, approved.digest, ctx.facts.bootId);
-    const id = await deps.runtime.createApp(spec, signal);
+    const id = await runtime.createApp(spec, signal);
     try {
-      await deps.runtime.startApp(plan.name, signal);
+      await runtime.startApp(plan.name, signal);
     } catch (e) {
       // A container that never started is removed, so the next boot creates it afresh.
-      await deps.runtime.removeApp(plan.name).catch(() => undefined);
+      await runtime.removeApp(plan.name).catch(() => undefined);
       throw e;
     }
     log.info({ container: plan.name, id: id.slice(0, 12), image: reference }, `${plan.name} started`);
@@ -123,7 +92,7 @@ export async function applyContainer(plan: ContainerPlan, ctx: BootContext, deps
     ctx.record('container', decision.action === 'replace' ? 'replaced' : 'created');
   }
 
-  await waitHealthy(plan, deps, ctx);
+  await waitHealthy(plan, { runtime, probe }, ctx);
 }
 
 /** Decrypt aws:kms: values; plaintext stays in Secrets until the adapter hands it to Docker. */

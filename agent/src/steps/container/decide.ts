@@ -3,7 +3,7 @@
  * A container created from this very plan (same config hash, and a recorded image digest that the
  * user data's pinned digest, if any, agrees with) is reused: no trust check, no pull, as the
  * original did on reboot. Anything else is replaced by a fresh one. */
-import { digestRef } from '../../user-data/image-ref.js';
+import { digestRef } from '../../values/image-ref.js';
 import type { AppState } from '../../ports/container-runtime.js';
 import { LABELS, type ContainerPlan } from './plan.js';
 

@@ -1,12 +1,13 @@
 /*! The application container, decided by pure code: everything the original's `docker run` had,
  * shaped by the user data and the agent config. The container step creates exactly this. */
 import { createHash } from 'node:crypto';
-import type { PlanInput, StepPlan, PlanNote } from '../../engine/step.js';
-import type { ImageRef } from '../../user-data/image-ref.js';
-import { formatImageRef } from '../../user-data/image-ref.js';
-import { isKmsEncrypted, type EnvValue } from '../../user-data/values.js';
+import type { PlanInput, StepPlan, PlanNote } from '../step.js';
+import { formatImageRef, type ImageRef } from '../../values/image-ref.js';
+import { isKmsEncrypted } from '../../values/kms.js';
+import type { EnvValue } from '../../values/environment.js';
 import { isSecret } from '../../lib/secret.js';
-import type { PortMapping } from './schema.js';
+import type { Bind, ContainerSetup } from '../../ports/container-runtime.js';
+import { RESERVED_ENV } from './schema.js';
 
 export const CONTAINER_NAME = 'taupageapp';
 /** Where the container sees the credentials directory and the config. */
@@ -21,12 +22,6 @@ export const LABELS = {
   bootId: 'org.taupage.boot-id',
 } as const;
 
-export interface Bind {
-  host: string;
-  container: string;
-  readOnly: boolean;
-}
-
 export interface EnvEntry {
   name: string;
   value: EnvValue;
@@ -39,26 +34,6 @@ export interface HealthCheckPlan {
   timeoutSeconds: number;
   /** Longest pause between two polls (they start at 100 ms and back off to this). */
   intervalMs: number;
-}
-
-/** How the container is set up, apart from its image and environment (shared with the
- * ContainerRuntime port, which creates exactly this). */
-export interface ContainerSetup {
-  name: string;
-  ports: PortMapping[];
-  binds: Bind[];
-  /** Numeric uid:gid, or undefined for the image's own USER (root: true). */
-  user?: string;
-  capAdd: string[];
-  capDrop: string[];
-  hostname?: string;
-  networkMode: string;
-  privileged: boolean;
-  readOnlyRootfs: boolean;
-  shmSizeBytes?: number;
-  restartPolicy: { name: 'on-failure'; maximumRetryCount: number };
-  logConfig: { type: 'syslog'; config: Record<string, string> };
-  labels: Record<string, string>;
 }
 
 export interface ContainerPlan extends StepPlan, ContainerSetup {
@@ -76,9 +51,8 @@ export function planContainer({ settings: s, config, paths }: PlanInput): Contai
   const notes: PlanNote[] = [];
   const env: EnvEntry[] = [];
   if (s.tokeninfo_url) env.push({ name: 'TOKENINFO_URL', value: s.tokeninfo_url });
-  const reserved = new Set(['APPLICATION_ID', 'APPLICATION_VERSION', 'CREDENTIALS_DIR']);
   for (const [name, value] of Object.entries(s.environment)) {
-    if (reserved.has(name)) continue;
+    if (RESERVED_ENV.includes(name)) continue;
     const at = env.findIndex((e) => e.name === name);
     if (at >= 0) env.splice(at, 1); // the team's TOKENINFO_URL wins over the baked one
     env.push({ name, value });

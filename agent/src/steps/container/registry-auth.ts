@@ -4,16 +4,16 @@
 import { AgentError } from '../../lib/errors.js';
 import { Secret } from '../../lib/secret.js';
 import type { RegistryCredentials } from '../../ports/registry-trust.js';
-import type { BootContext } from '../../engine/context.js';
+import type { BootContext } from '../context.js';
 
 export const PIERONE_USER = 'instance-identity-document';
 
 export async function registryCredentials(
   registry: string,
-  ctx: Pick<BootContext, 'config' | 'settings' | 'imds' | 'signal'>,
+  ctx: Pick<BootContext, 'config' | 'settings' | 'ports' | 'signal'>,
 ): Promise<RegistryCredentials | undefined> {
   if (ctx.config.pierone.registries.includes(registry)) {
-    const pkcs7 = (await ctx.imds.identitySignature(ctx.signal)).trim();
+    const pkcs7 = (await ctx.ports.imds.identitySignature(ctx.signal)).trim();
     if (!pkcs7)
       throw new AgentError('TPG_IMDS_UNAVAILABLE', 'the instance metadata service returned an empty identity signature', {
         hint: 'Pier One login needs /latest/dynamic/instance-identity/pkcs7',

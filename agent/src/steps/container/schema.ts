@@ -1,19 +1,15 @@
 /*! User-data keys that shape the application container: identity, image, environment, ports,
  * mounts, privileges and health check. */
 import { t, INVALID, error } from '../../lib/schema/types.js';
-import { parseImageRef, type ImageRef } from '../../user-data/image-ref.js';
-import { environmentValue, envName, portSpec, httpUrl, singleLine, type PortSpec } from '../../user-data/values.js';
+import { parseImageRef, type ImageRef } from '../../values/image-ref.js';
+import { environmentValue, envName } from '../../values/environment.js';
+import { parsePort, portSpec, PORT_PATTERN, type PortMapping, type PortSpec } from '../../values/network-port.js';
+import { httpUrl, singleLine } from '../../values/text.js';
 
 export const KIO_ID = /^[a-z][a-z0-9-]*[a-z0-9]$/;
 
-export interface PortMapping {
-  hostPort: number;
-  containerPort: number;
-  protocol: 'tcp' | 'udp';
-}
-
 const hostPortKey = t.string({ acceptNumbers: true }).refine<string>((key, path, ctx) => {
-  const host = portSpecFromKey(key);
+  const host = parsePort(key, 'host port');
   if (typeof host === 'string') {
     ctx.report(error(path, 'TPG_UD_PORT', host, 'key'));
     return INVALID;
@@ -21,12 +17,12 @@ const hostPortKey = t.string({ acceptNumbers: true }).refine<string>((key, path,
   return key;
 });
 
-const portMappings = t.map(hostPortKey, portSpec, { keyJson: { pattern: '^[0-9]{1,5}(/(tcp|udp))?$' } }).refine<PortMapping[]>((ports, path, ctx) => {
+const portMappings = t.map(hostPortKey, portSpec, { keyJson: { pattern: PORT_PATTERN } }).refine<PortMapping[]>((ports, path, ctx) => {
   const out: PortMapping[] = [];
   let ok = true;
   const seen = new Set<string>();
   for (const [key, target] of Object.entries(ports)) {
-    const host = portSpecFromKey(key) as PortSpec;
+    const host = parsePort(key, 'host port') as PortSpec;
     if (host.protocol && target.protocol && host.protocol !== target.protocol) {
       ctx.report(
         error(
@@ -50,14 +46,6 @@ const portMappings = t.map(hostPortKey, portSpec, { keyJson: { pattern: '^[0-9]{
   return ok ? out.sort((a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol)) : INVALID;
 });
 
-function portSpecFromKey(key: string): PortSpec | string {
-  const m = /^([0-9]{1,5})(?:\/(tcp|udp))?$/.exec(key);
-  if (!m) return `"${key}" is not a host port: write a number from 1 to 65535, optionally followed by /tcp or /udp`;
-  const port = Number(m[1]);
-  if (port < 1 || port > 65535) return `host port ${port} is out of range 1-65535`;
-  return m[2] ? { port, protocol: m[2] as 'tcp' | 'udp' } : { port };
-}
-
 const imageRef = t.string({ acceptNumbers: false, singleLine: true, minLength: 1 }).refine<ImageRef>((v, path, ctx) => {
   const r = parseImageRef(v);
   if (!r.ok) {
@@ -72,7 +60,8 @@ const capability = t.string({
   patternMessage: 'must be a Linux capability name in upper case, e.g. NET_ADMIN or SYS_PTRACE (or ALL)',
 });
 
-const RESERVED_ENV = ['APPLICATION_ID', 'APPLICATION_VERSION', 'CREDENTIALS_DIR'];
+/** Environment names Taupage sets itself (container plan); the team's values for them are ignored. */
+export const RESERVED_ENV: readonly string[] = ['APPLICATION_ID', 'APPLICATION_VERSION', 'CREDENTIALS_DIR'];
 
 export const containerKeys = {
   application_id: t

@@ -2,8 +2,7 @@
  * (Mint not synced yet, a role policy still propagating, S3 hiccups) is retried with full-jitter
  * backoff until the boot deadline; then the boot fails with TPG_CREDENTIALS_FAILED and the last
  * reason. */
-import type { BootContext } from '../../engine/context.js';
-import type { ObjectStore } from '../../ports/object-store.js';
+import type { BootContext } from '../context.js';
 import { AgentError, toAgentError } from '../../lib/errors.js';
 import { retry } from '../../lib/retry.js';
 import type { CredentialsPlan } from './plan.js';
@@ -12,32 +11,13 @@ import { CredentialsRefresher, describeFailures, type PassResult } from './refre
 /** Backoff between boot passes: quick at first (Mint may sync any second), then every ~15 s. */
 export const BOOT_RETRY = { baseMs: 500, capMs: 15_000 };
 
-export interface CredentialsDeps {
-  /** Tests and the boot command may pass a store; default: S3 in the instance's region. */
-  store?: ObjectStore;
-}
-
-/** The region S3 is asked in: the agent config's override, else the instance's. */
-export function credentialsRegion(ctx: Pick<BootContext, 'config' | 'facts'>): string {
-  return ctx.config.aws.region ?? ctx.facts.instance.region;
-}
-
-export async function applyCredentials(plan: CredentialsPlan, ctx: BootContext, deps: CredentialsDeps = {}): Promise<void> {
-  const region = credentialsRegion(ctx);
-  // Loaded lazily: a boot without mint_bucket never loads the S3 client.
-  const store =
-    deps.store ??
-    (await import('../../adapters/aws/s3.js')).createS3ObjectStore({
-      region,
-      aws: ctx.config.aws,
-      metadataEndpoint: ctx.config.metadata.endpoint,
-    });
-  const refresher = new CredentialsRefresher({ plan, store, region, log: ctx.log, statusFile: ctx.paths.credentialsStatus });
+export async function applyCredentials(plan: CredentialsPlan, ctx: BootContext): Promise<void> {
+  const { region } = ctx.facts;
   let last: PassResult | undefined;
   /** The last pass that failed on its own (not cut off by the deadline): its reasons are the real ones. */
   let failed: PassResult | undefined;
   try {
-    await refresher.prepare();
+    const refresher = await CredentialsRefresher.open(plan, { store: ctx.ports.objectStore, region, log: ctx.log, paths: ctx.paths });
     await retry(
       async () => {
         last = await refresher.pass({ attempts: 1, ...BOOT_RETRY, signal: ctx.signal, deadline: ctx.deadline });
@@ -68,8 +48,6 @@ export async function applyCredentials(plan: CredentialsPlan, ctx: BootContext, 
         details: { bucket: plan.bucket, applicationId: plan.applicationId, region, lastCode: cause.code },
       },
     );
-  } finally {
-    if (!deps.store) store.close();
   }
   for (const f of last!.files) if (f.outcome !== 'failed') ctx.record(`credentials.${f.file}.etag`, f.etag);
 }

@@ -1,5 +1,5 @@
 /*! Mint credentials: which objects to fetch from which bucket into which directory. */
-import type { PlanInput, StepPlan } from '../../engine/step.js';
+import type { PlanInput, StepPlan } from '../step.js';
 import { CONTAINER_CREDENTIALS_DIR } from '../container/plan.js';
 
 export const CREDENTIAL_FILES = ['user.json', 'client.json'] as const;

@@ -10,6 +10,7 @@ import type { ObjectStore } from '../../ports/object-store.js';
 import { AgentError, toAgentError } from '../../lib/errors.js';
 import { retry } from '../../lib/retry.js';
 import { realClock, type Clock } from '../../lib/clock.js';
+import type { Paths } from '../../config/paths.js';
 import type { CredentialsPlan } from './plan.js';
 import { checkCredentialFile, isCredentialFile } from './validate.js';
 import { ensureCredentialsDir, fingerprint, removeStaleTemps, sameFingerprint, writeIfChanged, type Fingerprint } from './files.js';
@@ -62,6 +63,19 @@ export class CredentialsRefresher {
     this.mode = parseInt(options.plan.fileMode, 8);
     const { plan, region } = options;
     this.status = { bucket: plan.bucket, applicationId: plan.applicationId, region, directory: plan.directory, ok: false, files: {} };
+  }
+
+  /**
+   * The refresher the boot step and `taupage credentials` share: its status in the credentials
+   * status file, prepared for its first pass.
+   */
+  static async open(
+    plan: CredentialsPlan,
+    o: Pick<RefresherOptions, 'store' | 'region' | 'log'> & { paths: Pick<Paths, 'credentialsStatus'> },
+  ): Promise<CredentialsRefresher> {
+    const refresher = new CredentialsRefresher({ plan, store: o.store, region: o.region, log: o.log, statusFile: o.paths.credentialsStatus });
+    await refresher.prepare();
+    return refresher;
   }
 
   /** Drop stale temp files and pick up ETags from an earlier status (each pass makes the directory). */

@@ -1,5 +1,5 @@
 /*! Volumes to attach, arrays to assemble and filesystems to mount, in that order. */
-import type { PlanInput, StepPlan } from '../../engine/step.js';
+import type { PlanInput, StepPlan } from '../step.js';
 
 export interface MountPlan {
   path: string;

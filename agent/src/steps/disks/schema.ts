@@ -1,6 +1,6 @@
 /*! User-data keys for EBS volumes, RAID arrays and mounts. */
 import { t, INVALID, error } from '../../lib/schema/types.js';
-import { absolutePath, singleLine } from '../../user-data/values.js';
+import { absolutePath, singleLine } from '../../values/text.js';
 
 export const FILESYSTEMS = ['ext4', 'ext3', 'ext2', 'xfs', 'tmpfs'] as const;
 

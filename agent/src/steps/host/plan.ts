@@ -1,5 +1,5 @@
 /*! Host settings: sysctl file, sysfs writes, outbound routing through NAT. */
-import type { PlanInput, StepPlan } from '../../engine/step.js';
+import type { PlanInput, StepPlan } from '../step.js';
 
 export interface HostPlan extends StepPlan {
   sysctl?: { file: string; entries: Array<[string, string]> };

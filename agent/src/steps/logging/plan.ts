@@ -1,6 +1,6 @@
 /*! Log shipping and rotation: which files go where, decided from the user data. */
-import type { PlanInput, StepPlan, PlanNote } from '../../engine/step.js';
-import type { KmsEncrypted } from '../../user-data/values.js';
+import type { PlanInput, StepPlan, PlanNote } from '../step.js';
+import type { KmsEncrypted } from '../../values/kms.js';
 import type { Secret } from '../../lib/secret.js';
 
 export interface RotationPlan {

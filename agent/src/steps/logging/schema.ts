@@ -1,6 +1,7 @@
 /*! User-data keys for log shipping (rsyslog, Scalyr, Logentries) and local log rotation. */
 import { t } from '../../lib/schema/types.js';
-import { maybeKms, singleLine } from '../../user-data/values.js';
+import { maybeKms } from '../../values/kms.js';
+import { singleLine } from '../../values/text.js';
 
 const size = (example: string) => t.string({ singleLine: true, pattern: /^[0-9]+[kKmMgG]?$/, patternMessage: `must be a size such as ${example}` });
 const interval = t.enum(['hourly', 'daily', 'weekly', 'monthly']);

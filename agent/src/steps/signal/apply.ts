@@ -2,49 +2,33 @@
  * it runs after failures too), and, for batch instances, power off once the application exits
  * (an `after` step: only after a successful boot, outside the boot deadline). */
 import { spawn } from 'node:child_process';
-import type { EndContext } from '../../engine/context.js';
-import type { StepReport } from '../../engine/step.js';
-import type { StackSignal } from '../../ports/stack-signal.js';
+import type { EndContext } from '../context.js';
+import type { StepReport } from '../step.js';
 import type { Logger } from '../../lib/log.js';
 import { AgentError, toAgentError } from '../../lib/errors.js';
+import { CONTAINER_NAME } from '../container/plan.js';
 import type { ShutdownPlan, SignalPlan } from './plan.js';
 
-export interface SignalInput {
-  stack: string;
-  resource: string;
-  uniqueId: string;
-  status: 'SUCCESS' | 'FAILURE';
-}
-
-/** Send one signal and record it in the status (`signal`, `signalSent`); a failure is TPG_SIGNAL_FAILED. */
-export async function sendStackSignal(
-  port: StackSignal,
-  input: SignalInput,
-  ctx: { log: Logger; record(key: string, value: string | boolean): void; signal?: AbortSignal },
-): Promise<void> {
+/** SUCCESS or FAILURE as the boot went so far, recorded in the status (`signal`, `signalSent`);
+ * a failure to send it is TPG_SIGNAL_FAILED. */
+export async function applySignal(plan: SignalPlan, ctx: EndContext): Promise<StepReport> {
+  const status: 'SUCCESS' | 'FAILURE' = ctx.outcome().outcome === 'success' ? 'SUCCESS' : 'FAILURE';
+  const input = { stack: plan.stack, resource: plan.resource, uniqueId: ctx.facts.instance.instanceId, status };
   ctx.record('signal', input.status);
   try {
-    await port.signal(input, ctx.signal);
+    await ctx.ports.stackSignal.signal(input, ctx.signal);
   } catch (e) {
     ctx.record('signalSent', false);
     throw toAgentError(e, 'TPG_SIGNAL_FAILED');
   }
   ctx.record('signalSent', true);
-  ctx.log.info(
-    { stack: input.stack, resource: input.resource, uniqueId: input.uniqueId, status: input.status },
-    `signalled ${input.status} to CloudFormation ${input.stack}/${input.resource}`,
-  );
-}
-
-export async function applySignal(plan: SignalPlan, ctx: EndContext): Promise<StepReport> {
-  const status = ctx.outcome().outcome === 'success' ? 'SUCCESS' : 'FAILURE';
-  await sendStackSignal(ctx.stackSignal, { stack: plan.stack, resource: plan.resource, uniqueId: ctx.facts.instance.instanceId, status }, ctx);
+  ctx.log.info(input, `signalled ${input.status} to CloudFormation ${input.stack}/${input.resource}`);
   return { note: `${status} sent to ${plan.stack}/${plan.resource}` };
 }
 
 export async function applyShutdown(plan: ShutdownPlan, ctx: EndContext): Promise<StepReport> {
   ctx.log.info({ mode: plan.mode }, `shutdown: ${plan.mode}: waiting for the application container to exit`);
-  const exitCode = await ctx.appContainer.waitForExit(ctx.signal);
+  const exitCode = await ctx.ports.containerRuntime.waitForExit(CONTAINER_NAME, ctx.signal);
   ctx.record('applicationExitCode', exitCode);
   if (plan.mode === 'on-success' && exitCode !== 0) {
     ctx.log.warn({ exitCode }, `the application exited with ${exitCode}; shutdown: on-success, so the instance stays up`);

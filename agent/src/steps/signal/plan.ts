@@ -1,5 +1,6 @@
 /*! CloudFormation signal and batch shutdown, decided from the user data. */
-import type { PlanInput, StepPlan } from '../../engine/step.js';
+import type { PlanInput, StepPlan } from '../step.js';
+import { salvageNotifyCfn } from './schema.js';
 
 export interface SignalPlan extends StepPlan {
   stack: string;
@@ -16,6 +17,12 @@ export interface ShutdownPlan extends StepPlan {
 export function planSignal({ settings: s }: PlanInput): SignalPlan | null {
   if (!s.notify_cfn) return null;
   return { stack: s.notify_cfn.stack, resource: s.notify_cfn.resource, uniqueId: 'instance-id' };
+}
+
+/** A boot whose user data did not validate still tells CloudFormation, when its notify_cfn can be read. */
+export function fallbackSignal(document: unknown): SignalPlan | null {
+  const target = salvageNotifyCfn(document);
+  return target ? { ...target, uniqueId: 'instance-id' } : null;
 }
 
 export function planShutdown({ settings: s, config }: PlanInput): ShutdownPlan | null {

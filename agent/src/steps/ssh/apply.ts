@@ -3,7 +3,7 @@
 import { unlink } from 'node:fs/promises';
 import { writeFileAtomic } from '../../lib/atomic-write.js';
 import { AgentError } from '../../lib/errors.js';
-import type { BootContext } from '../../engine/context.js';
+import type { BootContext } from '../context.js';
 import { renderSshdConfig, type SshPlan } from './plan.js';
 
 export async function applySsh(plan: SshPlan, ctx: Pick<BootContext, 'log'>): Promise<void> {

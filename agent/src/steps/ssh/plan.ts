@@ -1,5 +1,5 @@
 /*! sshd settings from the user data plus the hardening baseline, and which default-user keys go. */
-import type { PlanInput, StepPlan } from '../../engine/step.js';
+import type { PlanInput, StepPlan } from '../step.js';
 
 export interface SshPlan extends StepPlan {
   configFile: string;

@@ -1,6 +1,6 @@
 /*! User-data keys for the SSH daemon. */
 import { t, INVALID, error } from '../../lib/schema/types.js';
-import { portSpec } from '../../user-data/values.js';
+import { portSpec } from '../../values/network-port.js';
 
 const sshPort = portSpec.refine<number>((p, path, ctx) => {
   if (p.protocol === 'udp') {

@@ -4,7 +4,7 @@
  * s3rver checks only that the access key id is one it knows (V4 signatures are not verified), so
  * `accessKeyIds` lets the instance role's keys from the fake IMDS in, as S3 would for the role.
  *
- * Also a command for the demo: `node --import tsx test/helpers/s3rver.ts --bucket NAME
+ * Also a command for the demo: `node --import tsx test/harness/s3rver.ts --bucket NAME
  * [--access-key-id ID]... [--put KEY=FILE]... [--dir DIR]` prints `S3=http://127.0.0.1:port` and
  * serves until SIGTERM/SIGINT. */
 import { mkdtemp, rm, readFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import S3rver from 's3rver';
-import { serveUntilSignal, whenMain } from '../support/command.js';
+import { serveUntilSignal, whenMain } from './command.js';
 
 /** s3rver's account registry: the same module instance s3rver itself uses. */
 const accounts = createRequire(import.meta.url)('s3rver/lib/models/account.js') as { DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void } };

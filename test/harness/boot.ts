@@ -4,10 +4,7 @@
  * These boots test the engine (status, lock, signal, KMS, deadlines, reboots), so by default the
  * container step is planned but its effects are left out (ENGINE_STEPS) and no Docker engine is
  * needed. Whole boots with the real container: test/e2e/full-boot.test.ts. */
-import { mkdtemp, mkdir, readFile, writeFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { configFromText } from '../../agent/src/config/load.js';
 import { createLogger } from '../../agent/src/lib/log.js';
 import { Scrubber } from '../../agent/src/lib/scrub.js';
@@ -15,7 +12,11 @@ import { runBoot, type BootOptions, type BootRun } from '../../agent/src/engine/
 import type { BootStatus } from '../../agent/src/engine/status.js';
 import type { LocalCloud } from '../fakes/local-cloud.js';
 import { steps as bootGraph } from '../../agent/src/steps/index.js';
-import type { AnyStep } from '../../agent/src/engine/step.js';
+import type { AnyStep } from '../../agent/src/steps/step.js';
+import type { PortFactory, RegionPorts } from '../../agent/src/ports/index.js';
+import { realPorts } from '../../agent/src/adapters/index.js';
+import { scratchRoot } from './scratch.js';
+import { jsonLines } from './log-lines.js';
 
 export const CONTAINER_LEFT_OUT = 'container effects left out of this engine test';
 
@@ -30,31 +31,6 @@ export interface HarnessBoot {
   logs: Array<Record<string, unknown>>;
   status: BootStatus;
   result?: BootStatus;
-}
-
-const scratchRoots: string[] = [];
-
-export async function scratchRoot(bootId: string = randomUUID()): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'taupage-boot-'));
-  scratchRoots.push(root);
-  await setBootId(root, bootId);
-  return root;
-}
-
-/** Remove every scratch root this process made (afterAll). */
-export async function removeScratchRoots(): Promise<void> {
-  await Promise.all(scratchRoots.splice(0).map((r) => rm(r, { recursive: true, force: true })));
-}
-
-/** The kernel boot id as the agent reads it under a test root. */
-export async function setBootId(root: string, bootId: string): Promise<void> {
-  await mkdir(join(root, 'proc/sys/kernel/random'), { recursive: true });
-  await writeFile(join(root, 'proc/sys/kernel/random/boot_id'), `${bootId}\n`);
-}
-
-/** What a reboot does to /run: tmpfs, gone. */
-export async function clearRun(root: string): Promise<void> {
-  await rm(join(root, 'run'), { recursive: true, force: true });
 }
 
 /** Fast retries for tests; merge more agent.yaml text after it. */
@@ -72,7 +48,7 @@ aws:
 
 export async function bootOnce(
   cloud: LocalCloud,
-  options: { root?: string; agentYaml?: string; steps?: BootOptions['steps']; factories?: BootOptions['factories']; env?: Record<string, string> } = {},
+  options: { root?: string; agentYaml?: string; steps?: BootOptions['steps']; ports?: Partial<RegionPorts>; env?: Record<string, string> } = {},
 ): Promise<HarnessBoot> {
   const root = options.root ?? (await scratchRoot());
   const env: Record<string, string> = { ...cloud.env(), TAUPAGE_ROOT: root, ...options.env };
@@ -89,7 +65,7 @@ export async function bootOnce(
     log,
     scrubber,
     steps: options.steps ?? ENGINE_STEPS,
-    ...(options.factories ? { factories: options.factories } : {}),
+    ports: withPorts(realPorts({ config, log }), options.ports),
   });
   const read = async (f: string) => {
     try {
@@ -104,11 +80,7 @@ export async function bootOnce(
     run,
     root,
     lines,
-    logs: lines
-      .join('')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>),
+    logs: jsonLines(lines.join('')),
     status,
     ...(result ? { result } : {}),
   };
@@ -118,12 +90,7 @@ export function stepOf(s: BootStatus, id: string) {
   return s.steps.find((x) => x.id === id);
 }
 
-export const VALID_USER_DATA = `#taupage-ami-config
-application_id: my-app
-application_version: "1.0"
-runtime: Docker
-source: pierone.stups.zalan.do/team/my-app:1.0
-notify_cfn:
-  stack: my-stack
-  resource: AppServerGroup
-`;
+/** The real ports with some of a boot's replaced (a test's stand-ins). */
+function withPorts(real: PortFactory, ports: Partial<RegionPorts> = {}): PortFactory {
+  return { ...real, forRegion: (region) => ({ ...real.forRegion(region), ...ports }) };
+}

@@ -4,9 +4,10 @@
 import { processAlive } from '../../agent/src/lib/process-alive.js';
 import { mkdir, writeFile, readFile, rm } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { REPO } from './repo.js';
 
-const LOCK = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '.tmp', 'locks', 'taupageapp');
+/** Shared with scripts/demo (APP_LOCK). */
+const LOCK = join(REPO, '.tmp', 'locks', 'taupageapp');
 
 export async function lockApp(timeoutMs = 15 * 60_000): Promise<() => Promise<void>> {
   await mkdir(dirname(LOCK), { recursive: true });

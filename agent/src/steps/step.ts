@@ -1,6 +1,7 @@
 /*! What a boot step is: an id, what it needs, a pure planner and (where built) its effects.
- * The boot graph in steps/index.ts is a list of these. */
-import type { UserData } from '../user-data/schema.js';
+ * The boot graph (index.ts) is a list of these; engine/ runs it. A step's effects see only what
+ * context.ts gives them: settings, facts, a deadline and ports. */
+import type { UserData } from './schema.js';
 import type { AgentConfig } from '../config/schema.js';
 import type { Paths } from '../config/paths.js';
 
@@ -46,6 +47,13 @@ export interface Step<P extends StepPlan = StepPlan, C = unknown> {
   phase?: StepPhase;
   /** Pure: what this step would do for this user data, or null when it has nothing to do. */
   plan(input: PlanInput): P | null;
+  /**
+   * Only `finally` steps: what to do in a boot whose user data is missing or invalid, from what
+   * could be read of it (`document`: the YAML as parsed, unchecked; undefined when there is none).
+   * The CloudFormation signal plans a FAILURE here. Absent or null: the step does not run then.
+   * Its apply gets no settings (EndContext has none).
+   */
+  fallback?(document: unknown): P | null;
   /** The effects; absent until the feature lands (the boot reports such steps as skipped). */
   // biome-ignore lint/suspicious/noConfusingVoidType: most applies end with nothing to report (`async () => {}`).
   apply?(plan: P, ctx: C): Promise<void | StepReport>;
@@ -67,6 +75,7 @@ export function checkStepGraph(steps: readonly AnyStep[]): void {
   const phaseOf = (id: string) => steps.find((x) => x.id === id)!.phase ?? 'boot';
   for (const s of steps) {
     if (s.phase !== undefined && !(s.phase in order)) throw new Error(`step ${s.id} has unknown phase ${String(s.phase)}`);
+    if (s.fallback && s.phase !== 'finally') throw new Error(`step ${s.id} has a fallback plan but is not a finally step`);
     for (const n of s.needs)
       if (order[phaseOf(n)] > order[s.phase ?? 'boot'])
         throw new Error(`step ${s.id} (${s.phase ?? 'boot'}) cannot need ${n}, which runs later (${phaseOf(n)})`);

@@ -1,18 +1,15 @@
-/*! The whole user-data schema, composed from the fragments each step owns. The single source of
- * the UserData type, runtime validation, `taupage schema` and docs/user-data.md. */
+/*! The whole user-data schema, composed from the fragments each step owns (and the keys this
+ * image accepts but does not implement). The single source of the UserData type, of validation
+ * (user-data/validate.ts), `taupage schema` and docs/user-data.md. */
 import { t, type Infer } from '../lib/schema/types.js';
-import { containerKeys } from '../steps/container/schema.js';
-import { credentialsKeys } from '../steps/credentials/schema.js';
-import { loggingKeys } from '../steps/logging/schema.js';
-import { sshKeys } from '../steps/ssh/schema.js';
-import { disksKeys } from '../steps/disks/schema.js';
-import { hostKeys } from '../steps/host/schema.js';
-import { signalKeys } from '../steps/signal/schema.js';
+import { containerKeys } from './container/schema.js';
+import { credentialsKeys } from './credentials/schema.js';
+import { loggingKeys } from './logging/schema.js';
+import { sshKeys } from './ssh/schema.js';
+import { disksKeys } from './disks/schema.js';
+import { hostKeys } from './host/schema.js';
+import { signalKeys } from './signal/schema.js';
 import { unsupportedKeys } from './unsupported.js';
-
-export const USER_DATA_HEADER = '#taupage-ami-config';
-/** EC2 refuses user data over 16 KiB. */
-export const USER_DATA_MAX_BYTES = 16 * 1024;
 
 /** Fragments in documentation order: what a team writes first comes first. */
 export const userDataFragments = {

@@ -1,4 +1,4 @@
-/*! The small commands scripts/demo starts from test/fakes and test/helpers (the Pier One gate,
+/*! The small commands scripts/demo starts from test/fakes and test/harness (the Pier One gate,
  * s3rver, the demo image): run `main` when the file is the process's entry point, print the line
  * the demo waits for, and serve until SIGTERM or SIGINT. */
 import { fileURLToPath } from 'node:url';

@@ -6,10 +6,8 @@
  * `startWorld()` starts the shared parts once per file; `world.instance()` makes a scratch
  * instance: a TAUPAGE_ROOT with a boot id and agent.yaml, and the environment the agent runs with
  * (no AWS keys: the SDK takes the instance role from the fake IMDS, and s3rver knows that role's
- * key). The engine and registry come from test/setup/services.ts (DOCKER_HOST, TAUPAGE_REGISTRY). */
-import { createSocket, type Socket } from 'node:dgram';
-import { createServer } from 'node:net';
-import { mkdir, readFile, writeFile, rm } from 'node:fs/promises';
+ * key). The engine and registry come from test/harness/services.ts (DOCKER_HOST, TAUPAGE_REGISTRY). */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { randomBytes } from 'node:crypto';
@@ -18,9 +16,11 @@ import type Docker from 'dockerode';
 import { startLocalCloud, isolatedAwsEnv, type LocalCloud } from '../fakes/local-cloud.js';
 import { startPierOneGate, type PierOneGate } from '../fakes/pierone.js';
 import { buildDemoImage, dockerFromEnv, type DemoImage, type DemoImageOptions } from '../fakes/demo-image.js';
-import { startS3, type LocalS3 } from '../helpers/s3rver.js';
-import { scratchRoot, setBootId } from './boot-harness.js';
-import { ensureBuilt, runAgent, type AgentRun } from './built-agent.js';
+import { startS3, type LocalS3 } from './s3rver.js';
+import { removeScratchRoots, scratchRoot, setBootId } from './scratch.js';
+import { ensureBuilt, runAgent, type AgentRun } from './agent.js';
+import { udpSink } from './net.js';
+import { registryFromEnv } from './services.js';
 import type { BootStatus } from '../../agent/src/engine/status.js';
 import { CONTAINER_NAME } from '../../agent/src/steps/container/plan.js';
 
@@ -57,20 +57,6 @@ export interface Instance {
   status(): Promise<BootStatus>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** `#taupage-ami-config` user data from fields (application_id my-app, version 1.0, Docker). */
-export function userData(fields: Record<string, unknown>): string {
-  return `#taupage-ami-config\n${YAML.stringify({ application_id: 'my-app', application_version: '1.0', runtime: 'Docker', ...fields })}`;
-}
-
 /** Agent settings for test instances: short timeouts and retries, the gate as Pier One. */
 export function agentSettings(world: Pick<World, 'gate' | 'syslogAddress'>, over: Record<string, Record<string, unknown>> = {}): Record<string, unknown> {
   const base: Record<string, Record<string, unknown>> = {
@@ -85,19 +71,14 @@ export function agentSettings(world: Pick<World, 'gate' | 'syslogAddress'>, over
 }
 
 export async function startWorld(): Promise<World> {
-  const registry = process.env.TAUPAGE_REGISTRY;
-  if (!registry || !process.env.DOCKER_HOST) throw new Error('needs DOCKER_HOST and TAUPAGE_REGISTRY (test/setup/services.ts)');
+  const registry = registryFromEnv();
   ensureBuilt();
   const docker = dockerFromEnv();
   const cloud = await startLocalCloud();
   const s3 = await startS3([MINT_BUCKET], { accessKeyIds: [cloud.imds.state.role!.credentials.AccessKeyId] });
   const gate = await startPierOneGate({ registry });
-  const syslog: Socket = createSocket('udp4');
-  const syslogLines: string[] = [];
-  syslog.on('message', (m) => syslogLines.push(m.toString('utf8')));
-  await new Promise<void>((resolve) => syslog.bind(0, '127.0.0.1', () => resolve()));
+  const syslog = await udpSink();
   const org = `boot${randomBytes(3).toString('hex')}`;
-  const roots: string[] = [];
   const world: World = {
     cloud,
     gate,
@@ -105,8 +86,8 @@ export async function startWorld(): Promise<World> {
     docker,
     registry,
     org,
-    syslogLines,
-    syslogAddress: `udp://127.0.0.1:${syslog.address().port}`,
+    syslogLines: syslog.lines,
+    syslogAddress: syslog.address,
     async image(nameTag, { approve = true, ...options } = {}) {
       const img = await buildDemoImage(docker, { reference: `${registry}/${org}/${nameTag}`, ...options });
       if (approve) gate.approve(`${org}/${nameTag}`);
@@ -118,12 +99,11 @@ export async function startWorld(): Promise<World> {
       await s3.put(MINT_BUCKET, `${applicationId}/client.json`, files.client);
     },
     async instance(options = {}) {
-      const root = await scratchRoot();
-      roots.push(root);
+      const root = await scratchRoot({ purpose: 'instance' });
       await mkdir(join(root, 'etc/taupage'), { recursive: true });
       await writeFile(join(root, 'etc/taupage/agent.yaml'), YAML.stringify(options.agent ?? agentSettings(world)));
       const env = isolatedAwsEnv({ ...cloud.env({ withKeys: false }), AWS_ENDPOINT_URL_S3: s3.endpoint, TAUPAGE_ROOT: root });
-      const run = (args: string[]) => runAgent(args, env, { timeoutMs: 120_000 });
+      const run = (args: string[]) => runAgent(args, { env, timeoutMs: 120_000 });
       return {
         root,
         env,
@@ -138,7 +118,7 @@ export async function startWorld(): Promise<World> {
       await gate.close();
       await s3.dispose();
       await cloud.close();
-      await Promise.all(roots.map((r) => rm(r, { recursive: true, force: true })));
+      await removeScratchRoots();
     },
   };
   return world;

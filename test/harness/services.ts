@@ -4,14 +4,11 @@
  * scripts/test both already run and are reused here. When vitest runs alone, a bash process holds
  * them for the duration of the run (it starts only what does not answer, and on teardown stops only
  * what it started and waits for it, so no zombie is left to PID 1). Tests read DOCKER_HOST and
- * TAUPAGE_REGISTRY (test/helpers/services.ts). Runs limited to unit tests skip all this, and so does
+ * TAUPAGE_REGISTRY. Runs limited to unit tests skip all this, and so does
  * TAUPAGE_TEST_SERVICES=off. */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
-
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { REPO } from './repo.js';
 
 const HOLDER = `
 set -u
@@ -31,7 +28,7 @@ function onlyUnitTests(): boolean {
 
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
   if (process.env.TAUPAGE_TEST_SERVICES === 'off' || onlyUnitTests()) return undefined;
-  const holder = spawn('bash', ['-c', HOLDER], { cwd: repo, stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
+  const holder = spawn('bash', ['-c', HOLDER], { cwd: REPO, stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
   const exited = new Promise<void>((resolve) => holder.once('exit', () => resolve()));
   const lines = createInterface({ input: holder.stdout! });
   for await (const line of lines) {
@@ -44,4 +41,12 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
     holder.stdin!.end();
     await exited;
   };
+}
+
+/** The local registry (host:port) the global setup started, failing the caller when the Docker engine or the registry is missing. */
+export function registryFromEnv(): string {
+  const registry = process.env.TAUPAGE_REGISTRY;
+  if (!registry || !process.env.DOCKER_HOST)
+    throw new Error('needs DOCKER_HOST and TAUPAGE_REGISTRY: run through vitest (test/harness/services.ts) or scripts/test, as root');
+  return registry;
 }

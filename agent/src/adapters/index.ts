@@ -1,0 +1,137 @@
+/*! The one place the real adapters are made, from the agent config: every port of ports/index.ts
+ * over Docker, Pier One, AWS (metadata service, KMS, CloudFormation, S3), local accounts and Even.
+ * Commands call realPorts() and hand the ports on; steps and the engine never import an adapter.
+ *
+ * Each port is made at once but its adapter is loaded (imported and constructed) on its first
+ * call: a boot that decrypts nothing never loads the KMS client, `taupage credentials` never
+ * loads dockerode, and the refusal path of the SSH service never loads an HTTP client. */
+import type { AgentConfig } from '../config/schema.js';
+import type { Logger } from '../lib/log.js';
+import { realClock, type Clock } from '../lib/clock.js';
+import type { Closable, PortFactory, Warmable } from '../ports/index.js';
+import type { Imds } from '../ports/imds.js';
+import type { Kms } from '../ports/kms.js';
+import type { StackSignal } from '../ports/stack-signal.js';
+import type { ObjectStore } from '../ports/object-store.js';
+import type { ContainerRuntime } from '../ports/container-runtime.js';
+import type { RegistryTrust } from '../ports/registry-trust.js';
+import type { HttpProbe } from '../ports/http-probe.js';
+import type { Accounts } from '../ports/accounts.js';
+import type { AccessService } from '../ports/access-service.js';
+import type { AwsCallOptions } from './aws/sdk.js';
+
+export interface RealPortsOptions {
+  config: AgentConfig;
+  /** Adapters log their retries here, each as a child named for its service; default: nowhere. */
+  log?: Logger;
+  clock?: Clock;
+}
+
+export function realPorts({ config, log, clock = realClock }: RealPortsOptions): PortFactory {
+  const aws = (service: 'kms' | 'cloudformation', region: string): AwsCallOptions => {
+    const endpoint = config.aws.endpoints[service];
+    return {
+      region,
+      ...(endpoint ? { endpoint } : {}),
+      timeoutMs: config.aws.request_timeout_ms,
+      attempts: config.aws.max_attempts,
+      retryBaseMs: config.aws.retry_base_ms,
+      clock,
+      ...(log ? { log: log.child({ service }) } : {}),
+      metadataEndpoint: config.metadata.endpoint,
+    };
+  };
+  return {
+    imds: ({ notAfter } = {}) =>
+      deferred<Imds>(
+        async () =>
+          new (await import('./aws/imds.js')).ImdsClient({
+            endpoint: config.metadata.endpoint,
+            timeoutMs: config.metadata.timeout_ms,
+            attempts: config.metadata.attempts,
+            deadlineMs: config.metadata.deadline_seconds * 1000,
+            retryBaseMs: config.metadata.retry_base_ms,
+            ...(notAfter !== undefined ? { notAfter } : {}),
+            clock,
+            ...(log ? { log: log.child({ service: 'imds' }) } : {}),
+          }),
+        { userData: true, identity: true, identitySignature: true, metadata: true },
+      ),
+    forRegion: (region) => ({
+      kms: deferred<Kms>(async () => new (await import('./aws/kms.js')).KmsAdapter(aws('kms', region)), { decrypt: true }),
+      stackSignal: deferred<StackSignal>(async () => new (await import('./aws/cfn.js')).CfnAdapter(aws('cloudformation', region)), { signal: true }),
+      objectStore: deferred<ObjectStore>(
+        async () => (await import('./aws/s3.js')).createS3ObjectStore({ region, aws: config.aws, metadataEndpoint: config.metadata.endpoint }),
+        { get: true, close: true },
+      ),
+      containerRuntime: deferred<ContainerRuntime>(
+        async () =>
+          new (await import('./dockerode-runtime.js')).DockerodeRuntime({ host: config.docker.host, requestTimeoutMs: config.docker.request_timeout_ms }),
+        { inspectApp: true, pullImage: true, createApp: true, startApp: true, restartApp: true, removeApp: true, waitForExit: true },
+      ),
+      registryTrust: deferred<RegistryTrust>(
+        async () => {
+          const pierone = log?.child({ service: 'pierone' });
+          return new (await import('./pierone.js')).PierOneTrust({
+            registries: config.pierone.registries,
+            timeoutMs: config.pierone.request_timeout_ms,
+            attempts: config.pierone.attempts,
+            onRetry: ({ attempt, delayMs, error }) => pierone?.warn({ attempt, delayMs, err: error }, 'registry did not answer; retrying'),
+          });
+        },
+        { approve: true },
+      ),
+      httpProbe: deferred<HttpProbe>(async () => (await import('./http-probe.js')).httpProbe, { status: true }),
+    }),
+    accounts: () =>
+      deferred<Accounts>(async () => (await import('./linux-accounts.js')).linuxAccounts(), {
+        lookup: true,
+        list: true,
+        existingGroups: true,
+        create: true,
+        remove: true,
+        ensureGroup: true,
+        inGroup: true,
+        addToGroup: true,
+        endProcesses: true,
+      }),
+    accessService: () =>
+      deferred<AccessService>(
+        async () =>
+          (await import('./even.js')).evenClient({ url: config.ssh.even_url ?? '', timeoutMs: config.ssh.request_timeout_ms, attempts: config.ssh.attempts }),
+        { publicKey: true },
+      ),
+  };
+}
+
+/** Every method of a port, by name: the compiler holds the list to the port's interface. */
+type Methods<T> = { [K in keyof T]-?: T[K] extends (...args: never[]) => unknown ? true : never };
+
+/**
+ * A port whose adapter is made by `make` on the first call of any of its methods (and once: a
+ * failure to make it is every call's failure). `close()` closes the adapter if it was made;
+ * `warm()` makes it now and lets it warm itself up.
+ */
+function deferred<T extends object>(make: () => Promise<T & Closable & Warmable>, methods: Methods<T>): T & Closable & Warmable {
+  let made: Promise<T & Closable & Warmable> | undefined;
+  const adapter = () => {
+    made ??= make();
+    return made;
+  };
+  const port: Record<string, unknown> = Object.create(null);
+  for (const name of Object.keys(methods)) {
+    port[name] = async (...args: unknown[]) => {
+      const a = (await adapter()) as unknown as Record<string, (...args: unknown[]) => unknown>;
+      return a[name]!(...args);
+    };
+  }
+  port.close = async () => {
+    const a = await made?.catch(() => undefined);
+    await a?.close?.();
+  };
+  port.warm = async () => {
+    const a = await adapter();
+    await a.warm?.();
+  };
+  return port as T & Closable & Warmable;
+}
