@@ -37,19 +37,24 @@ not started. --wait blocks until the boot ends (or --timeout passes: exit 3).
   {
     name: 'validate',
     summary: 'check a user-data document against the contract',
-    usage: 'taupage validate [--strict] [--json | --annotate] [--no-header] FILE|-',
+    usage: 'taupage validate [--strict] [--json | --annotate] [--no-header | --senza] FILE|-',
     help: `Exit 0 valid (warnings allowed), 1 invalid, 2 usage or read error.
-  --strict     unknown and unsupported keys are errors
+  --strict     warnings (unknown, unsupported and duplicate keys) are errors
   --json       print one object: {"valid", "errors", "warnings"}
   --annotate   print the file with each problem marked under its line
-  --no-header  do not require the #taupage-ami-config first line (a Senza TaupageConfig fragment)`,
+  --no-header  do not require the #taupage-ami-config first line (user data kept without it,
+               such as /meta/taupage.yaml); every key is still checked
+  --senza      a Senza TaupageConfig mapping: no header, and application_id, application_version
+               and notify_cfn may be left out (Senza fills them in); the rest is checked as user data`,
     run: async (argv, io) => (await import('./validate.js')).runValidate(argv, io),
   },
   {
     name: 'plan',
     summary: 'show what a boot would do with a user-data document (no network, no Docker)',
-    usage: 'taupage plan [--json] [--no-header] [--config FILE] FILE|-',
-    help: 'Secrets and aws:kms: values are shown as [redacted]. Exit 0, 1 when the user data is invalid, 2 usage.',
+    usage: 'taupage plan [--json] [--no-header | --senza] [--config FILE] FILE|-',
+    help: `Secrets and aws:kms: values are shown as [redacted]. Exit 0, 1 when the user data is invalid, 2 usage.
+--senza plans a Senza TaupageConfig as the user data Senza renders from it: what it fills in shows
+as <StackName>, <StackVersion> and <ComponentName>.`,
     run: async (argv, io) => (await import('./plan.js')).runPlan(argv, io),
   },
   {

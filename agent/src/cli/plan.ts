@@ -2,7 +2,9 @@
 import { stringify } from 'yaml';
 import { parseCommandArgs } from './args.js';
 import { readInput, type Io } from './io.js';
-import { formatIssue, validateUserData } from '../user-data/validate.js';
+import { formatIssue, validateSenzaTaupageConfig, validateUserData } from '../user-data/validate.js';
+import { renderSenza, SENZA_PLACEHOLDERS } from '../user-data/senza.js';
+import type { SenzaTaupageConfig, UserData } from '../steps/schema.js';
 import { steps } from '../steps/index.js';
 import { planSteps } from '../engine/runner.js';
 import { loadConfig } from '../config/load.js';
@@ -10,22 +12,28 @@ import { EXIT } from '../lib/errors.js';
 import { isKmsEncrypted } from '../values/kms.js';
 import { REDACTED, isSecret } from '../lib/secret.js';
 
-const USAGE = 'taupage plan [--json] [--no-header] [--config FILE] FILE|-';
+const USAGE = 'taupage plan [--json] [--no-header | --senza] [--config FILE] FILE|-';
 
 export async function runPlan(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, 'no-header': { type: 'boolean' }, config: { type: 'string' } }, USAGE, {
-    min: 1,
-    max: 1,
-  });
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    { json: { type: 'boolean' }, 'no-header': { type: 'boolean' }, senza: { type: 'boolean' }, config: { type: 'string' } },
+    USAGE,
+    { min: 1, max: 1 },
+  );
   const input = await readInput(positionals[0]!, io);
   const { config, paths } = await loadConfig({ env: io.env, ...(values.config ? { file: values.config } : {}) });
-  const result = validateUserData(input.text, { requireHeader: values['no-header'] !== true });
+  const result = values.senza ? validateSenzaTaupageConfig(input.text) : validateUserData(input.text, { requireHeader: values['no-header'] !== true });
   if (!result.valid || !result.settings) {
     for (const i of result.errors) io.err(`${formatIssue(input.name, i)}\n`);
-    io.err(`${input.name}: invalid; fix the errors above (taupage validate ${input.name})\n`);
+    io.err(`${input.name}: invalid; fix the errors above (taupage validate${values.senza ? ' --senza' : ''} ${input.name})\n`);
     return EXIT.FAILED;
   }
-  const plans = planSteps(steps, { settings: result.settings, config, paths });
+  // A TaupageConfig boots as the user data Senza renders from it; what only `senza create` knows is shown as <placeholders>.
+  const { settings, filledIn }: { settings: UserData; filledIn: string[] } = values.senza
+    ? renderSenza(result.settings as SenzaTaupageConfig, SENZA_PLACEHOLDERS)
+    : { settings: result.settings as UserData, filledIn: [] };
+  const plans = planSteps(steps, { settings, config, paths });
   const view = toDisplay(
     steps.map((s) => {
       const planned = plans.get(s.id)!;
@@ -36,19 +44,35 @@ export async function runPlan(argv: string[], io: Io): Promise<number> {
   if (values.json) {
     io.out(
       `${JSON.stringify(
-        { steps: view, warnings: result.warnings.map(({ path, line, column, code, message }) => ({ path, line, column, code, message })) },
+        {
+          steps: view,
+          warnings: result.warnings.map(({ path, line, column, code, message }) => ({ path, line, column, code, message })),
+          ...(values.senza ? { senzaFillsIn: filledIn } : {}),
+        },
         null,
         2,
       )}\n`,
     );
   } else {
     for (const w of result.warnings) io.out(`${formatIssue(input.name, w)}\n`);
+    if (filledIn.length) io.out(`Senza fills in ${placeholders(filledIn)} when it renders the stack; the plan shows these placeholders.\n`);
     for (const s of view) {
       io.out(`\n## ${s.title} (${s.id})\n`);
       io.out(s.plan === null ? 'nothing to do\n' : stringify(s.plan, { lineWidth: 0 }));
     }
   }
   return EXIT.OK;
+}
+
+function placeholders(keys: string[]): string {
+  const p = SENZA_PLACEHOLDERS;
+  const shown: Record<string, string> = {
+    application_id: p.name,
+    application_version: p.version,
+    notify_cfn: `stack ${p.name}-${p.version}, resource ${p.component}`,
+  };
+  const each = keys.map((k) => `${k} (${shown[k]})`);
+  return each.length > 1 ? `${each.slice(0, -1).join(', ')} and ${each.at(-1)}` : each.join('');
 }
 
 /** Plans as plain data for people: secrets and aws:kms: values become [redacted]. */

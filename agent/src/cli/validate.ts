@@ -1,22 +1,25 @@
 /*! `taupage validate`: check user data before it boots anything. */
 import { parseCommandArgs } from './args.js';
 import { readInput, type Io } from './io.js';
-import { validateUserData, formatIssue, type UserDataIssue } from '../user-data/validate.js';
+import { validateSenzaTaupageConfig, validateUserData, formatIssue, type UserDataIssue } from '../user-data/validate.js';
 import { annotate } from '../user-data/annotate.js';
 import { EXIT, AgentError } from '../lib/errors.js';
 
-const USAGE = 'taupage validate [--strict] [--json | --annotate] [--no-header] FILE|-';
+const USAGE = 'taupage validate [--strict] [--json | --annotate] [--no-header | --senza] FILE|-';
 
 export async function runValidate(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     argv,
-    { strict: { type: 'boolean' }, json: { type: 'boolean' }, annotate: { type: 'boolean' }, 'no-header': { type: 'boolean' } },
+    { strict: { type: 'boolean' }, json: { type: 'boolean' }, annotate: { type: 'boolean' }, 'no-header': { type: 'boolean' }, senza: { type: 'boolean' } },
     USAGE,
     { min: 1, max: 1 },
   );
   if (values.json && values.annotate) throw new AgentError('TPG_USAGE', `--json and --annotate do not go together\nusage: ${USAGE}`);
   const input = await readInput(positionals[0]!, io);
-  const result = validateUserData(input.text, { strict: values.strict === true, requireHeader: values['no-header'] !== true });
+  const strict = values.strict === true;
+  const result = values.senza
+    ? validateSenzaTaupageConfig(input.text, { strict })
+    : validateUserData(input.text, { strict, requireHeader: values['no-header'] !== true });
   const strip = (i: UserDataIssue) => ({ path: i.path, line: i.line, column: i.column, code: i.code, message: i.message });
   if (values.json) {
     io.out(`${JSON.stringify({ valid: result.valid, errors: result.errors.map(strip), warnings: result.warnings.map(strip) })}\n`);

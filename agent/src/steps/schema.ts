@@ -9,7 +9,7 @@ import { sshKeys } from './ssh/schema.js';
 import { disksKeys } from './disks/schema.js';
 import { hostKeys } from './host/schema.js';
 import { signalKeys } from './signal/schema.js';
-import { unsupportedKeys } from './unsupported.js';
+import { publishedToEtcd, unsupportedKeys } from './unsupported.js';
 
 /** Fragments in documentation order: what a team writes first comes first. */
 export const userDataFragments = {
@@ -23,17 +23,40 @@ export const userDataFragments = {
   unsupported: unsupportedKeys,
 } as const;
 
+const userDataKeys = {
+  ...containerKeys,
+  ...credentialsKeys,
+  ...signalKeys,
+  ...loggingKeys,
+  ...sshKeys,
+  ...disksKeys,
+  ...hostKeys,
+  ...unsupportedKeys,
+};
+
 export const userDataSchema = t
-  .object({
-    ...containerKeys,
-    ...credentialsKeys,
-    ...signalKeys,
-    ...loggingKeys,
-    ...sshKeys,
-    ...disksKeys,
-    ...hostKeys,
-    ...unsupportedKeys,
-  })
+  .object(userDataKeys, { unknownKeyWarning: publishedToEtcd })
   .describe('Taupage user data: the #taupage-ami-config YAML document that describes one application instance.');
 
 export type UserData = Infer<typeof userDataSchema>;
+
+/** The keys Senza fills in when a TaupageConfig does not set them (senza
+ * `component_taupage_auto_scaling_group`): the stack name, the stack version, and a signal to the
+ * stack's auto scaling group. */
+export const SENZA_FILLS_IN = ['application_id', 'application_version', 'notify_cfn'] as const;
+
+/** A Senza `TaupageConfig` mapping: the user data before Senza renders it. The keys Senza fills in
+ * may be left out; everything else is as strict as in user data (Senza itself requires runtime
+ * Docker and a source). */
+export const senzaTaupageConfigSchema = t
+  .object(
+    {
+      ...userDataKeys,
+      application_id: containerKeys.application_id.optional(),
+      application_version: containerKeys.application_version.optional(),
+    },
+    { unknownKeyWarning: publishedToEtcd },
+  )
+  .describe("A Senza TaupageConfig: the user data of a Senza::TaupageAutoScalingGroup before Senza adds application_id, application_version and notify_cfn.");
+
+export type SenzaTaupageConfig = Infer<typeof senzaTaupageConfigSchema>;

@@ -6,7 +6,7 @@ const APPD = 'AppDynamics agents are not part of this image';
 const NEWRELIC = 'New Relic agents are not part of this image';
 const OPA = 'the OPA sidecar is not part of this image';
 const PLANB = 'planb-tokeninfo is not part of this image; set tokeninfo_url instead';
-const ETCD = 'the etcd proxy is not part of this image';
+const ETCD = 'the etcd proxy and the etcd registration are not part of this image';
 
 export const unsupportedKeys = {
   appdynamics_application: t.unsupported(APPD),
@@ -42,4 +42,16 @@ export const unsupportedKeys = {
   cloudwatch_logs: t.unsupported('the CloudWatch Logs agent is not part of this image'),
   enhanced_cloudwatch_metrics: t.unsupported('the CloudWatch memory/disk metrics cron is not part of this image'),
   healthcheck: t.unsupported('waiting for classic ELB InService is not implemented; use health_check_path'),
+  hystrix: t.unsupported(`Turbine read it from etcd, where the original published the user data; ${ETCD}`),
 };
+
+/** The original published every key (but environment) to etcd when etcd_discovery_domain was set,
+ * for other services to read: with it, a key Taupage does not know is data that was published,
+ * not a typo, and this image publishes nothing. */
+export function publishedToEtcd(_key: string, document: Record<string, unknown>): { code: string; message: string } | undefined {
+  if (document.etcd_discovery_domain === undefined || document.etcd_discovery_domain === null) return undefined;
+  return {
+    code: 'TPG_UD_UNSUPPORTED_KEY',
+    message: `is not a Taupage key and is ignored: the original published it to etcd with the rest of the user data (etcd_discovery_domain), and ${ETCD}`,
+  };
+}

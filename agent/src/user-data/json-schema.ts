@@ -3,6 +3,7 @@ import { userDataSchema, userDataFragments } from '../steps/schema.js';
 import { USER_DATA_HEADER, USER_DATA_MAX_BYTES } from './validate.js';
 import { rows, markdownTable } from '../lib/schema/render.js';
 import { t } from '../lib/schema/types.js';
+import { SENZA_SECTION, differencesSection } from './compatibility.js';
 
 export const SCHEMA_ID = 'https://taupage.dev/schemas/user-data.schema.json';
 
@@ -34,12 +35,15 @@ export function userDataMarkdown(): string {
     '',
     `User data is one YAML document whose first line is \`${USER_DATA_HEADER}\`, at most ${USER_DATA_MAX_BYTES} bytes.`,
     'It is read as YAML 1.1, like the original Taupage: `yes`/`no`/`on`/`off` are booleans, `80: 8080` has an',
-    'integer key, duplicate keys are errors. **Bold** keys are required. Check a document with',
-    '`taupage validate FILE` and see what it would do with `taupage plan FILE`.',
+    'integer key, a key given twice keeps its last value (with a warning). **Bold** keys are required. Check a',
+    'document with `taupage validate FILE` and see what it would do with `taupage plan FILE`; a Senza',
+    '`TaupageConfig` with `--senza` (below). Where this image differs from the original, and why: at the end.',
     '',
+    ...SENZA_SECTION,
   ];
   for (const [name, keys] of Object.entries(userDataFragments) as unknown as Array<[keyof typeof userDataFragments, Record<string, never>]>) {
     parts.push(`## ${SECTION_TITLES[name]}`, '', markdownTable(rows(t.object(keys))), '');
   }
+  parts.push(...differencesSection());
   return parts.join('\n');
 }

@@ -1,8 +1,8 @@
 /*! User-data text → validated settings, or issues with key path, line, column, code and message.
  * Pure: the same function backs `taupage validate`, `taupage plan` and `taupage boot`. */
-import { INVALID, type Path } from '../lib/schema/types.js';
+import { INVALID, type InferShape, type ObjectSchema, type Path, type Shape } from '../lib/schema/types.js';
 import { parseYamlSource, type PositionIndex, type SourceIssue } from '../lib/schema/yaml-source.js';
-import { userDataSchema, type UserData } from '../steps/schema.js';
+import { senzaTaupageConfigSchema, userDataSchema, type SenzaTaupageConfig, type UserData } from '../steps/schema.js';
 
 /** The first line of every Taupage user-data document. */
 export const USER_DATA_HEADER = '#taupage-ami-config';
@@ -12,9 +12,9 @@ export const USER_DATA_MAX_BYTES = 16 * 1024;
 /** One problem: key path, 1-based line and column, stable code, message saying what to do. */
 export type UserDataIssue = SourceIssue;
 
-export interface ValidationResult {
+export interface ValidationResult<T = UserData> {
   valid: boolean;
-  settings?: UserData;
+  settings?: T;
   errors: UserDataIssue[];
   warnings: UserDataIssue[];
 }
@@ -22,16 +22,26 @@ export interface ValidationResult {
 export interface ValidateOptions {
   /** Warnings (unknown or unsupported keys) become errors. */
   strict?: boolean;
-  /** Require the `#taupage-ami-config` first line (boot: yes; a Senza TaupageConfig fragment: no). */
+  /** Require the `#taupage-ami-config` first line (boot: yes; a document kept without it, such as /meta/taupage.yaml: no). */
   requireHeader?: boolean;
 }
 
 export function validateUserData(text: string, options: ValidateOptions = {}): ValidationResult {
+  return validateDocument(text, userDataSchema, options);
+}
+
+/** A Senza `TaupageConfig` mapping (`taupage validate --senza`): no header, and the keys Senza
+ * fills in (application_id, application_version, notify_cfn) may be absent. */
+export function validateSenzaTaupageConfig(text: string, options: Pick<ValidateOptions, 'strict'> = {}): ValidationResult<SenzaTaupageConfig> {
+  return validateDocument(text, senzaTaupageConfigSchema, { ...options, requireHeader: false });
+}
+
+function validateDocument<S extends Shape, T = InferShape<S>>(text: string, schema: ObjectSchema<S>, options: ValidateOptions): ValidationResult<T> {
   const issues: UserDataIssue[] = [];
   const at = (code: string, message: string, line = 1, column = 1): UserDataIssue => ({ path: [], line, column, code, message, severity: 'error' });
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > USER_DATA_MAX_BYTES) {
-    return finish(
+    return finish<T>(
       [
         at(
           'TPG_UD_TOO_LARGE',
@@ -54,9 +64,10 @@ export function validateUserData(text: string, options: ValidateOptions = {}): V
   }
   const parsed = parseYamlSource(text);
   for (const i of parsed.issues) issues.push({ ...i });
-  if (parsed.issues.length) return finish(issues, options);
+  if (parsed.issues.some((i) => i.severity === 'error')) return finish(issues, options);
   if (parsed.value === null || parsed.value === undefined) {
-    issues.push(at('TPG_UD_EMPTY', 'the document is empty; it needs at least application_id, application_version, runtime and source'));
+    const required = Object.keys(schema.shape).filter((k) => schema.shape[k]!.presence === 'required');
+    issues.push(at('TPG_UD_EMPTY', `the document is empty; it needs at least ${required.slice(0, -1).join(', ')} and ${required.at(-1)}`));
     return finish(issues, options);
   }
   if (typeof parsed.value !== 'object' || Array.isArray(parsed.value)) {
@@ -71,12 +82,12 @@ export function validateUserData(text: string, options: ValidateOptions = {}): V
     );
     return finish(issues, options);
   }
-  const settings = userDataSchema.check(parsed.value, [], {
+  const settings = schema.check(parsed.value, [], {
     report: (i) => issues.push(withPosition(i, parsed.positions)),
     sourceOf: (path) => parsed.positions.source(path),
   });
-  const result = finish(issues, options);
-  if (result.valid && settings !== INVALID) result.settings = settings;
+  const result = finish<T>(issues, options);
+  if (result.valid && settings !== INVALID) result.settings = settings as T;
   else result.valid = false;
   return result;
 }
@@ -89,7 +100,7 @@ function withPosition(
   return { path: i.path, line: p.line, column: p.column, code: i.code, message: i.message, severity: i.severity };
 }
 
-function finish(issues: UserDataIssue[], options: ValidateOptions): ValidationResult {
+function finish<T>(issues: UserDataIssue[], options: ValidateOptions): ValidationResult<T> {
   const sorted = [...issues].sort((a, b) => a.line - b.line || a.column - b.column);
   const strict = options.strict === true;
   const errors = sorted.filter((i) => i.severity === 'error' || strict).map((i) => ({ ...i, severity: 'error' as const }));

@@ -39,6 +39,8 @@ export interface Meta {
   deprecated?: string;
   /** Never print the value (plan, docs examples). */
   secret?: boolean;
+  /** What the error says when a required key is absent (default: the description's first sentence). */
+  whenMissing?: string;
 }
 
 export function error(path: Path, code: string, message: string, at: 'key' | 'value' = 'value'): CheckIssue {
@@ -102,6 +104,20 @@ export abstract class Schema<T = unknown, P extends Presence = 'optional'> {
     const c = this.clone();
     c.presence = 'required';
     return c as unknown as Schema<T, 'required'>;
+  }
+  /** The same key, but it may be left out (no default). */
+  optional(): Schema<T, 'optional'> {
+    const c = this.clone();
+    c.presence = 'optional';
+    delete c.meta.default;
+    delete c.meta.whenMissing;
+    return c as unknown as Schema<T, 'optional'>;
+  }
+  /** Say this, not the description, when the required key is absent. */
+  whenMissing(message: string): this {
+    const c = this.clone();
+    c.meta.whenMissing = message;
+    return c;
   }
   /** The value used when the key is absent (documented, and filled in by checking). */
   default(value: T): Schema<T, 'defaulted'> {
@@ -443,6 +459,8 @@ export type InferShape<S extends Shape> = { [K in PresentKeys<S>]: Infer<S[K]> }
 export interface ObjectOptions {
   /** What an unknown key gets: a did-you-mean warning (default) or an error. */
   unknownKeys?: 'warn' | 'error';
+  /** A warning of its own for an unknown key that meant something elsewhere (did-you-mean is added). */
+  unknownKeyWarning?: (key: string, mapping: Record<string, unknown>) => { code: string; message: string } | undefined;
 }
 
 export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
@@ -471,6 +489,11 @@ export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
       const field = this.shape[k];
       if (!field) {
         const near = suggest(k, known);
+        const own = this.opts.unknownKeys === 'error' ? undefined : this.opts.unknownKeyWarning?.(k, value);
+        if (own) {
+          ctx.report({ path: [...path, k], code: own.code, message: `${own.message}${near ? `; did you mean ${near}?` : ''}`, severity: 'warning', at: 'key' });
+          continue;
+        }
         const where = path.length ? '' : ' at the top level';
         ctx.report({
           path: [...path, k],
@@ -494,7 +517,8 @@ export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
     for (const [k, field] of Object.entries(this.shape)) {
       if (k in out || (k in value && (value as Record<string, unknown>)[k] !== null)) continue;
       if (field.presence === 'required') {
-        ctx.report(error([...path, k], 'TPG_UD_REQUIRED', `missing required key${field.meta.description ? `: ${firstSentence(field.meta.description)}` : ''}`));
+        const why = field.meta.whenMissing ?? (field.meta.description ? firstSentence(field.meta.description) : undefined);
+        ctx.report(error([...path, k], 'TPG_UD_REQUIRED', `missing required key${why ? `: ${why}` : ''}`));
         ok = false;
       } else if (field.presence === 'defaulted') out[k] = defaultOf(field, [...path, k], ctx);
     }

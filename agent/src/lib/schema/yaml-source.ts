@@ -1,6 +1,7 @@
 /*! YAML text → plain value plus an index from key paths to 1-based line/column, parsed the way
  * the original's PyYAML did (YAML 1.1: yes/no/on/off are booleans, `80: 8080` has integer keys,
- * `<<` merges), with duplicate keys rejected and alias expansion bounded. */
+ * `<<` merges, a key given twice keeps its last value, here with a warning), with alias
+ * expansion bounded. */
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, isAlias, type Node, type Document, type Tags } from 'yaml';
 import type { Path } from './types.js';
 
@@ -80,7 +81,8 @@ export function parseYamlSource(text: string, options: ParseOptions = {}): Parse
   const doc = parseDocument(text, {
     version: '1.1',
     merge: true,
-    uniqueKeys: true,
+    // PyYAML kept the last of duplicate keys; so does toJS() here, and index() warns about them.
+    uniqueKeys: false,
     prettyErrors: false,
     lineCounter,
     customTags: pyyamlTags,
@@ -91,13 +93,11 @@ export function parseYamlSource(text: string, options: ParseOptions = {}): Parse
     return { line: p.line, column: p.col };
   };
   for (const e of doc.errors) {
-    const p = pos(e.pos[0]);
-    const duplicate = e.code === 'DUPLICATE_KEY';
     issues.push({
       path: doc.contents ? pathAtOffset(doc.contents as Node, e.pos[0]) : [],
-      ...p,
-      code: duplicate ? 'TPG_UD_DUPLICATE_KEY' : 'TPG_UD_YAML_SYNTAX',
-      message: duplicate ? 'duplicate key: a key may appear only once in a mapping; remove or rename one' : `YAML syntax error: ${firstLine(e.message)}`,
+      ...pos(e.pos[0]),
+      code: 'TPG_UD_YAML_SYNTAX',
+      message: `YAML syntax error: ${firstLine(e.message)}`,
       severity: 'error',
     });
   }
@@ -121,15 +121,16 @@ export function parseYamlSource(text: string, options: ParseOptions = {}): Parse
     });
     return { value: undefined, positions, issues, document: doc };
   }
-  if (doc.contents) index(doc.contents as Node, [], positions, pos);
+  if (doc.contents) index(doc.contents as Node, [], positions, pos, issues);
   return { value, positions, issues, document: doc };
 }
 
-function index(node: Node, path: Path, positions: PositionIndex, pos: (o: number) => Position, key?: Position): void {
+function index(node: Node, path: Path, positions: PositionIndex, pos: (o: number) => Position, issues: SourceIssue[], key?: Position): void {
   const start = node.range ? pos(node.range[0]) : { line: 1, column: 1 };
   positions.set(path, { ...(key ? { key } : {}), value: start, ...(isScalar(node) && typeof node.source === 'string' ? { source: node.source } : {}) });
   if (isAlias(node)) return; // positions inside an alias are those of the alias itself
   if (isMap(node)) {
+    const seen = new Map<string, number[]>();
     for (const item of node.items) {
       if (!isPair(item)) continue;
       const k = item.key;
@@ -137,14 +138,29 @@ function index(node: Node, path: Path, positions: PositionIndex, pos: (o: number
       if (kv === '<<' || kv === null || kv === undefined || typeof kv === 'object') continue;
       const keyPos = (k as Node | null)?.range ? pos((k as Node).range![0]) : start;
       const v = item.value as Node | null;
-      if (v) index(v, [...path, String(kv)], positions, pos, keyPos);
+      // A later duplicate overwrites the earlier one's positions, as its value does.
+      if (v) index(v, [...path, String(kv)], positions, pos, issues, keyPos);
       else positions.set([...path, String(kv)], { key: keyPos, value: keyPos });
+      const lines = seen.get(String(kv)) ?? [];
+      if (lines.length) issues.push(duplicateKey([...path, String(kv)], keyPos, lines));
+      seen.set(String(kv), [...lines, keyPos.line]);
     }
   } else if (isSeq(node)) {
     node.items.forEach((item, i) => {
-      if (item && typeof item === 'object' && 'range' in item) index(item as Node, [...path, i], positions, pos);
+      if (item && typeof item === 'object' && 'range' in item) index(item as Node, [...path, i], positions, pos, issues);
     });
   }
+}
+
+/** The same key again in one mapping (`80` and `"80"` count as the same): the last value wins. */
+function duplicateKey(path: Path, at: Position, earlier: number[]): SourceIssue {
+  return {
+    path,
+    ...at,
+    code: 'TPG_UD_DUPLICATE_KEY',
+    message: `duplicate key, also set on line ${earlier.join(', ')}: the last value is used (as the original Taupage's YAML parser did) and ${earlier.length === 1 ? 'the earlier one is' : 'the earlier ones are'} ignored; remove all but one`,
+    severity: 'warning',
+  };
 }
 
 /** The deepest key path whose key or value contains `offset` (to name the key of a syntax error). */

@@ -73,10 +73,14 @@ export const containerKeys = {
       acceptNumbers: false,
     })
     .required()
+    .whenMissing('the Kio application id, e.g. my-app (in a Senza TaupageConfig Senza fills it in from the stack name: check those with --senza)')
     .describe('Kio application id. Given to the container as APPLICATION_ID; names the Mint credentials folder and log attributes.')
     .examples('my-app'),
   application_version: singleLine({ maxLength: 256 })
     .required()
+    .whenMissing(
+      'the application version, e.g. "1.0"; the original Taupage booted without it and gave the container APPLICATION_VERSION=None (in a Senza TaupageConfig Senza fills it in from the stack version: check those with --senza)',
+    )
     .describe('Application version (Kio). Given to the container as APPLICATION_VERSION; written as typed (1.10 stays "1.10").')
     .examples('1.0.3'),
   runtime: t.enum(['Docker']).required().describe('Runtime that runs the application. Only Docker exists.'),
