@@ -63,10 +63,35 @@ describe('taupage validate', () => {
     expect(r.stdout).toContain('# Errors: -------------');
   });
 
-  it('--no-header validates a Senza TaupageConfig fragment', async () => {
+  it('--no-header validates a whole document kept without its header', async () => {
     const body = readFileSync(fixture('valid-minimal.yaml'), 'utf8').replace('#taupage-ami-config\n', '');
     expect((await taupage(['validate', '-'], { input: body })).code).toBe(1);
     expect((await taupage(['validate', '--no-header', '-'], { input: body })).code).toBe(0);
+  });
+
+  it('--senza validates a Senza TaupageConfig: application_id, application_version and notify_cfn may be left out', async () => {
+    const file = fixture('senza/valid-webapp.yaml');
+    expect(await taupage(['validate', '--senza', file])).toMatchObject({ code: 0, stdout: `${file}: valid\n` });
+    const whole = await taupage(['validate', '--no-header', file]);
+    expect(whole.code).toBe(1);
+    expect(whole.stdout).toContain('error TPG_UD_REQUIRED application_id: missing required key: the Kio application id');
+    const bad = await taupage(['validate', '--senza', fixture('senza/invalid-source-snapshot.yaml')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain(':2:9: error TPG_UD_IMAGE_REF source: invalid image reference: the tag "1.0-SNAPSHOT" is a SNAPSHOT tag');
+  });
+
+  it('reports every problem when keys are duplicated, the duplicates as warnings', async () => {
+    const file = fixture('invalid-duplicate-keys-hide-nothing.yaml');
+    const r = await taupage(['validate', file]);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines.slice(0, -1).map((l) => /^.*?:(\d+:\d+: \w+ \w+ \S+):/.exec(l.slice(file.length))?.[1])).toEqual([
+      '9:9: error TPG_UD_PORT ports.8600',
+      '11:1: warning TPG_UD_DUPLICATE_KEY scalyr_account_key',
+      '11:21: error TPG_UD_KMS_BASE64 scalyr_account_key',
+      '14:3: warning TPG_UD_DUPLICATE_KEY environment.STAGE',
+    ]);
+    expect(lines.at(-1)).toBe(`${file}: invalid: 2 errors, 2 warnings`);
   });
 
   it('exits 2 on a missing file or wrong arguments, saying why', async () => {
@@ -126,6 +151,28 @@ describe('taupage plan', () => {
     expect(c.binds).toContainEqual({ host: '/scratch/meta', container: '/meta', readOnly: true });
   });
 
+  it('--senza plans the user data Senza renders, with placeholders for what senza create knows', async () => {
+    const file = fixture('senza/valid-webapp.yaml');
+    const json = await taupage(['plan', '--senza', '--json', file]);
+    expect(json.code).toBe(0);
+    const plan = JSON.parse(json.stdout);
+    expect(plan.senzaFillsIn).toEqual(['application_id', 'notify_cfn']);
+    const byId = Object.fromEntries(plan.steps.map((s: { id: string; plan: unknown }) => [s.id, s.plan]));
+    expect(byId.signal).toMatchObject({ stack: '<StackName>-<StackVersion>', resource: '<ComponentName>' });
+    expect(byId.credentials.keys).toEqual(['<StackName>/user.json', '<StackName>/client.json']);
+    expect(byId.container.env).toContainEqual({ name: 'APPLICATION_VERSION', value: '1.0' });
+    const people = await taupage(['plan', '--senza', file]);
+    expect(people.stdout).toContain(
+      'Senza fills in application_id (<StackName>) and notify_cfn (stack <StackName>-<StackVersion>, resource <ComponentName>) when it renders the stack',
+    );
+    const whole = await taupage(['plan', '--no-header', file]);
+    expect(whole.code).toBe(1);
+    expect(whole.stderr).toContain('error TPG_UD_REQUIRED application_id');
+    const bad = await taupage(['plan', '--senza', fixture('senza/invalid-kms-base64.yaml')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`invalid; fix the errors above (taupage validate --senza ${fixture('senza/invalid-kms-base64.yaml')})`);
+  });
+
   it('prints the plan for people and refuses invalid user data with the validate messages', async () => {
     const ok = await taupage(['plan', fixture('valid-original-test-userdata.yaml')]);
     expect(ok.code).toBe(0);
@@ -153,12 +200,18 @@ describe('secrets never reach output', () => {
     (f) => f.endsWith('.yaml') && f !== 'expected.yaml' && /aws:kms:|PASSWORD|SECRET|_key:|auth:/i.test(readFileSync(fixture(f), 'utf8')),
   );
   it('covers the fixtures with secrets', () => expect(files.length).toBeGreaterThanOrEqual(6));
-  it.each(files)('%s: plan, validate and their logs carry no aws:kms: value or secret-named value', async (f) => {
+  // And the Senza TaupageConfig fixtures, checked with --senza.
+  const senzaFiles = readdirSync(join(REPO, 'test/fixtures/user-data/senza'))
+    .filter((f) => f.endsWith('.yaml') && f !== 'expected.yaml' && /aws:kms:|PASSWORD|SECRET|_key:|auth:/i.test(readFileSync(fixture(`senza/${f}`), 'utf8')))
+    .map((f) => `senza/${f}`);
+  it('covers the Senza fixtures with secrets', () => expect(senzaFiles.length).toBeGreaterThanOrEqual(2));
+  it.each([...files, ...senzaFiles])('%s: plan, validate and their logs carry no aws:kms: value or secret-named value', async (f) => {
+    const mode = f.startsWith('senza/') ? ['--senza'] : [];
     const outputs = [
-      await taupage(['plan', fixture(f)]),
-      await taupage(['plan', '--json', fixture(f)]),
-      await taupage(['validate', fixture(f)]),
-      await taupage(['validate', '--json', fixture(f)]),
+      await taupage(['plan', ...mode, fixture(f)]),
+      await taupage(['plan', ...mode, '--json', fixture(f)]),
+      await taupage(['validate', ...mode, fixture(f)]),
+      await taupage(['validate', ...mode, '--json', fixture(f)]),
     ];
     for (const o of outputs) {
       const all = o.stdout + o.stderr;

@@ -101,6 +101,20 @@ describe('taupage boot against the local cloud', () => {
     }
   });
 
+  it('with a key given twice: boots with the last value, as the original did, and logs a warning naming both lines', async () => {
+    cloud.imds.setUserData(VALID_USER_DATA.replace('  resource: AppServerGroup\n', '  resource: OldGroup\n  resource: AppServerGroup\n'));
+    const b = await bootOnce(cloud);
+    expect(b.run).toMatchObject({ exitCode: 0, outcome: 'success' });
+    expect(cloud.cloudformation.signals).toMatchObject([{ logicalResourceId: 'AppServerGroup', status: 'SUCCESS' }]);
+    expect(b.logs).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        code: 'TPG_UD_DUPLICATE_KEY',
+        msg: expect.stringMatching(/^user-data:9:3: warning TPG_UD_DUPLICATE_KEY notify_cfn\.resource: duplicate key, also set on line 8/),
+      }),
+    );
+  });
+
   it('without user data: TPG_USERDATA_MISSING, and no signal since no stack is known', async () => {
     cloud.imds.setUserData(null);
     const b = await bootOnce(cloud);

@@ -28,6 +28,9 @@ customlog_filter_exclude rsyslog_host rsyslog_port rsyslog_protocol rsyslog_seve
 describe("the original's keys", () => {
   const shape = userDataSchema.shape as Record<string, unknown>;
   it.each(TOP_LEVEL)('%s has a place in the schema', (k) => expect(shape[k], k).toBeDefined());
+  it('hystrix, which the original published to etcd for Turbine, is unsupported, not unknown', () => {
+    expect((shape.hystrix as { meta: { unsupported?: string } }).meta.unsupported).toMatch(/etcd/);
+  });
   it('logging.* keys all have a place', () => {
     const logging = shape.logging as { inner?: { shape: Record<string, unknown> }; shape?: Record<string, unknown> };
     const inner = logging.shape ?? logging.inner!.shape;

@@ -32,9 +32,30 @@ describe('YAML 1.1 as PyYAML read it', () => {
       { hostPort: 9000, containerPort: 9000, protocol: 'udp' },
     ]);
   });
-  it('rejects duplicate keys, at the duplicate', () => {
+  it('keeps the last of duplicate keys, as PyYAML did, and warns at the duplicate naming the other line', () => {
     const r = check('environment:\n  A: 1\n  A: 2\n');
-    expect(r.errors).toMatchObject([{ code: 'TPG_UD_DUPLICATE_KEY', path: ['environment', 'A'], line: 8, column: 3 }]);
+    expect(r.valid).toBe(true);
+    expect(r.settings!.environment.A).toBe('2');
+    expect(r.warnings).toMatchObject([{ code: 'TPG_UD_DUPLICATE_KEY', path: ['environment', 'A'], line: 8, column: 3 }]);
+    expect(r.warnings[0]!.message).toMatch(/also set on line 7: the last value is used/);
+  });
+  it('names every earlier line of a key given three times, and counts 80 and "80" as one key', () => {
+    const r = check('ports:\n  80: 8080\n  "80": 9090\n  80: 7070\n');
+    expect(r.settings!.ports).toEqual([{ hostPort: 80, containerPort: 7070, protocol: 'tcp' }]);
+    expect(r.warnings.map((w) => [w.line, w.message.match(/also set on line ([\d, ]+):/)![1]])).toEqual([
+      [8, '7'],
+      [9, '7, 8'],
+    ]);
+  });
+  it('reports every problem of a document with duplicate keys, and the value checked is the one used', () => {
+    const r = check('root: "yes"\nroot: maybe\nports:\n  80: 70000\n');
+    expect(r.errors.map((e) => `${e.line} ${e.code} ${e.path.join('.')}`)).toEqual(['7 TPG_UD_TYPE root', '9 TPG_UD_PORT ports.80']);
+    expect(r.warnings.map((w) => `${w.line} ${w.code}`)).toEqual(['7 TPG_UD_DUPLICATE_KEY']);
+  });
+  it('--strict makes a duplicate key an error', () => {
+    const r = check('environment:\n  A: 1\n  A: 2\n', { strict: true });
+    expect(r.valid).toBe(false);
+    expect(r.errors.map((e) => e.code)).toEqual(['TPG_UD_DUPLICATE_KEY']);
   });
   it('rejects a billion-laughs document without expanding it', () => {
     const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
@@ -67,6 +88,12 @@ describe('required keys and image references', () => {
   it('names each missing required key', () => {
     const r = validateUserData('#taupage-ami-config\nsource: pierone.stups.zalan.do/team/app:1\n');
     expect(r.errors.map((e) => e.path[0])).toEqual(['application_id', 'application_version', 'runtime']);
+  });
+  it('refuses whole user data without application_version, saying what the original did and where Senza fits', () => {
+    const r = validateUserData(BASE.replace('application_version: "1.0"\n', ''));
+    expect(r.errors).toMatchObject([{ code: 'TPG_UD_REQUIRED', path: ['application_version'] }]);
+    expect(r.errors[0]!.message).toMatch(/APPLICATION_VERSION=None/);
+    expect(r.errors[0]!.message).toMatch(/--senza/);
   });
   it.each([
     ['My_App', false],
@@ -164,6 +191,26 @@ describe('unknown and unsupported keys', () => {
     expect(r.valid).toBe(true);
     expect(r.warnings.map((w) => w.code)).toEqual(Array(6).fill('TPG_UD_UNSUPPORTED_KEY'));
     expect(r.warnings[0]!.message).toMatch(/AppDynamics/);
+  });
+  it('reports hystrix as unsupported (the original published it to etcd for Turbine), never as unknown', () => {
+    const r = check('hystrix: ":7979/hystrix.stream"\n');
+    expect(r.valid).toBe(true);
+    expect(r.warnings).toMatchObject([{ code: 'TPG_UD_UNSUPPORTED_KEY', path: ['hystrix'] }]);
+    expect(r.warnings[0]!.message).toMatch(/etcd/);
+  });
+  it('with etcd_discovery_domain, reports a key it does not know as unsupported (published to etcd), still with a did-you-mean', () => {
+    const r = check('etcd_discovery_domain: etcd.example.org\nturbine_cluster: main\nmint_buckt: x\n');
+    expect(r.warnings.map((w) => `${w.code} ${w.path.join('.')}`)).toEqual([
+      'TPG_UD_UNSUPPORTED_KEY etcd_discovery_domain',
+      'TPG_UD_UNSUPPORTED_KEY turbine_cluster',
+      'TPG_UD_UNSUPPORTED_KEY mint_buckt',
+    ]);
+    expect(r.warnings[1]!.message).toMatch(/published it to etcd/);
+    expect(r.warnings[2]!.message).toMatch(/did you mean mint_bucket\?$/);
+    // Without it (or with it empty: not set), an unknown key is unknown; nested unknown keys are always unknown.
+    expect(check('turbine_cluster: main\n').warnings[0]!.code).toBe('TPG_UD_UNKNOWN_KEY');
+    expect(check('etcd_discovery_domain:\nturbine_cluster: main\n').warnings[0]!.code).toBe('TPG_UD_UNKNOWN_KEY');
+    expect(check('etcd_discovery_domain: d\nnotify_cfn:\n  stack: s\n  resource: r\n  extra: x\n').errors[0]!.code).toBe('TPG_UD_UNKNOWN_KEY');
   });
   it('--strict turns warnings into errors', () => {
     const r = check('helth_check_path: /health\n', { strict: true });

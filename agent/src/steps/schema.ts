@@ -57,6 +57,6 @@ export const senzaTaupageConfigSchema = t
     },
     { unknownKeyWarning: publishedToEtcd },
   )
-  .describe("A Senza TaupageConfig: the user data of a Senza::TaupageAutoScalingGroup before Senza adds application_id, application_version and notify_cfn.");
+  .describe('A Senza TaupageConfig: the user data of a Senza::TaupageAutoScalingGroup before Senza adds application_id, application_version and notify_cfn.');
 
 export type SenzaTaupageConfig = Infer<typeof senzaTaupageConfigSchema>;

@@ -8,7 +8,7 @@ export const SENZA_SECTION = [
   "Senza's `Senza::TaupageAutoScalingGroup` takes a `TaupageConfig` mapping and renders it into user data:",
   'it puts the `#taupage-ami-config` header in front and, where the mapping leaves them out, adds',
   '`application_id` (the stack name), `application_version` (the stack version) and `notify_cfn` (stack',
-  '`<StackName>-<StackVersion>`, resource: the component\'s name). Save the mapping to a file and check it with',
+  "`<StackName>-<StackVersion>`, resource: the component's name). Save the mapping to a file and check it with",
   '`taupage validate --senza FILE`: those three keys may be absent, and every other key is checked as in user',
   'data, just as strictly (Senza itself refuses a TaupageConfig without `runtime: Docker` and a `source`).',
   '`taupage plan --senza FILE` shows what a boot of the rendered user data would do, with `<StackName>`,',
