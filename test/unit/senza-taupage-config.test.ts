@@ -17,11 +17,11 @@ describe('validateSenzaTaupageConfig', () => {
     expect(validateSenzaTaupageConfig(`#taupage-ami-config\n${FRAGMENT}`).valid).toBe(true);
   });
 
-  it('checks the keys Senza would fill in when the team gives them', () => {
-    const r = validateSenzaTaupageConfig(`${FRAGMENT}application_id: My_App\napplication_version: ""\nnotify_cfn:\n  stack: s\n`);
+  it('checks the keys Senza would fill in when the team gives them, the version as senza create does', () => {
+    const r = validateSenzaTaupageConfig(`${FRAGMENT}application_id: My_App\napplication_version: "1.0 beta"\nnotify_cfn:\n  stack: s\n`);
     expect(r.errors.map((e) => `${e.code} ${e.path.join('.')}`)).toEqual([
       'TPG_UD_PATTERN application_id',
-      'TPG_UD_LENGTH application_version',
+      'TPG_UD_PATTERN application_version',
       'TPG_UD_REQUIRED notify_cfn.resource',
     ]);
   });

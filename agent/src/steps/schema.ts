@@ -53,7 +53,15 @@ export const senzaTaupageConfigSchema = t
     {
       ...userDataKeys,
       application_id: containerKeys.application_id.optional(),
-      application_version: containerKeys.application_version.optional(),
+      // Senza's check_application_version: `senza create` refuses other versions.
+      application_version: t
+        .string({
+          singleLine: true,
+          maxLength: 256,
+          pattern: /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/,
+          patternMessage: 'Senza takes a version of letters and digits with . _ - between them, e.g. 1.0.3',
+        })
+        .describe(containerKeys.application_version.meta.description!),
     },
     { unknownKeyWarning: publishedToEtcd },
   )
