@@ -1,7 +1,7 @@
 /*! What Senza does to a `TaupageConfig` when it renders a stack (senza
  * `components/taupage_auto_scaling_group.py`): the keys the team left out are filled in from the
  * stack, and the header is put in front. `taupage plan --senza` shows the boot of such a stack. */
-import type { SenzaTaupageConfig, UserData } from '../steps/schema.js';
+import type { SENZA_FILLS_IN, SenzaTaupageConfig, UserData } from '../steps/schema.js';
 
 export interface SenzaStack {
   /** `senza create`'s stack name: Senza's application_id. */
@@ -18,7 +18,7 @@ export const SENZA_PLACEHOLDERS: SenzaStack = { name: '<StackName>', version: '<
 /** The user data Senza renders: the keys the TaupageConfig sets win, as in Senza. */
 export function renderSenza(config: SenzaTaupageConfig, stack: SenzaStack): { settings: UserData; filledIn: string[] } {
   const filledIn: string[] = [];
-  const fill = <K extends 'application_id' | 'application_version' | 'notify_cfn'>(key: K, value: NonNullable<UserData[K]>): NonNullable<UserData[K]> => {
+  const fill = <K extends (typeof SENZA_FILLS_IN)[number]>(key: K, value: NonNullable<UserData[K]>): NonNullable<UserData[K]> => {
     const given = config[key];
     if (given !== undefined) return given as NonNullable<UserData[K]>;
     filledIn.push(key);
