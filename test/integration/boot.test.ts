@@ -12,7 +12,7 @@ import type { ContainerRuntime } from '../../agent/src/ports/container-runtime.j
 import { AgentError } from '../../agent/src/lib/errors.js';
 import { isKmsEncrypted } from '../../agent/src/values/kms.js';
 import { runValidate } from '../../agent/src/cli/validate.js';
-import { NOT_IMPLEMENTED_NOTE } from '../../agent/src/engine/runner.js';
+import { NOT_ASKED_NOTE } from '../../agent/src/engine/runner.js';
 
 const cloud = useLocalCloud();
 afterEach(() => cloud.imds.setUserData(VALID_USER_DATA));
@@ -44,7 +44,7 @@ describe('taupage boot against the local cloud', () => {
     expect(stepOf(b.status, 'user-data')).toMatchObject({ outcome: 'success', phase: 'boot' });
     expect(stepOf(b.status, 'container')).toMatchObject({ outcome: 'success', note: CONTAINER_LEFT_OUT });
     expect(stepOf(b.status, 'ssh')).toMatchObject({ outcome: 'success' });
-    expect(stepOf(b.status, 'logging')).toMatchObject({ outcome: 'skipped', note: NOT_IMPLEMENTED_NOTE });
+    expect(stepOf(b.status, 'logging')).toMatchObject({ outcome: 'skipped', note: NOT_ASKED_NOTE });
     expect(stepOf(b.status, 'credentials')).toMatchObject({ outcome: 'skipped', note: 'nothing to do' });
     expect(stepOf(b.status, 'signal')).toMatchObject({ outcome: 'success', phase: 'finally' });
     for (const s of b.status.steps) expect(Object.keys(s)).toEqual(expect.arrayContaining(['id', 'startedAt', 'durationMs', 'outcome']));

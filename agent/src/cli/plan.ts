@@ -2,7 +2,9 @@
 import { stringify } from 'yaml';
 import { parseCommandArgs } from './args.js';
 import { readInput, type Io } from './io.js';
-import { formatIssue, validateUserData } from '../user-data/validate.js';
+import { formatIssue, formatKeyPath, validateUserData } from '../user-data/validate.js';
+import { keyCoverage } from '../steps/step.js';
+import { keyLines } from './status.js';
 import { steps } from '../steps/index.js';
 import { planSteps } from '../engine/runner.js';
 import { loadConfig } from '../config/load.js';
@@ -25,30 +27,44 @@ export async function runPlan(argv: string[], io: Io): Promise<number> {
     io.err(`${input.name}: invalid; fix the errors above (taupage validate ${input.name})\n`);
     return EXIT.FAILED;
   }
-  const plans = planSteps(steps, { settings: result.settings, config, paths });
-  const view = toDisplay(
-    steps.map((s) => {
-      const planned = plans.get(s.id)!;
-      if ('error' in planned) throw planned.error;
-      return { id: s.id, title: s.title, plan: planned.plan };
-    }),
-  ) as Array<{ id: string; title: string; plan: unknown }>;
+  const written = result.keys ?? [];
+  const plans = planSteps(steps, { settings: result.settings, config, paths }, new Set(written));
+  const keys = keyCoverage(
+    steps,
+    written,
+    result.warnings.map((w) => formatKeyPath(w.path)),
+  );
+  const view = steps.map((s) => {
+    const planned = plans.get(s.id)!;
+    if ('error' in planned) return { id: s.id, title: s.title, plan: null, error: { code: planned.error.code, message: planned.error.message } };
+    return { id: s.id, title: s.title, plan: toDisplay(planned.plan), ...(planned.note ? { note: planned.note } : {}) } as {
+      id: string;
+      title: string;
+      plan: unknown;
+      note?: string;
+      error?: { code: string; message: string };
+    };
+  });
+  const fails = view.some((s) => s.error);
   if (values.json) {
     io.out(
       `${JSON.stringify(
-        { steps: view, warnings: result.warnings.map(({ path, line, column, code, message }) => ({ path, line, column, code, message })) },
+        { steps: view, keys, warnings: result.warnings.map(({ path, line, column, code, message }) => ({ path, line, column, code, message })) },
         null,
         2,
       )}\n`,
     );
   } else {
     for (const w of result.warnings) io.out(`${formatIssue(input.name, w)}\n`);
+    for (const line of keyLines(keys)) io.out(`${line}\n`);
     for (const s of view) {
       io.out(`\n## ${s.title} (${s.id})\n`);
-      io.out(s.plan === null ? 'nothing to do\n' : stringify(s.plan, { lineWidth: 0 }));
+      if (s.error) io.out(`a boot fails here: ${s.error.code}: ${s.error.message}\n`);
+      else io.out(s.plan === null ? `${s.note ?? 'nothing to do'}\n` : stringify(s.plan, { lineWidth: 0 }));
     }
   }
-  return EXIT.OK;
+  if (fails) io.err(`${input.name}: a boot with this user data fails (see above)\n`);
+  return fails ? EXIT.FAILED : EXIT.OK;
 }
 
 /** Plans as plain data for people: secrets and aws:kms: values become [redacted]. */

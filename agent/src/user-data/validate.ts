@@ -17,6 +17,8 @@ export interface ValidationResult {
   settings?: UserData;
   errors: UserDataIssue[];
   warnings: UserDataIssue[];
+  /** The document's top-level keys as written (what it asks for; defaults are not asked for). */
+  keys?: string[];
 }
 
 export interface ValidateOptions {
@@ -76,6 +78,7 @@ export function validateUserData(text: string, options: ValidateOptions = {}): V
     sourceOf: (path) => parsed.positions.source(path),
   });
   const result = finish(issues, options);
+  result.keys = Object.keys(parsed.value);
   if (result.valid && settings !== INVALID) result.settings = settings;
   else result.valid = false;
   return result;
