@@ -23,19 +23,14 @@ export interface ToolResult {
 /** Run a tool; never throws for a non-zero exit (the caller decides), only when it cannot run. */
 export function runTool(tool: string, args: readonly string[], options: ToolOptions = {}): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
-    execFile(
-      tool,
-      args,
-      { env: TOOL_ENV, maxBuffer: 16 * 1024 * 1024, ...(options.signal ? { signal: options.signal } : {}) },
-      (err, stdout, stderr) => {
-        if (!err) return resolve({ code: 0, stdout, stderr });
-        const e = err as NodeJS.ErrnoException & { code?: unknown };
-        if (typeof e.code === 'number') return resolve({ code: e.code, stdout, stderr });
-        if (options.signal?.aborted)
-          return reject(new AgentError('TPG_CANCELLED', `${tool} ${args.join(' ')} was stopped: ${String(options.signal.reason ?? 'cancelled')}`));
-        reject(new AgentError('TPG_DISK_FAILED', `cannot run ${tool}: ${e.message}`, { cause: err, hint: `is ${tool} installed?` }));
-      },
-    );
+    execFile(tool, args, { env: TOOL_ENV, maxBuffer: 16 * 1024 * 1024, ...(options.signal ? { signal: options.signal } : {}) }, (err, stdout, stderr) => {
+      if (!err) return resolve({ code: 0, stdout, stderr });
+      const e = err as NodeJS.ErrnoException & { code?: unknown };
+      if (typeof e.code === 'number') return resolve({ code: e.code, stdout, stderr });
+      if (options.signal?.aborted)
+        return reject(new AgentError('TPG_CANCELLED', `${tool} ${args.join(' ')} was stopped: ${String(options.signal.reason ?? 'cancelled')}`));
+      reject(new AgentError('TPG_DISK_FAILED', `cannot run ${tool}: ${e.message}`, { cause: err, hint: `is ${tool} installed?` }));
+    });
   });
 }
 

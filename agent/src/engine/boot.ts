@@ -123,7 +123,10 @@ class Boot {
         ud.warnings.map((w) => formatKeyPath(w.path)),
       );
       status.set({ keys });
-      o.log.info({ keys }, `this image applies ${keys.applied.length} of the keys the user data sets${keys.ignored.length ? `, ignores ${keys.ignored.join(', ')}` : ''}${keys.notApplied.length ? `, cannot apply ${keys.notApplied.join(', ')}` : ''}`);
+      o.log.info(
+        { keys },
+        `this image applies ${keys.applied.length} of the keys the user data sets${keys.ignored.length ? `, ignores ${keys.ignored.join(', ')}` : ''}${keys.notApplied.length ? `, cannot apply ${keys.notApplied.join(', ')}` : ''}`,
+      );
       for (const s of o.steps) status.addStep(s.id, s.title, s.phase ?? 'boot');
       await status.flush();
       if (settings.notify_cfn) this.services.warmStackSignal();

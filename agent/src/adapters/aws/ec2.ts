@@ -108,7 +108,7 @@ function failure(what: string, info: AwsErrorInfo, attempts: number) {
     code: 'TPG_EC2_FAILED' as const,
     message: `${what} was refused: ${info.name}${info.message && info.message !== info.name ? `: ${info.message}` : ''}`,
     hint: /Unauthorized|AccessDenied|AuthFailure/i.test(info.name)
-      ? "the instance role lacks an EC2 permission; packer/instance-role-policy.json lists what volumes need (ec2:DescribeVolumes, ec2:AttachVolume, ec2:DescribeTags, ec2:DeleteTags)"
+      ? 'the instance role lacks an EC2 permission; packer/instance-role-policy.json lists what volumes need (ec2:DescribeVolumes, ec2:AttachVolume, ec2:DescribeTags, ec2:DeleteTags)'
       : 'check volumes.ebs and mounts in the user data',
   };
 }

@@ -74,9 +74,13 @@ export async function ownedDirectory(path: string, owner: Owner): Promise<void> 
   });
   const st = await lstat(path);
   if (st.isSymbolicLink() || !st.isDirectory())
-    throw new AgentError('TPG_DISK_FAILED', `${path} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; refusing to hand it to the application`, {
-      hint: `remove ${path}; the boot creates it`,
-    });
+    throw new AgentError(
+      'TPG_DISK_FAILED',
+      `${path} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; refusing to hand it to the application`,
+      {
+        hint: `remove ${path}; the boot creates it`,
+      },
+    );
   const dir = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     await dir.chown(owner.uid, owner.gid);

@@ -70,7 +70,8 @@ export function planDisks({ settings: s, config, paths }: PlanInput): DisksPlan 
       const hostPath = `${paths.mounts}${path}`;
       if (m.filesystem === 'tmpfs') return { kind: 'tmpfs', path, hostPath, options: tmpfsOptions(m.options, owner) };
       const erase = m.erase_on_boot === true ? 'always' : m.erase_on_boot === false ? 'never' : 'if-tagged';
-      if (erase === 'always') notes.push({ level: 'warning', message: `${path}: erase_on_boot is true: ${m.partition} is formatted at every boot, its data lost` });
+      if (erase === 'always')
+        notes.push({ level: 'warning', message: `${path}: erase_on_boot is true: ${m.partition} is formatted at every boot, its data lost` });
       return {
         kind: 'volume',
         path,

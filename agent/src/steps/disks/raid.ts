@@ -38,6 +38,10 @@ export type RaidAction =
 export function decideRaid(c: MdadmCommands, observed: RaidObserved): RaidAction {
   if (observed.active) return { action: 'keep', reason: 'the array is already active' };
   if (observed.withSuperblock.length)
-    return { action: 'assemble', args: c.assemble, reason: `${observed.withSuperblock.join(', ')} carr${observed.withSuperblock.length > 1 ? 'y' : 'ies'} an array` };
+    return {
+      action: 'assemble',
+      args: c.assemble,
+      reason: `${observed.withSuperblock.join(', ')} carr${observed.withSuperblock.length > 1 ? 'y' : 'ies'} an array`,
+    };
   return { action: 'create', args: c.create, reason: 'no member carries an array' };
 }

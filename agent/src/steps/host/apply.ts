@@ -59,7 +59,8 @@ async function writeKernelFile(file: string, value: string): Promise<string | un
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return 'this kernel has no such parameter';
     if (code === 'EINVAL' || code === 'ERANGE') return 'the kernel refused the value';
-    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return 'the kernel does not let it be set here (read-only, or not settable in this namespace)';
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+      return 'the kernel does not let it be set here (read-only, or not settable in this namespace)';
     return (e as Error).message;
   }
 }
