@@ -65,7 +65,8 @@ export interface Ec2Options {
 export interface FakeEc2 extends FakeServer {
   volumes: Map<string, FakeVolume>;
   calls: RecordedCall[];
-  attachDelayMs: number;
+  /** From now on an attach stays `attaching` this long before its device appears. */
+  delayAttach(ms: number): void;
   /** A new, blank (sparse) volume; `attachedTo` marks it attached to some other instance (no device). */
   createVolume(spec: { name?: string; sizeMiB?: number; availabilityZone?: string; tags?: Record<string, string>; attachedTo?: string }): Promise<FakeVolume>;
   /** Where instance `id` sees its devices; attaches to unregistered instances are refused. */
@@ -252,10 +253,7 @@ export async function startEc2(options: Ec2Options = {}): Promise<FakeEc2> {
   return Object.assign(server, {
     volumes,
     calls,
-    get attachDelayMs() {
-      return state.attachDelayMs;
-    },
-    set attachDelayMs(ms: number) {
+    delayAttach(ms: number) {
       state.attachDelayMs = ms;
     },
     async createVolume(spec: Parameters<FakeEc2['createVolume']>[0]) {

@@ -58,7 +58,7 @@ export async function attachEbs(e: EbsPlan, ctx: BootContext): Promise<Attached>
         if (err instanceof AgentError && ['VolumeInUse', 'IncorrectState'].includes(String(err.details?.error)))
           throw new AgentError('TPG_VOLUME_IN_USE', `${found.volume.volumeId} (${name}) was attached elsewhere while this instance attached it`, {
             cause: err,
-            hint: 'two instances compete for one named volume: give each instance its own volume name (e.g. with ${local_ipv4})',
+            hint: `two instances compete for one named volume: give each instance its own volume name (e.g. with ${PLACEHOLDERS[0][0]})`,
           });
         throw err;
       }
@@ -98,13 +98,18 @@ function errorOptions(e: AgentError) {
   return { ...(e.hint ? { hint: e.hint } : {}), ...(e.details ? { details: e.details } : {}), cause: e.cause ?? e };
 }
 
+/** What a Name tag may hold, and the meta-data path each is replaced with. */
+const PLACEHOLDERS = [
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the placeholders users write, literally.
+  ['${local_ipv4}', 'local-ipv4'],
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the placeholders users write, literally.
+  ['${public_ipv4}', 'public-ipv4'],
+] as const;
+
 /** ${local_ipv4} and ${public_ipv4} in a Name tag, from the metadata service (as the original's safe_substitute). */
 async function expandName(template: string, ctx: BootContext): Promise<string> {
   let name = template;
-  for (const [placeholder, path] of [
-    ['${local_ipv4}', 'local-ipv4'],
-    ['${public_ipv4}', 'public-ipv4'],
-  ] as const) {
+  for (const [placeholder, path] of PLACEHOLDERS) {
     if (!name.includes(placeholder)) continue;
     const value = await ctx.ports.imds.metadata(path, ctx.signal);
     if (!value)
