@@ -12,7 +12,7 @@ import type { DisksPlan, Owner, RaidPlan } from './plan.js';
 import { attachEbs } from './ebs.js';
 import { mountOne, type MountOutcome } from './mounts.js';
 import { decideRaid, mdadmCommands } from './raid.js';
-import { devicePath, volumeLookup, waitForDevice } from './devices.js';
+import { volumeLookup, waitForDevice } from './devices.js';
 
 export async function applyDisks(plan: DisksPlan, ctx: BootContext): Promise<StepReport> {
   try {
@@ -41,7 +41,8 @@ export async function applyDisks(plan: DisksPlan, ctx: BootContext): Promise<Ste
 /** Leave an active array alone, assemble one whose members carry it, create it only when none does. */
 async function assembleRaid(r: RaidPlan, ctx: BootContext, known: ReadonlyMap<string, string>): Promise<string> {
   const members = await Promise.all(r.devices.map((d) => waitForDevice(ctx, d, volumeLookup(ctx, d, known))));
-  const c = mdadmCommands({ device: devicePath(ctx.paths, r.device), level: r.level, devices: members });
+  // The array's name is the kernel's (mdadm makes its node); its members are the block devices found.
+  const c = mdadmCommands({ device: r.device, level: r.level, devices: members });
   const run = async (args: string[]) => ctx.ports.raid.mdadm(args, { signal: ctx.signal });
   const active = (await run(c.detail)).code === 0;
   const withSuperblock: string[] = [];
