@@ -48,7 +48,8 @@ export async function applyHost(plan: HostPlan, ctx: BootContext): Promise<StepR
 /** Write a /proc/sys or /sys file that must exist; the problem in words, or undefined. */
 async function writeKernelFile(file: string, value: string): Promise<string | undefined> {
   try {
-    const fh = await open(file, constants.O_WRONLY | constants.O_NOFOLLOW);
+    // Never O_CREAT: a parameter the kernel lacks must fail. O_TRUNC is ignored by procfs and sysfs.
+    const fh = await open(file, constants.O_WRONLY | constants.O_TRUNC | constants.O_NOFOLLOW);
     try {
       await fh.write(`${value}\n`);
     } finally {
