@@ -105,7 +105,9 @@ describe.sequential('a stateful application: its volume attached, mounted and ke
     const i = await world.instance();
     register(i);
     await world.cloud.ec2.createVolume({ name: 'broken-db' });
-    world.cloud.imds.setUserData(volumes({ volumes: { ebs: { '/dev/sdg': 'broken-db' } }, mounts: { '/data': { partition: '/dev/xvdg', options: 'no_such_option' } } }));
+    world.cloud.imds.setUserData(
+      volumes({ volumes: { ebs: { '/dev/sdg': 'broken-db' } }, mounts: { '/data': { partition: '/dev/xvdg', options: 'no_such_option' } } }),
+    );
     const boot = await i.taupage('boot');
     expect(boot.code).toBe(1);
     expect(boot.stderr).toMatch(/step disks failed: mount -t ext4 -o no_such_option .* \(TPG_DISK_FAILED; CloudFormation signalled FAILURE\)/);

@@ -26,7 +26,10 @@ const SECTION_TITLES: Record<keyof typeof userDataFragments, string> = {
   unsupported: 'Accepted but not supported by this image',
 };
 
-export function userDataMarkdown(): string {
+export type FragmentName = keyof typeof userDataFragments;
+
+/** The reference; `sectionNotes`: a paragraph under a section's heading (what this image does with its keys). */
+export function userDataMarkdown(sectionNotes: Partial<Record<FragmentName, string>> = {}): string {
   const parts = [
     '# User data reference',
     '',
@@ -38,8 +41,8 @@ export function userDataMarkdown(): string {
     '`taupage validate FILE` and see what it would do with `taupage plan FILE`.',
     '',
   ];
-  for (const [name, keys] of Object.entries(userDataFragments) as unknown as Array<[keyof typeof userDataFragments, Record<string, never>]>) {
-    parts.push(`## ${SECTION_TITLES[name]}`, '', markdownTable(rows(t.object(keys))), '');
+  for (const [name, keys] of Object.entries(userDataFragments) as unknown as Array<[FragmentName, Record<string, never>]>) {
+    parts.push(`## ${SECTION_TITLES[name]}`, '', ...(sectionNotes[name] ? [sectionNotes[name], ''] : []), markdownTable(rows(t.object(keys))), '');
   }
   return parts.join('\n');
 }

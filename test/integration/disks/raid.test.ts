@@ -20,7 +20,11 @@ import { applyDisks } from '../../../agent/src/steps/disks/apply.js';
 import type { Raid } from '../../../agent/src/ports/block-devices.js';
 
 const run = promisify(execFile);
-Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'AKIATESTRAIDSTEP0001', AWS_SECRET_ACCESS_KEY: 'test-secret', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+Object.assign(process.env, {
+  AWS_ACCESS_KEY_ID: 'AKIATESTRAIDSTEP0001',
+  AWS_SECRET_ACCESS_KEY: 'test-secret',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+});
 
 const cloud = useLocalCloud();
 const AZ = 'eu-central-1a';
@@ -92,7 +96,12 @@ describe('RAID: the mdadm commands per case', () => {
     expect((await apply()).note).toBe('/dev/sdb attached; /dev/sdc attached; /dev/md/data assembled');
     const [b, c] = [mdadm.calls[1]![1]!, mdadm.calls[2]![1]!];
     expect([b, c].every((d) => /^\/dev\/loop\d+$/.test(d))).toBe(true); // the block devices the volumes are
-    expect(mdadm.calls).toEqual([['--detail', '/dev/md/data'], ['--examine', b], ['--examine', c], ['--assemble', '/dev/md/data', b, c]]);
+    expect(mdadm.calls).toEqual([
+      ['--detail', '/dev/md/data'],
+      ['--examine', b],
+      ['--examine', c],
+      ['--assemble', '/dev/md/data', b, c],
+    ]);
   });
 
   it('one member carrying an array is enough to assemble (and a failed assemble is not followed by a create)', async () => {
@@ -121,7 +130,10 @@ describe('RAID: the mdadm commands per case', () => {
   it('a member that never appears: TPG_VOLUME_TIMEOUT, and mdadm is never run', async () => {
     const mdadm = recordingMdadm(() => 0);
     const b = testBoot({
-      userData: userData({ source: 'pierone.stups.zalan.do/team/my-app:1.0', volumes: { raid: { '/dev/md/data': { level: 0, devices: ['/dev/md-x1', '/dev/md-x2'] } } } }),
+      userData: userData({
+        source: 'pierone.stups.zalan.do/team/my-app:1.0',
+        volumes: { raid: { '/dev/md/data': { level: 0, devices: ['/dev/md-x1', '/dev/md-x2'] } } },
+      }),
       config: { root },
       ports: { raid: mdadm },
       deadlineMs: 800,

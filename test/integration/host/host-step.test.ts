@@ -24,7 +24,12 @@ function hostBoot(root: string, fields: Record<string, unknown>, metadata: Recor
     userData: userData({ source: SOURCE, ...fields }),
     config: { root },
     ports: {
-      imds: { metadata: async (p: string) => metadata[p], userData: async () => undefined, identity: async () => Promise.reject(new Error('unused')), identitySignature: async () => '' },
+      imds: {
+        metadata: async (p: string) => metadata[p],
+        userData: async () => undefined,
+        identity: async () => Promise.reject(new Error('unused')),
+        identitySignature: async () => '',
+      },
     },
   });
   const plan = planHost({ settings: b.settings, config: b.config, paths: b.paths }) as HostPlan;
@@ -80,7 +85,9 @@ describe('host step under a scratch root', () => {
     const { apply } = hostBoot(root, { sysctl: { 'fs.file-max': 8192 }, nat_gateways: { '172.31.8.0/24': '172.31.8.10', '172.31.0.0/24': '172.31.0.10' } });
     const err = await apply().catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'TPG_NOT_APPLIED' });
-    expect((err as Error).message).toBe("nat_gateways routes this subnet's (172.31.8.0/24) outbound HTTPS through 172.31.8.10; this image does not set up that routing");
+    expect((err as Error).message).toBe(
+      "nat_gateways routes this subnet's (172.31.8.0/24) outbound HTTPS through 172.31.8.10; this image does not set up that routing",
+    );
     expect(await readFile(join(root, 'proc/sys/fs/file-max'), 'utf8')).toBe('1\n');
     await expect(stat(join(root, 'etc/sysctl.d/99-custom.conf'))).rejects.toThrow(/ENOENT/);
   });
@@ -101,17 +108,26 @@ describe('host step against the real kernel, in a network namespace of its own',
     const host = async () => (await readFile('/proc/sys/net/ipv4/tcp_keepalive_time', 'utf8')).trim();
     const before = await host();
     const want = before === '61' ? '62' : '61';
-    const b = testBoot({ userData: userData({ source: SOURCE, sysctl: { 'net.ipv4.tcp_keepalive_time': Number(want), 'net.core.somaxconn': 'lots', 'net.ipv4.no_such_parameter': 1 } }), config: { root } });
-    const plan = planHost({ settings: b.settings, config: b.config, paths: pathsOf(root) })!;
-    const { stdout } = await run('unshare', ['-n', '--', join(REPO, 'node_modules/.bin/tsx'), join(REPO, 'test/integration/host/apply-in-netns.ts'), JSON.stringify(plan)], {
-      cwd: REPO,
+    const b = testBoot({
+      userData: userData({
+        source: SOURCE,
+        sysctl: { 'net.ipv4.tcp_keepalive_time': Number(want), 'net.core.somaxconn': 'lots', 'net.ipv4.no_such_parameter': 1 },
+      }),
+      config: { root },
     });
+    const plan = planHost({ settings: b.settings, config: b.config, paths: pathsOf(root) })!;
+    const { stdout } = await run(
+      'unshare',
+      ['-n', '--', join(REPO, 'node_modules/.bin/tsx'), join(REPO, 'test/integration/host/apply-in-netns.ts'), JSON.stringify(plan)],
+      {
+        cwd: REPO,
+      },
+    );
     const inside = JSON.parse(stdout) as { outcome: { ok: boolean; code?: string; message?: string }; values: Record<string, string> };
     expect(inside.outcome).toEqual({
       ok: false,
       code: 'TPG_HOST_FAILED',
-      message:
-        'sysctl net.core.somaxconn = lots: the kernel refused the value; sysctl net.ipv4.no_such_parameter = 1: this kernel has no such parameter',
+      message: 'sysctl net.core.somaxconn = lots: the kernel refused the value; sysctl net.ipv4.no_such_parameter = 1: this kernel has no such parameter',
     });
     expect(inside.values['net.ipv4.tcp_keepalive_time']).toBe(want);
     expect(await host()).toBe(before);

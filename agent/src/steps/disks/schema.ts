@@ -96,14 +96,16 @@ export const disksKeys = {
       }),
       mount,
     )
-    .describe('Volumes to prepare and mount: the host mounts them at /mounts<path> and the container sees them at <path>.'),
+    .describe(
+      'Volumes to prepare and mount: the host mounts them at /mounts<path> and the container sees them at <path>, mounted before the container starts; a mount that fails fails the boot, so the application never starts on an unmounted path. A path already mounted (the agent run again in the same boot) is left alone. The root of a new file system belongs to the application user (root with root: true), mode 0755. Differences from the original, which bound an empty root-disk directory into the container whenever a mount was skipped: a mount without a partition is an error (the original skipped it); tmpfs is mounted with partition none or without a partition (the original mounted only partition: none); a device holding another file system than filesystem, a partition table or a RAID member fails the boot rather than be checked with the wrong tool or formatted over; mounts are no longer made 0777 at every boot.',
+    ),
   volumes: t
     .object(
       {
-        ebs: t
-          .map(devicePath, singleLine({ maxLength: 255 }))
+        ebs: t.map(devicePath, singleLine({ maxLength: 255 })).describe(
           // biome-ignore lint/suspicious/noTemplateCurlyInString: the placeholders users write, shown literally.
-          .describe('EBS volumes to attach, device → volume Name tag (${local_ipv4} and ${public_ipv4} are expanded).'),
+          "EBS volumes to attach, device → volume Name tag (${local_ipv4} and ${public_ipv4} are expanded). An available volume with that Name in the instance's availability zone is attached at the device (the lowest id of several) and waited for, also on Nitro instances where it appears as an NVMe device under another name (found by the volume id in its serial). One already attached to this instance is used as it is. Until the boot's deadline the search is repeated while no such volume is available (still being created, or still attached to the instance it belonged to); then the boot fails with TPG_VOLUME_NOT_FOUND or TPG_VOLUME_IN_USE, and with TPG_VOLUME_TIMEOUT when an attached volume does not appear. The instance role needs ec2:DescribeVolumes, ec2:AttachVolume (and for erase_on_boot's tag ec2:DescribeTags, ec2:DeleteTags).",
+        ),
         raid: t
           .map(
             devicePath,
@@ -115,7 +117,9 @@ export const disksKeys = {
               { unknownKeys: 'error' },
             ),
           )
-          .describe('Software RAID arrays to assemble, md device → level and member devices.'),
+          .describe(
+            'Software RAID arrays (mdadm), md device → level and member devices, made after the EBS volumes are attached. An active array is left alone; when any member carries an md superblock the array is assembled (never created again: that would overwrite its data); only when no member carries one is it created (mdadm --create --run). A member that does not appear fails the boot with TPG_VOLUME_TIMEOUT.',
+          ),
       },
       { unknownKeys: 'error' },
     )

@@ -31,9 +31,7 @@ export const hostKeys = {
       }),
       t.enum(['always', 'madvise', 'never']),
     )
-    .describe(
-      'sysfs settings, path → value, written at boot. Only /sys/kernel/mm/transparent_hugepage/enabled may be set (the original allow-list); the image boots with madvise.',
-    )
+    .describe('sysfs settings, path → value, written at boot. Only /sys/kernel/mm/transparent_hugepage/enabled may be set (the original allow-list).')
     .examples({ '/sys/kernel/mm/transparent_hugepage/enabled': 'never' }),
   nat_gateways: t
     .map(
