@@ -1,4 +1,6 @@
-/*! `taupage plan`: what a boot would do with this user data, decided by pure code. */
+/*! `taupage plan`: what a boot would do with this user data, decided by pure code, and which of
+ * its keys this image applies, ignores or does not apply. Exits 1 when a boot with it would fail
+ * before doing anything (a key this image does not apply). */
 import { stringify } from 'yaml';
 import { parseCommandArgs } from './args.js';
 import { readInput, type Io } from './io.js';
@@ -11,6 +13,15 @@ import { loadConfig } from '../config/load.js';
 import { EXIT } from '../lib/errors.js';
 import { isKmsEncrypted } from '../values/kms.js';
 import { REDACTED, isSecret } from '../lib/secret.js';
+
+/** A step as `taupage plan` shows it: its plan, why it is skipped, or why a boot would fail there. */
+interface StepView {
+  id: string;
+  title: string;
+  plan: unknown;
+  note?: string;
+  error?: { code: string; message: string };
+}
 
 const USAGE = 'taupage plan [--json] [--no-header] [--config FILE] FILE|-';
 
@@ -34,16 +45,10 @@ export async function runPlan(argv: string[], io: Io): Promise<number> {
     written,
     result.warnings.map((w) => formatKeyPath(w.path)),
   );
-  const view = steps.map((s) => {
+  const view = steps.map((s): StepView => {
     const planned = plans.get(s.id)!;
     if ('error' in planned) return { id: s.id, title: s.title, plan: null, error: { code: planned.error.code, message: planned.error.message } };
-    return { id: s.id, title: s.title, plan: toDisplay(planned.plan), ...(planned.note ? { note: planned.note } : {}) } as {
-      id: string;
-      title: string;
-      plan: unknown;
-      note?: string;
-      error?: { code: string; message: string };
-    };
+    return { id: s.id, title: s.title, plan: toDisplay(planned.plan), ...(planned.note ? { note: planned.note } : {}) };
   });
   const fails = view.some((s) => s.error);
   if (values.json) {
