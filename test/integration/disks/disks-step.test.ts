@@ -7,8 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { mkdir, open, readFile, rm, stat, statfs, symlink, writeFile } from 'node:fs/promises';
-import { useLocalCloud } from '../../harness/lifecycle.js';
-import { scratchRoot } from '../../harness/scratch.js';
+import { useVolumeLab, AZ } from '../../harness/volumes.js';
 import { INSTANCE_ID, testBoot, type TestBoot } from '../../harness/boot-context.js';
 import { userData } from '../../harness/user-data.js';
 import { mountsUnder } from '../../harness/mounts.js';
@@ -20,37 +19,22 @@ import type { BlockDevices } from '../../../agent/src/ports/block-devices.js';
 import type { BootPorts } from '../../../agent/src/ports/index.js';
 
 const run = promisify(execFile);
-Object.assign(process.env, {
-  AWS_ACCESS_KEY_ID: 'AKIATESTDISKSTEP0001',
-  AWS_SECRET_ACCESS_KEY: 'test-secret',
-  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-});
-
-const cloud = useLocalCloud();
-const AZ = 'eu-central-1a';
+const lab = useVolumeLab('disks');
+const cloud = lab.cloud;
 const SOURCE = 'pierone.stups.zalan.do/team/my-app:1.0';
 let root: string;
 
-beforeEach(async () => {
-  root = await scratchRoot({ purpose: 'disks' });
-  cloud.ec2.instance(INSTANCE_ID, { availabilityZone: AZ, dev: join(root, 'dev') });
+beforeEach(() => {
+  root = lab.root;
 });
 
 function boot(fields: Record<string, unknown>, o: { deadlineMs?: number; ports?: Partial<BootPorts>; metadata?: Record<string, string> } = {}): TestBoot {
-  const metadata = o.metadata ?? {};
   return testBoot({
     userData: userData({ source: SOURCE, ...fields }),
     config: { root, aws: { endpoints: { ec2: cloud.ec2.url }, retry_base_ms: 5, request_timeout_ms: 2_000 } },
     deadlineMs: o.deadlineMs ?? 60_000,
-    ports: {
-      imds: {
-        metadata: async (p: string) => metadata[p],
-        userData: async () => undefined,
-        identity: async () => Promise.reject(new Error('unused')),
-        identitySignature: async () => '',
-      },
-      ...o.ports,
-    },
+    ...(o.ports ? { ports: o.ports } : {}),
+    ...(o.metadata ? { metadata: o.metadata } : {}),
   });
 }
 
@@ -84,6 +68,16 @@ describe('disks step: EBS volumes on real loop devices', () => {
     // Found by Name tag in the instance's zone, attached, then asked for the erase tag (erase_on_boot absent).
     expect(actions()).toEqual(['DescribeVolumes', 'AttachVolume', 'DescribeTags']);
     expect(cloud.ec2.calls[0]!.params).toMatchObject({ 'Filter.1.Name': 'tag:Name', 'Filter.1.Value.1': 'my-app-data', 'Filter.2.Value.1': AZ });
+  });
+
+  it('expands the local_ipv4 placeholder in the Name tag from the metadata service: each instance its own volume', async () => {
+    await cloud.ec2.createVolume({ name: 'db-10.0.1.23' });
+    await cloud.ec2.createVolume({ name: 'db-10.0.1.99' });
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the placeholder users write.
+    const b = boot({ volumes: { ebs: { '/dev/sdf': 'db-${local_ipv4}' } } }, { metadata: { 'local-ipv4': '10.0.1.23' } });
+    expect((await applyAgain(b)).note).toBe('/dev/sdf attached');
+    expect(cloud.ec2.calls[0]!.params).toMatchObject({ 'Filter.1.Value.1': 'db-10.0.1.23' });
+    expect([...cloud.ec2.volumes.values()].filter((v) => v.attachment).map((v) => v.tags.get('Name'))).toEqual(['db-10.0.1.23']);
   });
 
   it('never formats a volume with a file system: a file written survives a reboot; the file system is checked first', async () => {

@@ -4,18 +4,11 @@ import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
 import { lstat, readlink } from 'node:fs/promises';
 import { Ec2Adapter } from '../../../agent/src/adapters/aws/ec2.js';
-import { useLocalCloud } from '../../harness/lifecycle.js';
-import { scratchRoot } from '../../harness/scratch.js';
+import { useVolumeLab, AZ } from '../../harness/volumes.js';
 import { INSTANCE_ID } from '../../harness/boot-context.js';
 
-Object.assign(process.env, {
-  AWS_ACCESS_KEY_ID: 'AKIATESTEC2ADAPTER01',
-  AWS_SECRET_ACCESS_KEY: 'test-secret',
-  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-});
-
-const cloud = useLocalCloud();
-const AZ = 'eu-central-1a';
+const lab = useVolumeLab('ec2');
+const cloud = lab.cloud;
 const adapter = (o: { attempts?: number } = {}) =>
   new Ec2Adapter({ region: 'eu-central-1', endpoint: cloud.ec2.url, timeoutMs: 2_000, attempts: o.attempts ?? 3, retryBaseMs: 1 });
 
@@ -34,8 +27,7 @@ describe('EC2 adapter against the local EC2', () => {
   });
 
   it('attaches: the volume becomes a loop device at the Xen name, and attachedAt finds it by either name', async () => {
-    const root = await scratchRoot();
-    cloud.ec2.instance(INSTANCE_ID, { availabilityZone: AZ, dev: join(root, 'dev') });
+    const root = lab.root;
     const v = await cloud.ec2.createVolume({ name: 'db' });
     const ec2 = adapter();
     await ec2.attach(v.volumeId, INSTANCE_ID, '/dev/sdf');

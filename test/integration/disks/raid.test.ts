@@ -10,9 +10,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { useLocalCloud } from '../../harness/lifecycle.js';
-import { scratchRoot } from '../../harness/scratch.js';
-import { INSTANCE_ID, testBoot } from '../../harness/boot-context.js';
+import { useVolumeLab } from '../../harness/volumes.js';
+import { testBoot } from '../../harness/boot-context.js';
 import { userData } from '../../harness/user-data.js';
 import { mountsUnder } from '../../harness/mounts.js';
 import { planDisks, type DisksPlan } from '../../../agent/src/steps/disks/plan.js';
@@ -20,19 +19,12 @@ import { applyDisks } from '../../../agent/src/steps/disks/apply.js';
 import type { Raid } from '../../../agent/src/ports/block-devices.js';
 
 const run = promisify(execFile);
-Object.assign(process.env, {
-  AWS_ACCESS_KEY_ID: 'AKIATESTRAIDSTEP0001',
-  AWS_SECRET_ACCESS_KEY: 'test-secret',
-  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-});
-
-const cloud = useLocalCloud();
-const AZ = 'eu-central-1a';
+const lab = useVolumeLab('raid');
+const cloud = lab.cloud;
 let root: string;
 
-beforeEach(async () => {
-  root = await scratchRoot({ purpose: 'raid' });
-  cloud.ec2.instance(INSTANCE_ID, { availabilityZone: AZ, dev: join(root, 'dev') });
+beforeEach(() => {
+  root = lab.root;
 });
 
 /** mdadm as a stand-in: records each call, answers with `exit(args)`. */

@@ -23,14 +23,7 @@ function hostBoot(root: string, fields: Record<string, unknown>, metadata: Recor
   const b = testBoot({
     userData: userData({ source: SOURCE, ...fields }),
     config: { root },
-    ports: {
-      imds: {
-        metadata: async (p: string) => metadata[p],
-        userData: async () => undefined,
-        identity: async () => Promise.reject(new Error('unused')),
-        identitySignature: async () => '',
-      },
-    },
+    metadata,
   });
   const plan = planHost({ settings: b.settings, config: b.config, paths: b.paths }) as HostPlan;
   return { b, plan, apply: () => applyHost(plan, b.ctx) };
