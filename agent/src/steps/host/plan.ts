@@ -25,6 +25,16 @@ export function planHost({ settings: s, paths }: PlanInput): HostPlan | null {
     ...(entries.length ? { sysctl: { file: paths.sysctlFile, content: renderSysctl(entries), entries } } : {}),
     sysfs,
     natGateways,
+    ...(natGateways.length
+      ? {
+          notes: [
+            {
+              level: 'warning' as const,
+              message: `nat_gateways: this image does not route outbound HTTPS through a NAT address; a boot in ${natGateways.map((n) => n.subnet).join(' or ')} fails (TPG_NOT_APPLIED), elsewhere the key has no effect`,
+            },
+          ],
+        }
+      : {}),
   };
 }
 
