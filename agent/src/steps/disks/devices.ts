@@ -64,7 +64,7 @@ export function waitForDevice(
     async () => {
       const found = await findDevice(ctx, name, id);
       if (found || !volumeId) return found;
-      id ??= await volumeId();
+      id = await volumeId();
       return id ? ctx.ports.blockDevices.byEbsVolumeId(id) : undefined;
     },
     {
@@ -75,18 +75,25 @@ export function waitForDevice(
   );
 }
 
+/** How long "EC2 knows no volume at that name" stands before EC2 is asked again (an attach may be under way). */
+const ASK_AGAIN_MS = 10_000;
+
 /**
- * The EBS volume id behind a device name, asked of EC2 once and only when needed: known from this
- * boot's attach, else the volume EC2 says is attached to this instance at that name; none for
- * names that cannot be EBS (md arrays) or where EC2 knows no attachment.
+ * The EBS volume id behind a device name, asked of EC2 only when needed: known from this boot's
+ * attach, else the volume EC2 says is attached to this instance at that name (asked again after a
+ * while while there is none: CloudFormation may attach it during the boot); never for names that
+ * cannot be EBS (md arrays).
  */
 export function volumeLookup(ctx: Pick<BootContext, 'ports' | 'facts' | 'signal' | 'deadline'>, name: string, known: ReadonlyMap<string, string>) {
   let id = deviceTwins(name)
     .map((n) => known.get(n))
     .find(Boolean);
+  let askedAt = Number.NEGATIVE_INFINITY;
   return async (): Promise<string | undefined> => {
-    if (id === undefined && isEbsDeviceName(name))
-      id = (await ctx.ports.ec2Volumes.attachedAt(ctx.facts.instance.instanceId, name, { signal: ctx.signal, deadline: ctx.deadline }))?.volumeId ?? '';
-    return id || undefined;
+    if (id === undefined && isEbsDeviceName(name) && Date.now() - askedAt >= ASK_AGAIN_MS) {
+      askedAt = Date.now();
+      id = (await ctx.ports.ec2Volumes.attachedAt(ctx.facts.instance.instanceId, name, { signal: ctx.signal, deadline: ctx.deadline }))?.volumeId;
+    }
+    return id;
   };
 }
