@@ -8,7 +8,7 @@
  * signal aborts. */
 import { execFile } from 'node:child_process';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { AgentError } from '../lib/errors.js';
 import type { BlockDevices, DeviceContent, FileSystemType, Mounted, Raid, ToolOptions } from '../ports/block-devices.js';
 
@@ -73,6 +73,12 @@ export function blockDevices(o: BlockDevicesOptions = {}): BlockDevices {
 
   return {
     resolve,
+
+    async holders(device) {
+      const names = await readdir(join(sys, 'class', 'block', basename(device), 'holders')).catch(() => [] as string[]);
+      // Named as mdadm knows them (the kernel's /dev), like the arrays of the user data.
+      return names.filter((n) => /^md\d+$/.test(n)).map((n) => `/dev/${n}`);
+    },
 
     async byEbsVolumeId(volumeId) {
       // An EBS NVMe controller's serial is the volume id without its dash: vol0123456789abcdef0.

@@ -99,6 +99,7 @@ export function realPorts({ config, log, clock = realClock }: RealPortsOptions):
         },
         {
           resolve: true,
+          holders: true,
           byEbsVolumeId: true,
           content: true,
           format: true,

@@ -25,6 +25,8 @@ export interface ToolOptions {
 export interface BlockDevices {
   /** The block device at `path` (following symbolic links), or undefined when there is none. */
   resolve(path: string): Promise<string | undefined>;
+  /** The md arrays (as /dev/mdN) that hold this device as a member. */
+  holders(device: string): Promise<string[]>;
   /** The block device whose NVMe serial carries this EBS volume id (Nitro instances), if any. */
   byEbsVolumeId(volumeId: string): Promise<string | undefined>;
   content(device: string, options?: ToolOptions): Promise<DeviceContent>;

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { useVolumeLab } from '../../harness/volumes.js';
 import { testBoot } from '../../harness/boot-context.js';
@@ -116,6 +116,26 @@ describe('RAID: the mdadm commands per case', () => {
       ['--examine', b],
       ['--examine', c],
       ['--create', '/dev/md/data', '--run', '--level=1', '--raid-devices=2', b, c],
+    ]);
+  });
+
+  it('members the system assembled under another name (udev, as they attached): that array is stopped and assembled as asked', async () => {
+    const mdadm = recordingMdadm((a) => (a[0] === '--detail' ? 1 : 0));
+    const { b, run: apply } = await raidBoot(mdadm);
+    // What the kernel shows once /dev/md127 holds a device: /sys/class/block/<member>/holders/md127.
+    const realHolders = b.ctx.ports.blockDevices.holders;
+    b.ctx.ports.blockDevices.holders = async (device) => {
+      await mkdir(join(root, 'sys/class/block', basename(device), 'holders/md127'), { recursive: true });
+      return realHolders(device);
+    };
+    expect((await apply()).note).toBe('/dev/sdb attached; /dev/sdc attached; /dev/md/data assembled');
+    const [m1, m2] = [mdadm.calls[1]![1]!, mdadm.calls[2]![1]!];
+    expect(mdadm.calls).toEqual([
+      ['--detail', '/dev/md/data'],
+      ['--examine', m1],
+      ['--examine', m2],
+      ['--stop', '/dev/md127'],
+      ['--assemble', '/dev/md/data', m1, m2],
     ]);
   });
 

@@ -46,14 +46,19 @@ async function assembleRaid(r: RaidPlan, ctx: BootContext, known: ReadonlyMap<st
   const run = async (args: string[]) => ctx.ports.raid.mdadm(args, { signal: ctx.signal });
   const active = (await run(c.detail)).code === 0;
   const withSuperblock: string[] = [];
-  if (!active) for (const [i, args] of c.examine.entries()) if ((await run(args)).code === 0) withSuperblock.push(members[i]!);
-  const action = decideRaid(c, { active, withSuperblock });
+  const heldBy = new Set<string>();
+  if (!active) {
+    for (const [i, args] of c.examine.entries()) if ((await run(args)).code === 0) withSuperblock.push(members[i]!);
+    for (const m of members) for (const md of await ctx.ports.blockDevices.holders(m)) heldBy.add(md);
+  }
+  const action = decideRaid(c, { active, withSuperblock, heldBy: [...heldBy].sort() });
   ctx.log.info({ array: r.device, members, action: action.action, reason: action.reason }, `${r.device}: ${action.action} (${action.reason})`);
   if (action.action === 'keep') return 'active';
-  const result = await run(action.args);
-  if (result.code !== 0) {
+  for (const args of action.args) {
+    const result = await run(args);
+    if (result.code === 0) continue;
     const words = `${result.stderr}\n${result.stdout}`.trim().split('\n').slice(-3).join(' / ');
-    throw new AgentError('TPG_DISK_FAILED', `mdadm ${action.args.join(' ')} failed (exit ${result.code}): ${words}`, {
+    throw new AgentError('TPG_DISK_FAILED', `mdadm ${args.join(' ')} failed (exit ${result.code}): ${words}`, {
       hint:
         action.action === 'assemble'
           ? 'the members carry an array that does not assemble (missing or foreign members); it was not re-created, so its data is intact'

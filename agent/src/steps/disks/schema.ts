@@ -118,7 +118,7 @@ export const disksKeys = {
             ),
           )
           .describe(
-            'Software RAID arrays (mdadm), md device → level and member devices, made after the EBS volumes are attached. An active array is left alone; when any member carries an md superblock the array is assembled (never created again: that would overwrite its data); only when no member carries one is it created (mdadm --create --run). A member that does not appear fails the boot with TPG_VOLUME_TIMEOUT.',
+            'Software RAID arrays (mdadm), md device → level and member devices, made after the EBS volumes are attached. An active array is left alone; one the system assembled under another name as its volumes attached (e.g. /dev/md127, on an instance with another host name) is stopped and assembled under this name; when any member carries an md superblock the array is assembled (never created again: that would overwrite its data); only when no member carries one is it created (mdadm --create --run). A member that does not appear fails the boot with TPG_VOLUME_TIMEOUT.',
           ),
       },
       { unknownKeys: 'error' },
