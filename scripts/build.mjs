@@ -35,14 +35,14 @@ const format = process.argv.includes('--cjs') || sea ? 'cjs' : 'esm';
 const outfile = join(root, 'agent/dist', format === 'esm' ? 'taupage.mjs' : 'taupage.cjs');
 
 // Optional native or platform-specific modules that are inside try/catch in their users
-// (ssh2's sshcrypto.node and cpu-features, macOS sensors, the CRT signer): resolve them to a stub
+// (ssh2's sshcrypto.node and cpu-features, the CRT signer): resolve them to a stub
 // that throws, so the bundle has no dynamic require of a file that is not there.
 //
 // Features of dockerode we never use are left out the same way, but as modules whose every export
 // throws when called: docker over ssh:// (ssh2, 600 KB) and BuildKit sessions (@grpc/grpc-js,
 // protobufjs, 800 KB). Both are required at load time, so the stub itself must load. A smaller
 // bundle starts faster: every command, and the SSH hook above all, pays for parsing it.
-const THROWS = /\.node$|^cpu-features$|^(osx|macos)-temperature-sensor$|^@aws-sdk\/signature-v4-crt$/;
+const THROWS = /\.node$|^cpu-features$|^@aws-sdk\/signature-v4-crt$/;
 const UNUSED = /^ssh2$|^@grpc\/grpc-js$|^@grpc\/proto-loader$|^protobufjs$/;
 const stubOptional = {
   name: 'stub-optional',
@@ -55,6 +55,48 @@ const stubOptional = {
 module.exports = new Proxy(fail, { get: (_t, key) => (key === '__esModule' ? false : fail), apply: fail, construct: fail });`,
       loader: 'js',
     }));
+  },
+};
+
+// Large clients only some boots use are bundled apart, into a CommonJS file of their own beside
+// the bundle (an asset of the single executable), read and compiled when the agent first asks for
+// them: every other start neither reads nor parses them. The EC2 client (volumes.ebs) is 1.7 MB,
+// as much as the rest of the agent: in the bundle it cost every start ~30 ms. Its own bundle takes
+// the packages' ES module builds ("module"), which esbuild trims best (to half).
+const LAZY_CHUNKS = { '@aws-sdk/client-ec2': 'taupage-ec2.cjs' };
+const chunks = new Map(); // file name → text, written beside the bundle
+const lazyChunks = {
+  name: 'lazy-chunks',
+  setup(b) {
+    b.onResolve({ filter: /^@aws-sdk\/client-ec2$/ }, (args) => ({ path: args.path, namespace: 'lazy-chunk' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-chunk' }, async (args) => {
+      // The asset's name; the file beside a bundle names the Node it was built for (the ESM
+      // bundle's and the single executable's differ).
+      const asset = LAZY_CHUNKS[args.path];
+      const file = asset.replace(/\.cjs$/, `-${common.target}.cjs`);
+      const chunk = await build({
+        ...common,
+        stdin: { contents: `module.exports = require(${JSON.stringify(args.path)});`, resolveDir: root, loader: 'js' },
+        format: 'cjs',
+        mainFields: ['module', 'main'],
+        // Compiled by new Function, which has no import(): the SDK's lazy imports become require().
+        supported: { 'dynamic-import': false },
+        write: false,
+        plugins: [stubOptional],
+      });
+      chunks.set(file, chunk.outputFiles[0].text);
+      // In the single executable the chunk is an asset; elsewhere a file beside the bundle.
+      return {
+        loader: 'js',
+        contents: `let text;
+try { const sea = require('node:sea'); if (sea.isSea()) text = sea.getAsset(${JSON.stringify(asset)}, 'utf8'); } catch {}
+const path = require('node:path').join(__dirname, ${JSON.stringify(file)});
+text ??= require('node:fs').readFileSync(path, 'utf8');
+const chunk = { exports: {} };
+new Function('module', 'exports', 'require', '__filename', '__dirname', text)(chunk, chunk.exports, require, path, __dirname);
+module.exports = chunk.exports;`,
+      };
+    });
   },
 };
 
@@ -101,8 +143,12 @@ await build({
           ].join('\n'),
         }
       : { js: '#!/usr/bin/env node' },
-  plugins: [stubOptional],
+  plugins: [stubOptional, lazyChunks],
 });
+for (const [file, text] of chunks) {
+  writeFileSync(join(dirname(outfile), `${file}.${process.pid}.partial`), text);
+  renameSync(join(dirname(outfile), `${file}.${process.pid}.partial`), join(dirname(outfile), file));
+}
 chmodSync(partial, 0o755);
 renameSync(partial, outfile);
 console.error(`built ${outfile.replace(`${root}/`, '')}`);
@@ -131,7 +177,12 @@ if (sea) {
   makeSingleExecutable({
     main,
     out: partialBinary,
-    assets: { 'taupage.cjs': agentAsset, 'taupage.cache': cacheAsset, 'taupage-credentials.cache': credentialsCacheAsset },
+    assets: {
+      'taupage.cjs': agentAsset,
+      'taupage.cache': cacheAsset,
+      'taupage-credentials.cache': credentialsCacheAsset,
+      ...Object.fromEntries(Object.values(LAZY_CHUNKS).map((f) => [f, join(dist, f.replace(/\.cjs$/, `-${common.target}.cjs`))])),
+    },
   });
   for (const f of [main, agentAsset, cacheAsset, credentialsCacheAsset]) rmSync(f);
   const checked = spawnSync(partialBinary, ['--version'], { encoding: 'utf8', env: { ...process.env, TAUPAGE_DEBUG_SEA: '1' } });

@@ -174,10 +174,68 @@ describe('taupage plan', () => {
   });
 
   it('prints the plan for people and refuses invalid user data with the validate messages', async () => {
-    const ok = await taupage(['plan', fixture('valid-original-test-userdata.yaml')]);
+    const ok = await taupage(['plan', fixture('valid-volumes-and-tmpfs.yaml')]);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('## Volumes and mounts (disks)');
-    expect(ok.stdout).toContain('erase: always');
+    expect(ok.stdout).toContain('erase: never');
+    expect(ok.stdout).toMatch(/^keys applied: application_id, application_version, mount_custom_log, mounts, runtime, source, sysctl, sysfs, volumes$/m);
+    expect(ok.stdout).toMatch(/^## Log shipping \(logging\)\nnot asked for \(this image does not apply it yet\)$/m);
+    const bad = await taupage(['plan', fixture('invalid-source-latest.yaml')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('error TPG_UD_IMAGE_REF source');
+    expect(bad.stdout).toBe('');
+  });
+
+  it('says which keys this image applies, ignores and does not apply; a document a boot would fail on exits 1', async () => {
+    const r = await taupage(['plan', fixture('valid-original-test-userdata.yaml')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/a boot with this user data fails \(see above\)/);
+    expect(r.stdout).toMatch(/^keys NOT applied by this image \(the boot fails with TPG_NOT_APPLIED\): scalyr_account_key$/m);
+    expect(r.stdout).toMatch(
+      /^## Log shipping \(logging\)\na boot fails here: TPG_NOT_APPLIED: the user data sets scalyr_account_key, which this image does not apply/m,
+    );
+    expect(r.stdout).toContain('erase: always');
+    const warned = await taupage(['plan', '--json', fixture('warn-unsupported-appdynamics.yaml')]);
+    expect(warned.code).toBe(0);
+    expect(JSON.parse(warned.stdout).keys).toEqual({
+      applied: ['application_id', 'application_version', 'runtime', 'source'],
+      ignored: ['appdynamics_application', 'appdynamics_account_name', 'xray_enabled'],
+      notApplied: [],
+    });
+  });
+
+  it('plans the disks: RAID commands, tmpfs options with the owner, volumes and the custom log directory', async () => {
+    const r = await taupage(['plan', '--json', fixture('valid-volumes-and-tmpfs.yaml')]);
+    expect(r.code).toBe(0);
+    const { disks, host } = Object.fromEntries(JSON.parse(r.stdout).steps.map((st: { id: string; plan: unknown }) => [st.id, st.plan]));
+    expect(disks.ebs).toEqual([
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: expanded at boot, shown as written.
+      { device: '/dev/sdf', nameTag: 'orders-db-${local_ipv4}' },
+      { device: '/dev/sdg', nameTag: 'orders-wal-a' },
+      { device: '/dev/sdh', nameTag: 'orders-wal-b' },
+    ]);
+    expect(disks.raid[0].commands.create).toEqual(['--create', '/dev/md/wal', '--run', '--level=1', '--raid-devices=2', '/dev/xvdg', '/dev/xvdh']);
+    expect(disks.mounts).toEqual([
+      { kind: 'tmpfs', path: '/cache', hostPath: '/mounts/cache', options: 'mode=0755,uid=999,gid=999' },
+      {
+        kind: 'volume',
+        path: '/data',
+        hostPath: '/mounts/data',
+        device: '/dev/xvdf',
+        filesystem: 'xfs',
+        erase: 'never',
+        options: 'noatime',
+        owner: { uid: 999, gid: 999 },
+      },
+      { kind: 'tmpfs', path: '/scratch', hostPath: '/mounts/scratch', options: 'mode=0755,uid=999,gid=999,size=256m' },
+      { kind: 'volume', path: '/wal', hostPath: '/mounts/wal', device: '/dev/md/wal', filesystem: 'ext4', erase: 'if-tagged', owner: { uid: 999, gid: 999 } },
+    ]);
+    expect(disks.customLogDir).toEqual({ path: '/var/log-custom', owner: { uid: 999, gid: 999 } });
+    expect(host.sysctl.entries).toEqual([
+      { key: 'vm.swappiness', value: '1', file: '/proc/sys/vm/swappiness' },
+      { key: 'net.core.somaxconn', value: '4096', file: '/proc/sys/net/core/somaxconn' },
+    ]);
+    expect(host.sysfs).toEqual([{ path: '/sys/kernel/mm/transparent_hugepage/enabled', file: '/sys/kernel/mm/transparent_hugepage/enabled', value: 'never' }]);
     const bad = await taupage(['plan', fixture('invalid-source-latest.yaml')]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('error TPG_UD_IMAGE_REF source');

@@ -17,7 +17,7 @@ import { jsonLines } from '../harness/log-lines.js';
 import { stepOf } from '../harness/boot.js';
 import { LABELS } from '../../agent/src/steps/container/plan.js';
 
-const SECRETS = { db: 'e2e-db-password-77', scalyr: 'e2e-scalyr-key-88' };
+const SECRETS = { db: 'e2e-db-password-77', token: 'e2e-api-token-88' };
 const MINT = {
   user: JSON.stringify({ application_username: 'my-app-user', application_password: 'mint-S3CR3T-user-1' }),
   client: JSON.stringify({ client_id: 'my-app-client', client_secret: 'mint-S3CR3T-client-1' }),
@@ -65,8 +65,7 @@ describe.sequential('taupage boot with the application container', () => {
       health_check_path: '/health',
       mint_bucket: MINT_BUCKET,
       notify_cfn: NOTIFY,
-      environment: { DB_PASSWORD: kmsValue(SECRETS.db), PLAIN: 'visible' },
-      logging: { scalyr_account_key: kmsValue(SECRETS.scalyr) },
+      environment: { DB_PASSWORD: kmsValue(SECRETS.db), API_TOKEN: kmsValue(SECRETS.token), PLAIN: 'visible' },
       ...over,
     });
 

@@ -5,15 +5,21 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_SEA as SEA, REPO } from '../harness/repo.js';
 import { runAgent } from '../harness/agent.js';
 import { scratchRoot } from '../harness/scratch.js';
 import { decodeRequest, encodeAnswer } from '../../agent/src/access/hook-protocol.js';
+import { useLocalCloud } from '../harness/lifecycle.js';
+import { isolatedAwsEnv } from '../fakes/local-cloud.js';
+import { FAST_CONFIG } from '../harness/boot.js';
+import { userData } from '../harness/user-data.js';
+import type { BootStatus } from '../../agent/src/engine/status.js';
 
 let dir: string;
+const cloud = useLocalCloud();
 
 /** Missing, or a source (or the build script) changed since it was built. */
 const stale = () =>
@@ -97,5 +103,27 @@ describe('agent/dist/taupage', () => {
     const usage = await sea(['ssh-hook', 'grant-ssh-access', 'alice']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/TPG_USAGE: unexpected argument "grant-ssh-access"/);
+  });
+
+  it('loads the EC2 client from its own asset only when a boot attaches a volume', async () => {
+    const root = await scratchRoot({ purpose: 'sea-ec2' });
+    await mkdir(join(root, 'etc/taupage'), { recursive: true });
+    // No registry answers (127.0.0.1:1): the container step fails; the disks step is what is looked at.
+    await writeFile(
+      join(root, 'etc/taupage/agent.yaml'),
+      `${FAST_CONFIG}pierone:\n  registries: ['127.0.0.1:1']\n  attempts: 1\nboot:\n  deadline_seconds: 20\n`,
+    );
+    cloud.ec2.instance(cloud.imds.state.identity.instanceId, { availabilityZone: cloud.imds.state.identity.availabilityZone, dev: join(root, 'dev') });
+    await cloud.ec2.createVolume({ name: 'sea-data' });
+    cloud.imds.setUserData(
+      userData({ source: '127.0.0.1:1/team/app:1.0', volumes: { ebs: { '/dev/sdf': 'sea-data' } }, mounts: { '/data': { partition: '/dev/xvdf' } } }),
+    );
+    const r = await sea(['boot'], isolatedAwsEnv({ ...cloud.env(), TAUPAGE_ROOT: root }));
+    const status = JSON.parse(await readFile(join(root, 'run/taupage/status.json'), 'utf8')) as BootStatus;
+    expect(
+      status.steps.find((st) => st.id === 'disks'),
+      r.stdout.slice(-2000),
+    ).toMatchObject({ outcome: 'success', note: '/dev/sdf attached; /data formatted' });
+    expect(cloud.ec2.calls.map((c) => c.action)).toEqual(['DescribeVolumes', 'AttachVolume', 'DescribeTags']);
   });
 });

@@ -1,4 +1,4 @@
-/*! `scripts/local-cloud`: run the local cloud (fake IMDS, KMS, CloudFormation) as a daemon.
+/*! `scripts/local-cloud`: run the local cloud (fake IMDS, KMS, CloudFormation, EC2) as a daemon.
  *
  *   start [--user-data FILE]   start in the background (no-op when running); prints the env lines
  *   stop                       stop it
@@ -8,7 +8,7 @@
  *   user-data FILE|-|--none    set the instance's user data
  *   encrypt TEXT               print an aws:kms: value the fake KMS decrypts
  *   signals                    the CloudFormation signals received, as JSON
- *   faults imds|kms|cloudformation JSON   e.g. '{"throttleNext":3}', '{"down":"refuse"}', '{"clear":true}'
+ *   faults imds|kms|cloudformation|ec2 JSON   e.g. '{"throttleNext":3}', '{"down":"refuse"}', '{"clear":true}'
  *   serve                      run in the foreground (what start runs)
  *
  * State lives in $LOCAL_CLOUD_DIR (default .tmp/local-cloud): local-cloud.json (ports, pid) and
@@ -77,7 +77,7 @@ async function control(method: string, path: string, body?: string): Promise<str
 async function serve(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const cloud = await startLocalCloud();
-  const services = { imds: cloud.imds, kms: cloud.kms, cloudformation: cloud.cloudformation } as const;
+  const services = { imds: cloud.imds, kms: cloud.kms, cloudformation: cloud.cloudformation, ec2: cloud.ec2 } as const;
   const ctl = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -113,7 +113,7 @@ async function serve(): Promise<void> {
     envNoKeys: cloud.env({ withKeys: false }),
   };
   writeFileSync(stateFile, `${JSON.stringify(state, null, 2)}\n`);
-  process.stderr.write(`local cloud: imds ${cloud.imds.url} kms ${cloud.kms.url} cloudformation ${cloud.cloudformation.url}\n`);
+  process.stderr.write(`local cloud: imds ${cloud.imds.url} kms ${cloud.kms.url} cloudformation ${cloud.cloudformation.url} ec2 ${cloud.ec2.url}\n`);
   const stop = async () => {
     ctl.close();
     await cloud.close();
@@ -205,7 +205,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${await control('GET', '/signals')}\n`);
       return 0;
     case 'faults': {
-      if (!args[0] || !args[1]) throw new Error('usage: local-cloud faults imds|kms|cloudformation \'{"throttleNext":3}\'');
+      if (!args[0] || !args[1]) throw new Error('usage: local-cloud faults imds|kms|cloudformation|ec2 \'{"throttleNext":3}\'');
       await control('POST', `/faults/${args[0]}`, args[1]);
       return 0;
     }

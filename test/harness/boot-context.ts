@@ -36,6 +36,8 @@ export interface TestBootOptions {
   region?: string;
   /** Ports instead of the real ones. */
   ports?: Partial<BootPorts>;
+  /** What the test IMDS answers for meta-data paths (e.g. `local-ipv4`); others are absent. */
+  metadata?: Record<string, string>;
 }
 
 export interface ContextOptions {
@@ -97,7 +99,7 @@ export function testBoot(options: TestBootOptions): TestBoot {
     },
     userData: async () => options.userData,
     identity: async () => ({ document: instance, raw: JSON.stringify(instance) }),
-    metadata: async () => undefined,
+    metadata: async (path) => options.metadata?.[path],
   };
   const context = ({ deadlineMs = options.deadlineMs ?? 120_000, signal, ports }: ContextOptions = {}): BootContext => {
     const controller = new AbortController();

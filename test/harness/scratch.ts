@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterFile } from './cleanup.js';
+import { unmountUnder } from './mounts.js';
 
 const roots: string[] = [];
 
@@ -24,9 +25,14 @@ export async function scratchRoot(options: { bootId?: string; purpose?: string }
   return root;
 }
 
-/** Remove every scratch root this process made. */
+/** Remove every scratch root this process made, unmounting what was mounted under it first. */
 export async function removeScratchRoots(): Promise<void> {
-  await Promise.all(roots.splice(0).map((r) => rm(r, { recursive: true, force: true })));
+  await Promise.all(
+    roots.splice(0).map(async (r) => {
+      await unmountUnder(r);
+      await rm(r, { recursive: true, force: true });
+    }),
+  );
 }
 
 /** The kernel boot id as the agent reads it under a scratch root; a new one is a reboot. */

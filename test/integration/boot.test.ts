@@ -12,7 +12,7 @@ import type { ContainerRuntime } from '../../agent/src/ports/container-runtime.j
 import { AgentError } from '../../agent/src/lib/errors.js';
 import { isKmsEncrypted } from '../../agent/src/values/kms.js';
 import { runValidate } from '../../agent/src/cli/validate.js';
-import { NOT_IMPLEMENTED_NOTE } from '../../agent/src/engine/runner.js';
+import { NOT_ASKED_NOTE } from '../../agent/src/engine/runner.js';
 
 const cloud = useLocalCloud();
 afterEach(() => cloud.imds.setUserData(VALID_USER_DATA));
@@ -44,7 +44,8 @@ describe('taupage boot against the local cloud', () => {
     expect(stepOf(b.status, 'user-data')).toMatchObject({ outcome: 'success', phase: 'boot' });
     expect(stepOf(b.status, 'container')).toMatchObject({ outcome: 'success', note: CONTAINER_LEFT_OUT });
     expect(stepOf(b.status, 'ssh')).toMatchObject({ outcome: 'success' });
-    expect(stepOf(b.status, 'logging')).toMatchObject({ outcome: 'skipped', note: NOT_IMPLEMENTED_NOTE });
+    expect(stepOf(b.status, 'logging')).toMatchObject({ outcome: 'skipped', note: NOT_ASKED_NOTE });
+    expect(b.status.keys).toEqual({ applied: ['application_id', 'application_version', 'notify_cfn', 'runtime', 'source'], ignored: [], notApplied: [] });
     expect(stepOf(b.status, 'credentials')).toMatchObject({ outcome: 'skipped', note: 'nothing to do' });
     expect(stepOf(b.status, 'signal')).toMatchObject({ outcome: 'success', phase: 'finally' });
     for (const s of b.status.steps) expect(Object.keys(s)).toEqual(expect.arrayContaining(['id', 'startedAt', 'durationMs', 'outcome']));
@@ -157,6 +158,25 @@ describe('taupage boot against the local cloud', () => {
     expect(cloud.cloudformation.signals).toMatchObject([{ status: 'FAILURE' }]);
   });
 
+  it('a key this image does not apply fails the boot with TPG_NOT_APPLIED and signals FAILURE; the status lists the keys', async () => {
+    cloud.imds.setUserData(`${VALID_USER_DATA}scalyr_account_key: abc123\nxray_enabled: true\nsysctl:\n  fs.file-max: 8192\n`);
+    const b = await bootOnce(cloud);
+    expect(b.run).toMatchObject({ exitCode: 1, outcome: 'failed', errorCode: 'TPG_NOT_APPLIED' });
+    expect(stepOf(b.status, 'logging')).toMatchObject({
+      outcome: 'failed',
+      errorCode: 'TPG_NOT_APPLIED',
+      message:
+        'the user data sets scalyr_account_key, which this image does not apply (log shipping: not implemented yet); the boot fails rather than run without it',
+    });
+    expect(stepOf(b.status, 'container')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_DEPENDENCY_FAILED' });
+    expect(b.status.keys).toEqual({
+      applied: ['application_id', 'application_version', 'notify_cfn', 'runtime', 'source', 'sysctl'],
+      ignored: ['xray_enabled'],
+      notApplied: ['scalyr_account_key'],
+    });
+    expect(cloud.cloudformation.signals).toMatchObject([{ status: 'FAILURE' }]);
+  });
+
   it('fails the dependents of a failed step, the boot, and signals FAILURE', async () => {
     const b = await bootOnce(cloud, { steps: withStep(failing('credentials', 'TPG_CREDENTIALS_FAILED', 'Mint bucket denied access'), 'credentials') });
     expect(b.run).toMatchObject({ exitCode: 1, errorCode: 'TPG_CREDENTIALS_FAILED' });
@@ -233,6 +253,9 @@ describe('KMS values in a boot', () => {
     VALID_USER_DATA +
     `environment:\n  DB_PASSWORD: ${kmsValue(PLAINTEXTS[0]!)}\n  API_KEY: ${kmsValue(PLAINTEXTS[1]!)}\n  ODD: '${kmsValue(PLAINTEXTS[3]!)}'\n  PLAIN: visible\nlogging:\n  scalyr_account_key: ${kmsValue(PLAINTEXTS[2]!)}\n`;
 
+  /** The graph with the logging step's effects left out: these documents carry a Scalyr key (a value decrypted that no step here uses). */
+  const graph = bootGraph.map((st) => (st.id === 'logging' ? { ...st, apply: async () => ({ note: 'left out of this test' }) } : st));
+
   /** A step that uses every encrypted value the way later steps will: through ctx.decrypt. */
   const consumer = (seen: string[], id = 'consumer'): AnyStep => ({
     id,
@@ -250,7 +273,7 @@ describe('KMS values in a boot', () => {
     cloud.imds.setUserData(kmsUserData());
     cloud.kms.faults.throttleNext(3);
     const seen: string[] = [];
-    const b = await bootOnce(cloud, { steps: [...bootGraph, consumer(seen), consumer(seen, 'consumer-2')] });
+    const b = await bootOnce(cloud, { steps: [...graph, consumer(seen), consumer(seen, 'consumer-2')] });
     expect(b.run.outcome).toBe('success');
     expect(seen.sort()).toEqual([PLAINTEXTS[0], PLAINTEXTS[0], PLAINTEXTS[1], PLAINTEXTS[1], PLAINTEXTS[3], PLAINTEXTS[3]].sort());
     const ok = cloud.kms.calls.filter((c) => c.operation === 'Decrypt' && c.outcome === 'ok');
@@ -275,7 +298,7 @@ describe('KMS values in a boot', () => {
       },
     };
     const seen: string[] = [];
-    const b = await bootOnce(cloud, { steps: [...bootGraph, consumer(seen), careless] });
+    const b = await bootOnce(cloud, { steps: [...graph, consumer(seen), careless] });
     expect(b.run.errorCode).toBe('TPG_CONTAINER_FAILED');
     expect(seen).toContain(PLAINTEXTS[0]);
     const files: string[] = [];

@@ -3,6 +3,8 @@
  * BootContext built here; the full-boot tests come with `taupage boot`. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
@@ -69,6 +71,7 @@ async function run(
   }
 }
 
+const tool = promisify(execFile);
 const inspectApp = () => inspect(docker);
 const removeApp = () => remove(docker);
 
@@ -122,6 +125,8 @@ beforeAll(async () => {
   await removeApp();
   root = await scratchRoot({ purpose: 'container' });
   for (const d of ['meta/credentials', 'mounts/data', 'var/log', 'var/log-custom', 'etc/ssl/certs']) await mkdir(join(root, d), { recursive: true });
+  // What the disks step does for mounts: /data is a tmpfs (unmounted with the scratch root).
+  await tool('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', join(root, 'mounts/data')]);
   syslog = await udpSink();
   gate = await startPierOneGate({ registry });
   const build = async (name: string, opts: Partial<Parameters<typeof buildDemoImage>[1]> = {}) => {
@@ -427,6 +432,20 @@ describe.sequential('container step', () => {
     } finally {
       gate.identity = undefined;
     }
+  });
+
+  it('a volume bind that is not mounted: refused before anything, no container (the application would write to the root disk)', async () => {
+    await removeApp();
+    gate.requests.length = 0;
+    const r = await run(
+      userDataOf({ source: `${gate.address}/${org}/app:1.0`, mounts: { '/data': { filesystem: 'tmpfs' }, '/orders': { partition: '/dev/xvdf' } } }),
+    );
+    expect(r.error).toMatchObject({
+      code: 'TPG_CONTAINER_FAILED',
+      message: `${root}/mounts/orders (/orders in the container) is not mounted; the container was not started`,
+    });
+    expect(await inspectApp()).toBeUndefined();
+    expect(gate.requests).toEqual([]);
   });
 
   it('a syslog address the driver cannot reach fails the start clearly and leaves no container', async () => {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { planSteps, runPhase, summarize, NOT_IMPLEMENTED_NOTE, NOTHING_TO_DO_NOTE, type StepResult } from '../../agent/src/engine/runner.js';
+import { planSteps, runPhase, summarize, NOT_ASKED_NOTE, NOTHING_TO_DO_NOTE, type StepResult } from '../../agent/src/engine/runner.js';
 import { checkStepGraph, type AnyStep, type StepPhase } from '../../agent/src/steps/step.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
 import { realClock } from '../../agent/src/lib/clock.js';
@@ -23,11 +23,11 @@ function step(id: string, needs: string[], apply?: (ctx: Ctx) => ReturnType<NonN
   };
 }
 
-async function run(steps: AnyStep[], phases: StepPhase[] = ['boot', 'finally', 'after'], opts: { deadline?: number } = {}) {
+async function run(steps: AnyStep[], phases: StepPhase[] = ['boot', 'finally', 'after'], opts: { deadline?: number; written?: string[] } = {}) {
   checkStepGraph(steps);
   const results = new Map<string, StepResult>();
   const events: string[] = [];
-  const plans = planSteps(steps, {} as never);
+  const plans = planSteps(steps, {} as never, new Set(opts.written ?? []));
   for (const phase of phases) {
     await runPhase<Ctx>({
       phase,
@@ -87,15 +87,31 @@ describe('boot graph runner', () => {
     expect(o.message).toContain('step a failed: no credentials');
   });
 
-  it('skips steps with nothing to do or no effects yet, and runs what needs them', async () => {
-    const r = await run([
-      step('planned-only', []),
-      step('idle', [], async () => {}, { plan: () => null }),
-      step('next', ['planned-only', 'idle'], async () => {}),
-    ]);
-    expect(r.get('planned-only')).toMatchObject({ outcome: 'skipped', note: NOT_IMPLEMENTED_NOTE });
+  it('skips steps with nothing to do, or without effects when the user data sets none of their keys, and runs what needs them', async () => {
+    const r = await run(
+      [
+        step('planned-only', [], undefined, { keys: ['fancy_logs'] }),
+        step('idle', [], async () => {}, { plan: () => null }),
+        step('next', ['planned-only', 'idle'], async () => {}),
+      ],
+      undefined,
+      { written: ['application_id'] },
+    );
+    expect(r.get('planned-only')).toMatchObject({ outcome: 'skipped', note: NOT_ASKED_NOTE });
     expect(r.get('idle')).toMatchObject({ outcome: 'skipped', note: NOTHING_TO_DO_NOTE });
     expect(r.get('next').outcome).toBe('success');
+  });
+
+  it('fails a step without effects in this image when the user data sets one of its keys, and what needs it', async () => {
+    const r = await run(
+      [step('planned-only', [], undefined, { title: 'Fancy logs', keys: ['fancy_logs', 'fancy_level'] }), step('next', ['planned-only'], async () => {})],
+      undefined,
+      { written: ['application_id', 'fancy_level'] },
+    );
+    expect(r.get('planned-only')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_NOT_APPLIED' });
+    expect(r.get('planned-only').message).toMatch(/^the user data sets fancy_level, which this image does not apply \(fancy logs: not implemented yet\)/);
+    expect(r.get('next')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_DEPENDENCY_FAILED' });
+    expect(summarize(r.results.values())).toMatchObject({ outcome: 'failed', errorCode: 'TPG_NOT_APPLIED' });
   });
 
   it('fails a step whose planner throws', async () => {

@@ -26,6 +26,7 @@ const base: BootStatus = {
   errorCode: 'TPG_CREDENTIALS_FAILED',
   message: 'step credentials failed: access denied',
   facts: { signal: 'FAILURE', signalSent: true },
+  keys: { applied: ['application_id', 'mounts', 'source'], ignored: ['xray_enabled'], notApplied: ['scalyr_account_key'] },
   steps: [
     { id: 'user-data', title: 'u', phase: 'boot', outcome: 'success', startedAt: '2026-01-01T00:00:00.000Z', durationMs: 120 },
     {
@@ -55,7 +56,7 @@ const base: BootStatus = {
       outcome: 'skipped',
       startedAt: '2026-01-01T00:00:00.120Z',
       durationMs: 0,
-      note: 'not implemented in this image yet',
+      note: 'not asked for (this image does not apply it yet)',
     },
     { id: 'signal', title: 's', phase: 'finally', outcome: 'success', startedAt: '2026-01-01T00:00:02.300Z', durationMs: 200, note: 'FAILURE sent to s/r' },
   ],
@@ -69,7 +70,10 @@ describe('taupage status rendering', () => {
     expect(text).toContain('state: failed in 2.500s: TPG_CREDENTIALS_FAILED');
     expect(text).toContain('signal: FAILURE sent');
     expect(text).toMatch(/2\.100s credentials\s+failed\s+TPG_CREDENTIALS_FAILED: access denied/);
-    expect(text).toMatch(/ - ssh\s+skipped\s+not implemented in this image yet/);
+    expect(text).toMatch(/ - ssh\s+skipped\s+not asked for \(this image does not apply it yet\)/);
+    expect(text).toContain('keys applied: application_id, mounts, source');
+    expect(text).toContain('keys ignored (accepted, not supported by this image): xray_enabled');
+    expect(text).toContain('keys NOT applied by this image (the boot fails with TPG_NOT_APPLIED): scalyr_account_key');
   });
 
   it('formats durations as systemd does', () => {

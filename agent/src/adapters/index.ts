@@ -18,6 +18,9 @@ import type { RegistryTrust } from '../ports/registry-trust.js';
 import type { HttpProbe } from '../ports/http-probe.js';
 import type { Accounts } from '../ports/accounts.js';
 import type { AccessService } from '../ports/access-service.js';
+import type { Ec2Volumes } from '../ports/ec2-volumes.js';
+import type { BlockDevices, Raid } from '../ports/block-devices.js';
+import { paths } from '../config/paths.js';
 import type { AwsCallOptions } from './aws/sdk.js';
 
 export interface RealPortsOptions {
@@ -28,7 +31,7 @@ export interface RealPortsOptions {
 }
 
 export function realPorts({ config, log, clock = realClock }: RealPortsOptions): PortFactory {
-  const aws = (service: 'kms' | 'cloudformation', region: string): AwsCallOptions => {
+  const aws = (service: 'kms' | 'cloudformation' | 'ec2', region: string): AwsCallOptions => {
     const endpoint = config.aws.endpoints[service];
     return {
       region,
@@ -82,6 +85,32 @@ export function realPorts({ config, log, clock = realClock }: RealPortsOptions):
         { approve: true },
       ),
       httpProbe: deferred<HttpProbe>(async () => (await import('./http-probe.js')).httpProbe, { status: true }),
+      ec2Volumes: deferred<Ec2Volumes>(async () => new (await import('./aws/ec2.js')).Ec2Adapter(aws('ec2', region)), {
+        findByName: true,
+        attachedAt: true,
+        attach: true,
+        tag: true,
+        deleteTag: true,
+      }),
+      blockDevices: deferred<BlockDevices>(
+        async () => {
+          const p = paths(config.root);
+          return (await import('./block-devices.js')).blockDevices({ dev: p.dev, sys: p.sys });
+        },
+        {
+          resolve: true,
+          holders: true,
+          byEbsVolumeId: true,
+          content: true,
+          format: true,
+          check: true,
+          growUnmounted: true,
+          growMounted: true,
+          mount: true,
+          mountedAt: true,
+        },
+      ),
+      raid: deferred<Raid>(async () => (await import('./block-devices.js')).mdadm(), { mdadm: true }),
     }),
     accounts: () =>
       deferred<Accounts>(async () => (await import('./linux-accounts.js')).linuxAccounts(), {

@@ -1,16 +1,29 @@
-/*! `taupage plan`: what a boot would do with this user data, decided by pure code. */
+/*! `taupage plan`: what a boot would do with this user data, decided by pure code, and which of
+ * its keys this image applies, ignores or does not apply. Exits 1 when a boot with it would fail
+ * before doing anything (a key this image does not apply). */
 import { stringify } from 'yaml';
 import { parseCommandArgs } from './args.js';
 import { readInput, type Io } from './io.js';
-import { formatIssue, validateSenzaTaupageConfig, validateUserData } from '../user-data/validate.js';
+import { formatIssue, formatKeyPath, validateSenzaTaupageConfig, validateUserData } from '../user-data/validate.js';
 import { renderSenza, SENZA_PLACEHOLDERS } from '../user-data/senza.js';
 import type { SenzaTaupageConfig, UserData } from '../steps/schema.js';
+import { keyCoverage } from '../steps/step.js';
+import { keyLines } from './status.js';
 import { steps } from '../steps/index.js';
 import { planSteps } from '../engine/runner.js';
 import { loadConfig } from '../config/load.js';
 import { EXIT } from '../lib/errors.js';
 import { isKmsEncrypted } from '../values/kms.js';
 import { REDACTED, isSecret } from '../lib/secret.js';
+
+/** A step as `taupage plan` shows it: its plan, why it is skipped, or why a boot would fail there. */
+interface StepView {
+  id: string;
+  title: string;
+  plan: unknown;
+  note?: string;
+  error?: { code: string; message: string };
+}
 
 const USAGE = 'taupage plan [--json] [--no-header | --senza] [--config FILE] FILE|-';
 
@@ -33,19 +46,25 @@ export async function runPlan(argv: string[], io: Io): Promise<number> {
   const { settings, filledIn }: { settings: UserData; filledIn: string[] } = values.senza
     ? renderSenza(result.settings as SenzaTaupageConfig, SENZA_PLACEHOLDERS)
     : { settings: result.settings as UserData, filledIn: [] };
-  const plans = planSteps(steps, { settings, config, paths });
-  const view = toDisplay(
-    steps.map((s) => {
-      const planned = plans.get(s.id)!;
-      if ('error' in planned) throw planned.error;
-      return { id: s.id, title: s.title, plan: planned.plan };
-    }),
-  ) as Array<{ id: string; title: string; plan: unknown }>;
+  const written = [...new Set([...(result.keys ?? []), ...filledIn])];
+  const plans = planSteps(steps, { settings, config, paths }, new Set(written));
+  const keys = keyCoverage(
+    steps,
+    written,
+    result.warnings.map((w) => formatKeyPath(w.path)),
+  );
+  const view = steps.map((s): StepView => {
+    const planned = plans.get(s.id)!;
+    if ('error' in planned) return { id: s.id, title: s.title, plan: null, error: { code: planned.error.code, message: planned.error.message } };
+    return { id: s.id, title: s.title, plan: toDisplay(planned.plan), ...(planned.note ? { note: planned.note } : {}) };
+  });
+  const fails = view.some((s) => s.error);
   if (values.json) {
     io.out(
       `${JSON.stringify(
         {
           steps: view,
+          keys,
           warnings: result.warnings.map(({ path, line, column, code, message }) => ({ path, line, column, code, message })),
           ...(values.senza ? { senzaFillsIn: filledIn } : {}),
         },
@@ -56,12 +75,15 @@ export async function runPlan(argv: string[], io: Io): Promise<number> {
   } else {
     for (const w of result.warnings) io.out(`${formatIssue(input.name, w)}\n`);
     if (filledIn.length) io.out(`Senza fills in ${placeholders(filledIn)} when it renders the stack; the plan shows these placeholders.\n`);
+    for (const line of keyLines(keys)) io.out(`${line}\n`);
     for (const s of view) {
       io.out(`\n## ${s.title} (${s.id})\n`);
-      io.out(s.plan === null ? 'nothing to do\n' : stringify(s.plan, { lineWidth: 0 }));
+      if (s.error) io.out(`a boot fails here: ${s.error.code}: ${s.error.message}\n`);
+      else io.out(s.plan === null ? `${s.note ?? 'nothing to do'}\n` : stringify(s.plan, { lineWidth: 0 }));
     }
   }
-  return EXIT.OK;
+  if (fails) io.err(`${input.name}: a boot with this user data fails (see above)\n`);
+  return fails ? EXIT.FAILED : EXIT.OK;
 }
 
 function placeholders(keys: string[]): string {

@@ -1,11 +1,12 @@
 /*! `taupage schema`: the user-data JSON Schema for editors, or the Markdown reference. */
 import { parseCommandArgs } from './args.js';
 import type { Io } from './io.js';
-import { userDataJsonSchema, userDataMarkdown } from '../user-data/json-schema.js';
+import { userDataJsonSchema } from '../user-data/json-schema.js';
+import { userDataReference } from '../docs/generate.js';
 import { EXIT } from '../lib/errors.js';
 
 export async function runSchema(argv: string[], io: Io): Promise<number> {
   const { values } = parseCommandArgs(argv, { markdown: { type: 'boolean' } }, 'taupage schema [--markdown]', { min: 0, max: 0 });
-  io.out(values.markdown ? userDataMarkdown() : `${JSON.stringify(userDataJsonSchema(), null, 2)}\n`);
+  io.out(values.markdown ? userDataReference() : `${JSON.stringify(userDataJsonSchema(), null, 2)}\n`);
   return EXIT.OK;
 }

@@ -8,6 +8,7 @@ import { AgentError, EXIT } from '../lib/errors.js';
 import { readBootStatus, type BootStatus, type StepStatus } from '../engine/status.js';
 import { readBootId } from '../engine/lock.js';
 import type { Paths } from '../config/paths.js';
+import type { KeyCoverage } from '../steps/step.js';
 
 const USAGE = 'taupage status [--json] [--wait [--timeout SECONDS]] [--config FILE]';
 
@@ -67,6 +68,7 @@ export function render(view: StatusView, s: BootStatus | undefined, paths: Paths
       `signal: ${String(s.facts.signal)} ${s.facts.signalSent === false ? 'NOT sent (see the signal step)' : s.facts.signalSent ? 'sent' : 'sending'}`,
     );
   if (s.imageDigest) lines.push(`image: ${s.imageDigest}`);
+  if (s.keys) lines.push(...keyLines(s.keys));
   lines.push('');
   const rank = (x: StepStatus) => (x.outcome === 'running' ? Number.POSITIVE_INFINITY : (x.durationMs ?? -1));
   const steps = [...s.steps].sort((a, b) => rank(b) - rank(a));
@@ -82,4 +84,12 @@ export function render(view: StatusView, s: BootStatus | undefined, paths: Paths
     lines.push(`${d.padStart(12)} ${x.id.padEnd(idW)}  ${x.outcome.padEnd(8)}${detail ? `  ${detail}` : ''}`.trimEnd());
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** What this image does with the user data's keys, as `taupage status` and `taupage plan` print it. */
+export function keyLines(k: KeyCoverage): string[] {
+  const lines = [`keys applied: ${k.applied.join(', ') || '(none)'}`];
+  if (k.ignored.length) lines.push(`keys ignored (accepted, not supported by this image): ${k.ignored.join(', ')}`);
+  if (k.notApplied.length) lines.push(`keys NOT applied by this image (the boot fails with TPG_NOT_APPLIED): ${k.notApplied.join(', ')}`);
+  return lines;
 }

@@ -54,7 +54,13 @@ export function paths(root = '/') {
     textfileCollector: r('var', 'local', 'textfile_collector'),
     metricsFile: r('var', 'local', 'textfile_collector', 'taupage.prom'),
     home: r('home'),
+    /** Where the volumes are mounted: /mounts<path> on the host is <path> in the container. */
     mounts: r('mounts'),
+    /** Device nodes (volumes.ebs, mounts' partitions) and sysfs (NVMe serials, sysfs settings). */
+    dev: r('dev'),
+    sys: r('sys'),
+    /** The kernel parameters sysctl sets. */
+    procSys: r('proc', 'sys'),
     certs: r('etc', 'ssl', 'certs'),
     dockerSocket: r('var', 'run', 'docker.sock'),
   };

@@ -1,6 +1,8 @@
 /*! The generated documents: docs/user-data.md, docs/agent-config.md, docs/exit-codes.md.
  * `npm run docs` writes them; a test fails when a committed copy is stale. */
-import { userDataMarkdown } from '../user-data/json-schema.js';
+import { userDataMarkdown, type FragmentName } from '../user-data/json-schema.js';
+import { userDataFragments } from '../steps/schema.js';
+import { steps } from '../steps/index.js';
 import { agentConfigSchema } from '../config/schema.js';
 import { rows, markdownTable } from '../lib/schema/render.js';
 import { ERROR_CODES, EXIT } from '../lib/errors.js';
@@ -53,9 +55,35 @@ export function exitCodesMarkdown(): string {
   ].join('\n');
 }
 
+/**
+ * Under each section of the user-data reference, what this image does with its keys: applied, not
+ * applied yet (a boot that sets one fails), or accepted and ignored. Decided by the boot graph.
+ */
+export function imageSectionNotes(): Partial<Record<FragmentName, string>> {
+  const notes: Partial<Record<FragmentName, string>> = {};
+  for (const [name, fragment] of Object.entries(userDataFragments) as Array<[FragmentName, object]>) {
+    const keys = Object.keys(fragment);
+    if (name === 'unsupported') {
+      notes[name] =
+        'Accepted, each with a warning (an error with `taupage validate --strict`), and ignored: a boot runs without them. `taupage plan` and `taupage status` list the ones a document sets.';
+      continue;
+    }
+    const owners = steps.filter((s) => s.keys?.some((k) => keys.includes(k)));
+    notes[name] = owners.every((s) => s.apply)
+      ? 'Applied by this image.'
+      : '**Not applied by this image yet.** A boot whose user data sets one of these keys fails with `TPG_NOT_APPLIED` rather than run without it; without them the step is skipped. `taupage plan` says which keys a document sets that this image applies, ignores or does not apply.';
+  }
+  return notes;
+}
+
+/** docs/user-data.md: the reference, with what this image applies. */
+export function userDataReference(): string {
+  return userDataMarkdown(imageSectionNotes());
+}
+
 export function generatedDocs(): Record<string, string> {
   return {
-    'docs/user-data.md': userDataMarkdown(),
+    'docs/user-data.md': userDataReference(),
     'docs/agent-config.md': agentConfigMarkdown(),
     'docs/exit-codes.md': exitCodesMarkdown(),
   };

@@ -15,9 +15,10 @@ import type { Scrubber } from '../lib/scrub.js';
 import type { PortFactory } from '../ports/index.js';
 import type { IdentityDocument } from '../ports/imds.js';
 import { readBootUserData, type BootUserData } from '../user-data/read.js';
+import { formatKeyPath } from '../user-data/validate.js';
 import type { UserData } from '../steps/schema.js';
 import { VERSION } from '../version.js';
-import { checkStepGraph, type AnyStep, type StepPhase } from '../steps/step.js';
+import { checkStepGraph, keyCoverage, type AnyStep, type StepPhase } from '../steps/step.js';
 import type { BootContext, EndContext } from '../steps/context.js';
 import { planSteps, runPhase, summarize, type PlanOutcome, type StepResult } from './runner.js';
 import { StatusWriter, type BootStatus } from './status.js';
@@ -115,7 +116,17 @@ class Boot {
 
       // 2. The graph: plans first (pure), then effects.
       const settings = ud.settings;
-      const plans = planSteps(o.steps, { settings, config: o.config, paths: o.paths });
+      const plans = planSteps(o.steps, { settings, config: o.config, paths: o.paths }, new Set(ud.keys));
+      const keys = keyCoverage(
+        o.steps,
+        ud.keys,
+        ud.warnings.map((w) => formatKeyPath(w.path)),
+      );
+      status.set({ keys });
+      o.log.info(
+        { keys },
+        `this image applies ${keys.applied.length} of the keys the user data sets${keys.ignored.length ? `, ignores ${keys.ignored.join(', ')}` : ''}${keys.notApplied.length ? `, cannot apply ${keys.notApplied.join(', ')}` : ''}`,
+      );
       for (const s of o.steps) status.addStep(s.id, s.title, s.phase ?? 'boot');
       await status.flush();
       if (settings.notify_cfn) this.services.warmStackSignal();

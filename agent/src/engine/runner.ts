@@ -3,8 +3,10 @@
  * Within a phase, every step whose needs have ended starts at once, so independent steps run
  * concurrently. In the `boot` phase a failed need fails its dependents (TPG_DEPENDENCY_FAILED);
  * in `finally` and `after`, needs only order steps, so the signal goes out whatever happened
- * before it. A step with nothing to do (plan null) or without effects in this build (no apply) is
- * "skipped" with a note, and counts as done for its dependents.
+ * before it. A step with nothing to do (plan null) is "skipped" with a note, and counts as done for
+ * its dependents. A step without effects in this image (no apply) fails with TPG_NOT_APPLIED when
+ * the user data sets one of its keys, and is skipped ("not asked for") otherwise: a boot never
+ * reports success for something it was asked to do and did not.
  *
  * At the phase deadline the phase's AbortSignal fires, steps still running are recorded as failed
  * with TPG_BOOT_DEADLINE and steps not yet started likewise; the phase ends then, without waiting
@@ -12,10 +14,10 @@
 import { AgentError, toAgentError, type ErrorCode } from '../lib/errors.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
-import type { AnyStep, PlanInput, StepPhase, StepPlan } from '../steps/step.js';
+import { keysAskedOf, type AnyStep, type PlanInput, type StepPhase, type StepPlan } from '../steps/step.js';
 import type { BootOutcome } from '../steps/context.js';
 
-export const NOT_IMPLEMENTED_NOTE = 'not implemented in this image yet';
+export const NOT_ASKED_NOTE = 'not asked for (this image does not apply it yet)';
 export const NOTHING_TO_DO_NOTE = 'nothing to do';
 
 export interface StepResult {
@@ -31,19 +33,45 @@ export interface StepResult {
   error?: AgentError;
 }
 
-export type PlanOutcome = { plan: StepPlan | null } | { error: AgentError };
+/** A step's plan; `note` says why a null plan skips the step. */
+export type PlanOutcome = { plan: StepPlan | null; note?: string } | { error: AgentError };
 
-/** Every step's plan, decided by pure code before anything runs; a planner that throws fails its step. */
-export function planSteps(steps: readonly AnyStep[], input: PlanInput): Map<string, PlanOutcome> {
+/**
+ * Every step's plan, decided by pure code before anything runs; a planner that throws fails its
+ * step. `written`: the top-level keys the user data sets. A step without effects in this image
+ * fails (TPG_NOT_APPLIED) when one of its keys is set, and is skipped otherwise.
+ */
+export function planSteps(steps: readonly AnyStep[], input: PlanInput, written: ReadonlySet<string> = new Set()): Map<string, PlanOutcome> {
   const plans = new Map<string, PlanOutcome>();
   for (const s of steps) {
+    if (!s.apply && (s.phase ?? 'boot') === 'boot') {
+      plans.set(s.id, notApplied(s, written));
+      continue;
+    }
     try {
       plans.set(s.id, { plan: s.plan(input) as StepPlan | null });
     } catch (e) {
-      plans.set(s.id, { error: toAgentError(e) });
+      const err = toAgentError(e);
+      plans.set(s.id, { error: new AgentError(err.code, `planning failed: ${err.message}`, { cause: err, ...(err.hint ? { hint: err.hint } : {}) }) });
     }
   }
   return plans;
+}
+
+function notApplied(s: AnyStep, written: ReadonlySet<string>): PlanOutcome {
+  const asked = keysAskedOf(s, written);
+  if (!asked.length) return { plan: null, note: NOT_ASKED_NOTE };
+  return {
+    error: new AgentError(
+      'TPG_NOT_APPLIED',
+      `the user data sets ${asked.join(', ')}, which this image does not apply (${s.title.toLowerCase()}: not implemented yet); the boot fails rather than run without it`,
+      {
+        hint: `remove ${asked.length > 1 ? 'these keys' : 'this key'} or use an image that applies ${asked.length > 1 ? 'them' : 'it'}; \`taupage plan\` lists the keys this image applies and ignores`,
+        retriable: false,
+        details: { keys: asked },
+      },
+    ),
+  };
 }
 
 export interface PhaseOptions<C> {
@@ -108,7 +136,8 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
     const start = (s: AnyStep) => {
       const now = o.clock.now();
       const planned = o.plans.get(s.id) ?? { plan: null };
-      if ('plan' in planned && planned.plan === null) return end({ id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: NOTHING_TO_DO_NOTE });
+      if ('plan' in planned && planned.plan === null)
+        return end({ id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: planned.note ?? NOTHING_TO_DO_NOTE });
       if (o.skipAll) return end({ id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: o.skipAll });
       if ('error' in planned)
         return end({
@@ -117,10 +146,10 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
           startedAt: now,
           durationMs: 0,
           errorCode: planned.error.code,
-          message: `planning failed: ${planned.error.message}`,
+          message: planned.error.message,
           error: planned.error,
         });
-      if (!s.apply) return end({ id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: NOT_IMPLEMENTED_NOTE });
+      if (!s.apply) return end({ id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: NOT_ASKED_NOTE });
       running.set(s.id, now);
       o.log.info({ step: s.id }, `step ${s.id} started`);
       o.onStart?.(s.id, now);

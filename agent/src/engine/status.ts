@@ -9,7 +9,7 @@ import type { Paths } from '../config/paths.js';
 import type { Logger } from '../lib/log.js';
 import { writeFileAtomic } from '../lib/atomic-write.js';
 import { isSecretKey } from '../lib/secret.js';
-import type { StepPhase } from '../steps/step.js';
+import type { KeyCoverage, StepPhase } from '../steps/step.js';
 
 export const STATUS_SCHEMA_VERSION = 1;
 
@@ -49,6 +49,8 @@ export interface BootStatus {
   errorCode?: string;
   message?: string;
   imageDigest?: string;
+  /** What this image does with the keys the user data sets: applied, ignored (warnings), not applied (the boot fails). */
+  keys?: KeyCoverage;
   /** Secret-free facts steps recorded (signal sent, container id, ...). */
   facts: Record<string, string | number | boolean>;
   steps: StepStatus[];
@@ -127,7 +129,7 @@ export class StatusWriter {
     this.save();
   }
 
-  set(fields: Partial<Pick<BootStatus, 'instanceId' | 'region' | 'configHash'>>): void {
+  set(fields: Partial<Pick<BootStatus, 'instanceId' | 'region' | 'configHash' | 'keys'>>): void {
     Object.assign(this.status, fields);
     this.save();
   }

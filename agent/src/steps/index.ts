@@ -10,20 +10,31 @@ import { planLogging } from './logging/plan.js';
 import { planSsh } from './ssh/plan.js';
 import { applySsh } from './ssh/apply.js';
 import { planDisks } from './disks/plan.js';
+import { applyDisks } from './disks/apply.js';
 import { planHost } from './host/plan.js';
+import { applyHost } from './host/apply.js';
+import { containerKeys } from './container/schema.js';
+import { credentialsKeys } from './credentials/schema.js';
+import { loggingKeys } from './logging/schema.js';
+import { sshKeys } from './ssh/schema.js';
+import { disksKeys } from './disks/schema.js';
+import { hostKeys } from './host/schema.js';
 import { fallbackSignal, planSignal, planShutdown } from './signal/plan.js';
 import { applySignal, applyShutdown } from './signal/apply.js';
 
+const keys = (fragment: object) => Object.keys(fragment);
+
 export const steps: AnyStep[] = [
-  { id: 'host', title: 'Host settings (sysctl, sysfs, routing)', needs: [], plan: planHost },
-  { id: 'ssh', title: 'SSH daemon settings', needs: [], plan: planSsh, apply: applySsh },
-  { id: 'logging', title: 'Log shipping', needs: [], plan: planLogging },
-  { id: 'disks', title: 'Volumes and mounts', needs: [], plan: planDisks },
-  { id: 'credentials', title: 'Mint credentials', needs: [], plan: planCredentials, apply: applyCredentials },
+  { id: 'host', title: 'Host settings (sysctl, sysfs, routing)', needs: [], keys: keys(hostKeys), plan: planHost, apply: applyHost },
+  { id: 'ssh', title: 'SSH daemon settings', needs: [], keys: keys(sshKeys), plan: planSsh, apply: applySsh },
+  { id: 'logging', title: 'Log shipping', needs: [], keys: keys(loggingKeys), plan: planLogging },
+  { id: 'disks', title: 'Volumes and mounts', needs: [], keys: keys(disksKeys), plan: planDisks, apply: applyDisks },
+  { id: 'credentials', title: 'Mint credentials', needs: [], keys: keys(credentialsKeys), plan: planCredentials, apply: applyCredentials },
   {
     id: 'container',
     title: 'Application container',
     needs: ['credentials', 'disks', 'host', 'logging'],
+    keys: keys(containerKeys),
     plan: planContainer,
     apply: applyContainer,
   },
@@ -34,12 +45,21 @@ export const steps: AnyStep[] = [
     title: 'CloudFormation signal',
     needs: ['container'],
     phase: 'finally',
+    keys: ['notify_cfn'],
     plan: planSignal,
     fallback: fallbackSignal,
     apply: applySignal,
   },
   // after: once the boot succeeded and its result is recorded; no boot deadline.
-  { id: 'shutdown', title: 'Shutdown after the application exits', needs: ['signal'], phase: 'after', plan: planShutdown, apply: applyShutdown },
+  {
+    id: 'shutdown',
+    title: 'Shutdown after the application exits',
+    needs: ['signal'],
+    phase: 'after',
+    keys: ['shutdown'],
+    plan: planShutdown,
+    apply: applyShutdown,
+  },
 ];
 
 checkStepGraph(steps);

@@ -43,6 +43,13 @@ export interface Step<P extends StepPlan = StepPlan, C = unknown> {
   title: string;
   /** Steps that must succeed before this one starts. */
   needs: readonly string[];
+  /**
+   * The top-level user-data keys this step owns (its schema fragment's). They decide what a step
+   * without effects in this image does: fail the boot when the user data sets one of them
+   * (TPG_NOT_APPLIED), be skipped ("not asked for") otherwise; and which keys `taupage plan` and
+   * the status list as applied.
+   */
+  keys?: readonly string[];
   /** Default `boot`. */
   phase?: StepPhase;
   /** Pure: what this step would do for this user data, or null when it has nothing to do. */
@@ -54,7 +61,7 @@ export interface Step<P extends StepPlan = StepPlan, C = unknown> {
    * Its apply gets no settings (EndContext has none).
    */
   fallback?(document: unknown): P | null;
-  /** The effects; absent until the feature lands (the boot reports such steps as skipped). */
+  /** The effects; absent until the feature lands: then a boot whose user data sets one of `keys` fails, and any other skips the step. */
   // biome-ignore lint/suspicious/noConfusingVoidType: most applies end with nothing to report (`async () => {}`).
   apply?(plan: P, ctx: C): Promise<void | StepReport>;
 }
@@ -92,4 +99,42 @@ export function checkStepGraph(steps: readonly AnyStep[]): void {
     done.add(id);
   };
   for (const s of steps) visit(s.id, []);
+}
+
+/** Which of the keys a document sets this image applies, ignores, or cannot apply. */
+export interface KeyCoverage {
+  /** Set by the user data and applied by a step of this image. */
+  applied: string[];
+  /** Accepted but ignored (each also a validation warning): unsupported or unknown keys, as key paths. */
+  ignored: string[];
+  /** Set by the user data, owned by a step that has no effects in this image: such a boot fails (TPG_NOT_APPLIED). */
+  notApplied: string[];
+}
+
+/** The step owning each top-level key, for the steps that declare keys. */
+export function keyOwners(steps: readonly AnyStep[]): Map<string, AnyStep> {
+  const owners = new Map<string, AnyStep>();
+  for (const s of steps) for (const k of s.keys ?? []) owners.set(k, s);
+  return owners;
+}
+
+/** The keys a step owns that the user data sets (`written`: the document's top-level keys). */
+export function keysAskedOf(step: AnyStep, written: ReadonlySet<string>): string[] {
+  return (step.keys ?? []).filter((k) => written.has(k));
+}
+
+/**
+ * Sort the document's keys by what this image does with them. `written`: its top-level keys;
+ * `ignored`: the key paths of its unsupported and unknown keys (the validation warnings).
+ */
+export function keyCoverage(steps: readonly AnyStep[], written: Iterable<string>, ignored: readonly string[]): KeyCoverage {
+  const owners = keyOwners(steps);
+  const applied: string[] = [];
+  const notApplied: string[] = [];
+  for (const k of [...written].sort()) {
+    const owner = owners.get(k);
+    if (!owner) continue; // unsupported or unknown: among `ignored`
+    (owner.apply ? applied : notApplied).push(k);
+  }
+  return { applied, ignored: [...new Set(ignored)], notApplied };
 }

@@ -27,7 +27,10 @@ const SECTION_TITLES: Record<keyof typeof userDataFragments, string> = {
   unsupported: 'Accepted but not supported by this image',
 };
 
-export function userDataMarkdown(): string {
+export type FragmentName = keyof typeof userDataFragments;
+
+/** The reference; `sectionNotes`: a paragraph under a section's heading (what this image does with its keys). */
+export function userDataMarkdown(sectionNotes: Partial<Record<FragmentName, string>> = {}): string {
   const parts = [
     '# User data reference',
     '',
@@ -41,8 +44,8 @@ export function userDataMarkdown(): string {
     '',
     ...SENZA_SECTION,
   ];
-  for (const [name, keys] of Object.entries(userDataFragments) as unknown as Array<[keyof typeof userDataFragments, Record<string, never>]>) {
-    parts.push(`## ${SECTION_TITLES[name]}`, '', markdownTable(rows(t.object(keys))), '');
+  for (const [name, keys] of Object.entries(userDataFragments) as unknown as Array<[FragmentName, Record<string, never>]>) {
+    parts.push(`## ${SECTION_TITLES[name]}`, '', ...(sectionNotes[name] ? [sectionNotes[name], ''] : []), markdownTable(rows(t.object(keys))), '');
   }
   parts.push(...differencesSection());
   return parts.join('\n');

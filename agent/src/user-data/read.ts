@@ -17,7 +17,16 @@ import { formatIssue, validateUserData, type UserDataIssue } from './validate.js
 import type { UserData } from '../steps/schema.js';
 
 export type BootUserData =
-  | { ok: true; text: string; settings: UserData; identity: IdentityDocument; configHash: string; warnings: UserDataIssue[] }
+  | {
+      ok: true;
+      text: string;
+      settings: UserData;
+      identity: IdentityDocument;
+      configHash: string;
+      warnings: UserDataIssue[];
+      /** The document's top-level keys as written. */
+      keys: string[];
+    }
   | {
       ok: false;
       error: AgentError;
@@ -75,7 +84,7 @@ export async function readBootUserData(imds: Imds, paths: Paths, log: Logger): P
   } catch (e) {
     return failed(new AgentError('TPG_BOOT_FAILED', `cannot write ${paths.taupageYaml}: ${(e as Error).message}`, { cause: e }));
   }
-  return { ok: true, text, settings: result.settings, identity, configHash, warnings: result.warnings };
+  return { ok: true, text, settings: result.settings, identity, configHash, warnings: result.warnings, keys: result.keys ?? [] };
 }
 
 /** The text as YAML, unchecked (duplicate keys allowed); nothing when it does not parse. */

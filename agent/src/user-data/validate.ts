@@ -17,6 +17,8 @@ export interface ValidationResult<T = UserData> {
   settings?: T;
   errors: UserDataIssue[];
   warnings: UserDataIssue[];
+  /** The document's top-level keys as written (what it asks for; defaults are not asked for). */
+  keys?: string[];
 }
 
 export interface ValidateOptions {
@@ -87,6 +89,7 @@ function validateDocument<S extends Shape, T = InferShape<S>>(text: string, sche
     sourceOf: (path) => parsed.positions.source(path),
   });
   const result = finish<T>(issues, options);
+  result.keys = Object.keys(parsed.value);
   if (result.valid && settings !== INVALID) result.settings = settings as T;
   else result.valid = false;
   return result;

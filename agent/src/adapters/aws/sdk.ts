@@ -15,8 +15,10 @@ export interface AwsCallOptions {
   endpoint?: string;
   /** Per request. */
   timeoutMs: number;
-  /** Attempts per call, the first included. */
+  /** Attempts per call, the first included (ignored where `deadline` bounds the call). */
   attempts: number;
+  /** Retry until this (clock ms) instead of a count: no attempt starts and no sleep ends after it. */
+  deadline?: number;
   retryBaseMs?: number;
   retryCapMs?: number;
   clock?: Clock;
@@ -118,7 +120,8 @@ export async function callAws<T>(
       }
     },
     {
-      attempts: o.attempts,
+      attempts: o.deadline === undefined ? o.attempts : Number.POSITIVE_INFINITY,
+      ...(o.deadline === undefined ? {} : { deadline: o.deadline }),
       baseMs: o.retryBaseMs ?? 200,
       capMs: o.retryCapMs ?? 5_000,
       ...(o.clock ? { clock: o.clock } : {}),

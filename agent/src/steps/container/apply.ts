@@ -5,7 +5,8 @@
  *    it names; a digest pinned in `source` must match. 3. Pull that digest (never the tag), check
  *    the engine recorded it, and create the container from `registry/repo@digest`, so a tag moved
  *    after the check cannot run. The old container is removed only once the new image is here and
- *    the environment is decrypted. 4. Start it and wait until it is healthy. */
+ *    the environment is decrypted. 4. Start it and wait until it is healthy.
+ * Before anything, every volume it binds must be mounted (the disks step runs first). */
 import { AgentError } from '../../lib/errors.js';
 import { digestRef } from '../../values/image-ref.js';
 import { isKmsEncrypted } from '../../values/kms.js';
@@ -24,6 +25,7 @@ export interface ContainerOptions {
 export async function applyContainer(plan: ContainerPlan, ctx: BootContext, options: ContainerOptions = {}): Promise<void> {
   const { log, signal } = ctx;
   const { containerRuntime: runtime, registryTrust: trust, httpProbe: probe } = ctx.ports;
+  await mountsReady(plan, ctx);
   const existing = await runtime.inspectApp(plan.name, signal);
   const decision = decideContainer(plan, existing, ctx.paths.mounts);
 
@@ -93,6 +95,22 @@ export async function applyContainer(plan: ContainerPlan, ctx: BootContext, opti
   }
 
   await waitHealthy(plan, { runtime, probe }, ctx);
+}
+
+/**
+ * Every volume bind (under /mounts) must be a mount point: the disks step mounted it before this
+ * step may run, and were it not, the application would write to an empty directory of the root
+ * disk, which is worse than not starting.
+ */
+async function mountsReady(plan: ContainerPlan, ctx: BootContext): Promise<void> {
+  const root = ctx.paths.mounts;
+  for (const b of plan.binds) {
+    if (!b.host.startsWith(`${root}/`)) continue;
+    if (!(await ctx.ports.blockDevices.mountedAt(b.host)))
+      throw new AgentError('TPG_CONTAINER_FAILED', `${b.host} (${b.container} in the container) is not mounted; the container was not started`, {
+        hint: 'the disks step mounts it first; see its outcome in taupage status',
+      });
+  }
 }
 
 /** Decrypt aws:kms: values; plaintext stays in Secrets until the adapter hands it to Docker. */

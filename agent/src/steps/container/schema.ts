@@ -139,7 +139,10 @@ export const containerKeys = {
     .describe('Size of /dev/shm in the container (Docker default 64m).'),
   docker_daemon_access: t.boolean().default(false).describe('Mount the Docker socket into the container (gives the application control of the host).'),
   mount_var_log: t.boolean().default(false).describe("Mount the host's /var/log read-only at /var/log-host."),
-  mount_custom_log: t.boolean().default(false).describe('Mount /var/log-custom at /var/log (read-write); its *.log files are shipped.'),
+  mount_custom_log: t
+    .boolean()
+    .default(false)
+    .describe('Mount /var/log-custom at /var/log (read-write); the boot creates it, writable by the application user. Its *.log files are shipped.'),
   mount_certs: t.boolean().default(false).describe("Mount the host's /etc/ssl/certs read-only."),
   tokeninfo_url: httpUrl().describe('OAuth token info URL given to the container as TOKENINFO_URL (your environment may override it).'),
   dockercfg: t

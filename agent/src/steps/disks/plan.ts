@@ -1,37 +1,97 @@
-/*! Volumes to attach, arrays to assemble and filesystems to mount, in that order. */
-import type { PlanInput, StepPlan } from '../step.js';
+/*! Volumes to attach, arrays to assemble and file systems to mount, in that order, and the
+ * directories the container's log mount needs; decided from the user data alone. */
+import type { PlanInput, StepPlan, PlanNote } from '../step.js';
+import { mdadmCommands, type MdadmCommands } from './raid.js';
 
-export interface MountPlan {
-  path: string;
-  hostPath: string;
-  partition?: string;
-  filesystem: string;
-  /** always: format every boot; never: keep data; if-tagged: format once when the volume says so. */
-  erase: 'always' | 'never' | 'if-tagged';
-  options?: string;
+export type MountFileSystem = 'ext2' | 'ext3' | 'ext4' | 'xfs';
+
+export interface Owner {
+  uid: number;
+  gid: number;
 }
+
+export interface EbsPlan {
+  device: string;
+  /** The Name tag, with ${local_ipv4} and ${public_ipv4} expanded at boot. */
+  nameTag: string;
+}
+
+export interface RaidPlan {
+  device: string;
+  level: number;
+  devices: string[];
+  /** What runs: `detail` tells whether it is active; else `examine` each member; then `assemble` or `create`. */
+  commands: MdadmCommands;
+}
+
+export type MountPlan =
+  | {
+      kind: 'tmpfs';
+      path: string;
+      hostPath: string;
+      /** mode, uid and gid of its root unless the user data's options set them, then those options. */
+      options: string;
+    }
+  | {
+      kind: 'volume';
+      path: string;
+      hostPath: string;
+      device: string;
+      filesystem: MountFileSystem;
+      /** always: format at every boot; never: keep data; if-tagged: format once when the volume's tag says so. Blank devices are formatted in every case. */
+      erase: 'always' | 'never' | 'if-tagged';
+      options?: string;
+      /** Owner of the root directory of a file system made here (the container's user). */
+      owner: Owner;
+    };
 
 export interface DisksPlan extends StepPlan {
-  ebs: Array<{ device: string; nameTag: string }>;
-  raid: Array<{ device: string; level: number; devices: string[] }>;
+  ebs: EbsPlan[];
+  raid: RaidPlan[];
   mounts: MountPlan[];
+  /** mount_custom_log: the directory the container's /var/log is, writable by its user. */
+  customLogDir?: { path: string; owner: Owner };
 }
 
-export function planDisks({ settings: s, paths }: PlanInput): DisksPlan | null {
+export function planDisks({ settings: s, config, paths }: PlanInput): DisksPlan | null {
+  const owner: Owner = s.root ? { uid: 0, gid: 0 } : { uid: config.application_user.uid, gid: config.application_user.gid };
+  const notes: PlanNote[] = [];
   const ebs = Object.entries(s.volumes?.ebs ?? {}).map(([device, nameTag]) => ({ device, nameTag }));
-  const raid = Object.entries(s.volumes?.raid ?? {}).map(([device, r]) => ({ device, level: r.level, devices: r.devices }));
+  const raid = Object.entries(s.volumes?.raid ?? {}).map(([device, r]) => ({
+    device,
+    level: r.level,
+    devices: r.devices,
+    commands: mdadmCommands({ device, level: r.level, devices: r.devices }),
+  }));
+  // Parents before children: /data is mounted before /data/logs.
   const mounts = Object.entries(s.mounts ?? {})
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(
-      ([path, m]): MountPlan => ({
+    .map(([path, m]): MountPlan => {
+      const hostPath = `${paths.mounts}${path}`;
+      if (m.filesystem === 'tmpfs') return { kind: 'tmpfs', path, hostPath, options: tmpfsOptions(m.options, owner) };
+      const erase = m.erase_on_boot === true ? 'always' : m.erase_on_boot === false ? 'never' : 'if-tagged';
+      if (erase === 'always')
+        notes.push({ level: 'warning', message: `${path}: erase_on_boot is true: ${m.partition} is formatted at every boot, its data lost` });
+      return {
+        kind: 'volume',
         path,
-        hostPath: `${paths.mounts}${path}`,
-        ...(m.partition ? { partition: m.partition } : {}),
+        hostPath,
+        device: m.partition!,
         filesystem: m.filesystem,
-        erase: m.filesystem === 'tmpfs' ? 'always' : m.erase_on_boot === true ? 'always' : m.erase_on_boot === false ? 'never' : 'if-tagged',
+        erase,
         ...(m.options ? { options: m.options } : {}),
-      }),
-    );
-  if (!ebs.length && !raid.length && !mounts.length) return null;
-  return { ebs, raid, mounts };
+        owner,
+      };
+    });
+  const customLogDir = s.mount_custom_log ? { path: paths.varLogCustom, owner } : undefined;
+  if (!ebs.length && !raid.length && !mounts.length && !customLogDir) return null;
+  return { ebs, raid, mounts, ...(customLogDir ? { customLogDir } : {}), ...(notes.length ? { notes } : {}) };
+}
+
+/** A tmpfs root owned by the container's user (0755) unless the options say otherwise. */
+function tmpfsOptions(options: string | undefined, owner: Owner): string {
+  const given = (options ?? '').split(',').filter(Boolean);
+  const has = (k: string) => given.some((o) => o.startsWith(`${k}=`));
+  const defaults = [has('mode') ? '' : 'mode=0755', has('uid') ? '' : `uid=${owner.uid}`, has('gid') ? '' : `gid=${owner.gid}`].filter(Boolean);
+  return [...defaults, ...given].join(',');
 }

@@ -4,21 +4,40 @@ import { absolutePath, singleLine } from '../../values/text.js';
 
 export const FILESYSTEMS = ['ext4', 'ext3', 'ext2', 'xfs', 'tmpfs'] as const;
 
+/** /dev/NAME[/NAME...]: no empty, `.` or `..` segments, so a name never leaves /dev. */
+const DEVICE = String.raw`\/dev(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9_.-]+)+`;
+
 const devicePath = t.string({
   singleLine: true,
-  pattern: /^\/dev\/[A-Za-z0-9][A-Za-z0-9/_.-]*$/,
+  pattern: new RegExp(`^${DEVICE}$`),
   patternMessage: 'must be a device path such as /dev/xvdf or /dev/md/data',
+});
+
+/** What the original wrote as a tmpfs mount's partition: a source name, not a device. */
+export const NO_DEVICE = 'none';
+
+const partition = t.string({
+  singleLine: true,
+  pattern: new RegExp(`^(?:${NO_DEVICE}|${DEVICE})$`),
+  patternMessage: 'must be a device path such as /dev/xvdf or /dev/md/data (or none, for tmpfs)',
 });
 
 const mount = t
   .object(
     {
-      partition: devicePath.describe('Device to mount (not needed for tmpfs).'),
-      filesystem: t.enum(FILESYSTEMS).default('ext4').describe('Filesystem; created when the volume is formatted.'),
+      partition: partition.describe(
+        'Device to mount: an EBS device name as attached (/dev/xvdf or /dev/sdf; on Nitro instances the NVMe device carrying that volume is found), or a RAID array of volumes.raid. tmpfs has no device: leave it out or write none.',
+      ),
+      filesystem: t
+        .enum(FILESYSTEMS)
+        .default('ext4')
+        .describe(
+          'File system. ext2/3/4 and xfs: created when the volume is formatted, otherwise checked (e2fsck -f -p or xfs_repair) and grown to the device before mounting. tmpfs: memory, empty at every boot.',
+        ),
       erase_on_boot: t
         .boolean()
         .describe(
-          'true: format on every boot. false: never format. Absent: format only when the volume carries the tag Taupage:erase-on-boot=True. Must be a real boolean.',
+          'true: format at every boot (all data lost). false: never format a volume that holds a file system. Absent: format once when the EBS volume carries the tag Taupage:erase-on-boot=True, and remove the tag. A blank volume is formatted in every case. Must be a real boolean (a string such as "false" is an error).',
         ),
       options: singleLine({ maxLength: 512 })
         .refine<string>((v, path, ctx) => {
@@ -33,8 +52,33 @@ const mount = t
     { unknownKeys: 'error' },
   )
   .refine((m, path, ctx) => {
-    if (m.filesystem !== 'tmpfs' && !m.partition) {
-      ctx.report(error(path, 'TPG_UD_REQUIRED', `missing required key partition (needed for ${m.filesystem})`));
+    if (m.filesystem === 'tmpfs') {
+      if (m.partition !== undefined && m.partition !== NO_DEVICE) {
+        ctx.report(
+          error(
+            [...path, 'partition'],
+            'TPG_UD_TMPFS_DEVICE',
+            `tmpfs lives in memory and uses no device: remove partition (or write none); to keep data on ${m.partition}, choose filesystem ext4 or xfs`,
+          ),
+        );
+        return INVALID;
+      }
+      if (m.erase_on_boot === false) {
+        ctx.report(
+          error([...path, 'erase_on_boot'], 'TPG_UD_TMPFS_ERASE', 'tmpfs is empty at every boot and cannot keep data: remove erase_on_boot, or use a volume'),
+        );
+        return INVALID;
+      }
+      return m;
+    }
+    if (m.partition === undefined || m.partition === NO_DEVICE) {
+      ctx.report(
+        error(
+          m.partition === undefined ? path : [...path, 'partition'],
+          m.partition === undefined ? 'TPG_UD_REQUIRED' : 'TPG_UD_PATTERN',
+          `${m.partition === undefined ? 'missing required key partition' : 'partition none names no device'}: ${m.filesystem} needs the device of a volume (e.g. /dev/xvdf); for scratch space in memory, write filesystem: tmpfs. Without a device nothing would be mounted and the application would write to the root disk`,
+        ),
+      );
       return INVALID;
     }
     return m;
@@ -52,14 +96,16 @@ export const disksKeys = {
       }),
       mount,
     )
-    .describe('Volumes to prepare and mount: the host mounts them at /mounts<path> and the container sees them at <path>.'),
+    .describe(
+      'Volumes to prepare and mount: the host mounts them at /mounts<path> and the container sees them at <path>, mounted before the container starts; a mount that fails fails the boot, so the application never starts on an unmounted path. A path already mounted (the agent run again in the same boot) is left alone. The root of a new file system belongs to the application user (root with root: true), mode 0755. Differences from the original, which bound an empty root-disk directory into the container whenever a mount was skipped: a mount without a partition is an error (the original skipped it); tmpfs is mounted with partition none or without a partition (the original mounted only partition: none); a device holding another file system than filesystem, a partition table or a RAID member fails the boot rather than be checked with the wrong tool or formatted over; mounts are no longer made 0777 at every boot.',
+    ),
   volumes: t
     .object(
       {
-        ebs: t
-          .map(devicePath, singleLine({ maxLength: 255 }))
+        ebs: t.map(devicePath, singleLine({ maxLength: 255 })).describe(
           // biome-ignore lint/suspicious/noTemplateCurlyInString: the placeholders users write, shown literally.
-          .describe('EBS volumes to attach, device → volume Name tag (${local_ipv4} and ${public_ipv4} are expanded).'),
+          "EBS volumes to attach, device → volume Name tag (${local_ipv4} and ${public_ipv4} are expanded). An available volume with that Name in the instance's availability zone is attached at the device (the lowest id of several) and waited for, also on Nitro instances where it appears as an NVMe device under another name (found by the volume id in its serial). One already attached to this instance is used as it is. Until the boot's deadline the search is repeated while no such volume is available (still being created, or still attached to the instance it belonged to); then the boot fails with TPG_VOLUME_NOT_FOUND or TPG_VOLUME_IN_USE, and with TPG_VOLUME_TIMEOUT when an attached volume does not appear. The instance role needs ec2:DescribeVolumes, ec2:AttachVolume (and for erase_on_boot's tag ec2:DescribeTags, ec2:DeleteTags).",
+        ),
         raid: t
           .map(
             devicePath,
@@ -71,7 +117,9 @@ export const disksKeys = {
               { unknownKeys: 'error' },
             ),
           )
-          .describe('Software RAID arrays to assemble, md device → level and member devices.'),
+          .describe(
+            'Software RAID arrays (mdadm), md device → level and member devices, made after the EBS volumes are attached. An active array is left alone; one the system assembled under another name as its volumes attached (e.g. /dev/md127, on an instance with another host name) is stopped and assembled under this name; when any member carries an md superblock the array is assembled (never created again: that would overwrite its data); only when no member carries one is it created (mdadm --create --run). A member that does not appear fails the boot with TPG_VOLUME_TIMEOUT.',
+          ),
       },
       { unknownKeys: 'error' },
     )

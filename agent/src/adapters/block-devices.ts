@@ -1,0 +1,181 @@
+/*! The BlockDevices and Raid ports over the kernel's files and the standard tools: blkid,
+ * mkfs.ext2/3/4 and mkfs.xfs, e2fsck and xfs_repair, resize2fs and xfs_growfs, mount, mdadm.
+ *
+ * `dev` and `sys` are where device nodes and sysfs are looked for (on an instance /dev and
+ * /sys; tests put links to loop devices and a made-up sysfs tree under a scratch root). The
+ * mount table is the kernel's (/proc/self/mountinfo): mounts are real wherever they are made.
+ * Tools run without a shell, with a fixed PATH and C locale, and are killed when the boot's
+ * signal aborts. */
+import { execFile } from 'node:child_process';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { AgentError } from '../lib/errors.js';
+import type { BlockDevices, DeviceContent, FileSystemType, Mounted, Raid, ToolOptions } from '../ports/block-devices.js';
+
+const TOOL_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+
+export interface ToolResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a tool; never throws for a non-zero exit (the caller decides), only when it cannot run. */
+export function runTool(tool: string, args: readonly string[], options: ToolOptions = {}): Promise<ToolResult> {
+  return new Promise((resolve, reject) => {
+    execFile(tool, args, { env: TOOL_ENV, maxBuffer: 16 * 1024 * 1024, ...(options.signal ? { signal: options.signal } : {}) }, (err, stdout, stderr) => {
+      if (!err) return resolve({ code: 0, stdout, stderr });
+      const e = err as NodeJS.ErrnoException & { code?: unknown };
+      if (typeof e.code === 'number') return resolve({ code: e.code, stdout, stderr });
+      if (options.signal?.aborted)
+        return reject(new AgentError('TPG_CANCELLED', `${tool} ${args.join(' ')} was stopped: ${String(options.signal.reason ?? 'cancelled')}`));
+      reject(new AgentError('TPG_DISK_FAILED', `cannot run ${tool}: ${e.message}`, { cause: err, hint: `is ${tool} installed?` }));
+    });
+  });
+}
+
+/** The last few lines a tool printed, for an error message. */
+function lastWords(r: ToolResult): string {
+  const text = `${r.stderr}\n${r.stdout}`
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  return text.slice(-3).join(' / ') || `exit code ${r.code}`;
+}
+
+async function must(tool: string, args: readonly string[], options: ToolOptions, ok: (code: number) => boolean = (c) => c === 0): Promise<ToolResult> {
+  const r = await runTool(tool, args, options);
+  if (!ok(r.code)) throw new AgentError('TPG_DISK_FAILED', `${tool} ${args.join(' ')} failed (exit ${r.code}): ${lastWords(r)}`);
+  return r;
+}
+
+export interface BlockDevicesOptions {
+  /** Device nodes (default /dev). */
+  dev?: string;
+  /** sysfs (default /sys). */
+  sys?: string;
+  /** The mount table (default /proc/self/mountinfo). */
+  mountInfo?: string;
+}
+
+export function blockDevices(o: BlockDevicesOptions = {}): BlockDevices {
+  const sys = o.sys ?? '/sys';
+  const mountInfo = o.mountInfo ?? '/proc/self/mountinfo';
+
+  const resolve = async (path: string): Promise<string | undefined> => {
+    try {
+      if (!(await stat(path)).isBlockDevice()) return undefined;
+      return await realpath(path);
+    } catch {
+      return undefined;
+    }
+  };
+
+  return {
+    resolve,
+
+    async holders(device) {
+      const names = await readdir(join(sys, 'class', 'block', basename(device), 'holders')).catch(() => [] as string[]);
+      // Named as mdadm knows them (the kernel's /dev), like the arrays of the user data.
+      return names.filter((n) => /^md\d+$/.test(n)).map((n) => `/dev/${n}`);
+    },
+
+    async byEbsVolumeId(volumeId) {
+      // An EBS NVMe controller's serial is the volume id without its dash: vol0123456789abcdef0.
+      const serial = volumeId.replace(/^vol-/, 'vol');
+      let names: string[];
+      try {
+        names = await readdir(join(sys, 'block'));
+      } catch {
+        return undefined;
+      }
+      for (const name of names.filter((n) => /^nvme\d+n\d+$/.test(n)).sort()) {
+        const found = await readFile(join(sys, 'block', name, 'device', 'serial'), 'utf8').then(
+          (s) => s.trim(),
+          () => '',
+        );
+        if (found === serial) return resolve(join(o.dev ?? '/dev', name));
+      }
+      return undefined;
+    },
+
+    async content(device, options = {}) {
+      const r = await runTool('blkid', ['-p', '-o', 'export', device], options);
+      if (r.code === 2) return { kind: 'blank' };
+      if (r.code !== 0) throw new AgentError('TPG_DISK_FAILED', `blkid -p ${device} failed (exit ${r.code}): ${lastWords(r)}`);
+      const fields = new Map(
+        r.stdout
+          .split('\n')
+          .map((l) => l.split('='))
+          .filter((kv) => kv.length >= 2)
+          .map(([k, ...v]) => [k!, v.join('=')] as const),
+      );
+      const type = fields.get('TYPE');
+      if (type && fields.get('USAGE') === 'filesystem') return { kind: 'filesystem', type } satisfies DeviceContent;
+      if (fields.get('PTTYPE')) return { kind: 'other', type: `a ${fields.get('PTTYPE')} partition table` };
+      return { kind: 'other', type: type ?? 'unknown signatures' };
+    },
+
+    async format(device, type, options = {}) {
+      if (type === 'xfs') {
+        await must('mkfs.xfs', ['-q', '-f', '-K', device], options);
+        return;
+      }
+      const ext = ['nodiscard', ...(options.rootOwner ? [`root_owner=${options.rootOwner.uid}:${options.rootOwner.gid}`] : [])];
+      await must(`mkfs.${type}`, ['-q', '-F', '-E', ext.join(','), device], options);
+    },
+
+    async check(device, type, options = {}) {
+      if (type === 'xfs') {
+        // 0: clean; 2: the log holds changes only a mount replays (the mount then repairs nothing).
+        const r = await must('xfs_repair', [device], options, (c) => c === 0 || c === 2);
+        return { repaired: false, ...(r.code === 2 ? { replayOnMount: true } : {}) };
+      }
+      // e2fsck: 0 clean, 1 errors corrected, 2 corrected (reboot advised for a mounted root), 4+ left uncorrected.
+      const r = await must('e2fsck', ['-f', '-p', device], options, (c) => c < 4);
+      return { repaired: r.code !== 0 };
+    },
+
+    async growUnmounted(device, type, options = {}) {
+      if (type !== 'xfs') await must('resize2fs', [device], options);
+    },
+
+    async growMounted(mountPoint, type, options = {}) {
+      if (type !== 'xfs') throw new AgentError('TPG_INTERNAL', `growMounted is for xfs; ${type} grows unmounted`);
+      await must('xfs_growfs', [mountPoint], options);
+    },
+
+    async mount(source, mountPoint, o2) {
+      await must('mount', ['-t', o2.type, ...(o2.options ? ['-o', o2.options] : []), source, mountPoint], o2);
+    },
+
+    mountedAt: (mountPoint) => mountedIn(mountInfo, mountPoint),
+  };
+}
+
+/** The mount at exactly `mountPoint` in a mountinfo file (the last, i.e. topmost, one). */
+async function mountedIn(mountInfo: string, mountPoint: string): Promise<Mounted | undefined> {
+  const text = await readFile(mountInfo, 'utf8');
+  let found: Mounted | undefined;
+  for (const line of text.split('\n')) {
+    // id parent major:minor root mount-point options [optional...] - fstype source super-options
+    const [left, right] = line.split(' - ');
+    if (!left || !right) continue;
+    const at = unescapeMount(left.split(' ')[4] ?? '');
+    if (at !== mountPoint) continue;
+    const [fsType = '', source = ''] = right.split(' ');
+    found = { fsType, source: unescapeMount(source) };
+  }
+  return found;
+}
+
+function unescapeMount(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+}
+
+/** mdadm with the arguments given; the caller reads the exit code. */
+export function mdadm(): Raid {
+  return { mdadm: (args, options) => runTool('mdadm', args, options) };
+}
+
+export type { FileSystemType };
