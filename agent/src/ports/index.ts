@@ -14,6 +14,8 @@ import type { RegistryTrust } from './registry-trust.js';
 import type { HttpProbe } from './http-probe.js';
 import type { Accounts } from './accounts.js';
 import type { AccessService } from './access-service.js';
+import type { LogDaemons } from './log-daemons.js';
+import type { EndpointProbe } from './endpoint-probe.js';
 
 /** What the boot's steps use. The region-bound ones speak to the instance's region. */
 export interface BootPorts {
@@ -24,6 +26,8 @@ export interface BootPorts {
   containerRuntime: ContainerRuntime;
   registryTrust: RegistryTrust;
   httpProbe: HttpProbe;
+  logDaemons: LogDaemons;
+  endpointProbe: EndpointProbe;
 }
 
 /** Holds sockets or clients until closed; the one who made a port closes it. */

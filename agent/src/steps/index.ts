@@ -7,6 +7,7 @@ import { applyContainer } from './container/apply.js';
 import { planCredentials } from './credentials/plan.js';
 import { applyCredentials } from './credentials/apply.js';
 import { planLogging } from './logging/plan.js';
+import { applyLogging } from './logging/apply.js';
 import { planSsh } from './ssh/plan.js';
 import { applySsh } from './ssh/apply.js';
 import { planDisks } from './disks/plan.js';
@@ -17,7 +18,7 @@ import { applySignal, applyShutdown } from './signal/apply.js';
 export const steps: AnyStep[] = [
   { id: 'host', title: 'Host settings (sysctl, sysfs, routing)', needs: [], plan: planHost },
   { id: 'ssh', title: 'SSH daemon settings', needs: [], plan: planSsh, apply: applySsh },
-  { id: 'logging', title: 'Log shipping', needs: [], plan: planLogging },
+  { id: 'logging', title: 'Log routing and shipping', needs: [], plan: planLogging, apply: applyLogging },
   { id: 'disks', title: 'Volumes and mounts', needs: [], plan: planDisks },
   { id: 'credentials', title: 'Mint credentials', needs: [], plan: planCredentials, apply: applyCredentials },
   {

@@ -1,0 +1,133 @@
+/*! A real rsyslogd for a scratch root, configured as Debian's /etc/rsyslog.conf is (imuxsock
+ * loaded, a work directory, the drop-ins included, then syslog and auth.log), with its system
+ * socket at <root>/dev/log instead of the machine's. The logging step's drop-in goes into
+ * <root>/etc/rsyslog.d; `logDaemons()` is the step's port with restartRsyslog restarting this
+ * rsyslogd (as `systemctl restart rsyslog` does in the image) and the real checks.
+ *
+ * rsyslogd runs in the foreground (-n) as a child of the test, so it is waited for, never left
+ * to PID 1. Stopped after the test file (cleanup.ts). */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, lstatSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterFile } from './cleanup.js';
+import { waitFor } from './wait.js';
+import { logDaemons as realLogDaemons } from '../../agent/src/adapters/log-daemons.js';
+import { paths as pathsFor } from '../../agent/src/config/paths.js';
+import type { LogDaemons } from '../../agent/src/ports/log-daemons.js';
+
+export interface TestRsyslog {
+  root: string;
+  /** The system socket (what /dev/log is on an instance): logger -u <this>. */
+  systemSocket: string;
+  syslog: string;
+  authLog: string;
+  applicationLog: string;
+  /** The step's port: real rsyslogd -N1 and logrotate checks, restarts of this rsyslogd. */
+  logDaemons: LogDaemons & { restarts: number; unitRestarts: string[] };
+  start(): Promise<void>;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+  running(): boolean;
+  /** What rsyslogd wrote to stderr (its own complaints). */
+  output(): string;
+  /** Lines of a file under the root (empty when it does not exist yet). */
+  lines(file: string): Promise<string[]>;
+}
+
+const running = new Set<TestRsyslog>();
+async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((r) => r.stop()));
+}
+
+/** The Debian main configuration, under `root`. */
+export function debianLikeConfig(root: string): string {
+  return [
+    '# Like Debian 12 /etc/rsyslog.conf, under a scratch root (test/harness/rsyslog.ts).',
+    'module(load="imuxsock" SysSock.Use="off")',
+    `input(type="imuxsock" Socket="${root}/dev/log" CreatePath="on")`,
+    '$FileOwner root',
+    '$FileGroup adm',
+    '$FileCreateMode 0640',
+    '$DirCreateMode 0755',
+    '$Umask 0022',
+    `$WorkDirectory ${root}/var/spool/rsyslog`,
+    `$IncludeConfig ${root}/etc/rsyslog.d/*.conf`,
+    `*.*;auth,authpriv.none\t-${root}/var/log/syslog`,
+    `auth,authpriv.*\t\t\t${root}/var/log/auth.log`,
+    '',
+  ].join('\n');
+}
+
+export async function testRsyslog(root: string): Promise<TestRsyslog> {
+  const p = pathsFor(root);
+  for (const d of [join(root, 'dev'), join(root, 'etc/rsyslog.d'), join(root, 'var/spool/rsyslog'), p.varLog, p.logrotateDir])
+    await mkdir(d, { recursive: true });
+  await writeFile(p.rsyslogConf, debianLikeConfig(root));
+  const pidFile = join(root, 'run/rsyslogd.pid');
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> | undefined;
+  let stderr = '';
+  const real = realLogDaemons({ rsyslogd: 'rsyslogd', logrotate: 'logrotate', restartRsyslog: ['false'] });
+  const socketIsNew = (path: string, since: number) => {
+    try {
+      const s = lstatSync(path);
+      return s.isSocket() && s.ctimeMs >= since;
+    } catch {
+      return false;
+    }
+  };
+
+  const r: TestRsyslog = {
+    root,
+    systemSocket: join(root, 'dev/log'),
+    syslog: join(p.varLog, 'syslog'),
+    authLog: join(p.varLog, 'auth.log'),
+    applicationLog: p.applicationLog,
+    logDaemons: {
+      restarts: 0,
+      unitRestarts: [],
+      checkRsyslog: (file, signal) => real.checkRsyslog(file, signal),
+      checkLogrotate: (file, signal) => real.checkLogrotate(file, signal),
+      async restartRsyslog() {
+        r.logDaemons.restarts++;
+        await r.restart();
+      },
+      async restartUnit(unit) {
+        r.logDaemons.unitRestarts.push(unit);
+      },
+    },
+    async start() {
+      await mkdir(join(root, 'run'), { recursive: true });
+      const since = Date.now() - 1;
+      child = spawn('rsyslogd', ['-n', '-f', p.rsyslogConf, '-i', pidFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr!.on('data', (d) => (stderr += d));
+      const c = child;
+      exited = new Promise((resolve) => c.once('exit', () => resolve()));
+      running.add(r);
+      afterFile(stopAll);
+      // Like systemd's Type=notify: back once rsyslog has its sockets (the drop-in's too).
+      const dropIn = existsSync(p.rsyslogDropIn) ? await readFile(p.rsyslogDropIn, 'utf8') : '';
+      const sockets = [r.systemSocket, ...(dropIn.includes(p.applicationLogSocket) ? [p.applicationLogSocket] : [])];
+      await waitFor(`rsyslogd's sockets under ${root} (stderr: ${stderr})`, () => c.exitCode === null && sockets.every((s) => socketIsNew(s, since)), 10_000);
+    },
+    async restart() {
+      await r.stop();
+      await r.start();
+    },
+    async stop() {
+      if (!child) return;
+      child.kill('SIGTERM');
+      await exited;
+      child = undefined;
+      running.delete(r);
+    },
+    running: () => child !== undefined && child.exitCode === null,
+    output: () => stderr,
+    async lines(file) {
+      const text = await readFile(file, 'utf8').catch(() => '');
+      return text.split('\n').filter((l) => l !== '');
+    },
+  };
+  return r;
+}
