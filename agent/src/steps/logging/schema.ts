@@ -122,7 +122,7 @@ function checkSampling(value: unknown, path: Path, ctx: CheckContext): Checked<S
     if (r === null || typeof r !== 'object' || Array.isArray(r)) {
       ctx.report(error(at, 'TPG_UD_TYPE', 'must be a mapping {match_expression, sampling_rate}'));
       ok = false;
-    } else if (typeof expr !== 'string' || expr === '' || /[\r\n\u0000]/.test(expr)) {
+    } else if (typeof expr !== 'string' || expr === '' || /[\r\n]/.test(expr) || expr.includes('\0')) {
       ctx.report(error(at, 'TPG_UD_TYPE', 'match_expression must be a regular expression on one line (e.g. INFO)'));
       ok = false;
     } else if (typeof rate !== 'number' || rate < 0 || rate > 1) {
