@@ -49,7 +49,7 @@ async function allFiles(dir: string): Promise<string[]> {
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory()) out.push(...(await allFiles(p)));
-    else out.push(p);
+    else if (e.isFile()) out.push(p); // not rsyslog's sockets
   }
   return out;
 }
@@ -145,9 +145,10 @@ describe.sequential('taupage boot with the application container', () => {
       const seen = await execInApp(world.docker, ['/bin/busybox', 'sh', '-c', `/bin/busybox id -u; /bin/busybox cat "$CREDENTIALS_DIR/${file}"`]);
       expect(seen).toMatchObject({ code: 0, stdout: `999\n${content}` });
     }
-    await expect
-      .poll(() => world.syslogLines.find((l) => l.includes('credentials at start:')), { timeout: 5_000 })
-      .toMatch(/my-app.*credentials at start: client\.json user\.json/);
+    // What it printed is in the instance's application.log (Docker's syslog driver → rsyslog), not in syslog.
+    const appLog = () => readFile(join(instance.root, 'var/log/application.log'), 'utf8').catch(() => '');
+    await expect.poll(appLog, { timeout: 5_000 }).toMatch(/^credentials at start: client\.json user\.json $/m);
+    expect(await readFile(join(instance.root, 'var/log/syslog'), 'utf8').catch(() => '')).not.toContain('credentials at start');
 
     // Files of the boot: the user data as written (0444), metrics.
     const meta = join(instance.root, 'meta/taupage.yaml');
@@ -158,8 +159,12 @@ describe.sequential('taupage boot with the application container', () => {
     expect(prom).toContain('taupage_boot_step_outcome{step="container",outcome="success"} 1');
     expect(prom).toMatch(/^taupage_boot_time_to_healthy_seconds [0-9.]+$/m);
 
-    // No plaintext in anything the agent printed or wrote; Mint's secrets only in their files.
-    const files = await allFiles(instance.root);
+    // The Scalyr key (from KMS) is in its consumer's file only: agent.json, root's alone.
+    const scalyrJson = join(instance.root, 'etc/scalyr-agent-2/agent.json');
+    expect(JSON.parse(await readFile(scalyrJson, 'utf8')).api_key).toBe(SECRETS.scalyr);
+    expect((await stat(scalyrJson)).mode & 0o777).toBe(0o600);
+    // No plaintext in anything else the agent printed or wrote; Mint's secrets only in their files.
+    const files = (await allFiles(instance.root)).filter((f) => f !== scalyrJson);
     const texts = [boot.stdout, boot.stderr, ...(await Promise.all(files.map((f) => readFile(f, 'utf8'))))];
     for (const s of Object.values(SECRETS)) for (const t of texts) expect(t).not.toContain(s);
     const outside = [boot.stdout, boot.stderr, ...(await Promise.all(files.filter((f) => !f.includes('/meta/credentials/')).map((f) => readFile(f, 'utf8'))))];

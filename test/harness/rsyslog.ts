@@ -1,17 +1,18 @@
 /*! A real rsyslogd for a scratch root, configured as Debian's /etc/rsyslog.conf is (imuxsock
- * loaded, a work directory, the drop-ins included, then syslog and auth.log), with its system
- * socket at <root>/dev/log instead of the machine's. The logging step's drop-in goes into
+ * loaded, a work directory, the drop-ins included, then syslog and auth.log: scripts/lib/local-rsyslog
+ * config), with its system socket at <root>/dev/log instead of the machine's. The logging step's drop-in goes into
  * <root>/etc/rsyslog.d; `logDaemons()` is the step's port with restartRsyslog restarting this
  * rsyslogd (as `systemctl restart rsyslog` does in the image) and the real checks.
  *
  * rsyslogd runs in the foreground (-n) as a child of the test, so it is waited for, never left
  * to PID 1. Stopped after the test file (cleanup.ts). */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterFile } from './cleanup.js';
 import { waitFor } from './wait.js';
+import { REPO } from './repo.js';
 import { logDaemons as realLogDaemons } from '../../agent/src/adapters/log-daemons.js';
 import { paths as pathsFor } from '../../agent/src/config/paths.js';
 import type { LogDaemons } from '../../agent/src/ports/log-daemons.js';
@@ -40,30 +41,16 @@ async function stopAll(): Promise<void> {
   await Promise.all([...running].map((r) => r.stop()));
 }
 
-/** The Debian main configuration, under `root`. */
-export function debianLikeConfig(root: string): string {
-  return [
-    '# Like Debian 12 /etc/rsyslog.conf, under a scratch root (test/harness/rsyslog.ts).',
-    'module(load="imuxsock" SysSock.Use="off")',
-    `input(type="imuxsock" Socket="${root}/dev/log" CreatePath="on")`,
-    '$FileOwner root',
-    '$FileGroup adm',
-    '$FileCreateMode 0640',
-    '$DirCreateMode 0755',
-    '$Umask 0022',
-    `$WorkDirectory ${root}/var/spool/rsyslog`,
-    `$IncludeConfig ${root}/etc/rsyslog.d/*.conf`,
-    `*.*;auth,authpriv.none\t-${root}/var/log/syslog`,
-    `auth,authpriv.*\t\t\t${root}/var/log/auth.log`,
-    '',
-  ].join('\n');
+/** Debian 12's main configuration under `root`, written by the script the demo uses too. */
+export function writeDebianLikeConfig(root: string): void {
+  execFileSync(join(REPO, 'scripts/lib/local-rsyslog'), ['config', root]);
 }
 
 export async function testRsyslog(root: string): Promise<TestRsyslog> {
   const p = pathsFor(root);
   for (const d of [join(root, 'dev'), join(root, 'etc/rsyslog.d'), join(root, 'var/spool/rsyslog'), p.varLog, p.logrotateDir])
     await mkdir(d, { recursive: true });
-  await writeFile(p.rsyslogConf, debianLikeConfig(root));
+  writeDebianLikeConfig(root);
   const pidFile = join(root, 'run/rsyslogd.pid');
   let child: ChildProcess | undefined;
   let exited: Promise<void> | undefined;

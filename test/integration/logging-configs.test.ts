@@ -11,7 +11,7 @@ import { renderLogrotate } from '../../agent/src/steps/logging/logrotate.js';
 import { logDaemons } from '../../agent/src/adapters/log-daemons.js';
 import { configFromText } from '../../agent/src/config/load.js';
 import { scratchRoot } from '../harness/scratch.js';
-import { debianLikeConfig } from '../harness/rsyslog.js';
+import { writeDebianLikeConfig } from '../harness/rsyslog.js';
 
 const dir = join(import.meta.dirname, '../fixtures/user-data');
 const valid = readdirSync(dir).filter((f) => /^(valid|warn)-.*\.yaml$/.test(f));
@@ -33,8 +33,7 @@ describe('rendered configurations are accepted by the real tools', () => {
     await writeFile(join(check, 'rsyslog.conf'), renderCheckConfig(check, join(check, 'taupage.conf')));
     expect(await tools.checkRsyslog(join(check, 'rsyslog.conf'))).toBeUndefined();
     // In the Debian-like whole configuration.
-    for (const d of ['etc/rsyslog.d', 'var/spool/rsyslog', 'dev']) await mkdir(join(root, d), { recursive: true });
-    await writeFile(paths.rsyslogConf, debianLikeConfig(root));
+    writeDebianLikeConfig(root);
     await writeFile(paths.rsyslogDropIn, dropIn);
     expect(await tools.checkRsyslog(paths.rsyslogConf)).toBeUndefined();
     for (const f of renderLogrotate(plan)) {

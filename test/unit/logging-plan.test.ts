@@ -93,7 +93,7 @@ describe('routes', () => {
     expect(plan({ rsyslog_application_log_format: '%msg%' }).applicationLog.format).toEqual({ kind: 'template', template: '%msg%\\n' });
     expect(plan({ rsyslog_application_log_format: '%msg%\\n' }).applicationLog.format).toEqual({ kind: 'template', template: '%msg%\\n' });
     expect(renderRsyslog(plan({ rsyslog_application_log_format: 'legacy' }), FACTS)).toContain(
-      'template(name="taupage_application" type="string" string="%TIMESTAMP% %HOSTNAME% %syslogtag%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\\n")',
+      'template(name="taupage_application" type="string" string="%TIMESTAMP:::date-rfc3339% %HOSTNAME% %syslogtag%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\\n")',
     );
   });
 });

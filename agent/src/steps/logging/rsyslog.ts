@@ -27,9 +27,10 @@ function quoted(value: string | number, what: string): string {
   return `"${text}"`;
 }
 
-/** rsyslog's traditional file format, optionally with the account and region after the time. */
+/** The file format of Debian 12's rsyslog (RSYSLOG_FileFormat: RFC 3339 time, host, tag, message),
+ * optionally with the account and region after the time. */
 function fileFormat(aws?: { account: string; region: string }): string {
-  return `%TIMESTAMP% ${aws ? `${aws.account} ${aws.region} ` : ''}%HOSTNAME% %syslogtag%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\\n`;
+  return `%TIMESTAMP:::date-rfc3339% ${aws ? `${aws.account} ${aws.region} ` : ''}%HOSTNAME% %syslogtag%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\\n`;
 }
 
 const LINE = '%syslogtag:1:32%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\\n';
