@@ -85,7 +85,7 @@ CONF
 chmod 0644 /etc/ssh/sshd_config.d/10-taupage-baseline.conf
 
 # The units (systemd/README.md says what each does and why it keeps what it keeps).
-for f in "$src"/systemd/*.service "$src"/systemd/*.socket "$src"/systemd/*.timer; do
+for f in "$src"/systemd/*.service "$src"/systemd/*.socket "$src"/systemd/*.timer "$src"/systemd/*.mount; do
   [ -e "$f" ] && install -m 0644 "$f" /usr/lib/systemd/system/
 done
 for d in "$src"/systemd/*.d; do
@@ -93,4 +93,5 @@ for d in "$src"/systemd/*.d; do
   install -d -m 0755 "/usr/lib/systemd/system/$(basename "$d")"
   install -m 0644 "$d"/*.conf "/usr/lib/systemd/system/$(basename "$d")/"
 done
-systemctl enable $(cat "$src/systemd/enable.txt")
+# Unit names may hold systemd's escapes (var-log\x2dcustom.mount): one per line, read as written.
+xargs -d '\n' systemctl enable < "$src/systemd/enable.txt"
