@@ -62,7 +62,7 @@ export interface SyslogListener {
   close(): Promise<void>;
 }
 
-export async function syslogListener(options: { tls?: { key: string; cert: string } } = {}): Promise<SyslogListener> {
+export async function syslogListener(options: { tls?: { key: string; cert: string }; host?: string } = {}): Promise<SyslogListener> {
   const lines: string[] = [];
   const sockets = new Set<Socket>();
   const onConnection = (s: Socket) => {
@@ -89,7 +89,7 @@ export async function syslogListener(options: { tls?: { key: string; cert: strin
     const s = make();
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
-      s.listen(port, '127.0.0.1', () => resolve());
+      s.listen(port, options.host ?? '127.0.0.1', () => resolve());
     });
     server = s;
     port = (s.address() as AddressInfo).port;

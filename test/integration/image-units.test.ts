@@ -74,7 +74,12 @@ describe('the systemd units of the image (systemd/)', () => {
     // Size-bound log rotation needs logrotate to look often; nothing follows a symlink the application puts into /var/log-custom.
     expect(await readFile(join(UNITS, 'logrotate.timer.d/taupage.conf'), 'utf8')).toContain('\nOnCalendar=\nOnCalendar=*:0/5\n');
     const custom = await unit('var-log\\x2dcustom.mount');
-    for (const line of ['What=/var/log-custom', 'Where=/var/log-custom', 'Options=bind,nosymfollow', 'Before=local-fs.target rsyslog.service docker.service taupage-boot.service'])
+    for (const line of [
+      'What=/var/log-custom',
+      'Where=/var/log-custom',
+      'Options=bind,nosymfollow',
+      'Before=local-fs.target rsyslog.service docker.service taupage-boot.service',
+    ])
       expect(custom).toContain(`\n${line}\n`);
   });
 

@@ -89,7 +89,7 @@ describe('routes', () => {
     expect(conf).toContain('string="<%$.taupage_pri%>%TIMESTAMP:::date-rfc3339% web-1 %syslogtag');
   });
 
-  it('a custom format gets its newline; legacy is rsyslog\'s traditional file format', () => {
+  it("a custom format gets its newline; legacy is rsyslog's traditional file format", () => {
     expect(plan({ rsyslog_application_log_format: '%msg%' }).applicationLog.format).toEqual({ kind: 'template', template: '%msg%\\n' });
     expect(plan({ rsyslog_application_log_format: '%msg%\\n' }).applicationLog.format).toEqual({ kind: 'template', template: '%msg%\\n' });
     expect(renderRsyslog(plan({ rsyslog_application_log_format: 'legacy' }), FACTS)).toContain(
