@@ -8,7 +8,7 @@
  * to PID 1. Stopped after the test file (cleanup.ts). */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterFile } from './cleanup.js';
 import { waitFor } from './wait.js';
@@ -56,10 +56,9 @@ export async function testRsyslog(root: string): Promise<TestRsyslog> {
   let exited: Promise<void> | undefined;
   let stderr = '';
   const real = realLogDaemons({ rsyslogd: 'rsyslogd', logrotate: 'logrotate', restartRsyslog: ['false'] });
-  const socketIsNew = (path: string, since: number) => {
+  const isSocket = (path: string) => {
     try {
-      const s = lstatSync(path);
-      return s.isSocket() && s.ctimeMs >= since;
+      return lstatSync(path).isSocket();
     } catch {
       return false;
     }
@@ -86,17 +85,18 @@ export async function testRsyslog(root: string): Promise<TestRsyslog> {
     },
     async start() {
       await mkdir(join(root, 'run'), { recursive: true });
-      const since = Date.now() - 1;
+      // Like systemd's Type=notify: back once rsyslog has its sockets (the drop-in's too). They
+      // are removed first, so their existence says this rsyslogd made them.
+      const dropIn = existsSync(p.rsyslogDropIn) ? await readFile(p.rsyslogDropIn, 'utf8') : '';
+      const sockets = [r.systemSocket, ...(dropIn.includes(p.applicationLogSocket) ? [p.applicationLogSocket] : [])];
+      await Promise.all(sockets.map((s) => rm(s, { force: true })));
       child = spawn('rsyslogd', ['-n', '-f', p.rsyslogConf, '-i', pidFile], { stdio: ['ignore', 'ignore', 'pipe'] });
       child.stderr!.on('data', (d) => (stderr += d));
       const c = child;
       exited = new Promise((resolve) => c.once('exit', () => resolve()));
       running.add(r);
       afterFile(stopAll);
-      // Like systemd's Type=notify: back once rsyslog has its sockets (the drop-in's too).
-      const dropIn = existsSync(p.rsyslogDropIn) ? await readFile(p.rsyslogDropIn, 'utf8') : '';
-      const sockets = [r.systemSocket, ...(dropIn.includes(p.applicationLogSocket) ? [p.applicationLogSocket] : [])];
-      await waitFor(`rsyslogd's sockets under ${root} (stderr: ${stderr})`, () => c.exitCode === null && sockets.every((s) => socketIsNew(s, since)), 10_000);
+      await waitFor(`rsyslogd's sockets under ${root} (stderr: ${stderr})`, () => c.exitCode === null && sockets.every(isSocket), 10_000);
     },
     async restart() {
       await r.stop();

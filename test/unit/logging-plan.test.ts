@@ -40,7 +40,7 @@ describe('routes', () => {
       delaycompress: true,
     });
     const conf = renderRsyslog(p, FACTS);
-    expect(conf).toContain('input(type="imuxsock" Socket="/run/taupage/log/application.sock"');
+    expect(conf).toContain('input(type="imptcp" path="/run/taupage/log/application.sock" unlink="on" fileCreateMode="0600" ruleset="taupage_application")');
     expect(conf).toContain('action(name="taupage_application_log" type="omfile" file="/var/log/application.log" template="taupage_application"');
     expect(conf).not.toContain('omfwd');
   });

@@ -44,7 +44,7 @@ export function paths(root = '/') {
     sshHookSocket: r('run', 'taupage', 'ssh-hook.sock'),
     /** Audit records written while the log's disk was full; moved into the log once it has room. */
     sshAuditSpill: r('run', 'taupage', 'ssh-audit.spill.jsonl'),
-    /** rsyslog's input for the application container (Docker's syslog driver), in a root-only directory. */
+    /** rsyslog's input for the application container (Docker's syslog driver, unix://), in a root-only directory. */
     applicationLogSocketDir: r('run', 'taupage', 'log'),
     applicationLogSocket: r('run', 'taupage', 'log', 'application.sock'),
     /** Scratch space where a new rsyslog configuration is checked before it is put in place. */

@@ -73,7 +73,7 @@ export interface LoggingPlan extends StepPlan {
   };
   applicationLog: {
     file: string;
-    /** rsyslog's input for the container (Docker's syslog driver, unixgram). */
+    /** rsyslog's input for the container (Docker's syslog driver, a Unix stream socket). */
     socket: string;
     /** The container's syslog tag. */
     tag: string;
@@ -97,7 +97,7 @@ export const applicationTag = (s: PlanInput['settings']): string => s.logging?.r
 
 /** The syslog-address Docker's driver uses for the application container. */
 export function containerSyslogAddress(input: Pick<PlanInput, 'config' | 'paths'>): string {
-  return input.config.docker.syslog_address ?? `unixgram://${input.paths.applicationLogSocket}`;
+  return input.config.docker.syslog_address ?? `unix://${input.paths.applicationLogSocket}`;
 }
 
 export function planLogging({ settings: s, config, paths }: PlanInput): LoggingPlan {
