@@ -201,7 +201,9 @@ export const loggingKeys = {
       },
       {},
     )
-    .describe('Log shipping settings.'),
+    .describe(
+      "Log shipping (docs/logging.md). Without it the application's stdout and stderr still go to /var/log/application.log (not syslog), rotated by size, and nothing leaves the instance.",
+    ),
   logentries_account_key: logentriesToken('logentries_account_key')
     .refine<KmsEncrypted | Secret>((v, path, ctx) => {
       if (v === '') return INVALID; // refused already: a token is never empty
