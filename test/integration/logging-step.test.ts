@@ -6,13 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, stat, writeFile, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type Docker from 'dockerode';
 import { planLogging, type LoggingPlan } from '../../agent/src/steps/logging/plan.js';
 import { applyLogging } from '../../agent/src/steps/logging/apply.js';
 import { planContainer } from '../../agent/src/steps/container/plan.js';
 import type { StepReport } from '../../agent/src/steps/step.js';
 import type { AgentError } from '../../agent/src/lib/errors.js';
+import { paths as pathsFor } from '../../agent/src/config/paths.js';
 import { buildDemoImage, dockerFromEnv } from '../fakes/demo-image.js';
 import { testBoot, type TestBoot } from '../harness/boot-context.js';
 import { scratchDir, scratchRoot } from '../harness/scratch.js';
@@ -36,14 +37,25 @@ interface Booted {
   report: StepReport;
 }
 
+/** A scratch instance whose rsyslogd runs (systemd started it before the boot, with no drop-in of
+ * ours yet), with `files` (path under the root → content) in place first. */
+async function instance(files: Record<string, string> = {}): Promise<{ root: string; rs: TestRsyslog }> {
+  const root = await scratchRoot({ purpose: 'logging' });
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(dirname(join(root, path)), { recursive: true });
+    await writeFile(join(root, path), content);
+  }
+  const rs = await testRsyslog(root);
+  await rs.start();
+  return { root, rs };
+}
+
+/** The logging step, planned and applied for this user data on a new instance (or `on` one). */
 async function bootLogging(
   fields: Record<string, unknown>,
-  options: { logging?: Record<string, unknown>; secrets?: Record<string, string>; rsyslogRunning?: boolean } = {},
+  options: { logging?: Record<string, unknown>; secrets?: Record<string, string>; files?: Record<string, string>; on?: { root: string; rs: TestRsyslog } } = {},
 ): Promise<Booted> {
-  const root = await scratchRoot({ purpose: 'logging' });
-  const rs = await testRsyslog(root);
-  // systemd started rsyslog before the boot (with no drop-in of ours yet).
-  if (options.rsyslogRunning !== false) await rs.start();
+  const { root, rs } = options.on ?? (await instance(options.files));
   const boot = testBoot({
     userData: userData({ application_id: APP, source: `${registryFromEnv()}/logs/app:1.0`, ...fields }),
     config: { root, logging: { retry_interval_seconds: 1, probe_timeout_ms: 2_000, ca_file: ca.caFile, ...options.logging } },
@@ -266,16 +278,7 @@ describe('what rsyslog refuses fails the step, and changes nothing', () => {
   it('a template rsyslog does not know: TPG_LOGGING_FAILED with its words; the previous drop-in and rsyslog stay', async () => {
     const b = await bootLogging({});
     const before = await readFile(b.plan.rsyslog.dropIn, 'utf8');
-    const again = testBoot({
-      userData: userData({ application_id: APP, source: `${registryFromEnv()}/logs/app:1.0`, rsyslog_application_log_format: '%nosuchproperty%' }),
-      config: { root: b.root },
-      ports: { logDaemons: b.rs.logDaemons },
-    });
-    const plan = planLogging({ settings: again.settings, config: again.config, paths: again.paths });
-    const err = await applyLogging(plan, again.ctx).then(
-      () => undefined,
-      (e: AgentError) => e,
-    );
+    const err = await bootLogging({ rsyslog_application_log_format: '%nosuchproperty%' }, { on: b }).catch((e: AgentError) => e);
     expect(err).toMatchObject({ code: 'TPG_LOGGING_FAILED', message: expect.stringMatching(/rsyslog refuses .*invalid property 'nosuchproperty'/) });
     expect(await readFile(b.plan.rsyslog.dropIn, 'utf8')).toBe(before);
     expect(b.rs.logDaemons.restarts).toBe(1);
@@ -283,20 +286,11 @@ describe('what rsyslog refuses fails the step, and changes nothing', () => {
   });
 
   it('a drop-in the whole configuration refuses is put back as it was', async () => {
-    const root = await scratchRoot({ purpose: 'logging' });
-    const rs = await testRsyslog(root);
-    await rs.start();
     // Something else in the system configuration that clashes with ours: the same ruleset name.
-    await writeFile(join(root, 'etc/rsyslog.d/10-other.conf'), 'ruleset(name="taupage_application") { stop }\n');
-    const boot = testBoot({
-      userData: userData({ application_id: APP, source: `${registryFromEnv()}/logs/app:1.0` }),
-      config: { root },
-      ports: { logDaemons: rs.logDaemons },
-    });
-    const plan = planLogging({ settings: boot.settings, config: boot.config, paths: boot.paths });
-    await expect(applyLogging(plan, boot.ctx)).rejects.toMatchObject({ code: 'TPG_LOGGING_FAILED', message: expect.stringMatching(/put back as it was/) });
-    await expect(stat(plan.rsyslog.dropIn)).rejects.toMatchObject({ code: 'ENOENT' });
-    expect(rs.logDaemons.restarts).toBe(0);
+    const on = await instance({ 'etc/rsyslog.d/10-other.conf': 'ruleset(name="taupage_application") { stop }\n' });
+    await expect(bootLogging({}, { on })).rejects.toMatchObject({ code: 'TPG_LOGGING_FAILED', message: expect.stringMatching(/put back as it was/) });
+    await expect(stat(pathsFor(on.root).rsyslogDropIn)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(on.rs.logDaemons.restarts).toBe(0);
   });
 });
 
@@ -329,24 +323,19 @@ describe('rotation', () => {
 
 describe('Scalyr', () => {
   it('writes agent.json (0600) and restarts the agent when its unit is installed', async () => {
-    const root = await scratchRoot({ purpose: 'logging' });
-    await mkdir(join(root, 'lib/systemd/system'), { recursive: true });
-    await writeFile(join(root, 'lib/systemd/system/scalyr-agent-2.service'), '[Service]\nExecStart=/bin/true\n');
-    const rs = await testRsyslog(root);
-    await rs.start();
-    const boot = testBoot({
-      userData: userData({ application_id: APP, source: `${registryFromEnv()}/logs/app:1.0`, logging: { scalyr_account_key: 'scalyr-key-0123' } }),
-      config: { root, logging: { scalyr_servers: { eu: 'https://127.0.0.1:9' }, probe_timeout_ms: 500 } },
-      ports: { logDaemons: rs.logDaemons },
-    });
-    const plan = planLogging({ settings: boot.settings, config: boot.config, paths: boot.paths });
-    const report = await applyLogging(plan, boot.ctx);
-    expect(rs.logDaemons.unitRestarts).toEqual(['scalyr-agent-2.service']);
-    expect(report.warnings).toEqual([expect.stringMatching(/^Scalyr 127\.0\.0\.1:9 does not answer/)]);
-    const file = join(root, 'etc/scalyr-agent-2/agent.json');
+    const b = await bootLogging(
+      { logging: { scalyr_account_key: 'scalyr-key-0123' } },
+      {
+        files: { 'lib/systemd/system/scalyr-agent-2.service': '[Service]\nExecStart=/bin/true\n' },
+        logging: { scalyr_servers: { eu: 'https://127.0.0.1:9' }, probe_timeout_ms: 500 },
+      },
+    );
+    expect(b.rs.logDaemons.unitRestarts).toEqual(['scalyr-agent-2.service']);
+    expect(b.report.warnings).toEqual([expect.stringMatching(/^Scalyr 127\.0\.0\.1:9 does not answer/)]);
+    const file = join(b.root, 'etc/scalyr-agent-2/agent.json');
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect(JSON.parse(await readFile(file, 'utf8')).api_key).toBe('scalyr-key-0123');
-    expect(boot.logText()).not.toContain('scalyr-key-0123');
+    expect(b.boot.logText()).not.toContain('scalyr-key-0123');
   });
 
   it('without the agent installed: agent.json written, a warning says nothing is shipped to Scalyr', async () => {
@@ -361,20 +350,9 @@ describe('Scalyr', () => {
   });
 
   it("scalyr_account_key: '' skips Scalyr with a note, and removes an earlier boot's agent.json", async () => {
-    const root = await scratchRoot({ purpose: 'logging' });
-    await mkdir(join(root, 'etc/scalyr-agent-2'), { recursive: true });
-    await writeFile(join(root, 'etc/scalyr-agent-2/agent.json'), '{"api_key":"old"}');
-    const rs = await testRsyslog(root);
-    await rs.start();
-    const boot = testBoot({
-      userData: userData({ application_id: APP, source: `${registryFromEnv()}/logs/app:1.0`, scalyr_account_key: '' }),
-      config: { root },
-      ports: { logDaemons: rs.logDaemons },
-    });
-    const plan = planLogging({ settings: boot.settings, config: boot.config, paths: boot.paths });
-    expect(plan.notes).toContainEqual({ level: 'info', message: 'scalyr_account_key is empty: Scalyr is skipped' });
-    expect(plan.scalyr).toBeUndefined();
-    await applyLogging(plan, boot.ctx);
-    await expect(stat(join(root, 'etc/scalyr-agent-2/agent.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+    const b = await bootLogging({ scalyr_account_key: '' }, { files: { 'etc/scalyr-agent-2/agent.json': '{"api_key":"old"}' } });
+    expect(b.plan.notes).toContainEqual({ level: 'info', message: 'scalyr_account_key is empty: Scalyr is skipped' });
+    expect(b.plan.scalyr).toBeUndefined();
+    await expect(stat(join(b.root, 'etc/scalyr-agent-2/agent.json'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
