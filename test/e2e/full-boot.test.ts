@@ -114,7 +114,16 @@ describe.sequential('taupage boot with the application container', () => {
       facts: { signal: 'SUCCESS', signalSent: true, container: 'created' },
     });
     expect(await readFile(join(instance.root, 'run/taupage/result.json'), 'utf8').then(JSON.parse)).toEqual(status);
-    for (const id of ['user-data', 'credentials', 'container', 'signal']) expect(stepOf(status, id)!.outcome).toBe('success');
+    for (const id of ['user-data', 'credentials', 'logging', 'container', 'signal']) expect(stepOf(status, id)!.outcome).toBe('success');
+    // Scalyr is asked for but this image has no Scalyr agent (and no network to Scalyr): warnings
+    // that name it, not a failure.
+    expect(stepOf(status, 'logging')).toMatchObject({
+      note: 'configured: application.log',
+      warnings: [
+        expect.stringMatching(/^Scalyr: scalyr-agent-2\.service is not installed in this image; .* nothing is shipped to Scalyr$/),
+        expect.stringMatching(/^Scalyr upload\.eu\.scalyr\.com does not answer \(/),
+      ],
+    });
     const creds = stepOf(status, 'credentials')!;
     expect(Date.parse(creds.startedAt!) + creds.durationMs!).toBeLessThanOrEqual(Date.parse(stepOf(status, 'container')!.startedAt!) + 1);
     expect(world.cloud.cloudformation.signals).toMatchObject([
@@ -177,6 +186,7 @@ describe.sequential('taupage boot with the application container', () => {
     expect(table.stdout).toContain(`image: ${digest}`);
     expect(table.stdout).toMatch(/^\s+\S+ container\s+success$/m);
     expect(table.stdout).toMatch(/^\s+\S+ signal\s+success\s+SUCCESS sent to my-stack\/AppServerGroup$/m);
+    expect(table.stdout).toMatch(/^\s+\S+ logging\s+success\s+configured: application\.log\n\s+warning: Scalyr: scalyr-agent-2\.service is not installed/m);
 
     // Once per boot.
     const again = await instance.taupage('boot');

@@ -21,6 +21,7 @@ import { registryFromEnv } from '../harness/services.js';
 import { userData } from '../harness/user-data.js';
 import { testRsyslog, type TestRsyslog } from '../harness/rsyslog.js';
 import { waitFor } from '../harness/wait.js';
+import { udpSink } from '../harness/net.js';
 import { makeTestCa, syslogListener, type TestCa } from '../harness/syslog-server.js';
 
 let docker: Docker;
@@ -188,6 +189,30 @@ describe('shipping to remote syslog and Logentries', () => {
       expect(b.boot.logText()).not.toContain(TOKEN);
     } finally {
       await Promise.all([remote.close(), logentries.close()]);
+    }
+  });
+
+  it("over UDP with rsyslog_severity: the application's lines with that severity; custom logs shipped with mount_custom_log", async () => {
+    const remote = await udpSink();
+    try {
+      const b = await bootLogging({
+        mount_custom_log: true,
+        logging: { rsyslog_host: '127.0.0.1', rsyslog_port: remote.port, rsyslog_protocol: 'udp', rsyslog_severity: 'warning' },
+      });
+      expect(b.report.warnings).toBeUndefined();
+      await runApp(b, 'echo "out line"; echo "err line" >&2');
+      execFileSync('logger', ['-u', b.rs.systemSocket, '-p', 'daemon.info', '-t', 'probe', 'system line']);
+      await mkdir(b.boot.paths.varLogCustom, { recursive: true });
+      await writeFile(join(b.boot.paths.varLogCustom, 'app.log'), 'a custom line\n');
+      await waitFor('four lines', () => ['out line', 'err line', 'system line', 'a custom line'].every((t) => remote.lines.some((l) => l.includes(t))));
+      const line = (t: string) => remote.lines.find((l) => l.includes(t))!;
+      // daemon (3) * 8 + warning (4) for both of the application's streams; others keep theirs.
+      expect(line('out line')).toMatch(/^<28>\S+ \S+ log-app\[\d+\]: out line$/);
+      expect(line('err line')).toMatch(/^<28>/);
+      expect(line('system line')).toMatch(/^<30>\S+ \S+ probe: system line$/);
+      expect(line('a custom line')).toMatch(/ customlog: a custom line$/);
+    } finally {
+      remote.close();
     }
   });
 

@@ -35,7 +35,9 @@ function fileFormat(aws?: { account: string; region: string }): string {
   return `%TIMESTAMP:::date-rfc3339% ${aws ? `${aws.account} ${aws.region} ` : ''}%HOSTNAME% %syslogtag%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\\n`;
 }
 
-const LINE = '%syslogtag:1:32%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\\n';
+/** What follows the host on the wire. No newline: omfwd ends each line with one over TCP (its
+ * framing), and a UDP datagram is one message. */
+const LINE = '%syslogtag:1:32%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%';
 
 export function renderRsyslog(plan: LoggingPlan, facts: RsyslogFacts): string {
   const out: string[] = [HEADER, ''];
