@@ -28,6 +28,15 @@ install -d -m 0755 /etc/taupage
 } > /etc/taupage/agent.yaml
 chmod 0644 /etc/taupage/agent.yaml
 
+# /run/taupage/log: rsyslog's input for the application container (the boot's logging drop-in) is
+# made there, root's alone; /run is new at every boot and rsyslog starts before the boot, so
+# systemd makes the directory first (docs/logging.md).
+cat > /usr/lib/tmpfiles.d/taupage.conf <<'CONF'
+d /run/taupage 0755 root root -
+d /run/taupage/log 0700 root root -
+CONF
+chmod 0644 /usr/lib/tmpfiles.d/taupage.conf
+
 # /meta holds the validated user data and the Mint credentials (mounted read-only into the container).
 install -d -m 0755 /meta
 

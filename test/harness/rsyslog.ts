@@ -41,9 +41,30 @@ async function stopAll(): Promise<void> {
   await Promise.all([...running].map((r) => r.stop()));
 }
 
+/** rsyslogd for a scratch root: `config`, `restart` (the stand-in for systemctl restart rsyslog), `stop`. */
+export const LOCAL_RSYSLOG = join(REPO, 'scripts/lib/local-rsyslog');
+
 /** Debian 12's main configuration under `root`, written by the script the demo uses too. */
 export function writeDebianLikeConfig(root: string): void {
-  execFileSync(join(REPO, 'scripts/lib/local-rsyslog'), ['config', root]);
+  execFileSync(LOCAL_RSYSLOG, ['config', root]);
+}
+
+const instanceRoots = new Set<string>();
+
+/** rsyslog for a whole boot in a scratch root (the built agent's or an in-process one): Debian's
+ * main configuration there, and the agent config's `logging` settings that make the logging step
+ * restart an rsyslogd of that root through local-rsyslog (it runs in the background, as under
+ * systemd). Stopped after the test file, or by stopInstanceRsyslogs(). */
+export function instanceRsyslog(root: string): { restart_rsyslog: string[] } {
+  if (!existsSync(join(root, 'etc/rsyslog.conf'))) writeDebianLikeConfig(root);
+  instanceRoots.add(root);
+  afterFile(stopInstanceRsyslogs);
+  return { restart_rsyslog: [LOCAL_RSYSLOG, 'restart', root] };
+}
+
+export function stopInstanceRsyslogs(): void {
+  for (const root of instanceRoots) execFileSync(LOCAL_RSYSLOG, ['stop', root]);
+  instanceRoots.clear();
 }
 
 export async function testRsyslog(root: string): Promise<TestRsyslog> {

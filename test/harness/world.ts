@@ -7,7 +7,6 @@
  * instance: a TAUPAGE_ROOT with a boot id and agent.yaml, and the environment the agent runs with
  * (no AWS keys: the SDK takes the instance role from the fake IMDS, and s3rver knows that role's
  * key). The engine and registry come from test/harness/services.ts (DOCKER_HOST, TAUPAGE_REGISTRY). */
-import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -20,14 +19,11 @@ import { buildDemoImage, dockerFromEnv, type DemoImage, type DemoImageOptions } 
 import { startS3, type LocalS3 } from './s3rver.js';
 import { removeScratchRoots, scratchRoot, setBootId } from './scratch.js';
 import { ensureBuilt, runAgent, type AgentRun } from './agent.js';
-import { REPO } from './repo.js';
+import { instanceRsyslog, stopInstanceRsyslogs } from './rsyslog.js';
 import { udpSink } from './net.js';
 import { registryFromEnv } from './services.js';
 import type { BootStatus } from '../../agent/src/engine/status.js';
 import { CONTAINER_NAME } from '../../agent/src/steps/container/plan.js';
-
-/** rsyslogd for a scratch root: `config`, `restart` (the stand-in for systemctl restart rsyslog), `stop`. */
-export const LOCAL_RSYSLOG = join(REPO, 'scripts/lib/local-rsyslog');
 
 export const MINT_BUCKET = 'exampleorg-stups-mint-123456789012-eu-central-1';
 
@@ -85,7 +81,6 @@ export async function startWorld(): Promise<World> {
   const gate = await startPierOneGate({ registry });
   const syslog = await udpSink();
   const org = `boot${randomBytes(3).toString('hex')}`;
-  const rsyslogRoots: string[] = [];
   const world: World = {
     cloud,
     gate,
@@ -110,10 +105,8 @@ export async function startWorld(): Promise<World> {
       await mkdir(join(root, 'etc/taupage'), { recursive: true });
       // rsyslog as the image has it (a Debian main configuration), restarted by the logging step
       // through scripts/lib/local-rsyslog instead of systemctl.
-      execFileSync(LOCAL_RSYSLOG, ['config', root]);
-      rsyslogRoots.push(root);
       const agent = options.agent ?? agentSettings(world);
-      const logging = { restart_rsyslog: [LOCAL_RSYSLOG, 'restart', root], ...(agent.logging as object | undefined) };
+      const logging = { ...instanceRsyslog(root), ...(agent.logging as object | undefined) };
       await writeFile(join(root, 'etc/taupage/agent.yaml'), YAML.stringify({ ...agent, logging }));
       const env = isolatedAwsEnv({ ...cloud.env({ withKeys: false }), AWS_ENDPOINT_URL_S3: s3.endpoint, TAUPAGE_ROOT: root });
       const run = (args: string[]) => runAgent(args, { env, timeoutMs: 120_000 });
@@ -127,7 +120,7 @@ export async function startWorld(): Promise<World> {
     },
     async close() {
       await removeApp(docker);
-      for (const root of rsyslogRoots.splice(0)) execFileSync(LOCAL_RSYSLOG, ['stop', root]);
+      stopInstanceRsyslogs();
       syslog.close();
       await gate.close();
       await s3.dispose();

@@ -12,7 +12,6 @@ import type { ContainerRuntime } from '../../agent/src/ports/container-runtime.j
 import { AgentError } from '../../agent/src/lib/errors.js';
 import { isKmsEncrypted } from '../../agent/src/values/kms.js';
 import { runValidate } from '../../agent/src/cli/validate.js';
-import { NOT_IMPLEMENTED_NOTE } from '../../agent/src/engine/runner.js';
 
 const cloud = useLocalCloud();
 afterEach(() => cloud.imds.setUserData(VALID_USER_DATA));
@@ -44,7 +43,7 @@ describe('taupage boot against the local cloud', () => {
     expect(stepOf(b.status, 'user-data')).toMatchObject({ outcome: 'success', phase: 'boot' });
     expect(stepOf(b.status, 'container')).toMatchObject({ outcome: 'success', note: CONTAINER_LEFT_OUT });
     expect(stepOf(b.status, 'ssh')).toMatchObject({ outcome: 'success' });
-    expect(stepOf(b.status, 'logging')).toMatchObject({ outcome: 'skipped', note: NOT_IMPLEMENTED_NOTE });
+    expect(stepOf(b.status, 'logging')).toMatchObject({ outcome: 'success', note: 'configured: application.log' });
     expect(stepOf(b.status, 'credentials')).toMatchObject({ outcome: 'skipped', note: 'nothing to do' });
     expect(stepOf(b.status, 'signal')).toMatchObject({ outcome: 'success', phase: 'finally' });
     for (const s of b.status.steps) expect(Object.keys(s)).toEqual(expect.arrayContaining(['id', 'startedAt', 'durationMs', 'outcome']));
@@ -265,10 +264,13 @@ describe('KMS values in a boot', () => {
     expect(b.run.errorCode).toBe('TPG_CONTAINER_FAILED');
     expect(seen).toContain(PLAINTEXTS[0]);
     const files: string[] = [];
+    // The Scalyr key's one place is its consumer's file, agent.json (root's alone); rsyslog's sockets are no files.
+    const agentJson = join(b.root, 'etc/scalyr-agent-2/agent.json');
+    expect(JSON.parse(await readFile(agentJson, 'utf8')).api_key).toBe(PLAINTEXTS[2]);
     const walk = async (d: string) => {
       for (const e of await readdir(d, { withFileTypes: true })) {
         if (e.isDirectory()) await walk(join(d, e.name));
-        else files.push(join(d, e.name));
+        else if (e.isFile() && join(d, e.name) !== agentJson) files.push(join(d, e.name));
       }
     };
     await walk(b.root);
