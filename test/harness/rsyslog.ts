@@ -25,7 +25,7 @@ export interface TestRsyslog {
   authLog: string;
   applicationLog: string;
   /** The step's port: real rsyslogd -N1 and logrotate checks, restarts of this rsyslogd. */
-  logDaemons: LogDaemons & { restarts: number; unitRestarts: string[] };
+  logDaemons: LogDaemons & { restarts: number; unitRestarts: string[]; installedUnits: Set<string> };
   start(): Promise<void>;
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -94,6 +94,9 @@ export async function testRsyslog(root: string): Promise<TestRsyslog> {
     logDaemons: {
       restarts: 0,
       unitRestarts: [],
+      /** Units this instance "has installed" (none by default, like the image and the Scalyr agent). */
+      installedUnits: new Set<string>(),
+      unitInstalled: async (unit) => r.logDaemons.installedUnits.has(unit),
       checkRsyslog: (file, signal) => real.checkRsyslog(file, signal),
       checkLogrotate: (file, signal) => real.checkLogrotate(file, signal),
       async restartRsyslog() {

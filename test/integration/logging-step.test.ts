@@ -54,9 +54,16 @@ async function instance(files: Record<string, string> = {}): Promise<{ root: str
 /** The logging step, planned and applied for this user data on a new instance (or `on` one). */
 async function bootLogging(
   fields: Record<string, unknown>,
-  options: { logging?: Record<string, unknown>; secrets?: Record<string, string>; files?: Record<string, string>; on?: { root: string; rs: TestRsyslog } } = {},
+  options: {
+    logging?: Record<string, unknown>;
+    secrets?: Record<string, string>;
+    files?: Record<string, string>;
+    units?: string[];
+    on?: { root: string; rs: TestRsyslog };
+  } = {},
 ): Promise<Booted> {
   const { root, rs } = options.on ?? (await instance(options.files));
+  for (const u of options.units ?? []) rs.logDaemons.installedUnits.add(u);
   const boot = testBoot({
     userData: userData({ application_id: APP, source: `${registryFromEnv()}/logs/app:1.0`, ...fields }),
     config: { root, logging: { retry_interval_seconds: 1, probe_timeout_ms: 2_000, ca_file: ca.caFile, ...options.logging } },
@@ -351,7 +358,7 @@ describe('Scalyr', () => {
     const b = await bootLogging(
       { logging: { scalyr_account_key: 'scalyr-key-0123' } },
       {
-        files: { 'lib/systemd/system/scalyr-agent-2.service': '[Service]\nExecStart=/bin/true\n' },
+        units: ['scalyr-agent-2.service'],
         logging: { scalyr_servers: { eu: 'https://127.0.0.1:9' }, probe_timeout_ms: 500 },
       },
     );

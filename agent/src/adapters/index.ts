@@ -92,7 +92,7 @@ export function realPorts({ config, log, clock = realClock }: RealPortsOptions):
             logrotate: config.logging.logrotate,
             restartRsyslog: config.logging.restart_rsyslog,
           }),
-        { checkRsyslog: true, checkLogrotate: true, restartRsyslog: true, restartUnit: true },
+        { checkRsyslog: true, checkLogrotate: true, restartRsyslog: true, unitInstalled: true, restartUnit: true },
       ),
       endpointProbe: deferred<EndpointProbe>(async () => (await import('./endpoint-probe.js')).endpointProbe, { reach: true }),
     }),

@@ -1,7 +1,7 @@
 /*! LogDaemons over the real tools, each run with an argv (never a shell), a time bound and the
  * boot's AbortSignal: `rsyslogd -N1 -f FILE`, `logrotate --debug --state SCRATCH FILE`, the
- * configured command that restarts rsyslog (`systemctl restart rsyslog.service` in the image) and
- * `systemctl restart UNIT`. */
+ * configured command that restarts rsyslog (`systemctl restart rsyslog.service` in the image),
+ * `systemctl show` and `systemctl restart UNIT`. */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -66,6 +66,12 @@ export function logDaemons(o: LogDaemonsOptions): LogDaemons {
           hint: 'see journalctl -u rsyslog',
           retriable: false,
         });
+    },
+    async unitInstalled(unit, signal) {
+      // LoadState=loaded for a unit file and for one systemd generates from /etc/init.d (the Scalyr
+      // agent's package ships an init script); not-found otherwise, and no systemd is no unit.
+      const r = await run(['systemctl', 'show', '--property=LoadState', '--value', unit], timeoutMs, signal);
+      return r.code === 0 && r.output.trim() === 'loaded';
     },
     async restartUnit(unit, signal) {
       const r = await run(['systemctl', 'restart', unit], timeoutMs, signal);

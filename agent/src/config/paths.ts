@@ -22,9 +22,6 @@ export function paths(root = '/') {
     logrotateDir: r('etc', 'logrotate.d'),
     /** The Scalyr agent's configuration (only this file is ours). */
     scalyrConfig: r('etc', 'scalyr-agent-2', 'agent.json'),
-    /** Where systemd units are installed (the Scalyr agent's, when it is): the admin's and the packages'. */
-    systemdUnitsEtc: r('etc', 'systemd', 'system'),
-    systemdUnitsLib: r('lib', 'systemd', 'system'),
     sysctlFile: r('etc', 'sysctl.d', '99-custom.conf'),
     passwd: r('etc', 'passwd'),
     /** tmpfs on an instance: cleared at every boot. */

@@ -10,6 +10,8 @@ export interface LogDaemons {
   checkLogrotate(file: string, signal?: AbortSignal): Promise<string | undefined>;
   /** Restart rsyslog so it reads its configuration; resolves once it runs again. */
   restartRsyslog(signal?: AbortSignal): Promise<void>;
+  /** Whether systemd knows the unit (a unit file, or one generated from an init script). */
+  unitInstalled(unit: string, signal?: AbortSignal): Promise<boolean>;
   /** Restart a systemd unit (the Scalyr agent's). */
   restartUnit(unit: string, signal?: AbortSignal): Promise<void>;
 }

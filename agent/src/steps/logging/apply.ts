@@ -9,7 +9,7 @@
  * 5. every log server probed (TCP, TLS handshake): one that does not answer is a warning in the
  *    status, the boot goes on (rsyslog's disk queue keeps the lines until it answers).
  * Runs before the container (steps/index.ts), so the first line the application writes is routed. */
-import { chmod, lstat, mkdir, rm, stat, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, rm, unlink } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic, readIfExists } from '../../lib/atomic-write.js';
@@ -104,7 +104,7 @@ export async function applyLogging(plan: LoggingPlan, ctx: Ctx): Promise<StepRep
         plan,
         server.protocol === 'https:' ? 'tls' : 'tcp',
       );
-      if (await unitInstalled(ctx, plan.scalyr.unit)) {
+      if (await ctx.ports.logDaemons.unitInstalled(plan.scalyr.unit, ctx.signal).catch(() => false)) {
         try {
           await ctx.ports.logDaemons.restartUnit(plan.scalyr.unit, ctx.signal);
           done.push(`Scalyr (${plan.scalyr.unit} restarted)`);
@@ -201,11 +201,6 @@ async function installLogrotate(plan: LoggingPlan, ctx: Ctx): Promise<void> {
   }
   for (const f of files) await writeFileAtomic(f.path, f.content, { mode: 0o644, mkdirParents: true });
   if (!plan.rotation.custom) await unlink(join(plan.rotation.dir, 'taupage-custom')).catch(() => undefined);
-}
-
-async function unitInstalled(ctx: Ctx, unit: string): Promise<boolean> {
-  for (const dir of [ctx.paths.systemdUnitsEtc, ctx.paths.systemdUnitsLib]) if (await stat(join(dir, unit)).catch(() => undefined)) return true;
-  return false;
 }
 
 /** A warning naming the server when it does not answer; undefined when it does. */
