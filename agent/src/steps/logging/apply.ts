@@ -14,6 +14,7 @@ import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic, readIfExists } from '../../lib/atomic-write.js';
 import { AgentError, toAgentError } from '../../lib/errors.js';
+import { retry } from '../../lib/retry.js';
 import type { Secret } from '../../lib/secret.js';
 import { isKmsEncrypted, type KmsEncrypted } from '../../values/kms.js';
 import type { BootContext } from '../context.js';
@@ -203,7 +204,8 @@ async function installLogrotate(plan: LoggingPlan, ctx: Ctx): Promise<void> {
   if (!plan.rotation.custom) await unlink(join(plan.rotation.dir, 'taupage-custom')).catch(() => undefined);
 }
 
-/** A warning naming the server when it does not answer; undefined when it does. */
+/** A warning naming the server when it does not answer within the probe time (tries again with
+ * backoff within it: a server restarting is not a warning); undefined when it does. */
 async function probe(
   ctx: Ctx,
   label: string,
@@ -214,10 +216,23 @@ async function probe(
   protocol: 'tcp' | 'udp' | 'tls',
 ): Promise<string | undefined> {
   if (protocol === 'udp') return undefined; // nothing answers UDP syslog
+  const deadline = Date.now() + plan.rsyslog.probeTimeoutMs;
   try {
-    await ctx.ports.endpointProbe.reach(
-      { host, port, ...(protocol === 'tls' ? { tls: caFile ? { caFile } : {} } : {}) },
-      { timeoutMs: plan.rsyslog.probeTimeoutMs, signal: ctx.signal },
+    await retry(
+      (_attempt, signal) =>
+        ctx.ports.endpointProbe.reach(
+          { host, port, ...(protocol === 'tls' ? { tls: caFile ? { caFile } : {} } : {}) },
+          { timeoutMs: Math.max(100, deadline - Date.now()), ...(signal ? { signal } : {}) },
+        ),
+      {
+        attempts: Number.MAX_SAFE_INTEGER,
+        baseMs: 100,
+        capMs: 1_000,
+        deadline,
+        signal: ctx.signal,
+        // A certificate that does not fit stays so.
+        isRetriable: (e) => !/certificate|self[- ]signed|altname|CERT_/i.test(`${(e as Error).message} ${(e as { code?: string }).code ?? ''}`),
+      },
     );
     return undefined;
   } catch (e) {
