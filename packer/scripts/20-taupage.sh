@@ -28,6 +28,15 @@ install -d -m 0755 /etc/taupage
 } > /etc/taupage/agent.yaml
 chmod 0644 /etc/taupage/agent.yaml
 
+# /run/taupage/log: rsyslog's input for the application container (the boot's logging drop-in) is
+# made there, root's alone; /run is new at every boot and rsyslog starts before the boot, so
+# systemd makes the directory first (docs/logging.md).
+cat > /usr/lib/tmpfiles.d/taupage.conf <<'CONF'
+d /run/taupage 0755 root root -
+d /run/taupage/log 0700 root root -
+CONF
+chmod 0644 /usr/lib/tmpfiles.d/taupage.conf
+
 # /meta holds the validated user data and the Mint credentials (mounted read-only into the container).
 install -d -m 0755 /meta
 
@@ -85,7 +94,7 @@ CONF
 chmod 0644 /etc/ssh/sshd_config.d/10-taupage-baseline.conf
 
 # The units (systemd/README.md says what each does and why it keeps what it keeps).
-for f in "$src"/systemd/*.service "$src"/systemd/*.socket "$src"/systemd/*.timer; do
+for f in "$src"/systemd/*.service "$src"/systemd/*.socket "$src"/systemd/*.timer "$src"/systemd/*.mount; do
   [ -e "$f" ] && install -m 0644 "$f" /usr/lib/systemd/system/
 done
 for d in "$src"/systemd/*.d; do
@@ -93,4 +102,5 @@ for d in "$src"/systemd/*.d; do
   install -d -m 0755 "/usr/lib/systemd/system/$(basename "$d")"
   install -m 0644 "$d"/*.conf "/usr/lib/systemd/system/$(basename "$d")/"
 done
-systemctl enable $(cat "$src/systemd/enable.txt")
+# Unit names may hold systemd's escapes (var-log\x2dcustom.mount): one per line, read as written.
+xargs -d '\n' systemctl enable < "$src/systemd/enable.txt"

@@ -9,7 +9,7 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
 info() { printf '    %s\n' "$*" >&2; }
 
 # Debian packages the tests and the demo use (see docs/development.md for why each is here).
-APT_PACKAGES=(docker.io docker-registry busybox-static openssh-server openssh-client rsyslog systemd packer mmdebstrap openssl e2fsprogs xfsprogs mdadm iproute2 procps psmisc curl)
+APT_PACKAGES=(docker.io docker-registry busybox-static openssh-server openssh-client rsyslog rsyslog-gnutls logrotate systemd packer mmdebstrap openssl e2fsprogs xfsprogs mdadm iproute2 procps psmisc curl)
 
 need_root() { [ "$(id -u)" = 0 ] || { echo "run as root (this sets up dockerd, sshd and users)" >&2; exit 2; }; }
 

@@ -117,7 +117,7 @@ describe('taupage plan', () => {
     expect(c.reference).toBe('pierone.stups.zalan.do/team/my-app:1.0');
     expect(c.user).toBe('999:999');
     expect(c.restartPolicy).toEqual({ name: 'on-failure', maximumRetryCount: 10 });
-    expect(c.logConfig).toEqual({ type: 'syslog', config: { tag: 'my-app' } });
+    expect(c.logConfig).toEqual({ type: 'syslog', config: { tag: 'my-app', 'syslog-address': 'unix:///run/taupage/log/application.sock' } });
     expect(c.ports).toContainEqual({ hostPort: 53, containerPort: 53, protocol: 'udp' });
     expect(c.binds).toContainEqual({ host: '/meta', container: '/meta', readOnly: true });
     expect(c.binds).toContainEqual({ host: '/var/log-custom', container: '/var/log', readOnly: false });

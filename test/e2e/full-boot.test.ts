@@ -17,7 +17,7 @@ import { jsonLines } from '../harness/log-lines.js';
 import { stepOf } from '../harness/boot.js';
 import { LABELS } from '../../agent/src/steps/container/plan.js';
 
-const SECRETS = { db: 'e2e-db-password-77', token: 'e2e-api-token-88' };
+const SECRETS = { db: 'e2e-db-password-77', scalyr: 'e2e-scalyr-key-88' };
 const MINT = {
   user: JSON.stringify({ application_username: 'my-app-user', application_password: 'mint-S3CR3T-user-1' }),
   client: JSON.stringify({ client_id: 'my-app-client', client_secret: 'mint-S3CR3T-client-1' }),
@@ -49,7 +49,7 @@ async function allFiles(dir: string): Promise<string[]> {
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory()) out.push(...(await allFiles(p)));
-    else out.push(p);
+    else if (e.isFile()) out.push(p); // not rsyslog's sockets
   }
   return out;
 }
@@ -65,7 +65,8 @@ describe.sequential('taupage boot with the application container', () => {
       health_check_path: '/health',
       mint_bucket: MINT_BUCKET,
       notify_cfn: NOTIFY,
-      environment: { DB_PASSWORD: kmsValue(SECRETS.db), API_TOKEN: kmsValue(SECRETS.token), PLAIN: 'visible' },
+      environment: { DB_PASSWORD: kmsValue(SECRETS.db), PLAIN: 'visible' },
+      logging: { scalyr_account_key: kmsValue(SECRETS.scalyr) },
       ...over,
     });
 
@@ -113,7 +114,16 @@ describe.sequential('taupage boot with the application container', () => {
       facts: { signal: 'SUCCESS', signalSent: true, container: 'created' },
     });
     expect(await readFile(join(instance.root, 'run/taupage/result.json'), 'utf8').then(JSON.parse)).toEqual(status);
-    for (const id of ['user-data', 'credentials', 'container', 'signal']) expect(stepOf(status, id)!.outcome).toBe('success');
+    for (const id of ['user-data', 'credentials', 'logging', 'container', 'signal']) expect(stepOf(status, id)!.outcome).toBe('success');
+    // Scalyr is asked for but this image has no Scalyr agent (and no network to Scalyr): warnings
+    // that name it, not a failure.
+    expect(stepOf(status, 'logging')).toMatchObject({
+      note: 'configured: application.log',
+      warnings: [
+        expect.stringMatching(/^Scalyr: scalyr-agent-2\.service is not installed in this image; .* nothing is shipped to Scalyr$/),
+        expect.stringMatching(/^Scalyr upload\.eu\.scalyr\.com does not answer \(/),
+      ],
+    });
     const creds = stepOf(status, 'credentials')!;
     expect(Date.parse(creds.startedAt!) + creds.durationMs!).toBeLessThanOrEqual(Date.parse(stepOf(status, 'container')!.startedAt!) + 1);
     expect(world.cloud.cloudformation.signals).toMatchObject([
@@ -144,9 +154,10 @@ describe.sequential('taupage boot with the application container', () => {
       const seen = await execInApp(world.docker, ['/bin/busybox', 'sh', '-c', `/bin/busybox id -u; /bin/busybox cat "$CREDENTIALS_DIR/${file}"`]);
       expect(seen).toMatchObject({ code: 0, stdout: `999\n${content}` });
     }
-    await expect
-      .poll(() => world.syslogLines.find((l) => l.includes('credentials at start:')), { timeout: 5_000 })
-      .toMatch(/my-app.*credentials at start: client\.json user\.json/);
+    // What it printed is in the instance's application.log (Docker's syslog driver → rsyslog), not in syslog.
+    const appLog = () => readFile(join(instance.root, 'var/log/application.log'), 'utf8').catch(() => '');
+    await expect.poll(appLog, { timeout: 5_000 }).toMatch(/^credentials at start: client\.json user\.json $/m);
+    expect(await readFile(join(instance.root, 'var/log/syslog'), 'utf8').catch(() => '')).not.toContain('credentials at start');
 
     // Files of the boot: the user data as written (0444), metrics.
     const meta = join(instance.root, 'meta/taupage.yaml');
@@ -157,8 +168,12 @@ describe.sequential('taupage boot with the application container', () => {
     expect(prom).toContain('taupage_boot_step_outcome{step="container",outcome="success"} 1');
     expect(prom).toMatch(/^taupage_boot_time_to_healthy_seconds [0-9.]+$/m);
 
-    // No plaintext in anything the agent printed or wrote; Mint's secrets only in their files.
-    const files = await allFiles(instance.root);
+    // The Scalyr key (from KMS) is in its consumer's file only: agent.json, root's alone.
+    const scalyrJson = join(instance.root, 'etc/scalyr-agent-2/agent.json');
+    expect(JSON.parse(await readFile(scalyrJson, 'utf8')).api_key).toBe(SECRETS.scalyr);
+    expect((await stat(scalyrJson)).mode & 0o777).toBe(0o600);
+    // No plaintext in anything else the agent printed or wrote; Mint's secrets only in their files.
+    const files = (await allFiles(instance.root)).filter((f) => f !== scalyrJson);
     const texts = [boot.stdout, boot.stderr, ...(await Promise.all(files.map((f) => readFile(f, 'utf8'))))];
     for (const s of Object.values(SECRETS)) for (const t of texts) expect(t).not.toContain(s);
     const outside = [boot.stdout, boot.stderr, ...(await Promise.all(files.filter((f) => !f.includes('/meta/credentials/')).map((f) => readFile(f, 'utf8'))))];
@@ -171,6 +186,7 @@ describe.sequential('taupage boot with the application container', () => {
     expect(table.stdout).toContain(`image: ${digest}`);
     expect(table.stdout).toMatch(/^\s+\S+ container\s+success$/m);
     expect(table.stdout).toMatch(/^\s+\S+ signal\s+success\s+SUCCESS sent to my-stack\/AppServerGroup$/m);
+    expect(table.stdout).toMatch(/^\s+\S+ logging\s+success\s+configured: application\.log\n\s+warning: Scalyr: scalyr-agent-2\.service is not installed/m);
 
     // Once per boot.
     const again = await instance.taupage('boot');

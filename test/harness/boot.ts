@@ -3,7 +3,7 @@
  *
  * These boots test the engine (status, lock, signal, KMS, deadlines, reboots), so by default the
  * container step is planned but its effects are left out (ENGINE_STEPS) and no Docker engine is
- * needed. Whole boots with the real container: test/e2e/full-boot.test.ts. */
+ * needed. The logging step runs for real, with an rsyslogd of the boot's root (harness/rsyslog.ts). Whole boots with the real container: test/e2e/full-boot.test.ts. */
 import { readFile } from 'node:fs/promises';
 import { configFromText } from '../../agent/src/config/load.js';
 import { createLogger } from '../../agent/src/lib/log.js';
@@ -17,11 +17,14 @@ import type { PortFactory, RegionPorts } from '../../agent/src/ports/index.js';
 import { realPorts } from '../../agent/src/adapters/index.js';
 import { scratchRoot } from './scratch.js';
 import { jsonLines } from './log-lines.js';
+import { testRsyslog, type TestRsyslog } from './rsyslog.js';
 
 export const CONTAINER_LEFT_OUT = 'container effects left out of this engine test';
 
 /** The boot graph with the container step's effects left out (its plan still runs). */
 export const ENGINE_STEPS: AnyStep[] = bootGraph.map((s) => (s.id === 'container' ? { ...s, apply: async () => ({ note: CONTAINER_LEFT_OUT }) } : s));
+
+const rsyslogs = new Map<string, TestRsyslog>();
 
 export interface HarnessBoot {
   run: BootRun;
@@ -52,6 +55,10 @@ export async function bootOnce(
 ): Promise<HarnessBoot> {
   const root = options.root ?? (await scratchRoot());
   const env: Record<string, string> = { ...cloud.env(), TAUPAGE_ROOT: root, ...options.env };
+  // The logging step restarts an rsyslogd of this root (as systemctl restart rsyslog does in the
+  // image): a child of this process, the same one for every boot of the root.
+  const rs = rsyslogs.get(root) ?? (await testRsyslog(root));
+  rsyslogs.set(root, rs);
   // The SDK reads credentials from the process environment: the instance role's keys, as env vars.
   for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] as const)
     if (env[k]) process.env[k] = env[k];
@@ -65,7 +72,7 @@ export async function bootOnce(
     log,
     scrubber,
     steps: options.steps ?? ENGINE_STEPS,
-    ports: withPorts(realPorts({ config, log }), options.ports),
+    ports: withPorts(realPorts({ config, log }), { logDaemons: rs.logDaemons, ...options.ports }),
   });
   const read = async (f: string) => {
     try {

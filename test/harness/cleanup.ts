@@ -9,8 +9,10 @@ export function afterFile(task: () => unknown): void {
   tasks.add(task);
 }
 
+/** The tasks in the reverse order of their first registration: what was set up last (an rsyslogd
+ * in a scratch root) ends before what it stands on (the scratch roots). */
 export async function runAfterFile(): Promise<void> {
-  for (const task of [...tasks]) {
+  for (const task of [...tasks].reverse()) {
     tasks.delete(task);
     await task();
   }

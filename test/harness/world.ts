@@ -19,6 +19,7 @@ import { buildDemoImage, dockerFromEnv, type DemoImage, type DemoImageOptions } 
 import { startS3, type LocalS3 } from './s3rver.js';
 import { removeScratchRoots, scratchRoot, setBootId } from './scratch.js';
 import { ensureBuilt, runAgent, type AgentRun } from './agent.js';
+import { instanceRsyslog, stopInstanceRsyslogs } from './rsyslog.js';
 import { udpSink } from './net.js';
 import { registryFromEnv } from './services.js';
 import type { BootStatus } from '../../agent/src/engine/status.js';
@@ -35,7 +36,7 @@ export interface World {
   registry: string;
   /** A namespace of this run's own, so runs never share a repository. */
   org: string;
-  /** Lines the container's syslog log driver sent (UDP on loopback). */
+  /** A UDP syslog sink on loopback, for containers made outside the agent (benchmarks). */
   syslogLines: string[];
   syslogAddress: string;
   /** Build `org/<nameTag>` (e.g. "app:1.0"), push it and, unless told otherwise, approve it. */
@@ -44,6 +45,8 @@ export interface World {
   source(nameTag: string): string;
   /** Put Mint's user.json and client.json for an application into the bucket. */
   mint(applicationId: string, files: { user: string; client: string }): Promise<void>;
+  /** A scratch instance with its own rsyslogd (started by the boot's logging step) writing its
+   * var/log: application.log has the container's lines. */
   instance(options?: { agent?: Record<string, unknown> }): Promise<Instance>;
   close(): Promise<void>;
 }
@@ -58,12 +61,11 @@ export interface Instance {
 }
 
 /** Agent settings for test instances: short timeouts and retries, the gate as Pier One. */
-export function agentSettings(world: Pick<World, 'gate' | 'syslogAddress'>, over: Record<string, Record<string, unknown>> = {}): Record<string, unknown> {
+export function agentSettings(world: Pick<World, 'gate'>, over: Record<string, Record<string, unknown>> = {}): Record<string, unknown> {
   const base: Record<string, Record<string, unknown>> = {
     metadata: { timeout_ms: 1_000, attempts: 5, deadline_seconds: 5, retry_base_ms: 20 },
     aws: { s3_force_path_style: true, retry_base_ms: 5, request_timeout_ms: 5_000 },
     boot: { deadline_seconds: 60 },
-    docker: { syslog_address: world.syslogAddress },
     pierone: { registries: [world.gate.address], attempts: 4, request_timeout_ms: 3_000 },
   };
   for (const [k, v] of Object.entries(over)) base[k] = { ...base[k], ...v };
@@ -101,7 +103,11 @@ export async function startWorld(): Promise<World> {
     async instance(options = {}) {
       const root = await scratchRoot({ purpose: 'instance' });
       await mkdir(join(root, 'etc/taupage'), { recursive: true });
-      await writeFile(join(root, 'etc/taupage/agent.yaml'), YAML.stringify(options.agent ?? agentSettings(world)));
+      // rsyslog as the image has it (a Debian main configuration), restarted by the logging step
+      // through scripts/lib/local-rsyslog instead of systemctl.
+      const agent = options.agent ?? agentSettings(world);
+      const logging = { ...instanceRsyslog(root), ...(agent.logging as object | undefined) };
+      await writeFile(join(root, 'etc/taupage/agent.yaml'), YAML.stringify({ ...agent, logging }));
       const env = isolatedAwsEnv({ ...cloud.env({ withKeys: false }), AWS_ENDPOINT_URL_S3: s3.endpoint, TAUPAGE_ROOT: root });
       const run = (args: string[]) => runAgent(args, { env, timeoutMs: 120_000 });
       return {
@@ -114,6 +120,7 @@ export async function startWorld(): Promise<World> {
     },
     async close() {
       await removeApp(docker);
+      stopInstanceRsyslogs();
       syslog.close();
       await gate.close();
       await s3.dispose();

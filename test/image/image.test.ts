@@ -10,7 +10,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +23,7 @@ import { buildDemoImage, dockerFromEnv, DEMO_PORT } from '../fakes/demo-image.js
 import { startS3, type LocalS3 } from '../harness/s3rver.js';
 import { REPO } from '../harness/repo.js';
 import { bootImage, bridgeAddress, run, type BootedImage } from './booted-image.js';
+import { makeTestCa, syslogListener, type SyslogListener, type TestCa } from '../harness/syslog-server.js';
 
 const WORK = process.env.TAUPAGE_WORK ?? join(REPO, '.tmp');
 /** The key pair scripts/bake-local made for Even: granting-service accepts its public half. */
@@ -48,7 +48,8 @@ let even: FakeEven;
 let a: BootedImage;
 let b: BootedImage;
 let scratch: string;
-let ca: ReturnType<typeof makeCa>;
+let ca: TestCa;
+let shipped: SyslogListener;
 const person = `alice${randomBytes(2).toString('hex')}`;
 let personKey: string;
 
@@ -76,39 +77,6 @@ function instanceFiles(imds: FakeImds): Record<string, string> {
 
 const userData = (fields: Record<string, unknown>) =>
   `#taupage-ami-config\n${YAML.stringify({ application_id: APP, application_version: '1.0', runtime: 'Docker', ...fields })}`;
-
-/** A CA of this run and a certificate it signed for the gate's address (openssl). */
-function makeCa(dir: string, ip: string): { cert: string; hash: string; server: { key: string; cert: string } } {
-  const f = (n: string) => join(dir, n);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl('req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=taupage image test CA');
-  openssl('req', ...ec, '-keyout', f('gate.key'), '-out', f('gate.csr'), '-subj', '/CN=pierone gate');
-  writeFileSync(f('gate.ext'), `subjectAltName=IP:${ip}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`);
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    f('gate.csr'),
-    '-CA',
-    f('ca.crt'),
-    '-CAkey',
-    f('ca.key'),
-    '-CAcreateserial',
-    '-out',
-    f('gate.crt'),
-    '-days',
-    '2',
-    '-extfile',
-    f('gate.ext'),
-  );
-  const cert = readFileSync(f('ca.crt'), 'utf8');
-  return {
-    cert,
-    hash: openssl('x509', '-noout', '-subject_hash', '-in', f('ca.crt')).trim(),
-    server: { key: readFileSync(f('gate.key'), 'utf8'), cert: readFileSync(f('gate.crt'), 'utf8') },
-  };
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -174,7 +142,9 @@ beforeAll(async () => {
   // Pier One asks for the instance identity; both instances' signatures are the same fake one.
   const token = await fetch(`${good.url}/latest/api/token`, { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '60' } }).then((r) => r.text());
   const pkcs7 = await fetch(`${good.url}/latest/dynamic/instance-identity/pkcs7`, { headers: { 'x-aws-ec2-metadata-token': token } }).then((r) => r.text());
-  ca = makeCa(scratch, bridge);
+  ca = makeTestCa(scratch, [bridge]);
+  // The instance forwards its logs here (logging.rsyslog_host): application, auth and system lines.
+  shipped = await syslogListener({ host: bridge });
   gate = await startPierOneGate({ registry, identity: pkcs7.trim(), listen: { host: bridge }, tls: ca.server });
   even = await startFakeEven({ [person]: (await readFile(`${personKey}.pub`, 'utf8')).trim() }, { host: bridge, tls: ca.server });
 
@@ -191,6 +161,8 @@ beforeAll(async () => {
       mint_bucket: BUCKET,
       environment: { GREETING: 'hello from the image test', API_KEY: kmsValue(SECRET) },
       notify_cfn: NOTIFY,
+      mount_custom_log: true,
+      logging: { rsyslog_host: bridge, rsyslog_port: shipped.port, rsyslog_protocol: 'tcp' },
     }),
   );
   // Invalid: a latest tag (not reproducible) and a port that is no port.
@@ -203,7 +175,7 @@ afterAll(async () => {
   // TAUPAGE_KEEP_IMAGES=1 leaves the booted images to look into (docker exec NAME journalctl ...).
   if (process.env.TAUPAGE_KEEP_IMAGES === '1') console.error(`kept: ${a?.name} ${b?.name}`);
   else await Promise.all([a?.remove(), b?.remove()]);
-  await Promise.all([gate?.close(), even?.close(), s3?.dispose(), good?.close(), bad?.close(), kms?.close(), cfn?.close()]);
+  await Promise.all([shipped?.close(), gate?.close(), even?.close(), s3?.dispose(), good?.close(), bad?.close(), kms?.close(), cfn?.close()]);
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
@@ -236,6 +208,30 @@ describe('taupage/image:local booted under systemd', () => {
     const creds = await a.exec('docker', 'exec', 'taupageapp', '/bin/busybox', 'cat', '/meta/credentials/user.json');
     expect(JSON.parse(creds.stdout)).toEqual(JSON.parse(mint(1).user));
     expect((await a.exec('docker', 'exec', 'taupageapp', '/bin/busybox', 'sh', '-c', 'echo $API_KEY')).stdout.trim()).toBe(SECRET);
+  });
+
+  it("logs: the application's lines in /var/log/application.log and not in syslog; application, audit and agent lines shipped", async () => {
+    // Docker's syslog driver → rsyslog's input for the container → application.log (the message only).
+    const log = await until('the application line in application.log', async () => {
+      const r = await a.exec('cat', '/var/log/application.log');
+      return /^demo app starting as uid 999$/m.test(r.stdout) ? r.stdout : undefined;
+    });
+    expect(log).toMatch(/^credentials at start: client\.json user\.json $/m);
+    expect((await a.exec('grep', '-c', 'demo app starting', '/var/log/syslog')).stdout.trim()).toBe('0');
+    // The boot's files: the drop-in (root's alone), rotation logrotate accepts, checked every 5 minutes.
+    expect((await a.exec('stat', '-c', '%a %U', '/etc/rsyslog.d/30-taupage.conf')).stdout.trim()).toBe('600 root');
+    expect((await a.exec('logrotate', '--debug', '/etc/logrotate.d/taupage-application', '/etc/logrotate.d/taupage-custom')).code).toBe(0);
+    expect((await a.exec('systemctl', 'show', 'logrotate.timer', '-p', 'TimersCalendar')).stdout).toContain('OnCalendar=*-*-* *:00/5:00');
+    // Shipped to the remote syslog server: the application's line, the agent's own (journal → rsyslog).
+    await until('the application and agent lines at the server', async () =>
+      shipped.lines.some((l) => / image-app\[\d+\]: demo app starting as uid 999$/.test(l)) && shipped.lines.some((l) => / taupage\[\d+\]: \{/.test(l))
+        ? true
+        : undefined,
+    );
+    // /var/log-custom: root follows no symlink there (nothing of the host leaves through one).
+    await a.exec('ln', '-s', '/etc/shadow', '/var/log-custom/leak.log');
+    expect((await a.exec('cat', '/var/log-custom/leak.log')).stderr).toMatch(/Too many levels of symbolic links/);
+    expect(shipped.lines.join('\n')).not.toMatch(/^root:/m);
   });
 
   it('the application answers through a published port', async () => {
@@ -272,6 +268,10 @@ describe('taupage/image:local booted under systemd', () => {
     expect(after.stdout).toMatch(/^Your SSH access was revoked by even .* UTC\n$/);
     // Both requests are in the audit trail, and its chain holds.
     expect((await a.exec('taupage', 'audit', 'verify')).code).toBe(0);
+    // Their syslog copies (authpriv, taupage-ssh) left the instance with the other logs.
+    await until('the audit lines at the log server', async () =>
+      shipped.lines.filter((l) => /^<8[0-7]>.* taupage-ssh(\[\d+\])?: /.test(l) && l.includes(person)).length >= 2 ? true : undefined,
+    );
   });
 
   it('a reboot reuses the application container and signals SUCCESS again', async () => {
@@ -282,7 +282,10 @@ describe('taupage/image:local booted under systemd', () => {
     expect(await a.failedUnits()).toEqual([]);
     expect((await a.exec('docker', 'inspect', '-f', '{{.Id}} {{.State.Running}}', 'taupageapp')).stdout.trim()).toBe(`${before} true`);
     expect(signalsOf('i-0image0good00000a')).toEqual(['SUCCESS', 'SUCCESS']);
-    expect((await a.exec('taupage', 'status')).code).toBe(0);
+    const status = await a.exec('taupage', 'status');
+    expect(status.code).toBe(0);
+    // rsyslog came up with the drop-in of the first boot and its input (systemd made its directory): not restarted.
+    expect(status.stdout).toMatch(/ logging\s+success\s+configured: application\.log \(rsyslog configuration unchanged\), remote syslog /);
     expect((await fetch(`http://127.0.0.1:${await a.port(DEMO_PORT)}/health`)).status).toBe(200);
   });
 

@@ -12,7 +12,6 @@ import type { ContainerRuntime } from '../../agent/src/ports/container-runtime.j
 import { AgentError } from '../../agent/src/lib/errors.js';
 import { isKmsEncrypted } from '../../agent/src/values/kms.js';
 import { runValidate } from '../../agent/src/cli/validate.js';
-import { NOT_ASKED_NOTE } from '../../agent/src/engine/runner.js';
 
 const cloud = useLocalCloud();
 afterEach(() => cloud.imds.setUserData(VALID_USER_DATA));
@@ -44,7 +43,7 @@ describe('taupage boot against the local cloud', () => {
     expect(stepOf(b.status, 'user-data')).toMatchObject({ outcome: 'success', phase: 'boot' });
     expect(stepOf(b.status, 'container')).toMatchObject({ outcome: 'success', note: CONTAINER_LEFT_OUT });
     expect(stepOf(b.status, 'ssh')).toMatchObject({ outcome: 'success' });
-    expect(stepOf(b.status, 'logging')).toMatchObject({ outcome: 'skipped', note: NOT_ASKED_NOTE });
+    expect(stepOf(b.status, 'logging')).toMatchObject({ outcome: 'success', note: 'configured: application.log' });
     expect(b.status.keys).toEqual({ applied: ['application_id', 'application_version', 'notify_cfn', 'runtime', 'source'], ignored: [], notApplied: [] });
     expect(stepOf(b.status, 'credentials')).toMatchObject({ outcome: 'skipped', note: 'nothing to do' });
     expect(stepOf(b.status, 'signal')).toMatchObject({ outcome: 'success', phase: 'finally' });
@@ -159,14 +158,16 @@ describe('taupage boot against the local cloud', () => {
   });
 
   it('a key this image does not apply fails the boot with TPG_NOT_APPLIED and signals FAILURE; the status lists the keys', async () => {
+    // Every step of this image has effects; a build without the logging step's shows the rule.
+    const withoutLogging = bootGraph.map((step) => (step.id === 'logging' ? { ...step, apply: undefined } : step));
     cloud.imds.setUserData(`${VALID_USER_DATA}scalyr_account_key: abc123\nxray_enabled: true\nsysctl:\n  fs.file-max: 8192\n`);
-    const b = await bootOnce(cloud);
+    const b = await bootOnce(cloud, { steps: withoutLogging });
     expect(b.run).toMatchObject({ exitCode: 1, outcome: 'failed', errorCode: 'TPG_NOT_APPLIED' });
     expect(stepOf(b.status, 'logging')).toMatchObject({
       outcome: 'failed',
       errorCode: 'TPG_NOT_APPLIED',
       message:
-        'the user data sets scalyr_account_key, which this image does not apply (log shipping: not implemented yet); the boot fails rather than run without it',
+        'the user data sets scalyr_account_key, which this image does not apply (log routing and shipping: not implemented yet); the boot fails rather than run without it',
     });
     expect(stepOf(b.status, 'container')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_DEPENDENCY_FAILED' });
     expect(b.status.keys).toEqual({
@@ -302,10 +303,13 @@ describe('KMS values in a boot', () => {
     expect(b.run.errorCode).toBe('TPG_CONTAINER_FAILED');
     expect(seen).toContain(PLAINTEXTS[0]);
     const files: string[] = [];
+    // The Scalyr key's one place is its consumer's file, agent.json (root's alone); rsyslog's sockets are no files.
+    const agentJson = join(b.root, 'etc/scalyr-agent-2/agent.json');
+    expect(JSON.parse(await readFile(agentJson, 'utf8')).api_key).toBe(PLAINTEXTS[2]);
     const walk = async (d: string) => {
       for (const e of await readdir(d, { withFileTypes: true })) {
         if (e.isDirectory()) await walk(join(d, e.name));
-        else files.push(join(d, e.name));
+        else if (e.isFile() && join(d, e.name) !== agentJson) files.push(join(d, e.name));
       }
     };
     await walk(b.root);

@@ -21,7 +21,7 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
   });
 }
 
-const unitFiles = async () => (await readdir(UNITS)).filter((f) => /\.(service|socket|timer)$/.test(f)).sort();
+const unitFiles = async () => (await readdir(UNITS)).filter((f) => /\.(service|socket|timer|mount)$/.test(f)).sort();
 const unit = (name: string) => readFile(join(UNITS, name), 'utf8');
 
 describe('the systemd units of the image (systemd/)', () => {
@@ -34,6 +34,7 @@ describe('the systemd units of the image (systemd/)', () => {
       'taupage-ssh-expire.timer',
       'taupage-ssh-hook.service',
       'taupage-ssh-hook.socket',
+      'var-log\\x2dcustom.mount',
     ]);
     for (const f of await unitFiles()) {
       const text = await unit(f);
@@ -54,7 +55,7 @@ describe('the systemd units of the image (systemd/)', () => {
       'Type=oneshot',
       'RemainAfterExit=yes',
       'ExecStart=/usr/bin/taupage boot',
-      'After=network-online.target docker.service',
+      'After=network-online.target docker.service rsyslog.service',
       'StandardError=journal+console',
       'TimeoutStartSec=infinity',
     ])
@@ -70,16 +71,32 @@ describe('the systemd units of the image (systemd/)', () => {
     expect(await unit('taupage-ssh-hook.service')).toContain('\nExecStart=/usr/bin/taupage ssh-service\n');
     // sshd reads the boot's settings: it starts after the boot.
     expect(await readFile(join(UNITS, 'ssh.service.d/taupage.conf'), 'utf8')).toContain('\nAfter=taupage-boot.service\n');
+    // Size-bound log rotation needs logrotate to look often; nothing follows a symlink the application puts into /var/log-custom.
+    expect(await readFile(join(UNITS, 'logrotate.timer.d/taupage.conf'), 'utf8')).toContain('\nOnCalendar=\nOnCalendar=*:0/5\n');
+    const custom = await unit('var-log\\x2dcustom.mount');
+    for (const line of [
+      'What=/var/log-custom',
+      'Where=/var/log-custom',
+      'Options=bind,nosymfollow',
+      'Before=local-fs.target rsyslog.service docker.service taupage-boot.service',
+    ])
+      expect(custom).toContain(`\n${line}\n`);
   });
 
-  it('systemd-analyze verify finds nothing wrong, the ssh.service drop-in included', async () => {
+  it('systemd-analyze verify finds nothing wrong, the ssh.service and logrotate.timer drop-ins included', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tpg-units-'));
     try {
       for (const f of await unitFiles()) await writeFile(join(dir, f), (await unit(f)).replaceAll('/usr/bin/taupage', BUNDLE));
-      await copyFile('/lib/systemd/system/ssh.service', join(dir, 'ssh.service'));
-      await mkdir(join(dir, 'ssh.service.d'));
-      await copyFile(join(UNITS, 'ssh.service.d/taupage.conf'), join(dir, 'ssh.service.d/taupage.conf'));
-      const files = ['ssh.service', ...(await unitFiles())].map((f) => join(dir, f));
+      // Debian's units our drop-ins change (and what they need), with the drop-ins beside them.
+      for (const [base, needs] of [
+        ['ssh.service', []],
+        ['logrotate.timer', ['logrotate.service']],
+      ] as const) {
+        for (const f of [base, ...needs]) await copyFile(`/lib/systemd/system/${f}`, join(dir, f));
+        await mkdir(join(dir, `${base}.d`));
+        await copyFile(join(UNITS, `${base}.d/taupage.conf`), join(dir, `${base}.d/taupage.conf`));
+      }
+      const files = ['ssh.service', 'logrotate.timer', ...(await unitFiles())].map((f) => join(dir, f));
       // The directory is on the unit path, so the drop-in beside ssh.service is read.
       const r = await run('systemd-analyze', ['verify', '--recursive-errors=no', ...files], { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` });
       expect(r).toMatchObject({ code: 0, stderr: '' });

@@ -156,6 +156,16 @@ describe('boot graph runner', () => {
     expect(r.get('shutdown')).toMatchObject({ outcome: 'success', note: 'bye' });
   });
 
+  it("keeps a step's warnings with its success (a log server that does not answer): the boot still succeeds", async () => {
+    const r = await run([
+      step('logging', [], async () => ({ note: 'configured', warnings: ['remote syslog h:514 (tcp) does not answer'] })),
+      step('c', ['logging'], async () => {}),
+    ]);
+    expect(r.get('logging')).toMatchObject({ outcome: 'success', note: 'configured', warnings: ['remote syslog h:514 (tcp) does not answer'] });
+    expect(r.get('c').outcome).toBe('success');
+    expect(summarize(r.results.values()).outcome).toBe('success');
+  });
+
   it('cuts the phase at its deadline: running and waiting steps fail, the phase ends without them', async () => {
     let aborted = false;
     const r = await run(

@@ -23,7 +23,8 @@ const LOGGING = `log_destination scalyr_account_key scalyr_region scalyr_agent_e
 scalyr_custom_log_parser use_scalyr_agent_all use_scalyr_agent_applog use_scalyr_agent_customlog use_scalyr_agent_authlog
 use_scalyr_agent_syslog fluentd_enabled fluentd_loglevel s3_bucket s3_region s3_timekey s3_acl s3_raw_log_format
 syslog_destination applog_destination authlog_destination customlog_destination applog_filter_exclude
-customlog_filter_exclude rsyslog_host rsyslog_port rsyslog_protocol rsyslog_severity rsyslog_program rsyslog_hostname`.split(/\s+/);
+customlog_filter_exclude rsyslog_host rsyslog_port rsyslog_protocol rsyslog_severity rsyslog_program rsyslog_hostname
+scalyr_agent_applog_sampling scalyr_agent_customlog_sampling scalyr_agent_authlog_sampling scalyr_agent_syslog_sampling`.split(/\s+/);
 
 describe("the original's keys", () => {
   const shape = userDataSchema.shape as Record<string, unknown>;

@@ -1,5 +1,6 @@
 /*! The one place the real adapters are made, from the agent config: every port of ports/index.ts
- * over Docker, Pier One, AWS (metadata service, KMS, CloudFormation, S3), local accounts and Even.
+ * over Docker, Pier One, AWS (metadata service, KMS, CloudFormation, S3), the log daemons (rsyslog,
+ * logrotate, systemd units), local accounts and Even.
  * Commands call realPorts() and hand the ports on; steps and the engine never import an adapter.
  *
  * Each port is made at once but its adapter is loaded (imported and constructed) on its first
@@ -21,6 +22,8 @@ import type { AccessService } from '../ports/access-service.js';
 import type { Ec2Volumes } from '../ports/ec2-volumes.js';
 import type { BlockDevices, Raid } from '../ports/block-devices.js';
 import { paths } from '../config/paths.js';
+import type { LogDaemons } from '../ports/log-daemons.js';
+import type { EndpointProbe } from '../ports/endpoint-probe.js';
 import type { AwsCallOptions } from './aws/sdk.js';
 
 export interface RealPortsOptions {
@@ -111,6 +114,16 @@ export function realPorts({ config, log, clock = realClock }: RealPortsOptions):
         },
       ),
       raid: deferred<Raid>(async () => (await import('./block-devices.js')).mdadm(), { mdadm: true }),
+      logDaemons: deferred<LogDaemons>(
+        async () =>
+          (await import('./log-daemons.js')).logDaemons({
+            rsyslogd: config.logging.rsyslogd,
+            logrotate: config.logging.logrotate,
+            restartRsyslog: config.logging.restart_rsyslog,
+          }),
+        { checkRsyslog: true, checkLogrotate: true, restartRsyslog: true, unitInstalled: true, restartUnit: true },
+      ),
+      endpointProbe: deferred<EndpointProbe>(async () => (await import('./endpoint-probe.js')).endpointProbe, { reach: true }),
     }),
     accounts: () =>
       deferred<Accounts>(async () => (await import('./linux-accounts.js')).linuxAccounts(), {

@@ -82,6 +82,7 @@ export function render(view: StatusView, s: BootStatus | undefined, paths: Paths
           : formatDuration(x.durationMs);
     const detail = x.outcome === 'failed' ? `${x.errorCode ?? ''}: ${x.message ?? ''}` : (x.note ?? '');
     lines.push(`${d.padStart(12)} ${x.id.padEnd(idW)}  ${x.outcome.padEnd(8)}${detail ? `  ${detail}` : ''}`.trimEnd());
+    for (const w of x.warnings ?? []) lines.push(`${''.padStart(12)} ${''.padEnd(idW)}  warning: ${w}`);
   }
   return `${lines.join('\n')}\n`;
 }

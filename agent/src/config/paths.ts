@@ -15,6 +15,13 @@ export function paths(root = '/') {
     sshdConfigDir: r('etc', 'ssh', 'sshd_config.d'),
     sshdConfig: r('etc', 'ssh', 'sshd_config.d', 'taupage.conf'),
     rsyslogDir: r('etc', 'rsyslog.d'),
+    /** rsyslog's main configuration: the boot checks it, with the drop-in, before restarting rsyslog. */
+    rsyslogConf: r('etc', 'rsyslog.conf'),
+    /** The logging step's rsyslog drop-in: inputs, application.log, forwarding (mode 0600: it may hold a token). */
+    rsyslogDropIn: r('etc', 'rsyslog.d', '30-taupage.conf'),
+    logrotateDir: r('etc', 'logrotate.d'),
+    /** The Scalyr agent's configuration (only this file is ours). */
+    scalyrConfig: r('etc', 'scalyr-agent-2', 'agent.json'),
     sysctlFile: r('etc', 'sysctl.d', '99-custom.conf'),
     passwd: r('etc', 'passwd'),
     /** tmpfs on an instance: cleared at every boot. */
@@ -34,6 +41,11 @@ export function paths(root = '/') {
     sshHookSocket: r('run', 'taupage', 'ssh-hook.sock'),
     /** Audit records written while the log's disk was full; moved into the log once it has room. */
     sshAuditSpill: r('run', 'taupage', 'ssh-audit.spill.jsonl'),
+    /** rsyslog's input for the application container (Docker's syslog driver, unix://), in a root-only directory. */
+    applicationLogSocketDir: r('run', 'taupage', 'log'),
+    applicationLogSocket: r('run', 'taupage', 'log', 'application.sock'),
+    /** Scratch space where a new rsyslog configuration is checked before it is put in place. */
+    rsyslogCheckDir: r('run', 'taupage', 'rsyslog-check'),
     /** Grants recorded while the disk was full (their keys are in sshKeysRun). */
     sshGrantsRun: r('run', 'taupage', 'ssh-grants'),
     state: r('var', 'lib', 'taupage'),
@@ -49,6 +61,7 @@ export function paths(root = '/') {
     lingerDir: r('var', 'lib', 'systemd', 'linger'),
     varLog: r('var', 'log'),
     varLogCustom: r('var', 'log-custom'),
+    applicationLog: r('var', 'log', 'application.log'),
     logDir: r('var', 'log', 'taupage'),
     sshAuditLog: r('var', 'log', 'taupage', 'ssh-audit.jsonl'),
     textfileCollector: r('var', 'local', 'textfile_collector'),

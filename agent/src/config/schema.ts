@@ -77,7 +77,61 @@ export const agentConfigSchema = t.object(
               pattern: /^(?:unix|unixgram|tcp|udp|tcp\+tls):\/\/\S+$/,
               patternMessage: 'must be a Docker syslog-address such as unixgram:///dev/log or udp://127.0.0.1:514',
             })
-            .describe("Where the container's syslog log driver sends lines (default: Docker's, /dev/log)."),
+            .describe(
+              "Where the container's syslog log driver sends lines. Default: the rsyslog input the logging step sets up (run/taupage/log/application.sock), which writes application.log and ships the lines; set it only to send them elsewhere (tests).",
+            ),
+        },
+        { unknownKeys: 'error' },
+      )
+      .defaults(),
+    logging: t
+      .object(
+        {
+          rsyslogd: t
+            .string({ singleLine: true })
+            .default('rsyslogd')
+            .describe('rsyslogd, run as `rsyslogd -N1 -f FILE` to check a configuration before it is used.'),
+          logrotate: t
+            .string({ singleLine: true })
+            .default('logrotate')
+            .describe('logrotate, run as `logrotate --debug` to check the rotation files the boot writes.'),
+          restart_rsyslog: t
+            .list(t.string({ singleLine: true }), { minItems: 1 })
+            .default(['systemctl', 'restart', 'rsyslog.service'])
+            .describe('Command that restarts rsyslog so it reads the configuration the boot wrote; it must return once rsyslog runs (tests start their own).'),
+          ca_file: t
+            .string({ singleLine: true, pattern: /^\/[^"'\\\s]*$/, patternMessage: 'must be an absolute path without spaces or quotes' })
+            .default('/etc/ssl/certs/ca-certificates.crt')
+            .describe("CA certificates rsyslog checks TLS syslog servers (rsyslog_protocol: tls, Logentries) against: the image's system store."),
+          queue_max_disk_space: t
+            .string({ pattern: /^[0-9]+[kmg]$/, patternMessage: 'must be a size such as 512m or 1g' })
+            .default('1g')
+            .describe(
+              'Disk each forwarding queue (remote syslog, Logentries) may fill while its server is unreachable; lines beyond it are dropped, never blocking the application.',
+            ),
+          retry_interval_seconds: t
+            .integer({ min: 1, max: 600 })
+            .default(10)
+            .describe('rsyslog retries an unreachable log server after this long (growing slowly while it stays down).'),
+          probe_timeout_ms: t
+            .integer({ min: 100, max: 30_000 })
+            .default(3_000)
+            .describe(
+              'The boot checks that each log server answers (TCP, TLS handshake) within this; one that does not is a warning in the status, not a failure.',
+            ),
+          logentries_host: t
+            .string({ singleLine: true, pattern: /^[A-Za-z0-9.-]+$/, patternMessage: 'must be a host name' })
+            .default('data.logentries.com')
+            .describe('Logentries token-based TLS syslog endpoint.'),
+          logentries_port: t.integer({ min: 1, max: 65_535 }).default(443),
+          scalyr_servers: t
+            .object({ eu: url().default('https://upload.eu.scalyr.com'), us: url().default('https://upload.scalyr.com') }, { unknownKeys: 'error' })
+            .defaults()
+            .describe("Scalyr's upload server per scalyr_region (agent.json scalyr_server)."),
+          scalyr_unit: t
+            .string({ pattern: /^[A-Za-z0-9@._-]+\.service$/, patternMessage: 'must be a systemd service name' })
+            .default('scalyr-agent-2.service')
+            .describe("The Scalyr agent's unit: restarted after agent.json is written, when it is installed."),
         },
         { unknownKeys: 'error' },
       )

@@ -29,6 +29,8 @@ export interface StepResult {
   errorCode?: ErrorCode;
   message?: string;
   note?: string;
+  /** Succeeded, but not all of it works (StepReport.warnings). */
+  warnings?: string[];
   /** The error itself, for logs (not written to the status). */
   error?: AgentError;
 }
@@ -119,6 +121,7 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
       if (o.scrub) {
         if (r.message !== undefined) r.message = o.scrub(r.message);
         if (r.note !== undefined) r.note = o.scrub(r.note);
+        if (r.warnings) r.warnings = r.warnings.map(o.scrub);
       }
       o.results.set(r.id, r);
       const fields = {
@@ -130,6 +133,7 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
       };
       if (r.outcome === 'failed') o.log.error({ ...fields, ...(r.error ? { err: r.error } : {}) }, `step ${r.id} failed: ${r.message}`);
       else o.log.info(fields, `step ${r.id} ${r.outcome === 'success' ? 'succeeded' : `skipped: ${r.note}`}`);
+      for (const w of r.warnings ?? []) o.log.warn({ step: r.id }, `step ${r.id}: ${w}`);
       o.onEnd?.(r);
     };
 
@@ -159,7 +163,14 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
         .then(
           (report) => {
             if (!running.has(s.id)) return; // already recorded at the deadline
-            end({ id: s.id, outcome: 'success', startedAt: now, durationMs: o.clock.now() - now, ...(report?.note ? { note: report.note } : {}) });
+            end({
+              id: s.id,
+              outcome: 'success',
+              startedAt: now,
+              durationMs: o.clock.now() - now,
+              ...(report?.note ? { note: report.note } : {}),
+              ...(report?.warnings?.length ? { warnings: report.warnings } : {}),
+            });
             schedule();
           },
           (e: unknown) => {

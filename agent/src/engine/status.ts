@@ -27,6 +27,8 @@ export interface StepStatus {
   message?: string;
   /** For people: why skipped, what was done. */
   note?: string;
+  /** Succeeded, but this does not work (e.g. a log server that does not answer). */
+  warnings?: string[];
 }
 
 export interface BootStatus {
@@ -104,6 +106,7 @@ export class StatusWriter {
     errorCode?: string;
     message?: string;
     note?: string;
+    warnings?: string[];
   }): void {
     const s = this.step(r.id);
     if (!s) return;
@@ -114,6 +117,8 @@ export class StatusWriter {
       if (r[k] !== undefined) s[k] = this.o.scrub(r[k]);
       else delete s[k];
     }
+    if (r.warnings?.length) s.warnings = r.warnings.map((w) => this.o.scrub(w));
+    else delete s.warnings;
     this.save();
   }
 

@@ -16,6 +16,8 @@ import type { Accounts } from './accounts.js';
 import type { AccessService } from './access-service.js';
 import type { Ec2Volumes } from './ec2-volumes.js';
 import type { BlockDevices, Raid } from './block-devices.js';
+import type { LogDaemons } from './log-daemons.js';
+import type { EndpointProbe } from './endpoint-probe.js';
 
 /** What the boot's steps use. The region-bound ones speak to the instance's region. */
 export interface BootPorts {
@@ -29,6 +31,8 @@ export interface BootPorts {
   ec2Volumes: Ec2Volumes;
   blockDevices: BlockDevices;
   raid: Raid;
+  logDaemons: LogDaemons;
+  endpointProbe: EndpointProbe;
 }
 
 /** Holds sockets or clients until closed; the one who made a port closes it. */

@@ -7,6 +7,7 @@ import { applyContainer } from './container/apply.js';
 import { planCredentials } from './credentials/plan.js';
 import { applyCredentials } from './credentials/apply.js';
 import { planLogging } from './logging/plan.js';
+import { applyLogging } from './logging/apply.js';
 import { planSsh } from './ssh/plan.js';
 import { applySsh } from './ssh/apply.js';
 import { planDisks } from './disks/plan.js';
@@ -27,7 +28,7 @@ const keys = (fragment: object) => Object.keys(fragment);
 export const steps: AnyStep[] = [
   { id: 'host', title: 'Host settings (sysctl, sysfs, routing)', needs: [], keys: keys(hostKeys), plan: planHost, apply: applyHost },
   { id: 'ssh', title: 'SSH daemon settings', needs: [], keys: keys(sshKeys), plan: planSsh, apply: applySsh },
-  { id: 'logging', title: 'Log shipping', needs: [], keys: keys(loggingKeys), plan: planLogging },
+  { id: 'logging', title: 'Log routing and shipping', needs: [], keys: keys(loggingKeys), plan: planLogging, apply: applyLogging },
   { id: 'disks', title: 'Volumes and mounts', needs: [], keys: keys(disksKeys), plan: planDisks, apply: applyDisks },
   { id: 'credentials', title: 'Mint credentials', needs: [], keys: keys(credentialsKeys), plan: planCredentials, apply: applyCredentials },
   {

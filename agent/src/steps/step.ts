@@ -33,9 +33,11 @@ export interface StepPlan {
  */
 export type StepPhase = 'boot' | 'finally' | 'after';
 
-/** What an apply may tell the status besides success: a note for people. */
+/** What an apply may tell the status besides success: a note for people, and warnings about
+ * what works only in part (a log server that does not answer): the step still succeeded. */
 export interface StepReport {
   note?: string;
+  warnings?: string[];
 }
 
 export interface Step<P extends StepPlan = StepPlan, C = unknown> {

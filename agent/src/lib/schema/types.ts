@@ -196,7 +196,13 @@ export class StringSchema extends Schema<string> {
         error(
           path,
           'TPG_UD_TYPE',
-          `expected a string, got ${describeValue(value)}${typeof value === 'boolean' ? `; YAML reads yes/no/on/off/true/false as booleans, so quote it ("${String(ctx.sourceOf?.(path) ?? value)}")` : ''}`,
+          `expected a string, got ${describeValue(value)}${
+            typeof value === 'boolean'
+              ? `; YAML reads yes/no/on/off/true/false as booleans, so quote it ("${String(ctx.sourceOf?.(path) ?? value)}")`
+              : typeof value === 'number'
+                ? `; put it in quotes ("${String(ctx.sourceOf?.(path) ?? value)}")`
+                : ''
+          }`,
         ),
       );
       return INVALID;

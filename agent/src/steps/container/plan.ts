@@ -8,6 +8,7 @@ import type { EnvValue } from '../../values/environment.js';
 import { isSecret } from '../../lib/secret.js';
 import type { Bind, ContainerSetup } from '../../ports/container-runtime.js';
 import { RESERVED_ENV } from './schema.js';
+import { applicationTag, containerSyslogAddress } from '../logging/plan.js';
 
 export const CONTAINER_NAME = 'taupageapp';
 /** Where the container sees the credentials directory and the config. */
@@ -98,8 +99,11 @@ export function planContainer({ settings: s, config, paths }: PlanInput): Contai
     else health.http = { url: `http://127.0.0.1:${port}${s.health_check_path}`, port, path: s.health_check_path, requestTimeoutMs: 5_000 };
   }
 
-  const logConfig: ContainerPlan['logConfig'] = { type: 'syslog', config: { tag: s.application_id } };
-  if (config.docker.syslog_address) logConfig.config['syslog-address'] = config.docker.syslog_address;
+  // Docker's syslog driver to the rsyslog input the logging step sets up (it runs first).
+  const logConfig: ContainerPlan['logConfig'] = {
+    type: 'syslog',
+    config: { tag: applicationTag(s), 'syslog-address': containerSyslogAddress({ config, paths }) },
+  };
 
   const base = {
     name: CONTAINER_NAME,

@@ -1,0 +1,242 @@
+/*! The logging step's effects, in the order that keeps the machine consistent:
+ * 1. decrypt the tokens (a token that cannot be decrypted drops its destination, with a warning);
+ * 2. rsyslog: render the drop-in; when it differs from the one in place, check it on its own
+ *    (rsyslogd -N1 in a scratch directory), put it in place, check the whole configuration, and
+ *    restart rsyslog (a refusal puts the previous drop-in back and fails the boot); then make sure
+ *    the container's input socket is there (Docker's syslog driver cannot start without it);
+ * 3. logrotate files, each checked by logrotate before it is put in place;
+ * 4. Scalyr's agent.json, and the agent restarted when the image has it;
+ * 5. every log server probed (TCP, TLS handshake): one that does not answer is a warning in the
+ *    status, the boot goes on (rsyslog's disk queue keeps the lines until it answers).
+ * Runs before the container (steps/index.ts), so the first line the application writes is routed. */
+import { chmod, lstat, mkdir, rm, unlink } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import { writeFileAtomic, readIfExists } from '../../lib/atomic-write.js';
+import { AgentError, toAgentError } from '../../lib/errors.js';
+import { retry } from '../../lib/retry.js';
+import type { Secret } from '../../lib/secret.js';
+import { isKmsEncrypted, type KmsEncrypted } from '../../values/kms.js';
+import type { BootContext } from '../context.js';
+import type { StepReport } from '../step.js';
+import type { Destination, LoggingPlan } from './plan.js';
+import { renderCheckConfig, renderRsyslog } from './rsyslog.js';
+import { renderLogrotate } from './logrotate.js';
+import { scalyrConfig } from './scalyr.js';
+
+type Ctx = Pick<BootContext, 'ports' | 'decrypt' | 'facts' | 'paths' | 'signal' | 'log' | 'record'>;
+
+export async function applyLogging(plan: LoggingPlan, ctx: Ctx): Promise<StepReport> {
+  const warnings: string[] = [];
+  const done: string[] = [];
+  const secrets: string[] = [];
+  const reveal = async (value: Secret | KmsEncrypted, what: string): Promise<string | undefined> => {
+    try {
+      const text = (isKmsEncrypted(value) ? await ctx.decrypt(value) : value).reveal();
+      secrets.push(text);
+      return text;
+    } catch (e) {
+      warnings.push(`${what}: its aws:kms: value could not be decrypted (${toAgentError(e).message}); nothing is sent there`);
+      return undefined;
+    }
+  };
+  const scrub = (text: string) => secrets.reduce((t, s) => (s ? t.split(s).join('[redacted]') : t), text);
+
+  // 1. Tokens. A destination whose token cannot be decrypted is left out, not the boot.
+  const tokens: Partial<Record<Destination['name'], string>> = {};
+  const destinations: Destination[] = [];
+  for (const d of plan.destinations) {
+    if (d.token) {
+      const t = await reveal(d.token, `${d.label} (${d.tokenKey})`);
+      if (t === undefined) continue;
+      if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/.test(t)) {
+        warnings.push(`${d.label}: the decrypted ${d.tokenKey} is not a Logentries token (letters, digits and dashes); nothing is sent there`);
+        continue;
+      }
+      tokens[d.name] = t;
+    }
+    destinations.push(d);
+  }
+  const effective: LoggingPlan = {
+    ...plan,
+    destinations,
+    ...(plan.customLogs ? { customLogs: { ...plan.customLogs, shipped: destinations.length > 0 } } : {}),
+  };
+  // Probes run while the files are written; their answers are awaited at the end.
+  const probes = destinations.map((d) => probe(ctx, d.label, d.host, d.port, d.protocol === 'tls' ? plan.rsyslog.caFile : undefined, plan, d.protocol));
+
+  // 2. rsyslog.
+  const { instance, region } = ctx.facts;
+  const dropIn = renderRsyslog(effective, { tokens, account: instance.accountId, region });
+  try {
+    const restarted = await installRsyslog(effective, dropIn, ctx);
+    done.push(`application.log${restarted ? '' : ' (rsyslog configuration unchanged)'}`);
+  } catch (e) {
+    const err = toAgentError(e);
+    throw new AgentError(err.code, scrub(err.message), { ...(err.hint ? { hint: err.hint } : {}), retriable: false });
+  }
+  if (plan.applicationLog.containerUsesIt) await expectSocket(plan.applicationLog.socket);
+  for (const d of destinations) done.push(d.label);
+
+  // 3. logrotate.
+  await installLogrotate(effective, ctx);
+
+  // 4. Scalyr.
+  let scalyrProbe: Promise<string | undefined> | undefined;
+  if (plan.scalyr) {
+    const key = await reveal(plan.scalyr.key, `Scalyr (${plan.scalyr.keyFrom})`);
+    if (key !== undefined) {
+      const host = await ctx.ports.imds.metadata('local-hostname', ctx.signal).catch(() => undefined);
+      const config = scalyrConfig(plan.scalyr, {
+        apiKey: key,
+        region,
+        account: instance.accountId,
+        instanceId: instance.instanceId,
+        hostname: host ?? osHostname(),
+      });
+      await writeFileAtomic(plan.scalyr.configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, mkdirParents: true });
+      const server = new URL(plan.scalyr.server);
+      scalyrProbe = probe(
+        ctx,
+        `Scalyr ${server.host}`,
+        server.hostname,
+        Number(server.port || (server.protocol === 'https:' ? 443 : 80)),
+        undefined,
+        plan,
+        server.protocol === 'https:' ? 'tls' : 'tcp',
+      );
+      if (await ctx.ports.logDaemons.unitInstalled(plan.scalyr.unit, ctx.signal).catch(() => false)) {
+        try {
+          await ctx.ports.logDaemons.restartUnit(plan.scalyr.unit, ctx.signal);
+          done.push(`Scalyr (${plan.scalyr.unit} restarted)`);
+        } catch (e) {
+          warnings.push(`Scalyr: agent.json is written but ${plan.scalyr.unit} did not restart: ${scrub(toAgentError(e).message)}`);
+        }
+      } else {
+        warnings.push(`Scalyr: ${plan.scalyr.unit} is not installed in this image; ${plan.scalyr.configFile} is written but nothing is shipped to Scalyr`);
+      }
+    }
+  } else if (await readIfExists(ctx.paths.scalyrConfig)) {
+    // A key of an earlier boot must not stay on disk once the user data no longer names Scalyr.
+    await unlink(ctx.paths.scalyrConfig).catch(() => undefined);
+  }
+
+  // 5. Probe answers.
+  for (const w of await Promise.all([...probes, ...(scalyrProbe ? [scalyrProbe] : [])])) if (w) warnings.push(w);
+  ctx.record('logging.destinations', destinations.length);
+  return { note: `configured: ${done.join(', ')}`, ...(warnings.length ? { warnings: warnings.map(scrub) } : {}) };
+}
+
+/** Put the drop-in in place and restart rsyslog, unless the one in place is the same and rsyslog
+ * has its socket (a reboot). Returns whether rsyslog was restarted. */
+async function installRsyslog(plan: LoggingPlan, dropIn: string, ctx: Ctx): Promise<boolean> {
+  const { rsyslog, applicationLog } = plan;
+  const daemons = ctx.ports.logDaemons;
+  // Docker (root) connects to the socket; nobody else may write lines into application.log.
+  await mkdir(ctx.paths.applicationLogSocketDir, { recursive: true, mode: 0o700 });
+  await chmod(ctx.paths.applicationLogSocketDir, 0o700);
+  const previous = await readIfExists(rsyslog.dropIn);
+  if (previous?.toString('utf8') === dropIn && (await isSocket(applicationLog.socket))) return false;
+
+  // The new drop-in on its own, before anything changes.
+  await rm(rsyslog.checkDir, { recursive: true, force: true });
+  await mkdir(rsyslog.checkDir, { recursive: true, mode: 0o700 });
+  try {
+    const staged = join(rsyslog.checkDir, 'taupage.conf');
+    const main = join(rsyslog.checkDir, 'rsyslog.conf');
+    await writeFileAtomic(staged, dropIn, { mode: 0o600, fsync: false });
+    await writeFileAtomic(main, renderCheckConfig(rsyslog.checkDir, staged), { mode: 0o600, fsync: false });
+    const refused = await daemons.checkRsyslog(main, ctx.signal);
+    if (refused) throw refusal(`rsyslog refuses the logging configuration rendered from the user data: ${refused}`);
+  } finally {
+    await rm(rsyslog.checkDir, { recursive: true, force: true });
+  }
+
+  // In place (mode 0600: it may hold the Logentries token), then the whole configuration.
+  await writeFileAtomic(rsyslog.dropIn, dropIn, { mode: 0o600, mkdirParents: true });
+  const refused = await daemons.checkRsyslog(rsyslog.mainConfig, ctx.signal);
+  if (refused) {
+    if (previous) await writeFileAtomic(rsyslog.dropIn, previous, { mode: 0o600 });
+    else await unlink(rsyslog.dropIn).catch(() => undefined);
+    throw refusal(`rsyslog refuses ${rsyslog.mainConfig} with the logging drop-in ${rsyslog.dropIn} (put back as it was): ${refused}`);
+  }
+  ctx.log.info({ dropIn: rsyslog.dropIn }, 'rsyslog configuration written; restarting rsyslog');
+  await daemons.restartRsyslog(ctx.signal);
+  return true;
+}
+
+const refusal = (message: string) =>
+  new AgentError('TPG_LOGGING_FAILED', message, {
+    hint: 'check rsyslog_application_log_format and the other logging keys (docs/user-data.md); rsyslog was not restarted',
+    retriable: false,
+  });
+
+async function isSocket(path: string): Promise<boolean> {
+  return (await lstat(path).catch(() => undefined))?.isSocket() ?? false;
+}
+
+async function expectSocket(path: string): Promise<void> {
+  if (!(await isSocket(path)))
+    throw new AgentError('TPG_LOGGING_FAILED', `rsyslog runs but did not create ${path}: the container's log driver would have nowhere to write`, {
+      hint: `see journalctl -u rsyslog; ${path} is the input the logging drop-in defines`,
+      retriable: false,
+    });
+}
+
+async function installLogrotate(plan: LoggingPlan, ctx: Ctx): Promise<void> {
+  const files = renderLogrotate(plan);
+  await mkdir(plan.rsyslog.checkDir, { recursive: true, mode: 0o700 });
+  try {
+    for (const f of files) {
+      const staged = join(plan.rsyslog.checkDir, f.path.split('/').pop()!);
+      await writeFileAtomic(staged, f.content, { mode: 0o644, fsync: false });
+      const refused = await ctx.ports.logDaemons.checkLogrotate(staged, ctx.signal);
+      if (refused)
+        throw new AgentError('TPG_LOGGING_FAILED', `logrotate refuses the rotation rendered for ${f.path}: ${refused}`, {
+          hint: 'check the application_logrotate_* and customlog_logrotate_* keys',
+          retriable: false,
+        });
+    }
+  } finally {
+    await rm(plan.rsyslog.checkDir, { recursive: true, force: true });
+  }
+  for (const f of files) await writeFileAtomic(f.path, f.content, { mode: 0o644, mkdirParents: true });
+  if (!plan.rotation.custom) await unlink(join(plan.rotation.dir, 'taupage-custom')).catch(() => undefined);
+}
+
+/** A warning naming the server when it does not answer within the probe time (tries again with
+ * backoff within it: a server restarting is not a warning); undefined when it does. */
+async function probe(
+  ctx: Ctx,
+  label: string,
+  host: string,
+  port: number,
+  caFile: string | undefined,
+  plan: LoggingPlan,
+  protocol: 'tcp' | 'udp' | 'tls',
+): Promise<string | undefined> {
+  if (protocol === 'udp') return undefined; // nothing answers UDP syslog
+  const deadline = Date.now() + plan.rsyslog.probeTimeoutMs;
+  try {
+    await retry(
+      (_attempt, signal) =>
+        ctx.ports.endpointProbe.reach(
+          { host, port, ...(protocol === 'tls' ? { tls: caFile ? { caFile } : {} } : {}) },
+          { timeoutMs: Math.max(100, deadline - Date.now()), ...(signal ? { signal } : {}) },
+        ),
+      {
+        attempts: Number.MAX_SAFE_INTEGER,
+        baseMs: 100,
+        capMs: 1_000,
+        deadline,
+        signal: ctx.signal,
+        // A certificate that does not fit stays so.
+        isRetriable: (e) => !/certificate|self[- ]signed|altname|CERT_/i.test(`${(e as Error).message} ${(e as { code?: string }).code ?? ''}`),
+      },
+    );
+    return undefined;
+  } catch (e) {
+    const why = (e as Error).message;
+    return `${label} does not answer (${why}); the application starts, and lines wait in rsyslog's queue (or the Scalyr agent's) until it does`;
+  }
+}

@@ -1,0 +1,144 @@
+/*! A real rsyslogd for a scratch root, configured as Debian's /etc/rsyslog.conf is (imuxsock
+ * loaded, a work directory, the drop-ins included, then syslog and auth.log: scripts/lib/local-rsyslog
+ * config), with its system socket at <root>/dev/log instead of the machine's. The logging step's drop-in goes into
+ * <root>/etc/rsyslog.d; `logDaemons()` is the step's port with restartRsyslog restarting this
+ * rsyslogd (as `systemctl restart rsyslog` does in the image) and the real checks.
+ *
+ * rsyslogd runs in the foreground (-n) as a child of the test, so it is waited for, never left
+ * to PID 1. Stopped after the test file (cleanup.ts). */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, lstatSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterFile } from './cleanup.js';
+import { waitFor } from './wait.js';
+import { REPO } from './repo.js';
+import { logDaemons as realLogDaemons } from '../../agent/src/adapters/log-daemons.js';
+import { paths as pathsFor } from '../../agent/src/config/paths.js';
+import type { LogDaemons } from '../../agent/src/ports/log-daemons.js';
+
+export interface TestRsyslog {
+  root: string;
+  /** The system socket (what /dev/log is on an instance): logger -u <this>. */
+  systemSocket: string;
+  syslog: string;
+  authLog: string;
+  applicationLog: string;
+  /** The step's port: real rsyslogd -N1 and logrotate checks, restarts of this rsyslogd. */
+  logDaemons: LogDaemons & { restarts: number; unitRestarts: string[]; installedUnits: Set<string> };
+  start(): Promise<void>;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+  running(): boolean;
+  /** What rsyslogd wrote to stderr (its own complaints). */
+  output(): string;
+  /** Lines of a file under the root (empty when it does not exist yet). */
+  lines(file: string): Promise<string[]>;
+}
+
+const running = new Set<TestRsyslog>();
+async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((r) => r.stop()));
+}
+
+/** rsyslogd for a scratch root: `config`, `restart` (the stand-in for systemctl restart rsyslog), `stop`. */
+export const LOCAL_RSYSLOG = join(REPO, 'scripts/lib/local-rsyslog');
+
+/** Debian 12's main configuration under `root`, written by the script the demo uses too. */
+export function writeDebianLikeConfig(root: string): void {
+  execFileSync(LOCAL_RSYSLOG, ['config', root]);
+}
+
+const instanceRoots = new Set<string>();
+
+/** rsyslog for a whole boot in a scratch root (the built agent's or an in-process one): Debian's
+ * main configuration there, and the agent config's `logging` settings that make the logging step
+ * restart an rsyslogd of that root through local-rsyslog (it runs in the background, as under
+ * systemd). Stopped after the test file, or by stopInstanceRsyslogs(). */
+export function instanceRsyslog(root: string): { restart_rsyslog: string[] } {
+  if (!existsSync(join(root, 'etc/rsyslog.conf'))) writeDebianLikeConfig(root);
+  instanceRoots.add(root);
+  afterFile(stopInstanceRsyslogs);
+  return { restart_rsyslog: [LOCAL_RSYSLOG, 'restart', root] };
+}
+
+export function stopInstanceRsyslogs(): void {
+  for (const root of instanceRoots) execFileSync(LOCAL_RSYSLOG, ['stop', root]);
+  instanceRoots.clear();
+}
+
+export async function testRsyslog(root: string): Promise<TestRsyslog> {
+  const p = pathsFor(root);
+  for (const d of [join(root, 'dev'), join(root, 'etc/rsyslog.d'), join(root, 'var/spool/rsyslog'), p.varLog, p.logrotateDir])
+    await mkdir(d, { recursive: true });
+  writeDebianLikeConfig(root);
+  const pidFile = join(root, 'run/rsyslogd.pid');
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> | undefined;
+  let stderr = '';
+  const real = realLogDaemons({ rsyslogd: 'rsyslogd', logrotate: 'logrotate', restartRsyslog: ['false'] });
+  const isSocket = (path: string) => {
+    try {
+      return lstatSync(path).isSocket();
+    } catch {
+      return false;
+    }
+  };
+
+  const r: TestRsyslog = {
+    root,
+    systemSocket: join(root, 'dev/log'),
+    syslog: join(p.varLog, 'syslog'),
+    authLog: join(p.varLog, 'auth.log'),
+    applicationLog: p.applicationLog,
+    logDaemons: {
+      restarts: 0,
+      unitRestarts: [],
+      /** Units this instance "has installed" (none by default, like the image and the Scalyr agent). */
+      installedUnits: new Set<string>(),
+      unitInstalled: async (unit) => r.logDaemons.installedUnits.has(unit),
+      checkRsyslog: (file, signal) => real.checkRsyslog(file, signal),
+      checkLogrotate: (file, signal) => real.checkLogrotate(file, signal),
+      async restartRsyslog() {
+        r.logDaemons.restarts++;
+        await r.restart();
+      },
+      async restartUnit(unit) {
+        r.logDaemons.unitRestarts.push(unit);
+      },
+    },
+    async start() {
+      await mkdir(join(root, 'run'), { recursive: true });
+      // Like systemd's Type=notify: back once rsyslog has its sockets (the drop-in's too). They
+      // are removed first, so their existence says this rsyslogd made them.
+      const dropIn = existsSync(p.rsyslogDropIn) ? await readFile(p.rsyslogDropIn, 'utf8') : '';
+      const sockets = [r.systemSocket, ...(dropIn.includes(p.applicationLogSocket) ? [p.applicationLogSocket] : [])];
+      await Promise.all(sockets.map((s) => rm(s, { force: true })));
+      child = spawn('rsyslogd', ['-n', '-f', p.rsyslogConf, '-i', pidFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr!.on('data', (d) => (stderr += d));
+      const c = child;
+      exited = new Promise((resolve) => c.once('exit', () => resolve()));
+      running.add(r);
+      afterFile(stopAll);
+      await waitFor(`rsyslogd's sockets under ${root} (stderr: ${stderr})`, () => c.exitCode === null && sockets.every(isSocket), 10_000);
+    },
+    async restart() {
+      await r.stop();
+      await r.start();
+    },
+    async stop() {
+      if (!child) return;
+      child.kill('SIGTERM');
+      await exited;
+      child = undefined;
+      running.delete(r);
+    },
+    running: () => child !== undefined && child.exitCode === null,
+    output: () => stderr,
+    async lines(file) {
+      const text = await readFile(file, 'utf8').catch(() => '');
+      return text.split('\n').filter((l) => l !== '');
+    },
+  };
+  return r;
+}
