@@ -95,7 +95,7 @@ export function testBoot(options: TestBootOptions): TestBoot {
       if (options.identity === undefined) throw new AgentError('TPG_IMDS_UNAVAILABLE', 'the test IMDS has no identity signature');
       return options.identity;
     },
-    userData: async () => options.userData,
+    userData: async () => Buffer.from(options.userData),
     identity: async () => ({ document: instance, raw: JSON.stringify(instance) }),
     metadata: async () => undefined,
   };

@@ -2,7 +2,7 @@
 import { stringify } from 'yaml';
 import { parseCommandArgs } from './args.js';
 import { readInput, type Io } from './io.js';
-import { formatIssue, validateUserData } from '../user-data/validate.js';
+import { formatIssue, moreIssues, validateUserData } from '../user-data/validate.js';
 import { steps } from '../steps/index.js';
 import { planSteps } from '../engine/runner.js';
 import { loadConfig } from '../config/load.js';
@@ -22,7 +22,7 @@ export async function runPlan(argv: string[], io: Io): Promise<number> {
   const result = validateUserData(input.text, { requireHeader: values['no-header'] !== true });
   if (!result.valid || !result.settings) {
     for (const i of result.errors) io.err(`${formatIssue(input.name, i)}\n`);
-    io.err(`${input.name}: invalid; fix the errors above (taupage validate ${input.name})\n`);
+    io.err(`${input.name}: invalid${moreIssues(result.errors.length, result.errorCount, 'error')}; fix the errors above (taupage validate ${input.name})\n`);
     return EXIT.FAILED;
   }
   const plans = planSteps(steps, { settings: result.settings, config, paths });

@@ -1,13 +1,23 @@
 /*! User-data text → validated settings, or issues with key path, line, column, code and message.
- * Pure: the same function backs `taupage validate`, `taupage plan` and `taupage boot`. */
-import { INVALID, type Path } from '../lib/schema/types.js';
+ * Pure: the same function backs `taupage validate`, `taupage plan` and `taupage boot`.
+ *
+ * No issue carries a secret (user-data/secrets.ts scrubs paths and messages), and the lists are
+ * capped (MAX_LISTED_ISSUES each, with the full counts beside them): a 16 KiB document can hold
+ * fourteen thousand mistakes, and nobody reads past the first screen. */
+import { INVALID, namedKeyPrefix, secretFieldNames, type Path } from '../lib/schema/types.js';
 import { parseYamlSource, type PositionIndex, type SourceIssue } from '../lib/schema/yaml-source.js';
 import { userDataSchema, type UserData } from '../steps/schema.js';
+import { USER_DATA_MAX_BYTES } from './decode.js';
+import { userDataSecrets } from './secrets.js';
+
+export { USER_DATA_MAX_BYTES } from './decode.js';
 
 /** The first line of every Taupage user-data document. */
 export const USER_DATA_HEADER = '#taupage-ami-config';
-/** EC2 refuses user data over 16 KiB. */
-export const USER_DATA_MAX_BYTES = 16 * 1024;
+/** Keys whose whole value is secret because the schema says so (`.secret()`), whatever their name. */
+export const SECRET_FIELDS = secretFieldNames(userDataSchema);
+/** Errors (and, apart, warnings) listed at most; the counts say how many there were. */
+export const MAX_LISTED_ISSUES = 100;
 
 /** One problem: key path, 1-based line and column, stable code, message saying what to do. */
 export type UserDataIssue = SourceIssue;
@@ -15,8 +25,12 @@ export type UserDataIssue = SourceIssue;
 export interface ValidationResult {
   valid: boolean;
   settings?: UserData;
+  /** The first MAX_LISTED_ISSUES errors, in document order. */
   errors: UserDataIssue[];
   warnings: UserDataIssue[];
+  /** How many there were in all (more than listed when the lists were capped). */
+  errorCount: number;
+  warningCount: number;
 }
 
 export interface ValidateOptions {
@@ -24,12 +38,14 @@ export interface ValidateOptions {
   strict?: boolean;
   /** Require the `#taupage-ami-config` first line (boot: yes; a Senza TaupageConfig fragment: no). */
   requireHeader?: boolean;
+  /** The size EC2 stores (a gzipped document's compressed size); default: the text's own size. */
+  storedBytes?: number;
 }
 
 export function validateUserData(text: string, options: ValidateOptions = {}): ValidationResult {
   const issues: UserDataIssue[] = [];
   const at = (code: string, message: string, line = 1, column = 1): UserDataIssue => ({ path: [], line, column, code, message, severity: 'error' });
-  const bytes = Buffer.byteLength(text, 'utf8');
+  const bytes = options.storedBytes ?? Buffer.byteLength(text, 'utf8');
   if (bytes > USER_DATA_MAX_BYTES) {
     return finish(
       [
@@ -53,7 +69,17 @@ export function validateUserData(text: string, options: ValidateOptions = {}): V
     );
   }
   const parsed = parseYamlSource(text);
-  for (const i of parsed.issues) issues.push({ ...i });
+  const secrets = userDataSecrets(text, parsed.value, SECRET_FIELDS);
+  const safe = (i: UserDataIssue): UserDataIssue => ({
+    ...i,
+    path: i.path.map((seg) => (typeof seg === 'string' ? secrets.scrub(seg) : seg)),
+    message: secrets.scrub(i.message),
+  });
+  for (const i of parsed.issues) {
+    // Where the parser failed it guessed the structure: a mis-indented value reads as a key. Name
+    // only keys the contract itself names; line and column say where.
+    issues.push(safe(i.code === 'TPG_UD_YAML_SYNTAX' ? { ...i, path: namedKeyPrefix(userDataSchema, i.path) } : i));
+  }
   if (parsed.issues.length) return finish(issues, options);
   if (parsed.value === null || parsed.value === undefined) {
     issues.push(at('TPG_UD_EMPTY', 'the document is empty; it needs at least application_id, application_version, runtime and source'));
@@ -72,13 +98,18 @@ export function validateUserData(text: string, options: ValidateOptions = {}): V
     return finish(issues, options);
   }
   const settings = userDataSchema.check(parsed.value, [], {
-    report: (i) => issues.push(withPosition(i, parsed.positions)),
+    report: (i) => issues.push(safe(withPosition(i, parsed.positions))),
     sourceOf: (path) => parsed.positions.source(path),
   });
   const result = finish(issues, options);
   if (result.valid && settings !== INVALID) result.settings = settings;
   else result.valid = false;
   return result;
+}
+
+/** The document's secrets as a scrubber (for echoing the document itself, as --annotate does). */
+export function documentSecrets(text: string): { scrub(text: string): string } {
+  return userDataSecrets(text, parseYamlSource(text).value, SECRET_FIELDS);
 }
 
 function withPosition(
@@ -94,7 +125,19 @@ function finish(issues: UserDataIssue[], options: ValidateOptions): ValidationRe
   const strict = options.strict === true;
   const errors = sorted.filter((i) => i.severity === 'error' || strict).map((i) => ({ ...i, severity: 'error' as const }));
   const warnings = strict ? [] : sorted.filter((i) => i.severity === 'warning');
-  return { valid: errors.length === 0, errors, warnings };
+  return {
+    valid: errors.length === 0,
+    errors: errors.slice(0, MAX_LISTED_ISSUES),
+    warnings: warnings.slice(0, MAX_LISTED_ISSUES),
+    errorCount: errors.length,
+    warningCount: warnings.length,
+  };
+}
+
+/** "; and 13,926 more errors" when a list was capped, else "". */
+export function moreIssues(listed: number, count: number, word: 'error' | 'warning'): string {
+  const more = count - listed;
+  return more > 0 ? `; and ${more} more ${word}${more === 1 ? '' : 's'} (the first ${listed} are listed)` : '';
 }
 
 export function formatKeyPath(path: Path): string {

@@ -13,7 +13,6 @@
  * AbortSignal (the boot deadline could not cut a request off), decodes every body as UTF-8 (gzip
  * user data is lost), and reads ~/.aws/config at start. Wrapping it to fix that would leave this
  * file about as long and less strict. */
-import { gunzipSync } from 'node:zlib';
 import { Agent, request } from '../http/undici.js';
 import type { IdentityDocument, Imds } from '../../ports/imds.js';
 import { AgentError, isAgentError } from '../../lib/errors.js';
@@ -23,6 +22,8 @@ import type { Logger } from '../../lib/log.js';
 
 export const TOKEN_TTL_SECONDS = 21_600;
 const TOKEN_PATH = '/latest/api/token';
+/** Every answer of the service is small (user data at most 16 KiB); more is not the metadata service. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
 
 export interface ImdsClientOptions {
   /** e.g. http://169.254.169.254 */
@@ -63,12 +64,9 @@ export class ImdsClient implements Imds {
     this.dispatcher = new Agent({ connect: { timeout: options.timeoutMs }, keepAliveTimeout: 1_000, keepAliveMaxTimeout: 5_000 });
   }
 
-  async userData(signal?: AbortSignal): Promise<string | undefined> {
-    const body = await this.get('/latest/user-data', signal);
-    if (body === undefined) return undefined;
-    // EC2 passes user data through as bytes; cloud-init accepts gzip, and so do we.
-    const bytes = body[0] === 0x1f && body[1] === 0x8b ? gunzipSync(body) : body;
-    return bytes.toString('utf8');
+  /** The bytes as EC2 stores them: user-data/decode.ts unpacks gzip (bounded) and checks the size. */
+  userData(signal?: AbortSignal): Promise<Buffer | undefined> {
+    return this.get('/latest/user-data', signal);
   }
 
   identity(signal?: AbortSignal): Promise<{ document: IdentityDocument; raw: string }> {
@@ -220,8 +218,19 @@ export class ImdsClient implements Imds {
           headersTimeout: ms,
           bodyTimeout: ms,
         });
-        const body = Buffer.from(await res.body.arrayBuffer());
-        return { status: res.statusCode, headers: res.headers, body };
+        const chunks: Buffer[] = [];
+        let size = 0;
+        for await (const chunk of res.body) {
+          size += (chunk as Buffer).length;
+          if (size > MAX_ANSWER_BYTES) {
+            res.body.destroy();
+            throw new AgentError('TPG_IMDS_UNAVAILABLE', `the instance metadata service sent more than ${MAX_ANSWER_BYTES} bytes for ${method} ${path}`, {
+              retriable: false,
+            });
+          }
+          chunks.push(chunk as Buffer);
+        }
+        return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
       },
       signal ? { signal } : {},
     );
