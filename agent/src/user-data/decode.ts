@@ -2,7 +2,7 @@
  * the stored bytes: a gzipped document (cloud-init's convention, which EC2 passes through) may
  * decompress to more. Decompression is bounded, so a small gzip cannot expand into gigabytes. */
 import { gunzipSync } from 'node:zlib';
-import type { UserDataIssue } from './validate.js';
+import type { SourceIssue as UserDataIssue } from '../lib/schema/yaml-source.js';
 
 /** EC2 refuses user data over 16 KiB (what it stores: the compressed size of a gzipped document). */
 export const USER_DATA_MAX_BYTES = 16 * 1024;

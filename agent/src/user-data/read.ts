@@ -37,8 +37,8 @@ export const USER_DATA_NAME = 'user-data';
 const ERRORS_IN_MESSAGE = 10;
 
 /** Read, check and (when valid) keep the instance's user data; never throws for a problem with the document or the service. */
-export async function readBootUserData(imds: Imds, paths: Paths, log: Logger): Promise<BootUserData> {
-  const [idR, bytesR] = await Promise.allSettled([imds.identity(), imds.userData()]);
+export async function readBootUserData(imds: Imds, paths: Paths, log: Logger, signal?: AbortSignal): Promise<BootUserData> {
+  const [idR, bytesR] = await Promise.allSettled([imds.identity(signal), imds.userData(signal)]);
   const identity = idR.status === 'fulfilled' ? idR.value.document : undefined;
   const known = identity ? { identity } : {};
   if (bytesR.status === 'rejected' || idR.status === 'rejected') {

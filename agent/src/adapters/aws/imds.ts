@@ -3,7 +3,7 @@
  * A session token (PUT /latest/api/token, TTL 21600 s) is fetched once and reused until shortly
  * before it expires; a 401 (token revoked, or the service restarted) drops it and fetches a new
  * one once per request. Every HTTP call has its own timeout; each operation retries with full
- * jitter (lib/retry) within one overall deadline, then fails with TPG_IMDS_UNAVAILABLE saying what
+ * jitter (lib/retry) until one overall deadline (not a count), then fails with TPG_IMDS_UNAVAILABLE saying what
  * was tried and what went wrong. The identity document is cached: it does not change in a boot.
  *
  * Why not AWS's own @aws-sdk/ec2-metadata-service (3.x) with lib/retry around it: it fetches a new
@@ -30,9 +30,7 @@ export interface ImdsClientOptions {
   endpoint: string;
   /** Per HTTP call. */
   timeoutMs: number;
-  /** Attempts per operation, the first included. */
-  attempts: number;
-  /** Each operation (with all its retries) ends within this long. */
+  /** Each operation retries until this long has passed (or `notAfter`, or its signal's deadline). */
   deadlineMs: number;
   /** An absolute time (clock ms) no operation may go past, e.g. the boot deadline. */
   notAfter?: number;
@@ -125,7 +123,6 @@ export class ImdsClient implements Imds {
     return retryCall(
       () => this.getOnce(path, deadline, signal),
       {
-        attempts: this.o.attempts,
         baseMs: this.o.retryBaseMs,
         capMs: this.o.retryCapMs,
         deadline,
