@@ -127,6 +127,17 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
       // The cut's own reason, or a bare cancellation, says nothing more than the cut.
       if (err === cut.reason || err.code === 'TPG_CANCELLED' || err.code === cut.reason.code)
         return { id, outcome: 'failed', startedAt, durationMs: now - startedAt, errorCode: cut.reason.code, message: cut.runningMessage, error: err };
+      // Stopped from outside (SIGTERM): that is what happened to the step; what it was doing is the detail.
+      if (cut.reason.code === 'TPG_BOOT_INTERRUPTED')
+        return {
+          id,
+          outcome: 'failed',
+          startedAt,
+          durationMs: now - startedAt,
+          errorCode: cut.reason.code,
+          message: `${cut.runningMessage} (it was at: ${err.message})`,
+          error: err,
+        };
       const message = /deadline|interrupted|SIGTERM|SIGINT/i.test(err.message) ? err.message : `${err.message} (${cut.runningMessage})`;
       return { id, outcome: 'failed', startedAt, durationMs: now - startedAt, errorCode: err.code, message, error: err };
     };

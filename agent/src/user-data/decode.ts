@@ -7,7 +7,7 @@ import type { SourceIssue as UserDataIssue } from '../lib/schema/yaml-source.js'
 /** EC2 refuses user data over 16 KiB (what it stores: the compressed size of a gzipped document). */
 export const USER_DATA_MAX_BYTES = 16 * 1024;
 /** A gzipped document may decompress to at most this much text. */
-export const USER_DATA_MAX_DECOMPRESSED_BYTES = 1024 * 1024;
+export const USER_DATA_MAX_DECOMPRESSED_BYTES = 256 * 1024;
 
 export type DecodedUserData =
   | { ok: true; text: string; storedBytes: number; compressed: boolean }

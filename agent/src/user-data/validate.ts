@@ -69,6 +69,8 @@ export function validateUserData(text: string, options: ValidateOptions = {}): V
     );
   }
   const parsed = parseYamlSource(text);
+  // Applied to the issues that are listed (after the cap): a document with thousands of secrets
+  // and thousands of mistakes must not cost their product.
   const secrets = userDataSecrets(text, parsed.value, SECRET_FIELDS);
   const safe = (i: UserDataIssue): UserDataIssue => ({
     ...i,
@@ -78,12 +80,12 @@ export function validateUserData(text: string, options: ValidateOptions = {}): V
   for (const i of parsed.issues) {
     // Where the parser failed it guessed the structure: a mis-indented value reads as a key. Name
     // only keys the contract itself names; line and column say where.
-    issues.push(safe(i.code === 'TPG_UD_YAML_SYNTAX' ? { ...i, path: namedKeyPrefix(userDataSchema, i.path) } : i));
+    issues.push(i.code === 'TPG_UD_YAML_SYNTAX' ? { ...i, path: namedKeyPrefix(userDataSchema, i.path) } : i);
   }
-  if (parsed.issues.length) return finish(issues, options);
+  if (parsed.issues.length) return finish(issues, options, safe);
   if (parsed.value === null || parsed.value === undefined) {
     issues.push(at('TPG_UD_EMPTY', 'the document is empty; it needs at least application_id, application_version, runtime and source'));
-    return finish(issues, options);
+    return finish(issues, options, safe);
   }
   if (typeof parsed.value !== 'object' || Array.isArray(parsed.value)) {
     const p = parsed.positions.find([]);
@@ -95,13 +97,13 @@ export function validateUserData(text: string, options: ValidateOptions = {}): V
         p.column,
       ),
     );
-    return finish(issues, options);
+    return finish(issues, options, safe);
   }
   const settings = userDataSchema.check(parsed.value, [], {
-    report: (i) => issues.push(safe(withPosition(i, parsed.positions))),
+    report: (i) => issues.push(withPosition(i, parsed.positions)),
     sourceOf: (path) => parsed.positions.source(path),
   });
-  const result = finish(issues, options);
+  const result = finish(issues, options, safe);
   if (result.valid && settings !== INVALID) result.settings = settings;
   else result.valid = false;
   return result;
@@ -120,15 +122,15 @@ function withPosition(
   return { path: i.path, line: p.line, column: p.column, code: i.code, message: i.message, severity: i.severity };
 }
 
-function finish(issues: UserDataIssue[], options: ValidateOptions): ValidationResult {
+function finish(issues: UserDataIssue[], options: ValidateOptions, safe: (i: UserDataIssue) => UserDataIssue = (i) => i): ValidationResult {
   const sorted = [...issues].sort((a, b) => a.line - b.line || a.column - b.column);
   const strict = options.strict === true;
   const errors = sorted.filter((i) => i.severity === 'error' || strict).map((i) => ({ ...i, severity: 'error' as const }));
   const warnings = strict ? [] : sorted.filter((i) => i.severity === 'warning');
   return {
     valid: errors.length === 0,
-    errors: errors.slice(0, MAX_LISTED_ISSUES),
-    warnings: warnings.slice(0, MAX_LISTED_ISSUES),
+    errors: errors.slice(0, MAX_LISTED_ISSUES).map(safe),
+    warnings: warnings.slice(0, MAX_LISTED_ISSUES).map(safe),
     errorCount: errors.length,
     warningCount: warnings.length,
   };
