@@ -10,17 +10,37 @@
  * - every `aws:kms:` value (with and without its prefix);
  * - every value under a key named like a secret (`*pass*`, `*secret*`, `*private*`), on the key's
  *   line or, for a block scalar or an empty value, on the lines after it, whatever their indent. */
-import { isSecretKey, SECRET_KEY_PATTERN } from '../lib/secret.js';
+import { isSecretKey } from '../lib/secret.js';
 import { Scrubber } from '../lib/scrub.js';
 
 const KMS_VALUE = /aws:kms:[^\s,}\]#]*/g;
-/** Characters that end a key in a line (YAML indicators and quotes). */
-const NOT_KEY = `[^\\s:"'{},\\[\\]]*`;
-/** A key named like a secret, anywhere in a line (after indent, `- `, `? `, `{` or `,`), and its `:`. */
-const SECRET_KEY = new RegExp(`(?:^|[\\s{,\\[?-])["']?${NOT_KEY}(?:${SECRET_KEY_PATTERN.source})${NOT_KEY}["']?\\s*:(?=\\s|$)`, 'gi');
 const KEY_LINE = /^\s*(?:-\s+)*["']?[^\s:"']+["']?\s*:(?:\s|$)/;
+/** Characters that end a key (YAML indicators, quotes, whitespace). */
+const KEY_END = /[\s:"'{},[\]]/;
 /** Lines after a secret key looked at for its value (a block scalar, a mis-indented continuation). */
 const MAX_CONTINUATION_LINES = 50;
+/** Longer text is not kept as one needle (its parts are): the scrubber's cost stays near the document's size. */
+const MAX_NEEDLE = 4096;
+
+/**
+ * Every `key:` in a line (a `:` followed by a space or the end), with where its value starts; the
+ * key is the run of key characters before the colon (quotes dropped), wherever it stands (after
+ * `- `, in a flow mapping, glued to the rest of a broken line). One pass, no backtracking: a
+ * fuzzer's 200 KB line costs 200 KB.
+ */
+function keysIn(line: string, limit = Number.POSITIVE_INFINITY): Array<{ key: string; keyAt: number; valueAt: number }> {
+  const out: Array<{ key: string; keyAt: number; valueAt: number }> = [];
+  for (let colon = line.indexOf(':'); colon >= 0 && out.length < limit; colon = line.indexOf(':', colon + 1)) {
+    if (colon + 1 < line.length && !/\s/.test(line[colon + 1]!)) continue;
+    let end = colon;
+    while (end > 0 && line[end - 1] === ' ') end--;
+    if (end > 0 && (line[end - 1] === '"' || line[end - 1] === "'")) end--;
+    let start = end;
+    while (start > 0 && !KEY_END.test(line[start - 1]!)) start--;
+    if (start < end) out.push({ key: line.slice(start, end), keyAt: start, valueAt: colon + 1 });
+  }
+  return out;
+}
 
 /**
  * `secretKeys`: keys whose whole value is secret whatever their name (the schema's `.secret()`
@@ -28,53 +48,56 @@ const MAX_CONTINUATION_LINES = 50;
  */
 export function userDataSecrets(text: string, value?: unknown, secretKeys: readonly string[] = []): Scrubber {
   const scrubber = new Scrubber();
-  const add = (s: string) => {
+  const add = (s: string, nestedToo = true) => {
     const t = s.trim();
-    if (!t) return;
+    if (!t || t.length > MAX_NEEDLE) return;
     scrubber.add(t);
-    const unquoted = t.replace(/^["']|["',]$/g, '').replace(/\s+#.*$/, '');
+    const comment = t.search(/\s#/);
+    const unquoted = (comment >= 0 ? t.slice(0, comment) : t).trim().replace(/^["']|["',]$/g, '');
     if (unquoted !== t) scrubber.add(unquoted.trim());
     // After a block scalar header (`>-`, `|2+`): what a header with "extra characters" quotes.
     const afterHeader = t.replace(/^[|>][-+0-9]*\s*/, '');
     if (afterHeader !== t) scrubber.add(afterHeader);
-    // The value of a nested `key: value` line, and of a list item.
-    const nested = /^(?:-\s+)?["']?[^\s:"']+["']?\s*:\s+(.+)$/.exec(t)?.[1] ?? /^-\s+(.+)$/.exec(t)?.[1];
-    if (nested && nested !== t) add(nested);
+    // The value of a nested `key: value` line, and of a list item (one level: each costs the text's length).
+    if (!nestedToo) return;
+    const nested = keysIn(t, 1)[0]?.valueAt ?? (/^-\s/.test(t) ? 1 : undefined);
+    if (nested !== undefined && t.slice(nested).trim()) add(t.slice(nested), false);
   };
   for (const m of text.matchAll(KMS_VALUE)) {
     add(m[0]);
     add(m[0].slice('aws:kms:'.length));
   }
-  const named = secretKeys.length ? new RegExp(`(?:^|[\\s{,\\[?-])["']?(?:${secretKeys.map(escapeRegExp).join('|')})["']?\\s*:(?=\\s|$)`, 'g') : undefined;
+  const named = (key: string) => isSecretKey(key) || secretKeys.some((k) => key === k || key.endsWith(k));
   const lines = text.split(/\r?\n/);
   lines.forEach((line, i) => {
-    const keys = [...line.matchAll(SECRET_KEY), ...(named ? line.matchAll(named) : [])];
-    for (const m of keys) {
-      const rest = line.slice(m.index + m[0].length).trim();
-      if (rest) {
-        add(rest);
-        add(rest.split(/[,}\]]/)[0]!); // in a flow mapping, up to the next entry
-      }
-      // A block scalar, an empty value, a flow collection or a plain scalar may go on over the
-      // following lines (or, mis-indented, seem to): up to the next key at the key's indent or less.
-      const indent = line.length - line.trimStart().length;
-      for (let j = i + 1; j < Math.min(lines.length, i + 1 + MAX_CONTINUATION_LINES); j++) {
-        const next = lines[j]!;
-        if (!next.trim()) continue;
-        const nextIndent = next.length - next.trimStart().length;
-        if (nextIndent <= indent && KEY_LINE.test(next)) break;
-        add(next);
-        // A mis-indented continuation the parser read as `word:`.
-        add(next.trim().replace(/:\s*$/, ''));
-      }
+    let secretKey = false;
+    const keys = keysIn(line);
+    keys.forEach(({ key, valueAt }, k) => {
+      if (!named(key)) return;
+      // Its own value (up to the next key on the line, as in a flow mapping), and once the whole
+      // rest of the line: a line of a thousand keys costs its length, not its square.
+      const own = line.slice(valueAt, Math.min(keys[k + 1]?.keyAt ?? line.length, valueAt + MAX_NEEDLE + 1));
+      add(own);
+      add(own.split(/[,}\]]/, 1)[0]!);
+      if (!secretKey) add(line.slice(valueAt, valueAt + MAX_NEEDLE + 1));
+      secretKey = true;
+    });
+    if (!secretKey) return;
+    // A block scalar, an empty value, a flow collection or a plain scalar may go on over the
+    // following lines (or, mis-indented, seem to): up to the next key at the key's indent or less.
+    const indent = line.length - line.trimStart().length;
+    for (let j = i + 1; j < Math.min(lines.length, i + 1 + MAX_CONTINUATION_LINES); j++) {
+      const next = lines[j]!;
+      if (!next.trim()) continue;
+      const nextIndent = next.length - next.trimStart().length;
+      if (nextIndent <= indent && KEY_LINE.test(next)) break;
+      add(next);
+      // A mis-indented continuation the parser read as `word:`.
+      add(next.trim().replace(/:$/, ''));
     }
   });
   if (value !== undefined) collect(value, false, add, 0, new Set(secretKeys));
   return scrubber;
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function collect(v: unknown, secret: boolean, add: (s: string) => void, depth: number, secretKeys: ReadonlySet<string>): void {

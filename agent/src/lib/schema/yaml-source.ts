@@ -65,6 +65,9 @@ function pyyamlTags(tags: Tags): Tags {
   }) as Tags;
 }
 
+/** Syntax errors that get a key path (see parseYamlSource). */
+const PATHS_FOR_ERRORS = 200;
+
 export interface ParseOptions {
   /** Alias expansions allowed before the document is rejected ("billion laughs"). */
   maxAliasCount?: number;
@@ -96,11 +99,13 @@ export function parseYamlSource(text: string, options: ParseOptions = {}): Parse
     const p = lineCounter.linePos(offset);
     return { line: p.line, column: p.col };
   };
-  for (const e of doc.errors) {
+  doc.errors.forEach((e, n) => {
     const p = pos(e.pos[0]);
     const duplicate = e.code === 'DUPLICATE_KEY';
     issues.push({
-      path: doc.contents ? pathAtOffset(doc.contents as Node, e.pos[0]) : [],
+      // Each path walks the document: the first errors get one (they are the ones listed), so a
+      // document of thousands of errors costs their number, not its square.
+      path: doc.contents && n < PATHS_FOR_ERRORS ? pathAtOffset(doc.contents as Node, e.pos[0]) : [],
       ...p,
       code: duplicate ? 'TPG_UD_DUPLICATE_KEY' : 'TPG_UD_YAML_SYNTAX',
       message: duplicate
@@ -108,7 +113,7 @@ export function parseYamlSource(text: string, options: ParseOptions = {}): Parse
         : `YAML syntax error: ${withoutQuotedText(e.message)}`,
       severity: 'error',
     });
-  }
+  });
   if (issues.length) return { value: undefined, positions, issues, document: doc };
   if (doc.contents) issues.push(...structureIssues(doc.contents as Node, pos));
   if (issues.length) return { value: undefined, positions, issues, document: doc };
