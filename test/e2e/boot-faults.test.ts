@@ -67,16 +67,22 @@ async function runUnread(args: string[], env: NodeJS.ProcessEnv, holdMs = 1_000)
   return { code: Number((await read('code')).trim()), stdout: await read('out'), stderr: await read('err') };
 }
 
+/** `taupage boot` started on BUSY_USER_DATA, once its container step runs (it would until the deadline). */
+async function busyBoot(i: Awaited<ReturnType<typeof instance>>) {
+  const boot = startAgent(['boot'], { env: i.env, timeoutMs: 120_000 });
+  await waitFor(
+    'the container step to run',
+    async () => (await i.status().catch(() => undefined))?.steps.find((s) => s.id === 'container')?.outcome === 'running',
+    60_000,
+  );
+  return boot;
+}
+
 describe('taupage boot under faults (built agent, local cloud)', () => {
   it('SIGTERM mid-boot: exit 143, TPG_BOOT_INTERRUPTED in the status, FAILURE signalled, lock released; the next boot runs again', async () => {
     cloud.imds.setUserData(BUSY_USER_DATA);
     const i = await instance(BUSY_YAML, 'sigterm-e2e-boot');
-    const boot = startAgent(['boot'], { env: i.env, timeoutMs: 120_000 });
-    await waitFor(
-      'the container step to run',
-      async () => (await i.status().catch(() => undefined))?.steps.find((s) => s.id === 'container')?.outcome === 'running',
-      60_000,
-    );
+    const boot = await busyBoot(i);
     boot.child.kill('SIGTERM');
     expect(await boot.exit).toBe(143);
     const status = await i.status();
@@ -105,12 +111,7 @@ describe('taupage boot under faults (built agent, local cloud)', () => {
   it('a boot process that died (SIGKILL) does not make the next boot claim it already ran', async () => {
     cloud.imds.setUserData(BUSY_USER_DATA);
     const i = await instance(BUSY_YAML, 'sigkill-e2e-boot');
-    const boot = startAgent(['boot'], { env: i.env, timeoutMs: 120_000 });
-    await waitFor(
-      'the container step to run',
-      async () => (await i.status().catch(() => undefined))?.steps.find((s) => s.id === 'container')?.outcome === 'running',
-      60_000,
-    );
+    const boot = await busyBoot(i);
     boot.child.kill('SIGKILL');
     await boot.exit;
     expect((await i.taupage('status')).stdout).toMatch(/ended without finishing/);
