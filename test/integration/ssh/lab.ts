@@ -188,8 +188,6 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
           audit_syslog_socket: sock,
           revoke_grace_seconds: 1,
           request_timeout_ms: 3_000,
-          // Even is retried until shortly before this (not a count): a test of Even down waits that long.
-          request_deadline_ms: 6_000,
           hook_socket_group: gsUser,
           hook_request_timeout_ms: 1_000,
           granted_group: grantedGroup,
