@@ -1,5 +1,5 @@
 /*! Entry point: pick the command, run it, turn its result or error into an exit code.
- * bin.ts runs it and is the only place that calls process.exit. */
+ * bin.ts runs it and exits once the output is flushed (cli/io.ts exitWhenFlushed, the one process.exit). */
 import { commands, findCommand } from './cli/commands.js';
 import type { Io } from './cli/io.js';
 import { EXIT, errorText, exitCodeFor, isAgentError } from './lib/errors.js';

@@ -9,7 +9,7 @@
 import { getAsset, getRawAsset } from 'node:sea';
 import { Script } from 'node:vm';
 import { runSshHook } from './cli/ssh-hook.js';
-import { processIo } from './cli/io.js';
+import { exitWhenFlushed, processIo } from './cli/io.js';
 import { EXIT } from './lib/errors.js';
 
 /** Asset names, shared with scripts/build.mjs. */
@@ -21,10 +21,10 @@ export const CREDENTIALS_CACHE_ASSET = 'taupage-credentials.cache';
 const args = process.argv.slice(2);
 if (args[0] === 'ssh-hook' && !args.includes('--help') && !args.includes('-h')) {
   runSshHook(args.slice(1), processIo()).then(
-    (code) => process.exit(code),
+    (code) => exitWhenFlushed(code),
     (e) => {
       process.stderr.write(`taupage: fatal: ${e instanceof Error ? e.stack : String(e)}\n`);
-      process.exit(EXIT.INTERNAL);
+      exitWhenFlushed(EXIT.INTERNAL);
     },
   );
 } else {

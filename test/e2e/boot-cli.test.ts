@@ -11,7 +11,7 @@ import { VALID_USER_DATA } from '../harness/user-data.js';
 
 const cloud = useLocalCloud();
 
-const AGENT_YAML = 'metadata:\n  timeout_ms: 1000\n  attempts: 5\n  deadline_seconds: 1\n  retry_base_ms: 20\naws:\n  retry_base_ms: 5\n';
+const AGENT_YAML = 'metadata:\n  timeout_ms: 1000\n  deadline_seconds: 1\n  retry_base_ms: 20\naws:\n  retry_base_ms: 5\n';
 
 /** A scratch instance: its root, agent.yaml, and the environment `taupage` runs with (no AWS keys: the role from IMDS). */
 async function instance(agentYaml = AGENT_YAML) {

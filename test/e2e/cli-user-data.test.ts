@@ -41,7 +41,7 @@ describe('taupage validate', () => {
     expect(r.code).toBe(1);
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
     const out = JSON.parse(r.stdout);
-    expect(Object.keys(out)).toEqual(['valid', 'errors', 'warnings']);
+    expect(Object.keys(out)).toEqual(['valid', 'errors', 'warnings', 'errorCount', 'warningCount']);
     expect(out.valid).toBe(false);
     expect(out.errors[0]).toEqual({ path: ['ports', '80'], line: 7, column: 7, code: 'TPG_UD_PORT', message: 'port 70000 is out of range 1-65535' });
     for (const e of out.errors) expect(Object.keys(e)).toEqual(['path', 'line', 'column', 'code', 'message']);
@@ -50,7 +50,7 @@ describe('taupage validate', () => {
   it('reads stdin for -', async () => {
     const r = await taupage(['validate', '--json', '-'], { input: readFileSync(fixture('valid-minimal.yaml'), 'utf8') });
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ valid: true, errors: [], warnings: [] });
+    expect(JSON.parse(r.stdout)).toEqual({ valid: true, errors: [], warnings: [], errorCount: 0, warningCount: 0 });
   });
 
   it('--annotate marks each problem under its line and keeps the file parseable YAML', async () => {

@@ -231,7 +231,7 @@ describe.sequential('taupage boot with the application container', () => {
     expect(await instance.status()).toMatchObject({ outcome: 'success', imageDigest: images['app:2.0']!.digest, facts: { container: 'replaced' } });
   });
 
-  it('health never 200: FAILURE with the last status seen, signalled', async () => {
+  it('health never 200: FAILURE with the last status seen, signalled; the container is left running, and the status says so', async () => {
     world.cloud.cloudformation.signals.length = 0;
     const port = await freePort();
     world.cloud.imds.setUserData(
@@ -251,6 +251,10 @@ describe.sequential('taupage boot with the application container', () => {
     expect(status).toMatchObject({ outcome: 'failed', errorCode: 'TPG_HEALTH_TIMEOUT' });
     expect(stepOf(status, 'container')!.message).toContain(`last: HTTP 404 from http://127.0.0.1:${port}/missing`);
     expect(world.cloud.cloudformation.signals).toMatchObject([{ status: 'FAILURE' }]);
+    // Decided (docs/image.md): a failed boot leaves the application container as it is.
+    expect(status.facts.applicationContainer).toMatch(/^left as it is/);
+    expect(status.message).toMatch(/the application container was left as it is/);
+    expect((await inspectApp(world.docker))?.State.Running).toBe(true);
   });
 
   it.each([

@@ -10,6 +10,7 @@ import { jsonLines } from './log-lines.js';
 import { afterFile } from './cleanup.js';
 import { configFromText, type LoadedConfig } from '../../agent/src/config/load.js';
 import { createLogger, type Logger } from '../../agent/src/lib/log.js';
+import { deadlineSignal } from '../../agent/src/lib/retry.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
 import { Secret } from '../../agent/src/lib/secret.js';
 import { validateUserData } from '../../agent/src/user-data/validate.js';
@@ -97,13 +98,14 @@ export function testBoot(options: TestBootOptions): TestBoot {
       if (options.identity === undefined) throw new AgentError('TPG_IMDS_UNAVAILABLE', 'the test IMDS has no identity signature');
       return options.identity;
     },
-    userData: async () => options.userData,
+    userData: async () => Buffer.from(options.userData),
     identity: async () => ({ document: instance, raw: JSON.stringify(instance) }),
     metadata: async (path) => options.metadata?.[path],
   };
   const context = ({ deadlineMs = options.deadlineMs ?? 120_000, signal, ports }: ContextOptions = {}): BootContext => {
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(new AgentError('TPG_BOOT_DEADLINE', 'test boot deadline')), deadlineMs).unref();
+    // As the engine's: a signal that aborts at the deadline and carries it, so every retry loop under it runs until then.
+    const deadline = Date.now() + deadlineMs;
+    const phase = deadlineSignal(deadline, { reason: () => new AgentError('TPG_BOOT_DEADLINE', 'test boot deadline') });
     const made = realPorts({ config: loaded.config, log }).forRegion(region);
     opened.push(...Object.values(made));
     afterFile(closePorts);
@@ -113,8 +115,8 @@ export function testBoot(options: TestBootOptions): TestBoot {
       paths: loaded.paths,
       facts: { bootId, instance, region },
       log,
-      signal: signal ?? controller.signal,
-      deadline: Date.now() + deadlineMs,
+      signal: signal ?? phase.signal,
+      deadline,
       ports: { ...made, imds, kms: { decrypt }, ...options.ports, ...ports },
       decrypt,
       record: (key, value) => {

@@ -40,7 +40,6 @@ export interface HarnessBoot {
 export const FAST_CONFIG = `
 metadata:
   timeout_ms: 500
-  attempts: 4
   deadline_seconds: 5
   retry_base_ms: 5
 aws:
@@ -51,7 +50,14 @@ aws:
 
 export async function bootOnce(
   cloud: LocalCloud,
-  options: { root?: string; agentYaml?: string; steps?: BootOptions['steps']; ports?: Partial<RegionPorts>; env?: Record<string, string> } = {},
+  options: {
+    root?: string;
+    agentYaml?: string;
+    steps?: BootOptions['steps'];
+    ports?: Partial<RegionPorts>;
+    env?: Record<string, string>;
+    stop?: AbortSignal;
+  } = {},
 ): Promise<HarnessBoot> {
   const root = options.root ?? (await scratchRoot());
   const env: Record<string, string> = { ...cloud.env(), TAUPAGE_ROOT: root, ...options.env };
@@ -73,6 +79,7 @@ export async function bootOnce(
     scrubber,
     steps: options.steps ?? ENGINE_STEPS,
     ports: withPorts(realPorts({ config, log }), { logDaemons: rs.logDaemons, ...options.ports }),
+    ...(options.stop ? { stop: options.stop } : {}),
   });
   const read = async (f: string) => {
     try {

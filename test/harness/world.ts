@@ -63,7 +63,7 @@ export interface Instance {
 /** Agent settings for test instances: short timeouts and retries, the gate as Pier One. */
 export function agentSettings(world: Pick<World, 'gate'>, over: Record<string, Record<string, unknown>> = {}): Record<string, unknown> {
   const base: Record<string, Record<string, unknown>> = {
-    metadata: { timeout_ms: 1_000, attempts: 5, deadline_seconds: 5, retry_base_ms: 20 },
+    metadata: { timeout_ms: 1_000, deadline_seconds: 5, retry_base_ms: 20 },
     aws: { s3_force_path_style: true, retry_base_ms: 5, request_timeout_ms: 5_000 },
     boot: { deadline_seconds: 60 },
     pierone: { registries: [world.gate.address], attempts: 4, request_timeout_ms: 3_000 },

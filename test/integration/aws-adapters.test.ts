@@ -3,6 +3,8 @@ import { inspect } from 'node:util';
 import { KmsAdapter } from '../../agent/src/adapters/aws/kms.js';
 import { CfnAdapter } from '../../agent/src/adapters/aws/cfn.js';
 import { Secret } from '../../agent/src/lib/secret.js';
+import { AgentError } from '../../agent/src/lib/errors.js';
+import { deadlineSignal } from '../../agent/src/lib/retry.js';
 import type { KmsEncrypted } from '../../agent/src/values/kms.js';
 import { fakeKmsCiphertext } from '../fakes/kms.js';
 import { useLocalCloud } from '../harness/lifecycle.js';
@@ -115,5 +117,58 @@ describe('CloudFormation adapter', () => {
     expect(err).toMatchObject({ code: 'TPG_SIGNAL_FAILED' });
     expect((err as Error).message).toMatch(/failed after 3 attempts/);
     c.close();
+  });
+});
+
+describe('AWS calls retry until the deadline their signal carries, not a count', () => {
+  const deadlineIn = (ms: number) => deadlineSignal(Date.now() + ms, { reason: () => new AgentError('TPG_BOOT_DEADLINE', 'the test deadline passed') });
+
+  it('CloudFormation: eight throttles in a row (attempts 4) and the signal still goes out', async () => {
+    cloud.cloudformation.faults.throttleNext(8);
+    const c = new CfnAdapter({ region: 'eu-west-1', endpoint: cloud.cloudformation.url, timeoutMs: 2_000, attempts: 4, retryBaseMs: 1, retryCapMs: 20 });
+    const d = deadlineIn(30_000);
+    const before = cloud.cloudformation.requests.length;
+    await c.signal({ stack: 'my-stack', resource: 'AppServerGroup', uniqueId: 'i-0abc', status: 'FAILURE' }, d.signal);
+    expect(cloud.cloudformation.requests.length - before).toBe(9);
+    expect(cloud.cloudformation.signals.at(-1)).toMatchObject({ status: 'FAILURE' });
+    d.dispose();
+    c.close();
+  });
+
+  it('KMS: throttled ten times (attempts 3) and the value still decrypts', async () => {
+    cloud.kms.faults.throttleNext(10);
+    const k = new KmsAdapter({ ...opts(), attempts: 3, retryCapMs: 20 });
+    const d = deadlineIn(30_000);
+    expect((await k.decrypt(enc('patience'), d.signal)).reveal()).toBe('patience');
+    expect(cloud.kms.calls).toHaveLength(11);
+    d.dispose();
+    k.close();
+  });
+
+  it('KMS throttling without end: more attempts than the count, then the throttling is the reason', async () => {
+    cloud.kms.faults.throttleNext(100_000);
+    const k = new KmsAdapter({ ...opts(), attempts: 3, retryCapMs: 50 });
+    const d = deadlineIn(1_500);
+    const err = await k.decrypt(enc('never', 'environment.TOKEN'), d.signal).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: 'TPG_KMS_UNAVAILABLE',
+      message: expect.stringMatching(/^KMS kept throttling the decryption of environment.TOKEN \(\d+ attempts/),
+    });
+    expect(cloud.kms.calls.length).toBeGreaterThan(3);
+    d.dispose();
+    k.close();
+  });
+
+  it('a KMS that hangs: the error says KMS did not answer (the root cause), not only that time ran out', async () => {
+    cloud.kms.faults.delay(10_000);
+    const k = new KmsAdapter({ ...opts(), timeoutMs: 300 });
+    const d = deadlineIn(1_000);
+    const err = await k.decrypt(enc('slow', 'environment.SLOW'), d.signal).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'TPG_KMS_UNAVAILABLE' });
+    expect((err as Error).message).toMatch(
+      /KMS .* could not be reached to decrypt environment.SLOW: KMS Decrypt of environment.SLOW did not answer within 300 ms/,
+    );
+    d.dispose();
+    k.close();
   });
 });

@@ -134,9 +134,7 @@ describe('taupage boot against the local cloud', () => {
   it('with the metadata service down: retries until its deadline, fails with TPG_IMDS_UNAVAILABLE and says why', async () => {
     await cloud.imds.faults.down('refuse');
     const b = await bootOnce(cloud, {
-      agentYaml: FAST_CONFIG.replace('deadline_seconds: 5', 'deadline_seconds: 1')
-        .replace('attempts: 4', 'attempts: 50')
-        .replace('retry_base_ms: 5', 'retry_base_ms: 50'),
+      agentYaml: FAST_CONFIG.replace('deadline_seconds: 5', 'deadline_seconds: 1').replace('retry_base_ms: 5', 'retry_base_ms: 50'),
     });
     expect(b.run).toMatchObject({ exitCode: 5, outcome: 'failed', errorCode: 'TPG_IMDS_UNAVAILABLE' });
     const ud = stepOf(b.status, 'user-data')!;
@@ -194,17 +192,57 @@ describe('taupage boot against the local cloud', () => {
     // 2 s: the last 0.5 s (a quarter) are kept for the signal.
     const b = await bootOnce(cloud, { agentYaml: `${FAST_CONFIG}boot:\n  deadline_seconds: 2\n`, steps: withStep(hang, 'container') });
     expect(b.run).toMatchObject({ exitCode: 1, errorCode: 'TPG_BOOT_DEADLINE' });
-    expect(stepOf(b.status, 'container')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_DEADLINE' });
+    // The number the steps really had, not deadline_seconds.
+    expect(stepOf(b.status, 'container')).toMatchObject({
+      outcome: 'failed',
+      errorCode: 'TPG_BOOT_DEADLINE',
+      message: "did not finish before the boot steps' deadline (1.5 s: boot.deadline_seconds 2 minus 0.5 s kept for the CloudFormation signal)",
+    });
     expect(stepOf(b.status, 'signal')).toMatchObject({ outcome: 'success' });
     const signalled = cloud.cloudformation.signals[0]!;
     expect(signalled.status).toBe('FAILURE');
     expect(signalled.at).toBeLessThanOrEqual(Date.parse(b.status.deadline));
   });
 
-  it('records a failed signal in the status and fails the boot with TPG_SIGNAL_FAILED', async () => {
+  it('SIGTERM mid-boot: stops the steps, records TPG_BOOT_INTERRUPTED, signals FAILURE, releases the lock; the next boot runs again', async () => {
+    const root = await scratchRoot({ bootId: 'sigterm-boot' });
+    const stop = new AbortController();
+    let aborted: unknown;
+    const hang: AnyStep = {
+      ...bootGraph.find((s) => s.id === 'container')!,
+      apply: (_plan: unknown, ctx: EndContext) =>
+        new Promise((_resolve, reject) => {
+          ctx.signal.addEventListener('abort', () => {
+            aborted = ctx.signal.reason;
+            reject(ctx.signal.reason);
+          });
+          // SIGTERM arrives while the step runs.
+          setTimeout(() => stop.abort(new AgentError('TPG_BOOT_INTERRUPTED', 'the boot was interrupted by SIGTERM (test)')), 50);
+        }),
+    };
+    const b = await bootOnce(cloud, { root, steps: withStep(hang, 'container'), stop: stop.signal });
+    expect(b.run).toMatchObject({ exitCode: 143, outcome: 'interrupted', errorCode: 'TPG_BOOT_INTERRUPTED' });
+    expect(aborted).toMatchObject({ code: 'TPG_BOOT_INTERRUPTED' });
+    expect(b.status).toMatchObject({
+      state: 'ended',
+      outcome: 'failed',
+      errorCode: 'TPG_BOOT_INTERRUPTED',
+      facts: { interrupted: true, signal: 'FAILURE', signalSent: true },
+    });
+    expect(stepOf(b.status, 'container')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_INTERRUPTED' });
+    expect(cloud.cloudformation.signals).toMatchObject([{ status: 'FAILURE' }]);
+    await expect(stat(join(root, 'run/taupage/boot.lock'))).rejects.toThrow(/ENOENT/);
+    const again = await bootOnce(cloud, { root });
+    expect(again.run.outcome).toBe('success');
+    expect(cloud.cloudformation.signals.map((s) => s.status)).toEqual(['FAILURE', 'SUCCESS']);
+  });
+
+  it('records a failed signal in the status and fails the boot with TPG_SIGNAL_FAILED, having retried until the deadline', async () => {
     await cloud.cloudformation.faults.down('refuse');
-    const b = await bootOnce(cloud, { agentYaml: FAST_CONFIG.replace('max_attempts: 5', 'max_attempts: 2') });
+    const b = await bootOnce(cloud, { agentYaml: `${FAST_CONFIG.replace('max_attempts: 5', 'max_attempts: 2')}boot:\n  deadline_seconds: 3\n` });
     expect(b.run).toMatchObject({ exitCode: 5, errorCode: 'TPG_SIGNAL_FAILED' });
+    // Not max_attempts (2): the signal retried until the boot deadline.
+    expect(Number(/after (\d+) attempts/.exec(stepOf(b.status, 'signal')!.message!)?.[1])).toBeGreaterThan(2);
     expect(b.run.message).toContain('the CloudFormation signal failed');
     expect(b.status.facts).toMatchObject({ signal: 'SUCCESS', signalSent: false });
     expect(stepOf(b.status, 'signal')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_SIGNAL_FAILED', message: expect.stringMatching(/ECONNREFUSED/) });
@@ -320,6 +358,22 @@ describe('KMS values in a boot', () => {
     expect(b.lines.join('')).toContain('connecting with [redacted]');
     expect(stepOf(b.status, 'careless')!.message).toBe('login failed for password [redacted]');
     expect(await readFile(join(b.root, 'meta/taupage.yaml'), 'utf8')).toBe(userData);
+  });
+
+  it('a KMS that hangs: the step fails by the deadline naming KMS not answering (the root cause), and FAILURE goes out', async () => {
+    cloud.imds.setUserData(kmsUserData());
+    cloud.kms.faults.delay(30_000);
+    const seen: string[] = [];
+    const agentYaml = `${FAST_CONFIG.replace('request_timeout_ms: 3000', 'request_timeout_ms: 400')}boot:\n  deadline_seconds: 3\n`;
+    const b = await bootOnce(cloud, { agentYaml, steps: [...bootGraph, consumer(seen)] });
+    expect(b.run.errorCode).toBe('TPG_KMS_UNAVAILABLE');
+    expect(stepOf(b.status, 'consumer')).toMatchObject({
+      outcome: 'failed',
+      errorCode: 'TPG_KMS_UNAVAILABLE',
+      message: expect.stringMatching(/could not be reached to decrypt environment\.\w+: KMS Decrypt of environment\.\w+ did not answer within 400 ms/),
+    });
+    expect(b.status.message).toMatch(/did not answer within 400 ms/);
+    expect(cloud.cloudformation.signals).toMatchObject([{ status: 'FAILURE' }]);
   });
 
   it('fails the step that needs a value KMS cannot decrypt, and says which value', async () => {

@@ -359,26 +359,28 @@ describe.sequential('container step', () => {
     }
   });
 
-  it('retries a registry that is down for the first attempts (trust check and pull), then runs', async () => {
+  it('retries a registry that is down for more than its attempts (trust check and pull) until the deadline, then runs', async () => {
     await removeApp();
     const port = await freePort();
+    // pierone.attempts and the engine's pull attempts are 5: within a boot's deadline they do not bound the retries.
+    const fails = 6;
     try {
-      Object.assign(gate.faults, { failFirst: 2, failWith: 503, when: (r: GateRequest) => r.kind === 'manifest' && r.reference === '1.0' });
+      Object.assign(gate.faults, { failFirst: fails, failWith: 503, when: (r: GateRequest) => r.kind === 'manifest' && r.reference === '1.0' });
       gate.requests.length = 0;
-      const first = await run(userData({ source: `${gate.address}/${org}/app:1.0`, ports: { [port]: DEMO_PORT } }));
+      const first = await run(userData({ source: `${gate.address}/${org}/app:1.0`, ports: { [port]: DEMO_PORT } }), { agent: { pierone: { attempts: 2 } } });
       expect(first.error).toBeUndefined();
-      expect(gate.requests.filter((r) => r.outcome === 'failed')).toHaveLength(2);
-      expect(first.boot.logs().filter((l) => l.msg === 'registry did not answer; retrying')).toHaveLength(2);
+      expect(gate.requests.filter((r) => r.outcome === 'failed')).toHaveLength(fails);
+      expect(first.boot.logs().filter((l) => l.msg === 'registry did not answer; retrying')).toHaveLength(fails);
 
       // A fresh image: the engine keeps manifests it has pulled before and would not ask again.
       await removeApp();
       const fresh = await buildDemoImage(docker, { reference: `${registry}/${org}/fresh:1.0` });
       gate.approve(`${org}/fresh:1.0`);
-      Object.assign(gate.faults, { failFirst: 2, when: (r: GateRequest) => r.kind === 'manifest' && r.reference === fresh.digest });
+      Object.assign(gate.faults, { failFirst: fails, when: (r: GateRequest) => r.kind === 'manifest' && r.reference === fresh.digest });
       gate.requests.length = 0;
       const second = await run(userData({ source: `${gate.address}/${org}/fresh:1.0`, ports: { [port]: DEMO_PORT } }));
       expect(second.error).toBeUndefined();
-      expect(gate.requests.filter((r) => r.outcome === 'failed')).toHaveLength(2);
+      expect(gate.requests.filter((r) => r.outcome === 'failed')).toHaveLength(fails);
       expect(second.boot.records.imageDigest).toBe(fresh.digest);
       expect((await inspectApp())?.State.Running).toBe(true);
     } finally {

@@ -22,7 +22,7 @@ function manualClock(): Clock & { advance(ms: number): void } {
 let imds: FakeImds;
 const clients: ImdsClient[] = [];
 const client = (o: Partial<ImdsClientOptions> = {}) => {
-  const c = new ImdsClient({ endpoint: imds.url, timeoutMs: 1_000, attempts: 4, deadlineMs: 5_000, retryBaseMs: 1, random: () => 0, ...o });
+  const c = new ImdsClient({ endpoint: imds.url, timeoutMs: 1_000, deadlineMs: 5_000, retryBaseMs: 1, random: () => 0, ...o });
   clients.push(c);
   return c;
 };
@@ -40,7 +40,7 @@ describe('IMDSv2 client', () => {
   it('reads user data, identity, signature and meta-data with one token', async () => {
     const before = imds.state.tokensIssued;
     const c = client();
-    expect(await c.userData()).toBe('#taupage-ami-config\napplication_id: x\n');
+    expect((await c.userData())?.toString()).toBe('#taupage-ami-config\napplication_id: x\n');
     const { document, raw } = await c.identity();
     expect(document).toMatchObject({
       instanceId: DEFAULT_IDENTITY.instanceId,
@@ -59,11 +59,12 @@ describe('IMDSv2 client', () => {
     expect(put.headers['x-aws-ec2-metadata-token-ttl-seconds']).toBe('21600');
   });
 
-  it('returns undefined when the instance has no user data, and unpacks gzip', async () => {
+  it('returns undefined when the instance has no user data, and gzip as EC2 stores it (the boot unpacks it)', async () => {
     imds.setUserData(null);
     expect(await client().userData()).toBeUndefined();
-    imds.setUserData(gzipSync('#taupage-ami-config\nzipped: true\n'));
-    expect(await client().userData()).toBe('#taupage-ami-config\nzipped: true\n');
+    const zipped = gzipSync('#taupage-ami-config\nzipped: true\n');
+    imds.setUserData(zipped);
+    expect(await client().userData()).toEqual(zipped);
     imds.setUserData('#taupage-ami-config\napplication_id: x\n');
   });
 
@@ -71,13 +72,13 @@ describe('IMDSv2 client', () => {
     const clock = manualClock();
     const fake = await startImds({ userData: 'u', clock });
     try {
-      const c = new ImdsClient({ endpoint: fake.url, timeoutMs: 1_000, attempts: 2, deadlineMs: 5_000, clock });
+      const c = new ImdsClient({ endpoint: fake.url, timeoutMs: 1_000, deadlineMs: 5_000, clock });
       clients.push(c);
       await c.userData();
       await c.userData();
       expect(fake.state.tokensIssued).toBe(1);
       clock.advance(21_600_000); // six hours later
-      expect(await c.userData()).toBe('u');
+      expect((await c.userData())?.toString()).toBe('u');
       expect(fake.state.tokensIssued).toBe(2);
       expect(fake.state.unauthorized).toBe(0); // renewed before use, not after a refusal
     } finally {
@@ -104,7 +105,7 @@ describe('IMDSv2 client', () => {
   });
 
   it('retries server errors and throttling, then succeeds', async () => {
-    const c = client({ attempts: 5 });
+    const c = client();
     await c.identity(); // token in hand
     const n = imds.requests.length;
     imds.faults.failNext(2, 503);
@@ -116,26 +117,27 @@ describe('IMDSv2 client', () => {
 
   it('times out a slow answer, retries, and gives up saying why', async () => {
     imds.faults.delay(400);
-    const c = client({ timeoutMs: 50, attempts: 3 });
+    const c = client({ timeoutMs: 50, deadlineMs: 400 });
     const err = await c.userData().catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'TPG_IMDS_UNAVAILABLE' });
-    expect((err as Error).message).toMatch(/did not answer within 50 ms/);
-    expect((err as Error).message).toMatch(/\(3 attempts in /);
+    expect((err as Error).message).toMatch(/did not answer within \d+ ms/);
+    expect((err as Error).message).toMatch(/\(\d+ attempts in /);
   });
 
-  it('stops at the overall deadline before the attempts run out', async () => {
+  it('retries until the overall deadline, not a count, and then says why', async () => {
     imds.faults.failNext(1_000, 500);
-    const c = client({ attempts: 100, deadlineMs: 300, retryBaseMs: 50, random: () => 1 });
+    const c = client({ deadlineMs: 2_000, retryBaseMs: 5, random: () => 1 });
     const err = (await c.userData().catch((e: unknown) => e)) as Error & { details: { attempts: number } };
     expect(err).toMatchObject({ code: 'TPG_IMDS_UNAVAILABLE' });
-    expect(err.details.attempts).toBeGreaterThan(1);
-    expect(err.details.attempts).toBeLessThan(100);
+    // The old count was 8 attempts; the backoff (5, 10, 20, ... ms, capped at 2 s) fits more into 2 s.
+    expect(err.details.attempts).toBeGreaterThan(8);
     expect(err.message).toMatch(/HTTP 500/);
+    imds.faults.failNext(0, 500);
   });
 
   it('says connection refused when nothing listens', async () => {
     await imds.faults.down('refuse');
-    const err = await client({ attempts: 3 })
+    const err = await client({ deadlineMs: 300 })
       .identity()
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'TPG_IMDS_UNAVAILABLE' });
@@ -145,12 +147,12 @@ describe('IMDSv2 client', () => {
 
   it('retries connections that are reset', async () => {
     await imds.faults.down('reset');
-    const c = client({ attempts: 3 });
+    const c = client({ deadlineMs: 300 });
     const err = await c.userData().catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'TPG_IMDS_UNAVAILABLE' });
     expect(imds.requests.filter((r) => r.status === 'reset').length).toBeGreaterThanOrEqual(3);
     await imds.faults.up();
-    expect(await c.userData()).toContain('#taupage-ami-config');
+    expect((await c.userData())?.toString()).toContain('#taupage-ami-config');
   });
 });
 

@@ -18,7 +18,7 @@ let gate: PierOneGate;
 let image: DemoImage;
 
 const trust = (over: Partial<ConstructorParameters<typeof PierOneTrust>[0]> = {}) =>
-  new PierOneTrust({ registries: [gate.address, registry], timeoutMs: 2_000, attempts: 3, baseMs: 20, capMs: 100, ...over });
+  new PierOneTrust({ registries: [gate.address, registry], timeoutMs: 2_000, attemptsWithoutDeadline: 3, baseMs: 20, capMs: 100, ...over });
 const ref = (text: string): ImageRef => {
   const r = parseImageRef(text);
   if (!r.ok) throw new Error(r.reason);
@@ -132,7 +132,7 @@ describe.sequential('Pier One trust check', () => {
   it('times out a registry that does not answer, and an unreachable one is TPG_REGISTRY_UNAVAILABLE', async () => {
     gate.faults.delayMs = 5_000;
     try {
-      const slow = await refusal(trust({ timeoutMs: 200, attempts: 2 }).approve(ref(`${gate.address}/${org}/app:1.0`), {}));
+      const slow = await refusal(trust({ timeoutMs: 200, attemptsWithoutDeadline: 2 }).approve(ref(`${gate.address}/${org}/app:1.0`), {}));
       expect(slow.code).toBe('TPG_REGISTRY_UNAVAILABLE');
       expect(slow.message).toMatch(/did not answer within 200 ms/);
     } finally {
@@ -180,7 +180,7 @@ describe.sequential('Pier One trust check', () => {
     await new Promise<void>((resolve) => liar.listen(0, '127.0.0.1', () => resolve()));
     try {
       const at = `127.0.0.1:${(liar.address() as AddressInfo).port}`;
-      const e = await refusal(trust({ attempts: 1, registries: [at] }).approve(ref(`${at}/${org}/app:1.0`), {}));
+      const e = await refusal(trust({ attemptsWithoutDeadline: 1, registries: [at] }).approve(ref(`${at}/${org}/app:1.0`), {}));
       expect(e.code).toBe('TPG_IMAGE_DIGEST_MISMATCH');
     } finally {
       liar.close();

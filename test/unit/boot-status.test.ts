@@ -1,11 +1,11 @@
 import { describe, it, expect } from 'vitest';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { render, formatDuration } from '../../agent/src/cli/status.js';
 import { scratchDir } from '../harness/scratch.js';
 import { renderMetrics } from '../../agent/src/engine/metrics.js';
 import { StatusWriter, type BootStatus } from '../../agent/src/engine/status.js';
-import { acquireBootLock } from '../../agent/src/engine/lock.js';
+import { acquireBootLock, markBootLockFinished, releaseBootLock } from '../../agent/src/engine/lock.js';
 import { Scrubber } from '../../agent/src/lib/scrub.js';
 import { paths } from '../../agent/src/config/paths.js';
 import { silentLogger } from '../../agent/src/lib/log.js';
@@ -122,12 +122,32 @@ describe('status writer and scrubber', () => {
 
   it('takes over a lock left by an earlier boot, but not one of this boot', async () => {
     const file = join(await scratchDir('lock'), 'run/boot.lock');
+    // pid 1 is alive: a boot still running.
     expect(await acquireBootLock(file, { bootId: 'one', pid: 1, startedAt: 't1' })).toEqual({ acquired: true });
-    expect(await acquireBootLock(file, { bootId: 'one', pid: 2, startedAt: 't2' })).toEqual({
+    expect(await acquireBootLock(file, { bootId: 'one', pid: 2, startedAt: 't2' })).toMatchObject({
       acquired: false,
+      state: 'running',
       holder: { bootId: 'one', pid: 1, startedAt: 't1' },
     });
     expect(await acquireBootLock(file, { bootId: 'two', pid: 3, startedAt: 't3' })).toEqual({ acquired: true });
-    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ bootId: 'two', pid: 3, startedAt: 't3' });
+    expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ bootId: 'two', pid: 3, startedAt: 't3' });
+  });
+
+  it('in the same boot: a finished boot is not run again, one whose process died is', async () => {
+    const file = join(await scratchDir('lock'), 'run/boot.lock');
+    const me = { bootId: 'b', pid: process.pid, startedAt: 't1' };
+    expect(await acquireBootLock(file, me)).toEqual({ acquired: true });
+    await markBootLockFinished(file, me, '2026-01-01T00:00:00.000Z');
+    expect(await acquireBootLock(file, { bootId: 'b', pid: 999_999, startedAt: 't2' })).toMatchObject({ acquired: false, state: 'finished' });
+    // A holder that died without finishing (no such pid, or the pid now another process).
+    await writeFile(file, JSON.stringify({ bootId: 'b', pid: 2 ** 22 + 7, startedAt: 't0' }));
+    expect(await acquireBootLock(file, me)).toMatchObject({ acquired: true, tookOverFrom: { pid: 2 ** 22 + 7 } });
+    await writeFile(file, JSON.stringify({ bootId: 'b', pid: 1, startedAt: 't0', pidStart: 'not-the-start-of-pid-1' }));
+    expect(await acquireBootLock(file, me)).toMatchObject({ acquired: true, tookOverFrom: { pid: 1 } });
+    // An interrupted boot removes its own lock, and only its own.
+    await releaseBootLock(file, { bootId: 'b', pid: 12345 });
+    expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ pid: process.pid });
+    await releaseBootLock(file, me);
+    await expect(readFile(file, 'utf8')).rejects.toThrow(/ENOENT/);
   });
 });

@@ -1,6 +1,6 @@
 // The one retry loop: full jitter bounds, attempts, retriability, deadlines, Retry-After, cancel.
 import { describe, it, expect } from 'vitest';
-import { retry, backoffDelay, withTimeout } from '../../agent/src/lib/retry.js';
+import { retry, backoffDelay, withTimeout, deadlineSignal, deadlineOf, anySignal, MIN_ATTEMPT_MS } from '../../agent/src/lib/retry.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
 import type { Clock } from '../../agent/src/lib/clock.js';
 
@@ -72,20 +72,51 @@ describe('retry', () => {
     );
     expect(sleeps).toEqual([3_000]);
   });
-  it('does not sleep past the deadline: it fails with the last error', async () => {
+  it('retries until the deadline, not a count: the last sleep is cut so one more attempt fits', async () => {
     const { clock, sleeps } = fakeClock();
     let calls = 0;
+    const deadline = clock.now() + 2_500;
     await expect(
-      retry(async () => Promise.reject(new Error(`e${++calls}`)), {
-        attempts: 100,
-        baseMs: 1_000,
-        capMs: 1_000,
-        clock,
-        random: () => 0.99,
-        deadline: clock.now() + 2_500,
-      }),
-    ).rejects.toThrow(/e3/);
-    expect(sleeps.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(2_500);
+      retry(async () => Promise.reject(new Error(`e${++calls}`)), { baseMs: 1_000, capMs: 1_000, clock, random: () => 0.99, deadline }),
+    ).rejects.toThrow(/e4/);
+    // 990, 990, then cut to end MIN_ATTEMPT_MS before the deadline; no sleep goes past it.
+    expect(sleeps).toEqual([990, 990, 2_500 - 1_980 - MIN_ATTEMPT_MS]);
+    expect(clock.now()).toBeLessThanOrEqual(deadline);
+  });
+  it('a deadline lifts the count; without one, attemptsWithoutDeadline bounds the loop', async () => {
+    const { clock } = fakeClock();
+    let calls = 0;
+    const fail = async () => Promise.reject(new Error(`e${++calls}`));
+    await expect(retry(fail, { attemptsWithoutDeadline: 3, baseMs: 10, capMs: 10, clock, random: () => 1, deadline: clock.now() + 1_000 })).rejects.toThrow();
+    expect(calls).toBeGreaterThan(50);
+    calls = 0;
+    await expect(retry(fail, { attemptsWithoutDeadline: 3, baseMs: 10, capMs: 10, clock })).rejects.toThrow('e3');
+  });
+  it('takes the deadline a signal carries (deadlineSignal), as every client does inside a boot', async () => {
+    const { clock } = fakeClock();
+    const { signal, dispose } = deadlineSignal(clock.now() + 500, { clock, reason: () => new Error('deadline') });
+    expect(deadlineOf(signal)).toBe(clock.now() + 500);
+    expect(deadlineOf(anySignal([signal, new AbortController().signal]))).toBe(clock.now() + 500);
+    let calls = 0;
+    await expect(
+      retry(async () => Promise.reject(new Error(`e${++calls}`)), { attemptsWithoutDeadline: 2, baseMs: 10, capMs: 10, clock, random: () => 1, signal }),
+    ).rejects.toThrow();
+    expect(calls).toBeGreaterThan(2);
+    dispose();
+  });
+  it('cut short by its signal, it rethrows the error of the attempt before (the root cause), not the abort', async () => {
+    const ac = new AbortController();
+    let calls = 0;
+    const p = retry(
+      async (_n, signal) => {
+        if (++calls === 1) throw new Error('KMS did not answer within 10000 ms');
+        // The second attempt hangs until the deadline aborts it.
+        return new Promise((_r, reject) => signal!.addEventListener('abort', () => reject(signal!.reason)));
+      },
+      { baseMs: 1, capMs: 1, signal: ac.signal, attemptsWithoutDeadline: 5 },
+    );
+    setTimeout(() => ac.abort(new AgentError('TPG_BOOT_DEADLINE', 'deadline passed')), 30);
+    await expect(p).rejects.toThrow('KMS did not answer within 10000 ms');
   });
   it('uses a caller-given delay instead of the jittered backoff (local polls)', async () => {
     const { clock, sleeps } = fakeClock();

@@ -19,6 +19,7 @@
 import type { Server, Socket } from 'node:net';
 import { AgentError, errorMessage, errorText, isAgentError, EXIT } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
+import { markDeadline } from '../lib/retry.js';
 import type { AccessContext } from './context.js';
 import { abandonRequest, refuseRequest, resultError, runHook, type HookResult } from './hook.js';
 import { decodeRequest, encodeAnswer, MAX_REQUEST_BYTES, type HookAnswer, type HookRequest } from './hook-protocol.js';
@@ -50,6 +51,10 @@ export function serveHookRequests(server: Server, options: HookServiceOptions): 
       const warnings: string[] = [];
       const base = options.context();
       const abandon = new AbortController();
+      // Calls out (Even) retry until shortly before the request deadline, so the request can still
+      // record why it failed instead of being abandoned.
+      const requestMs = base.config.ssh.request_deadline_ms;
+      markDeadline(abandon.signal, Date.now() + requestMs - Math.min(5_000, requestMs / 4));
       const ctx: AccessContext = {
         ...base,
         warn: (text) => {

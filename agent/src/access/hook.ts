@@ -104,7 +104,7 @@ async function grant(req: AccessRequest, common: Base, hop: Hop | undefined, ctx
   }
   let text: string;
   try {
-    text = await (await ctx.even()).publicKey(req.user);
+    text = await (await ctx.even()).publicKey(req.user, ctx.signal);
   } catch (e) {
     return withHookLock(ctx, () =>
       finish(ctx, { ...common, result: 'failed', reason: `cannot get ${req.user}'s key from Even: ${errorMessage(e)}` }, codeOf(e, 'TPG_EVEN_UNAVAILABLE')),

@@ -17,7 +17,7 @@ export interface DockerRuntimeOptions {
   host: string;
   /** Bound for every call except pull (its deadline) and wait (its signal). */
   requestTimeoutMs: number;
-  /** Attempts for calls that may be repeated, and for the pull. */
+  /** Attempts for calls that may be repeated when no deadline bounds them (in a boot: until the boot deadline, which the step's signal carries). */
   attempts?: number;
   baseMs?: number;
   capMs?: number;
@@ -75,7 +75,7 @@ export class DockerodeRuntime implements ContainerRuntime {
           },
         ),
       {
-        attempts: this.options.attempts,
+        attemptsWithoutDeadline: this.options.attempts,
         baseMs: this.options.baseMs,
         capMs: this.options.capMs,
         ...(opts.signal ? { signal: opts.signal } : {}),
@@ -161,7 +161,6 @@ export class DockerodeRuntime implements ContainerRuntime {
         });
       },
       {
-        attempts: this.options.attempts,
         baseMs: this.options.baseMs,
         capMs: this.options.capMs,
         deadline: options.deadline,

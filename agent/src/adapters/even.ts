@@ -17,7 +17,8 @@ import type { AccessService } from '../ports/access-service.js';
 export interface EvenOptions {
   url: string;
   timeoutMs: number;
-  attempts: number;
+  /** Attempts when no deadline bounds the request (the SSH service's request deadline does, through the signal). */
+  attemptsWithoutDeadline: number;
   /** Backoff base and cap (full jitter between 0 and min(cap, base·2^n)). */
   baseMs?: number;
   capMs?: number;
@@ -68,7 +69,7 @@ export function evenClient(options: EvenOptions): AccessService {
             { code: 'TPG_EVEN_UNAVAILABLE', ...(signal ? { signal } : {}), hint: 'Even did not answer in time; it can grant again later' },
           ),
         {
-          attempts: options.attempts,
+          attemptsWithoutDeadline: options.attemptsWithoutDeadline,
           baseMs: options.baseMs ?? 200,
           capMs: options.capMs ?? 2_000,
           ...(signal ? { signal } : {}),

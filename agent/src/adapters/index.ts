@@ -25,6 +25,8 @@ import { paths } from '../config/paths.js';
 import type { LogDaemons } from '../ports/log-daemons.js';
 import type { EndpointProbe } from '../ports/endpoint-probe.js';
 import type { AwsCallOptions } from './aws/sdk.js';
+import type { ImdsClient, ImdsClientOptions } from './aws/imds.js';
+import type { CredentialsProvider } from './aws/credentials.js';
 
 export interface RealPortsOptions {
   config: AgentConfig;
@@ -34,6 +36,29 @@ export interface RealPortsOptions {
 }
 
 export function realPorts({ config, log, clock = realClock }: RealPortsOptions): PortFactory {
+  const imdsOptions = (notAfter?: number): ImdsClientOptions => ({
+    endpoint: config.metadata.endpoint,
+    timeoutMs: config.metadata.timeout_ms,
+    deadlineMs: config.metadata.deadline_seconds * 1000,
+    retryBaseMs: config.metadata.retry_base_ms,
+    ...(notAfter !== undefined ? { notAfter } : {}),
+    clock,
+    ...(log ? { log: log.child({ service: 'imds' }) } : {}),
+  });
+  // Every AWS client's credentials: one provider over a metadata client of its own (its token and
+  // retries are the agent's; no boot phase's deadline cuts it, so the signal at the end can still
+  // renew them), made on the first lookup.
+  let credentialsImds: Promise<ImdsClient> | undefined;
+  let credentials: CredentialsProvider | undefined;
+  const awsCredentials: CredentialsProvider = async () => {
+    if (!credentials) {
+      const { instanceCredentials } = await import('./aws/credentials.js');
+      credentialsImds ??= import('./aws/imds.js').then((m) => new m.ImdsClient(imdsOptions()));
+      const client = await credentialsImds;
+      credentials ??= instanceCredentials(() => client, { clock });
+    }
+    return credentials();
+  };
   const aws = (service: 'kms' | 'cloudformation' | 'ec2', region: string): AwsCallOptions => {
     const endpoint = config.aws.endpoints[service];
     return {
@@ -44,30 +69,22 @@ export function realPorts({ config, log, clock = realClock }: RealPortsOptions):
       retryBaseMs: config.aws.retry_base_ms,
       clock,
       ...(log ? { log: log.child({ service }) } : {}),
-      metadataEndpoint: config.metadata.endpoint,
+      credentials: awsCredentials,
     };
   };
   return {
     imds: ({ notAfter } = {}) =>
-      deferred<Imds>(
-        async () =>
-          new (await import('./aws/imds.js')).ImdsClient({
-            endpoint: config.metadata.endpoint,
-            timeoutMs: config.metadata.timeout_ms,
-            attempts: config.metadata.attempts,
-            deadlineMs: config.metadata.deadline_seconds * 1000,
-            retryBaseMs: config.metadata.retry_base_ms,
-            ...(notAfter !== undefined ? { notAfter } : {}),
-            clock,
-            ...(log ? { log: log.child({ service: 'imds' }) } : {}),
-          }),
-        { userData: true, identity: true, identitySignature: true, metadata: true },
-      ),
+      deferred<Imds>(async () => new (await import('./aws/imds.js')).ImdsClient(imdsOptions(notAfter)), {
+        userData: true,
+        identity: true,
+        identitySignature: true,
+        metadata: true,
+      }),
     forRegion: (region) => ({
       kms: deferred<Kms>(async () => new (await import('./aws/kms.js')).KmsAdapter(aws('kms', region)), { decrypt: true }),
       stackSignal: deferred<StackSignal>(async () => new (await import('./aws/cfn.js')).CfnAdapter(aws('cloudformation', region)), { signal: true }),
       objectStore: deferred<ObjectStore>(
-        async () => (await import('./aws/s3.js')).createS3ObjectStore({ region, aws: config.aws, metadataEndpoint: config.metadata.endpoint }),
+        async () => (await import('./aws/s3.js')).createS3ObjectStore({ region, aws: config.aws, credentials: awsCredentials }),
         { get: true, close: true },
       ),
       containerRuntime: deferred<ContainerRuntime>(
@@ -81,7 +98,7 @@ export function realPorts({ config, log, clock = realClock }: RealPortsOptions):
           return new (await import('./pierone.js')).PierOneTrust({
             registries: config.pierone.registries,
             timeoutMs: config.pierone.request_timeout_ms,
-            attempts: config.pierone.attempts,
+            attemptsWithoutDeadline: config.pierone.attempts,
             onRetry: ({ attempt, delayMs, error }) => pierone?.warn({ attempt, delayMs, err: error }, 'registry did not answer; retrying'),
           });
         },
@@ -140,7 +157,11 @@ export function realPorts({ config, log, clock = realClock }: RealPortsOptions):
     accessService: () =>
       deferred<AccessService>(
         async () =>
-          (await import('./even.js')).evenClient({ url: config.ssh.even_url ?? '', timeoutMs: config.ssh.request_timeout_ms, attempts: config.ssh.attempts }),
+          (await import('./even.js')).evenClient({
+            url: config.ssh.even_url ?? '',
+            timeoutMs: config.ssh.request_timeout_ms,
+            attemptsWithoutDeadline: config.ssh.attempts,
+          }),
         { publicKey: true },
       ),
   };

@@ -5,7 +5,8 @@
  * allows), accepting Docker v2 and OCI manifests and indexes. Approved only if
  * X-Production-Ready-Taupage (when present) else X-Trusted is exactly "true". Everything else
  * fails closed: a missing header, an unexpected status, a body whose digest differs from
- * Docker-Content-Digest. Transport problems and 5xx/429 are retried with full-jitter backoff.
+ * Docker-Content-Digest. Transport problems and 5xx/429 are retried with full-jitter backoff
+ * until the deadline (the boot's).
  *
  * Only Pier One may approve: an image whose registry is not in pierone.registries is refused
  * before any request, whatever that registry would say (a team's own registry can answer
@@ -32,7 +33,8 @@ export interface PierOneTrustOptions {
   registries: readonly string[];
   /** Per request. */
   timeoutMs: number;
-  attempts: number;
+  /** Attempts when no deadline bounds the check; at boot it retries until the boot deadline. */
+  attemptsWithoutDeadline: number;
   baseMs?: number;
   capMs?: number;
   onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
@@ -85,7 +87,7 @@ export class PierOneTrust implements RegistryTrust {
           hint: `check that ${image.registry} is reachable from the instance (security groups, NAT, DNS)`,
         }),
       {
-        attempts: this.options.attempts,
+        attemptsWithoutDeadline: this.options.attemptsWithoutDeadline,
         baseMs: this.options.baseMs ?? 250,
         capMs: this.options.capMs ?? 5_000,
         ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),

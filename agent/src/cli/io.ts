@@ -26,6 +26,24 @@ export function processIo(): Io {
   };
 }
 
+/**
+ * Exit with `code` once everything written to stdout and stderr has left the process. A pipe (the
+ * journal, `| jq`) takes 64 KiB at a time; `process.exit()` right after a write drops the rest.
+ * A reader that went away (EPIPE) ends the wait too.
+ */
+export function exitWhenFlushed(code: number): void {
+  process.exitCode = code;
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', () => undefined); // EPIPE: nobody reads; nothing more to flush
+    if (stream.destroyed || !stream.writable) done();
+    else stream.write('', () => done());
+  }
+}
+
 /** Read FILE, or stdin for `-`. A missing or unreadable file is a usage error (exit 2). */
 export async function readInput(file: string, io: Io): Promise<{ name: string; text: string }> {
   if (file === '-') return { name: '<stdin>', text: await io.readStdin() };

@@ -4,7 +4,7 @@
 import { stringify } from 'yaml';
 import { parseCommandArgs } from './args.js';
 import { readInput, type Io } from './io.js';
-import { formatIssue, formatKeyPath, validateSenzaTaupageConfig, validateUserData } from '../user-data/validate.js';
+import { formatIssue, formatKeyPath, moreIssues, validateSenzaTaupageConfig, validateUserData } from '../user-data/validate.js';
 import { renderSenza, SENZA_PLACEHOLDERS } from '../user-data/senza.js';
 import type { SenzaTaupageConfig, UserData } from '../steps/schema.js';
 import { keyCoverage } from '../steps/step.js';
@@ -39,7 +39,9 @@ export async function runPlan(argv: string[], io: Io): Promise<number> {
   const result = values.senza ? validateSenzaTaupageConfig(input.text) : validateUserData(input.text, { requireHeader: values['no-header'] !== true });
   if (!result.valid || !result.settings) {
     for (const i of result.errors) io.err(`${formatIssue(input.name, i)}\n`);
-    io.err(`${input.name}: invalid; fix the errors above (taupage validate${values.senza ? ' --senza' : ''} ${input.name})\n`);
+    io.err(
+      `${input.name}: invalid${moreIssues(result.errors.length, result.errorCount, 'error')}; fix the errors above (taupage validate${values.senza ? ' --senza' : ''} ${input.name})\n`,
+    );
     return EXIT.FAILED;
   }
   // A TaupageConfig boots as the user data Senza renders from it; what only `senza create` knows is shown as <placeholders>.

@@ -4,10 +4,10 @@ import { processAlive } from '../lib/process-alive.js';
 import { parseCommandArgs } from './args.js';
 import type { Io } from './io.js';
 import { loadConfig } from '../config/load.js';
-import { AgentError, EXIT } from '../lib/errors.js';
+import { AgentError, EXIT, isAgentError } from '../lib/errors.js';
 import { readBootStatus, type BootStatus, type StepStatus } from '../engine/status.js';
 import { readBootId } from '../engine/lock.js';
-import type { Paths } from '../config/paths.js';
+import { paths as pathsUnder, type Paths } from '../config/paths.js';
 import type { KeyCoverage } from '../steps/step.js';
 
 const USAGE = 'taupage status [--json] [--wait [--timeout SECONDS]] [--config FILE]';
@@ -24,7 +24,7 @@ export async function runStatus(argv: string[], io: Io): Promise<number> {
   const timeoutS = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeoutS !== undefined && !(timeoutS >= 0)) throw new AgentError('TPG_USAGE', `--timeout wants a number of seconds\nusage: ${USAGE}`);
   const pollMs = Math.max(10, Number(values['poll-ms'] ?? 250) || 250);
-  const { paths } = await loadConfig({ env: io.env, ...(values.config ? { file: values.config } : {}) });
+  const paths = await statusPaths(io, values.config);
 
   const until = timeoutS === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutS * 1000;
   let current = await look(paths);
@@ -36,6 +36,17 @@ export async function runStatus(argv: string[], io: Io): Promise<number> {
   if (values.json) io.out(`${JSON.stringify(status ? { ...status, view } : { view }, null, 2)}\n`);
   else io.out(render(view, status, paths));
   return view === 'success' ? EXIT.OK : view === 'failed' || view === 'died' ? EXIT.FAILED : EXIT.RUNNING;
+}
+
+/** Where the status is; with an invalid agent config, under TAUPAGE_ROOT (the boot recorded that failure there). */
+async function statusPaths(io: Io, file: string | undefined): Promise<Paths> {
+  try {
+    return (await loadConfig({ env: io.env, ...(file ? { file } : {}) })).paths;
+  } catch (e) {
+    if (!isAgentError(e) || e.code !== 'TPG_CONFIG_INVALID') throw e;
+    io.err(`taupage status: the agent config is invalid (${e.message.split('\n')[0]}); reading the status under ${io.env.TAUPAGE_ROOT || '/'}\n`);
+    return pathsUnder(io.env.TAUPAGE_ROOT || '/');
+  }
 }
 
 async function look(paths: Paths): Promise<{ view: StatusView; status?: BootStatus }> {

@@ -26,8 +26,9 @@ export const agentConfigSchema = t.object(
         {
           endpoint: url().default('http://169.254.169.254').describe('Instance metadata service (env AWS_EC2_METADATA_SERVICE_ENDPOINT).'),
           timeout_ms: t.integer({ min: 50, max: 60_000 }).default(2_000).describe('Per-request timeout.'),
-          attempts: t.integer({ min: 1, max: 100 }).default(8),
-          deadline_seconds: seconds(60, 3_600).describe('Give up on the metadata service after this long.'),
+          deadline_seconds: seconds(60, 3_600).describe(
+            'Each metadata lookup (user data, identity, the instance role credentials every AWS call uses) retries until this long has passed, or the boot deadline.',
+          ),
           retry_base_ms: t.integer({ min: 1, max: 60_000 }).default(100).describe('First retry waits up to this long (full jitter, doubling up to 2 s).'),
         },
         { unknownKeys: 'error' },
@@ -45,7 +46,10 @@ export const agentConfigSchema = t.object(
             .describe('Service endpoints (env AWS_ENDPOINT_URL_<SERVICE>); default: AWS.'),
           s3_force_path_style: t.boolean().default(false),
           request_timeout_ms: t.integer({ min: 100, max: 120_000 }).default(10_000),
-          max_attempts: t.integer({ min: 1, max: 20 }).default(5),
+          max_attempts: t
+            .integer({ min: 1, max: 20 })
+            .default(5)
+            .describe('Attempts per AWS call outside a boot (`taupage credentials`); in a boot every call retries until the boot deadline.'),
           retry_base_ms: t
             .integer({ min: 1, max: 60_000 })
             .default(200)
@@ -146,7 +150,10 @@ export const agentConfigSchema = t.object(
               'Registries that are Pier One: they get instance-identity Basic auth, and only their approval (X-Production-Ready-Taupage / X-Trusted) lets an image run; an image from any other registry is refused.',
             ),
           request_timeout_ms: t.integer({ min: 100, max: 120_000 }).default(30_000),
-          attempts: t.integer({ min: 1, max: 20 }).default(5),
+          attempts: t
+            .integer({ min: 1, max: 20 })
+            .default(5)
+            .describe('Attempts per trust check when no deadline bounds it; in a boot it retries until the boot deadline.'),
         },
         { unknownKeys: 'error' },
       )
@@ -208,7 +215,10 @@ export const agentConfigSchema = t.object(
             .describe('CIDRs --remote-host may hop to; empty: never hop.'),
           revoke_grace_seconds: t.integer({ min: 0, max: 60 }).default(2),
           request_timeout_ms: t.integer({ min: 100, max: 60_000 }).default(10_000),
-          attempts: t.integer({ min: 1, max: 10 }).default(3).describe('Attempts per Even request (full-jitter backoff between them).'),
+          attempts: t
+            .integer({ min: 1, max: 10 })
+            .default(3)
+            .describe('Attempts per Even request when no deadline bounds it (full-jitter backoff between them); a grant retries until its request deadline.'),
           instance_users: t
             .list(t.string({ pattern: /^[a-z_][a-z0-9_-]*$/ }))
             .default(['admin', 'ubuntu'])

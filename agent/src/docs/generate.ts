@@ -27,7 +27,8 @@ export function agentConfigMarkdown(): string {
 }
 
 export function exitCodesMarkdown(): string {
-  const meaning: Record<number, string> = {
+  // Every exit code, or this does not compile.
+  const meaning: Record<(typeof EXIT)[keyof typeof EXIT], string> = {
     [EXIT.OK]: 'Success.',
     [EXIT.FAILED]: 'The command ran and the answer is no: invalid user data, a failed boot, a refused SSH request, a broken audit trail.',
     [EXIT.USAGE]: 'Wrong arguments, or an input file that cannot be read.',
@@ -35,6 +36,8 @@ export function exitCodesMarkdown(): string {
     [EXIT.CONFIG]: "The agent's own configuration is invalid.",
     [EXIT.UNAVAILABLE]: 'A dependency (instance metadata, AWS, registry, Docker, S3, Even) could not be reached in time; retrying later may help.',
     [EXIT.INTERNAL]: 'A bug in taupage; please report it with the log.',
+    [EXIT.INTERRUPTED]:
+      '`taupage boot` was stopped by SIGTERM or SIGINT: it recorded TPG_BOOT_INTERRUPTED, signalled FAILURE and released its lock (128 + 15, as shells report a SIGTERM).',
   };
   const codes = Object.entries(ERROR_CODES).map(([code, info]) => `| \`${code}\` | ${info.exit} | ${info.meaning} |`);
   return [

@@ -4,13 +4,26 @@
  *
  * Every way it can fail is recorded in the status and, when the user data names a stack, signalled
  * to CloudFormation by the signal step: invalid or missing user data (its fallback plan), a
- * failed step, a missed deadline, a bug. The only failures that cannot be signalled are those
- * where the stack or the instance id is unknown (the metadata service never answered). */
+ * failed step, a missed deadline, a bug, SIGTERM (`stop`: the steps are stopped, the status says
+ * TPG_BOOT_INTERRUPTED, FAILURE goes out within INTERRUPT_SIGNAL_MS and the lock is released so
+ * the next boot runs again). The only failures that cannot be signalled are those where the stack
+ * or the instance id is unknown (the metadata service never answered).
+ *
+ * Deadlines: the boot steps end by `deadline_seconds` minus the signal reserve (the messages name
+ * that number), the signal by `deadline_seconds`. The signals the steps get carry their deadline
+ * (lib/retry), so every retry loop in every client ends by then.
+ *
+ * A boot that fails after the application container started leaves the container as it is (the
+ * original did the same): CloudFormation's FAILURE replaces the instance, and until then the team
+ * can look at the application (docker logs, its health endpoint); stopping a container that is
+ * healthy because only the signal failed would turn a reboot into an outage. The status says so
+ * (fact `applicationContainer`). */
 import type { AgentConfig } from '../config/schema.js';
 import type { Paths } from '../config/paths.js';
 import type { Logger } from '../lib/log.js';
 import { realClock, type Clock } from '../lib/clock.js';
-import { ERROR_CODES, EXIT, toAgentError, type ErrorCode } from '../lib/errors.js';
+import { AgentError, ERROR_CODES, EXIT, toAgentError, type ErrorCode } from '../lib/errors.js';
+import { deadlineSignal } from '../lib/retry.js';
 import type { Scrubber } from '../lib/scrub.js';
 import type { PortFactory } from '../ports/index.js';
 import type { IdentityDocument } from '../ports/imds.js';
@@ -22,11 +35,15 @@ import { checkStepGraph, keyCoverage, type AnyStep, type StepPhase } from '../st
 import type { BootContext, EndContext } from '../steps/context.js';
 import { planSteps, runPhase, summarize, type PlanOutcome, type StepResult } from './runner.js';
 import { StatusWriter, type BootStatus } from './status.js';
-import { acquireBootLock, readBootId } from './lock.js';
+import { acquireBootLock, markBootLockFinished, readBootId, releaseBootLock, type LockHolder } from './lock.js';
 import { writeMetrics } from './metrics.js';
 import { BootServices } from './services.js';
 
 export const USER_DATA_STEP = 'user-data';
+/** After SIGTERM the FAILURE signal goes out within this long (systemd's TimeoutStopSec is larger). */
+export const INTERRUPT_SIGNAL_MS = 10_000;
+/** After a deadline or SIGTERM, running steps get this long to fail with their own reason. */
+const SETTLE_MS = 1_000;
 
 export interface BootOptions {
   config: AgentConfig;
@@ -41,11 +58,13 @@ export interface BootOptions {
   clock?: Clock;
   /** When the agent process started (ms since epoch), for the time-to-healthy metric. */
   processStartedAt?: number;
+  /** Aborts when the process is told to stop (SIGTERM, SIGINT); its reason is an AgentError TPG_BOOT_INTERRUPTED. */
+  stop?: AbortSignal;
 }
 
 export interface BootRun {
   exitCode: number;
-  outcome: 'success' | 'failed' | 'already-ran';
+  outcome: 'success' | 'failed' | 'already-ran' | 'interrupted';
   errorCode?: ErrorCode;
   /** One line for people. */
   message: string;
@@ -57,16 +76,29 @@ export async function runBoot(o: BootOptions): Promise<BootRun> {
   const clock = o.clock ?? realClock;
   const startedAt = clock.now();
   const bootId = await readBootId(o.paths);
-  const lock = await acquireBootLock(o.paths.bootLock, { bootId, pid: process.pid, startedAt: new Date(startedAt).toISOString() });
+  const holder: LockHolder = { bootId, pid: process.pid, startedAt: new Date(startedAt).toISOString() };
+  const lock = await acquireBootLock(o.paths.bootLock, holder);
   if (!lock.acquired) {
     const h = lock.holder;
-    const message = `taupage boot already ran in this boot (boot id ${h.bootId}${h.pid ? `, started ${h.startedAt} by pid ${h.pid}` : ''}); nothing to do. See taupage status; remove ${o.paths.bootLock} to run it again.`;
+    const message =
+      lock.state === 'running'
+        ? `another taupage boot is running in this boot (pid ${h.pid}, started ${h.startedAt}); nothing to do. See taupage status --wait.`
+        : `taupage boot already ran in this boot (boot id ${h.bootId}${h.pid ? `, started ${h.startedAt} by pid ${h.pid}` : ''}); nothing to do. See taupage status; remove ${o.paths.bootLock} to run it again.`;
     o.log.info({ bootId, holder: h }, message);
     return { exitCode: EXIT.OK, outcome: 'already-ran', message };
   }
+  if (lock.tookOverFrom)
+    o.log.warn(
+      { bootId, holder: lock.tookOverFrom },
+      `the taupage boot started ${lock.tookOverFrom.startedAt} by pid ${lock.tookOverFrom.pid} ended without finishing (killed?); running the boot again`,
+    );
   const boot = new Boot(o, clock, bootId, startedAt);
   try {
-    return await boot.run();
+    const run = await boot.run();
+    // Interrupted: the next boot (systemd starting the unit again) runs again. Otherwise it ran.
+    if (run.outcome === 'interrupted') await releaseBootLock(o.paths.bootLock, holder).catch(() => undefined);
+    else await markBootLockFinished(o.paths.bootLock, holder, new Date(clock.now()).toISOString()).catch(() => undefined);
+    return run;
   } finally {
     await boot.services.close();
   }
@@ -80,7 +112,11 @@ class Boot {
   /** The whole boot ends (and has signalled) by this; boot steps end by mainDeadline, keeping a reserve for the signal. */
   private readonly deadline: number;
   private readonly mainDeadline: number;
+  /** How each deadline is named in messages: the number of seconds the steps really had. */
   private readonly deadlineName: string;
+  private readonly mainDeadlineName: string;
+  /** Carries mainDeadline and SIGTERM to what runs outside the phases (the user data read, KMS prefetch). */
+  private readonly bootSignal: { signal: AbortSignal; dispose(): void };
   private identity?: IdentityDocument;
   private region?: string;
   /** The finally phase ran (the signal went out, or was tried). */
@@ -93,14 +129,35 @@ class Boot {
     private readonly startedAt: number,
   ) {
     const { boot } = o.config;
+    const reserveMs = Math.min(boot.signal_reserve_seconds * 1000, (boot.deadline_seconds * 1000) / 4);
     this.deadline = startedAt + boot.deadline_seconds * 1000;
-    this.mainDeadline = this.deadline - Math.min(boot.signal_reserve_seconds * 1000, (boot.deadline_seconds * 1000) / 4);
+    this.mainDeadline = this.deadline - reserveMs;
     this.deadlineName = `the boot deadline (${boot.deadline_seconds} s)`;
+    this.mainDeadlineName = `the boot steps' deadline (${seconds(this.mainDeadline - startedAt)} s: boot.deadline_seconds ${boot.deadline_seconds} minus ${seconds(reserveMs)} s kept for the CloudFormation signal)`;
+    this.bootSignal = deadlineSignal(this.mainDeadline, {
+      clock,
+      reason: () => new AgentError('TPG_BOOT_DEADLINE', `${this.mainDeadlineName} passed`),
+      ...(o.stop ? { parent: o.stop } : {}),
+    });
     this.status = new StatusWriter(o.paths, { bootId, startedAt, deadline: this.deadline, agentVersion: VERSION }, { scrub: (t) => this.scrub(t), log: o.log });
     this.services = new BootServices({ factory: o.ports, log: o.log, scrubber: o.scrubber, notAfter: this.mainDeadline });
   }
 
+  /** SIGTERM arrived (and what it said), or undefined. */
+  private get interrupted(): AgentError | undefined {
+    const r = this.o.stop?.aborted ? this.o.stop.reason : undefined;
+    return r === undefined ? undefined : r instanceof AgentError ? r : new AgentError('TPG_BOOT_INTERRUPTED', 'the boot was interrupted');
+  }
+
   async run(): Promise<BootRun> {
+    try {
+      return await this.runSteps();
+    } finally {
+      this.bootSignal.dispose();
+    }
+  }
+
+  private async runSteps(): Promise<BootRun> {
     const { status, o } = this;
     status.addStep(USER_DATA_STEP, 'Read and validate the user data', 'boot');
     o.log.info({ bootId: this.bootId, deadline: new Date(this.deadline).toISOString(), version: VERSION }, `boot ${this.bootId} started`);
@@ -130,12 +187,13 @@ class Boot {
       for (const s of o.steps) status.addStep(s.id, s.title, s.phase ?? 'boot');
       await status.flush();
       if (settings.notify_cfn) this.services.warmStackSignal();
-      const kmsValues = this.services.prefetch(settings);
+      const kmsValues = this.services.prefetch(settings, this.bootSignal.signal);
       if (kmsValues) o.log.info({ values: kmsValues }, `decrypting ${kmsValues} aws:kms: value(s)`);
       await this.phase('boot', o.steps, plans, this.mainDeadline, settings);
       await this.runFinally(plans);
       const run = await this.finish();
       resultWritten = true;
+      if (run.outcome === 'interrupted') return run;
 
       // 3. After a successful boot: batch shutdown waits for the application, without a deadline.
       await this.phase('after', o.steps, plans, undefined, undefined, run.outcome === 'success' ? undefined : 'the boot failed');
@@ -158,7 +216,9 @@ class Boot {
   private async userData(): Promise<BootUserData> {
     const { status, o } = this;
     status.started(USER_DATA_STEP, this.startedAt);
-    const ud = await readBootUserData(this.services.imds, o.paths, o.log);
+    let ud = await readBootUserData(this.services.imds, o.paths, o.log, this.bootSignal.signal);
+    const interrupted = this.interrupted;
+    if (!ud.ok && interrupted) ud = { ...ud, error: interrupted };
     if (ud.identity) {
       this.identity = ud.identity;
       // The region, worked out once: the agent config's override, else the instance's.
@@ -193,13 +253,14 @@ class Boot {
     return plans;
   }
 
-  /** The finally phase (the CloudFormation signal), in the time kept back for it. */
+  /** The finally phase (the CloudFormation signal), in the time kept back for it; after SIGTERM, within INTERRUPT_SIGNAL_MS. */
   private async runFinally(plans: ReadonlyMap<string, PlanOutcome>): Promise<void> {
     this.finallyRan = true;
     // Without settings only the steps with a fallback plan run, and only they join the status.
     const steps = this.o.steps.filter((s) => s.phase === 'finally' && plans.has(s.id));
     for (const s of steps) this.status.addStep(s.id, s.title, 'finally');
-    await this.phase('finally', steps, plans, this.deadline);
+    const deadline = this.interrupted ? Math.min(this.deadline, this.clock.now() + INTERRUPT_SIGNAL_MS) : this.deadline;
+    await this.phase('finally', steps, plans, deadline);
   }
 
   private phase(
@@ -217,7 +278,11 @@ class Boot {
       results: this.results,
       context: (step, signal) => this.context(step, signal, deadline ?? Number.POSITIVE_INFINITY, settings),
       ...(deadline !== undefined ? { deadline } : {}),
-      deadlineName: this.deadlineName,
+      deadlineName: p === 'boot' ? this.mainDeadlineName : this.deadlineName,
+      // SIGTERM stops the boot's steps and the wait after it, never the signal that reports it.
+      ...(this.o.stop && p !== 'finally' ? { stop: this.o.stop } : {}),
+      // Inside the signal reserve, and small beside it, so the signal still goes out in time.
+      settleMs: p === 'boot' ? Math.min(SETTLE_MS, (this.deadline - this.mainDeadline) / 4) : 0,
       ...(skipAll ? { skipAll } : {}),
       clock: this.clock,
       log: this.o.log,
@@ -258,7 +323,19 @@ class Boot {
   private async finish(): Promise<BootRun> {
     const { status, o } = this;
     const outcome = summarize(this.results.values());
+    const interrupted = this.interrupted;
+    if (interrupted && outcome.outcome === 'failed') {
+      // The boot was stopped: that is its outcome, whatever step it stopped.
+      if (outcome.errorCode !== interrupted.code) outcome.message = `${interrupted.message}; ${outcome.message}`;
+      outcome.errorCode = interrupted.code;
+      status.record('interrupted', true);
+    }
     if (outcome.message) outcome.message = this.scrub(outcome.message);
+    if (outcome.outcome === 'failed' && status.status.facts.container !== undefined) {
+      // Decided in the file comment: a failed boot leaves the application container as it is.
+      status.record('applicationContainer', 'left as it is: a failed boot does not stop the application container');
+      outcome.message = `${outcome.message}; the application container was left as it is (docker logs taupageapp)`;
+    }
     const at = this.clock.now();
     await status.finish({
       at,
@@ -287,7 +364,7 @@ class Boot {
           : 'the CloudFormation signal failed';
     const message = `boot ${s.bootId} failed after ${seconds} s: ${outcome.message} (${code}; ${signalNote})`;
     o.log.error({ outcome: 'failed', errorCode: code, failedSteps: outcome.failedSteps, durationMs: s.durationMs }, message);
-    return { exitCode: ERROR_CODES[code].exit, outcome: 'failed', errorCode: code, message, status: s };
+    return { exitCode: ERROR_CODES[code].exit, outcome: interrupted ? 'interrupted' : 'failed', errorCode: code, message, status: s };
   }
 
   /** A failed `after` step (shutdown) does not change the boot's outcome, but the exit code says so. */
@@ -304,4 +381,28 @@ class Boot {
       message: this.scrub(`${run.message}; then ${failure.id} failed: ${failure.message}`),
     };
   }
+}
+
+/** Milliseconds as whole seconds, or with one decimal when not whole. */
+function seconds(ms: number): string {
+  return Number.isInteger(ms / 1000) ? String(ms / 1000) : (ms / 1000).toFixed(1);
+}
+
+/**
+ * A boot that could not start (its agent config is invalid) still leaves a status record, so
+ * `taupage status` and the metrics say what happened instead of "no boot yet". There is no
+ * signal: without a config the agent does not know how to reach CloudFormation.
+ */
+export async function recordFailedStart(paths: Paths, error: AgentError, o: { log: Logger; clock?: Clock }): Promise<void> {
+  const clock = o.clock ?? realClock;
+  const at = clock.now();
+  const status = new StatusWriter(
+    paths,
+    { bootId: await readBootId(paths), startedAt: at, deadline: at, agentVersion: VERSION },
+    { scrub: (t) => t, log: o.log },
+  );
+  status.addStep('agent-config', 'Load the agent config', 'boot');
+  status.ended({ id: 'agent-config', outcome: 'failed', startedAt: at, durationMs: 0, errorCode: error.code, message: error.message });
+  status.record('signal', 'none: the agent config is invalid, so CloudFormation cannot be reached');
+  await status.finish({ at, outcome: 'failed', errorCode: error.code, message: error.message });
 }

@@ -8,10 +8,15 @@
  * the user data sets one of its keys, and is skipped ("not asked for") otherwise: a boot never
  * reports success for something it was asked to do and did not.
  *
- * At the phase deadline the phase's AbortSignal fires, steps still running are recorded as failed
- * with TPG_BOOT_DEADLINE and steps not yet started likewise; the phase ends then, without waiting
- * for steps that ignore the signal, so the boot can still signal CloudFormation in time. */
+ * At the phase deadline (or when `stop` fires: SIGTERM) the phase's AbortSignal fires and steps
+ * not yet started are recorded as failed with TPG_BOOT_DEADLINE (TPG_BOOT_INTERRUPTED). Steps
+ * still running get `settleMs` to end with their own error, which says what they were waiting
+ * for (KMS did not answer, ...); those that do not are recorded with the deadline's code. The
+ * phase ends then, without waiting for steps that ignore the signal, so the boot can still signal
+ * CloudFormation in time. The phase's signal carries its deadline (lib/retry deadlineSignal), so
+ * every retry loop under it stops by then without being told. */
 import { AgentError, toAgentError, type ErrorCode } from '../lib/errors.js';
+import { markDeadline } from '../lib/retry.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
 import { keysAskedOf, type AnyStep, type PlanInput, type StepPhase, type StepPlan } from '../steps/step.js';
@@ -88,6 +93,10 @@ export interface PhaseOptions<C> {
   deadline?: number;
   /** How the deadline is named in messages, e.g. "the boot deadline (600 s)". */
   deadlineName?: string;
+  /** Stops the phase like its deadline, with this signal's reason (an AgentError: SIGTERM). */
+  stop?: AbortSignal;
+  /** After the deadline or a stop, how long running steps get to end with their own error (default 0). */
+  settleMs?: number;
   /** End every step of the phase as skipped with this note, running nothing. */
   skipAll?: string;
   clock: Clock;
@@ -104,15 +113,20 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
   const waiting = new Set(ids);
   const running = new Map<string, number>();
   const controller = new AbortController();
+  if (o.deadline !== undefined) markDeadline(controller.signal, o.deadline);
   const deadlineName = o.deadlineName ?? 'the boot deadline';
 
   return new Promise<void>((resolve) => {
     let timer: NodeJS.Timeout | undefined;
     let done = false;
+    /** Set once the deadline passed or the phase was stopped: what cut it, and how running steps end. */
+    let cut: { reason: AgentError; runningMessage: string; settleTimer?: NodeJS.Timeout } | undefined;
     const finish = () => {
       if (done) return;
       done = true;
       if (timer) clearTimeout(timer);
+      if (cut?.settleTimer) clearTimeout(cut.settleTimer);
+      o.stop?.removeEventListener('abort', onStop);
       resolve();
     };
 
@@ -135,6 +149,29 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
       else o.log.info(fields, `step ${r.id} ${r.outcome === 'success' ? 'succeeded' : `skipped: ${r.note}`}`);
       for (const w of r.warnings ?? []) o.log.warn({ step: r.id }, `step ${r.id}: ${w}`);
       o.onEnd?.(r);
+    };
+
+    /** A running step's own failure; after a cut, said with what cut it unless the error already says so. */
+    const failedRun = (id: string, startedAt: number, e: unknown): StepResult => {
+      const err = toAgentError(e);
+      const now = o.clock.now();
+      if (!cut) return { id, outcome: 'failed', startedAt, durationMs: now - startedAt, errorCode: err.code, message: err.message, error: err };
+      // The cut's own reason, or a bare cancellation, says nothing more than the cut.
+      if (err === cut.reason || err.code === 'TPG_CANCELLED' || err.code === cut.reason.code)
+        return { id, outcome: 'failed', startedAt, durationMs: now - startedAt, errorCode: cut.reason.code, message: cut.runningMessage, error: err };
+      // Stopped from outside (SIGTERM): that is what happened to the step; what it was doing is the detail.
+      if (cut.reason.code === 'TPG_BOOT_INTERRUPTED')
+        return {
+          id,
+          outcome: 'failed',
+          startedAt,
+          durationMs: now - startedAt,
+          errorCode: cut.reason.code,
+          message: `${cut.runningMessage} (it was at: ${err.message})`,
+          error: err,
+        };
+      const message = /deadline|interrupted|SIGTERM|SIGINT/i.test(err.message) ? err.message : `${err.message} (${cut.runningMessage})`;
+      return { id, outcome: 'failed', startedAt, durationMs: now - startedAt, errorCode: err.code, message, error: err };
     };
 
     const start = (s: AnyStep) => {
@@ -175,8 +212,7 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
           },
           (e: unknown) => {
             if (!running.has(s.id)) return;
-            const err = toAgentError(e);
-            end({ id: s.id, outcome: 'failed', startedAt: now, durationMs: o.clock.now() - now, errorCode: err.code, message: err.message, error: err });
+            end(failedRun(s.id, now, e));
             schedule();
           },
         );
@@ -184,6 +220,10 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
 
     const schedule = () => {
       if (done) return;
+      if (cut) {
+        if (!running.size) finish();
+        return;
+      }
       let progressed = true;
       while (progressed) {
         progressed = false;
@@ -211,30 +251,46 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
       if (!waiting.size && !running.size) finish();
     };
 
+    /** Stop the phase: nothing more starts, running steps get settleMs to say why they failed. */
+    const cutShort = (reason: AgentError, runningMessage: string, notStartedMessage: string) => {
+      if (done || cut) return;
+      cut = { reason, runningMessage };
+      controller.abort(reason);
+      const now = o.clock.now();
+      for (const id of [...waiting]) {
+        waiting.delete(id);
+        end({ id, outcome: 'failed', startedAt: now, durationMs: 0, errorCode: reason.code, message: notStartedMessage });
+      }
+      const settled = () => {
+        const at = o.clock.now();
+        for (const [id, startedAt] of [...running]) {
+          end({ id, outcome: 'failed', startedAt, durationMs: at - startedAt, errorCode: reason.code, message: runningMessage });
+        }
+        finish();
+      };
+      if (!running.size || !o.settleMs) return settled();
+      cut.settleTimer = setTimeout(settled, o.settleMs);
+    };
+
+    function onStop() {
+      const reason = o.stop?.reason instanceof AgentError ? o.stop.reason : new AgentError('TPG_BOOT_INTERRUPTED', 'the boot was interrupted');
+      cutShort(reason, `interrupted while running: ${reason.message}`, `not started: ${reason.message}`);
+    }
+
     if (o.deadline !== undefined && !o.skipAll) {
       timer = setTimeout(
-        () => {
-          if (done) return;
-          controller.abort(new AgentError('TPG_BOOT_DEADLINE', `${deadlineName} passed`));
-          const now = o.clock.now();
-          for (const [id, startedAt] of [...running]) {
-            end({
-              id,
-              outcome: 'failed',
-              startedAt,
-              durationMs: now - startedAt,
-              errorCode: 'TPG_BOOT_DEADLINE',
-              message: `did not finish before ${deadlineName}`,
-            });
-          }
-          for (const id of [...waiting]) {
-            waiting.delete(id);
-            end({ id, outcome: 'failed', startedAt: now, durationMs: 0, errorCode: 'TPG_BOOT_DEADLINE', message: `not started before ${deadlineName}` });
-          }
-          finish();
-        },
+        () =>
+          cutShort(
+            new AgentError('TPG_BOOT_DEADLINE', `${deadlineName} passed`),
+            `did not finish before ${deadlineName}`,
+            `not started before ${deadlineName}`,
+          ),
         Math.max(0, o.deadline - o.clock.now()),
       );
+    }
+    if (o.stop && !o.skipAll) {
+      if (o.stop.aborted) onStop();
+      else o.stop.addEventListener('abort', onStop, { once: true });
     }
     schedule();
   });

@@ -18,6 +18,7 @@ export const EXIT = {
   CONFIG: 4, // the agent's own configuration is invalid
   UNAVAILABLE: 5, // a dependency (IMDS, AWS, registry, S3, Even) could not be reached in time
   INTERNAL: 70, // a bug: please report (EX_SOFTWARE)
+  INTERRUPTED: 143, // stopped by SIGTERM or SIGINT (128 + 15, as shells report it); the boot recorded and signalled it
 } as const;
 
 export const ERROR_CODES = {
@@ -27,6 +28,10 @@ export const ERROR_CODES = {
   TPG_USERDATA_INVALID: { exit: EXIT.FAILED, meaning: 'The user data does not satisfy the contract (see docs/user-data.md).' },
   TPG_USERDATA_MISSING: { exit: EXIT.FAILED, meaning: 'The instance has no user data, or it lacks the #taupage-ami-config header.' },
   TPG_IMDS_UNAVAILABLE: { exit: EXIT.UNAVAILABLE, meaning: 'The instance metadata service did not answer in time.' },
+  TPG_AWS_CREDENTIALS: {
+    exit: EXIT.FAILED,
+    meaning: 'The instance has no usable AWS credentials: no instance profile (IAM role) and none in the environment.',
+  },
   TPG_KMS_DECRYPT_FAILED: { exit: EXIT.FAILED, meaning: 'An aws:kms: value could not be decrypted.' },
   TPG_KMS_UNAVAILABLE: { exit: EXIT.UNAVAILABLE, meaning: 'KMS could not be reached or kept throttling.' },
   TPG_IMAGE_UNTRUSTED: { exit: EXIT.FAILED, meaning: 'Pier One does not mark the image as approved.' },
@@ -78,6 +83,11 @@ export const ERROR_CODES = {
   },
   TPG_BOOT_DEADLINE: { exit: EXIT.FAILED, meaning: 'The boot did not finish before its deadline.' },
   TPG_BOOT_FAILED: { exit: EXIT.FAILED, meaning: 'A boot step failed; `taupage status` names it.' },
+  TPG_BOOT_INTERRUPTED: {
+    exit: EXIT.INTERRUPTED,
+    meaning:
+      'The boot was stopped by SIGTERM or SIGINT (systemd stopping it, a shutdown); it recorded and signalled FAILURE, and the next `taupage boot` runs again.',
+  },
   TPG_DEPENDENCY_FAILED: { exit: EXIT.FAILED, meaning: 'A step did not run because a step it needs failed.' },
   TPG_TIMEOUT: { exit: EXIT.UNAVAILABLE, meaning: 'A network call did not answer in time.' },
   TPG_CANCELLED: { exit: EXIT.FAILED, meaning: 'The operation was cancelled (deadline or signal).' },

@@ -1,20 +1,31 @@
-/*! The one retry loop: exponential backoff with full jitter, a deadline, cancellation.
+/*! The one retry loop and timeout policy of every client: exponential backoff with full jitter,
+ * bounded by a deadline (not a count), cancellation.
  *
  * sleep before attempt n+1 = random(0, min(capMs, baseMs * 2^n)) ("full jitter"), so a thousand
  * instances booting together spread their retries instead of hitting a registry in waves.
  * The error decides: `retriable === false` stops at once, `retryAfterMs` is honoured as a floor.
- * On give-up the last error is rethrown, never swallowed. */
+ * On give-up the last error is rethrown, never swallowed; cut short by the signal, it is still the
+ * last attempt's error (the root cause), not "cancelled".
+ *
+ * The deadline: the policy's, and the one the signal carries. The boot makes its signals with
+ * `deadlineSignal()` (a phase's, the prefetch's), so every loop under them, in any adapter, retries
+ * until the boot deadline (minus the signal reserve) without being told: a client added later
+ * (EC2, say) inherits it by taking the step's signal. A count (`attemptsWithoutDeadline`) bounds
+ * only a loop that has no deadline at all (a command run by hand). */
 import { AgentError, errorMessage, type ErrorCode } from './errors.js';
 import { realClock, type Clock } from './clock.js';
 import type { Logger } from './log.js';
 
 export interface RetryPolicy {
-  /** Total attempts including the first (>= 1). */
-  attempts: number;
+  /** At most this many attempts, the first included, whatever the deadline (a loop of loops: one attempt per pass). */
+  attempts?: number;
+  /** Attempts when neither the policy nor the signal has a deadline (default 5); ignored under a deadline. */
+  attemptsWithoutDeadline?: number;
   baseMs: number;
   capMs: number;
   /** Absolute time (clock ms) after which no new attempt starts and sleeps are cut short. */
   deadline?: number;
+  /** Cancels the loop; its deadline (deadlineSignal) bounds the loop like `deadline`. */
   signal?: AbortSignal;
   clock?: Clock;
   random?: () => number;
@@ -26,7 +37,63 @@ export interface RetryPolicy {
   onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
 }
 
-export const DEFAULT_RETRY: Pick<RetryPolicy, 'attempts' | 'baseMs' | 'capMs'> = { attempts: 5, baseMs: 200, capMs: 5_000 };
+export const DEFAULT_RETRY = { attempts: 5, baseMs: 200, capMs: 5_000 } as const;
+/** An attempt is not started with less time left than this (it could only time out). */
+export const MIN_ATTEMPT_MS = 50;
+
+// ---------------------------------------------------------------------------------------------
+// Deadlines carried by signals
+
+const deadlines = new WeakMap<AbortSignal, number>();
+
+/** The deadline (clock ms) `signal` carries, if any. */
+export function deadlineOf(signal: AbortSignal | undefined): number | undefined {
+  return signal ? deadlines.get(signal) : undefined;
+}
+
+/** Mark `signal` as ending by `deadline` (the earlier one wins); returns it. */
+export function markDeadline(signal: AbortSignal, deadline: number): AbortSignal {
+  deadlines.set(signal, Math.min(deadline, deadlines.get(signal) ?? Number.POSITIVE_INFINITY));
+  return signal;
+}
+
+/**
+ * A signal that aborts at `deadline` (clock ms) with `reason()`, or when `parent` aborts, and
+ * carries the deadline for every retry loop under it. `dispose()` clears its timer.
+ */
+export function deadlineSignal(
+  deadline: number,
+  options: { reason: () => Error; parent?: AbortSignal; clock?: Clock },
+): { signal: AbortSignal; dispose(): void } {
+  const clock = options.clock ?? realClock;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(options.reason()), Math.max(0, deadline - clock.now()));
+  timer.unref?.();
+  const onParent = () => controller.abort(options.parent?.reason);
+  if (options.parent?.aborted) onParent();
+  else options.parent?.addEventListener('abort', onParent, { once: true });
+  markDeadline(controller.signal, Math.min(deadline, deadlineOf(options.parent) ?? Number.POSITIVE_INFINITY));
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      options.parent?.removeEventListener('abort', onParent);
+    },
+  };
+}
+
+/** AbortSignal.any that keeps the earliest deadline of its inputs. */
+export function anySignal(signals: AbortSignal[]): AbortSignal {
+  const s = AbortSignal.any(signals);
+  const d = Math.min(...signals.map((x) => deadlineOf(x) ?? Number.POSITIVE_INFINITY));
+  return Number.isFinite(d) ? markDeadline(s, d) : s;
+}
+
+/** The earlier of the policy's deadline and the signal's; undefined when neither has one. */
+export function effectiveDeadline(deadline: number | undefined, signal: AbortSignal | undefined): number | undefined {
+  const d = Math.min(deadline ?? Number.POSITIVE_INFINITY, deadlineOf(signal) ?? Number.POSITIVE_INFINITY);
+  return Number.isFinite(d) ? d : undefined;
+}
 
 export function backoffDelay(attempt: number, policy: Pick<RetryPolicy, 'baseMs' | 'capMs' | 'random'>): number {
   const ceiling = Math.min(policy.capMs, policy.baseMs * 2 ** attempt);
@@ -40,21 +107,31 @@ function defaultRetriable(e: unknown): boolean {
 export async function retry<T>(fn: (attempt: number, signal?: AbortSignal) => Promise<T>, policy: RetryPolicy): Promise<T> {
   const clock = policy.clock ?? realClock;
   const isRetriable = policy.isRetriable ?? defaultRetriable;
+  const deadline = effectiveDeadline(policy.deadline, policy.signal);
+  const attempts = Math.max(
+    1,
+    Math.min(
+      policy.attempts ?? Number.POSITIVE_INFINITY,
+      deadline === undefined ? (policy.attemptsWithoutDeadline ?? DEFAULT_RETRY.attempts) : Number.POSITIVE_INFINITY,
+    ),
+  );
   let lastError: unknown;
-  for (let attempt = 0; attempt < Math.max(1, policy.attempts); attempt++) {
+  for (let attempt = 0; attempt < attempts; attempt++) {
     if (policy.signal?.aborted) throw lastError ?? abortError(policy.signal);
     try {
       return await fn(attempt, policy.signal);
     } catch (e) {
+      // Cut short by the signal (the deadline, a shutdown): the attempts before said why.
+      if (policy.signal?.aborted) throw lastError !== undefined && isAbortOf(e, policy.signal) ? lastError : e;
       lastError = e;
-      if (!isRetriable(e) || attempt + 1 >= policy.attempts || policy.signal?.aborted) throw e;
+      if (!isRetriable(e) || attempt + 1 >= attempts) throw e;
       const floor = typeof (e as { retryAfterMs?: unknown })?.retryAfterMs === 'number' ? (e as { retryAfterMs: number }).retryAfterMs : 0;
       let delayMs = Math.max(floor, policy.delayMs ? policy.delayMs(attempt) : backoffDelay(attempt, policy));
-      if (policy.deadline !== undefined) {
-        const left = policy.deadline - clock.now();
-        if (left <= 0) throw e;
-        if (delayMs >= left) throw e; // sleeping past the deadline only to fail is worse than failing now
-        delayMs = Math.min(delayMs, left);
+      if (deadline !== undefined) {
+        // Until the deadline: the last sleep is cut so one more attempt fits before it.
+        const left = deadline - clock.now();
+        if (left <= MIN_ATTEMPT_MS) throw e;
+        delayMs = Math.min(delayMs, left - MIN_ATTEMPT_MS);
       }
       policy.onRetry?.({ attempt: attempt + 1, delayMs, error: e });
       try {
@@ -70,42 +147,65 @@ export async function retry<T>(fn: (attempt: number, signal?: AbortSignal) => Pr
 export interface RetriedCall {
   /** How the call is named in log lines, e.g. "instance metadata GET /latest/user-data". */
   what: string;
+  /** Each attempt gets at most this long (and never past the deadline); its signal aborts then. */
+  timeoutMs?: number;
+  /** The code of an attempt that timed out (default TPG_TIMEOUT). */
+  timeoutCode?: ErrorCode;
   /** Each retry is logged here as a warning, with these fields. */
   log?: Logger;
   fields?: Record<string, unknown>;
   /** A short reason for people (the log line); default: the error's message. */
   reason?: (e: unknown) => string;
   /** The error thrown when retrying ends: from the last error, the attempts made and the time taken. */
-  fail: (last: unknown, tally: { attempts: number; elapsedMs: number }) => AgentError;
+  fail: (last: unknown, tally: RetryTally) => AgentError;
 }
 
-/** `fn` under `policy` (retry above), each retry logged, and a give-up turned into the error the caller reports. */
+export interface RetryTally {
+  attempts: number;
+  elapsedMs: number;
+  /** The signal ended the loop (the deadline, a shutdown), not the error or the attempts. */
+  stopped: boolean;
+}
+
+/**
+ * `fn` under `policy` (retry above) with a timeout per attempt, each retry logged, and a give-up
+ * turned into the error the caller reports. Every network client of the agent goes through this.
+ */
 export async function retryCall<T>(fn: (attempt: number, signal?: AbortSignal) => Promise<T>, policy: RetryPolicy, call: RetriedCall): Promise<T> {
   const clock = policy.clock ?? realClock;
   const started = clock.now();
   const reason = call.reason ?? errorMessage;
   let attempts = 0;
+  const attempt = (n: number, signal?: AbortSignal): Promise<T> => {
+    attempts++;
+    if (call.timeoutMs === undefined) return fn(n, signal);
+    // Not cut to the time left: the signal's deadline aborts the last attempt, and the error
+    // reported is then the one before ("did not answer within 10000 ms", not "within 50 ms").
+    return withTimeout(call.timeoutMs, call.what, (s) => fn(n, s), {
+      ...(signal ? { signal } : {}),
+      ...(call.timeoutCode ? { code: call.timeoutCode } : {}),
+    });
+  };
   try {
-    return await retry(
-      (attempt, signal) => {
-        attempts++;
-        return fn(attempt, signal);
+    return await retry(attempt, {
+      ...policy,
+      onRetry: (info) => {
+        policy.onRetry?.(info);
+        const why = reason(info.error);
+        call.log?.warn(
+          { ...call.fields, attempt: info.attempt, delayMs: info.delayMs, reason: why },
+          `${call.what} failed (${why}); retrying in ${info.delayMs} ms`,
+        );
       },
-      {
-        ...policy,
-        onRetry: (info) => {
-          policy.onRetry?.(info);
-          const why = reason(info.error);
-          call.log?.warn(
-            { ...call.fields, attempt: info.attempt, attempts: policy.attempts, delayMs: info.delayMs, reason: why },
-            `${call.what} failed (${why}); retrying in ${info.delayMs} ms`,
-          );
-        },
-      },
-    );
+    });
   } catch (e) {
-    throw call.fail(e, { attempts, elapsedMs: clock.now() - started });
+    throw call.fail(e, { attempts, elapsedMs: clock.now() - started, stopped: policy.signal?.aborted === true });
   }
+}
+
+/** `e` is the signal's own abort (its reason, or the AbortError a client threw for it). */
+function isAbortOf(e: unknown, signal: AbortSignal): boolean {
+  return e === signal.reason || (e instanceof Error && (e.name === 'AbortError' || e.cause === signal.reason));
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -125,6 +225,9 @@ export async function withTimeout<T>(
     ms,
   );
   timer.unref?.();
+  // A loop inside this call keeps the outer deadline.
+  const outer = deadlineOf(options.signal);
+  if (outer !== undefined) markDeadline(controller.signal, outer);
   const onOuterAbort = () => controller.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
   try {

@@ -9,6 +9,8 @@ export const MIN_SCRUB_LENGTH = 4;
 
 export class Scrubber {
   private readonly needles = new Set<string>();
+  /** The needles longest first, made again after an add. */
+  private ordered?: string[];
 
   add(plaintext: string): void {
     if (plaintext.length < MIN_SCRUB_LENGTH) return;
@@ -16,6 +18,7 @@ export class Scrubber {
     // The same text as it appears inside a JSON string (quotes, backslashes, control characters).
     const escaped = JSON.stringify(plaintext).slice(1, -1);
     if (escaped !== plaintext) this.needles.add(escaped);
+    this.ordered = undefined;
   }
 
   get size(): number {
@@ -26,7 +29,8 @@ export class Scrubber {
     if (!this.needles.size) return text;
     let out = text;
     // Longest first, so a secret that contains another is replaced whole.
-    for (const n of [...this.needles].sort((a, b) => b.length - a.length)) if (out.includes(n)) out = out.split(n).join(REDACTED);
+    this.ordered ??= [...this.needles].sort((a, b) => b.length - a.length);
+    for (const n of this.ordered) if (out.includes(n)) out = out.split(n).join(REDACTED);
     return out;
   }
 

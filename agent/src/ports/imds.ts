@@ -11,8 +11,8 @@ export interface IdentityDocument {
 }
 
 export interface Imds {
-  /** Raw user data, or undefined when the instance has none (404). */
-  userData(signal?: AbortSignal): Promise<string | undefined>;
+  /** The user data as EC2 stores it (bytes: a gzipped document stays gzipped), or undefined when the instance has none (404). */
+  userData(signal?: AbortSignal): Promise<Buffer | undefined>;
   /** The identity document, parsed, plus its raw JSON text. */
   identity(signal?: AbortSignal): Promise<{ document: IdentityDocument; raw: string }>;
   /** PKCS7 signature of the identity document (Pier One login password). */

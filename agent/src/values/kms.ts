@@ -37,4 +37,5 @@ export function checkKms(text: string, path: Path, ctx: CheckContext, label: str
 export const maybeKms = (label: string) =>
   t
     .string({ minLength: 1, singleLine: true })
-    .refine<string | KmsEncrypted | Secret>((v, path, ctx) => (v.startsWith(KMS_PREFIX) ? checkKms(v, path, ctx, label) : new Secret(v, label)));
+    .refine<string | KmsEncrypted | Secret>((v, path, ctx) => (v.startsWith(KMS_PREFIX) ? checkKms(v, path, ctx, label) : new Secret(v, label)))
+    .secret();

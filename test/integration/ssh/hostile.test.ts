@@ -12,7 +12,8 @@ import { hop, hopArgs } from '../../../agent/src/access/remote-host.js';
 import { execFileSync, spawn } from 'node:child_process';
 import type { Io } from '../../../agent/src/cli/io.js';
 
-const lab = useLab();
+// Even is retried until shortly before the request deadline (not a count): the test of Even down waits that long.
+const lab = useLab({ ssh: { request_deadline_ms: 8_000 } });
 
 /** Every file under the lab root except the audit trail and the hook lock. */
 async function files(dir = lab.root): Promise<string[]> {

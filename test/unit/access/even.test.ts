@@ -1,6 +1,8 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { evenClient } from '../../../agent/src/adapters/even.js';
 import { startFakeEven, type FakeEven } from '../../fakes/even.js';
+import { deadlineSignal } from '../../../agent/src/lib/retry.js';
+import { AgentError } from '../../../agent/src/lib/errors.js';
 
 let even: FakeEven;
 beforeAll(async () => {
@@ -9,7 +11,7 @@ beforeAll(async () => {
 afterAll(() => even.close());
 
 const client = (over: Partial<Parameters<typeof evenClient>[0]> = {}) =>
-  evenClient({ url: `${even.url}/`, timeoutMs: 500, attempts: 3, baseMs: 1, capMs: 5, ...over });
+  evenClient({ url: `${even.url}/`, timeoutMs: 500, attemptsWithoutDeadline: 3, baseMs: 1, capMs: 5, ...over });
 
 describe('Even client', () => {
   it('fetches a key from /public-keys/{name}/sshkey.pub', async () => {
@@ -42,7 +44,7 @@ describe('Even client', () => {
   it('times out each attempt', async () => {
     even.delayMs = 300;
     try {
-      await expect(client({ timeoutMs: 50, attempts: 2 }).publicKey('alice')).rejects.toMatchObject({
+      await expect(client({ timeoutMs: 50, attemptsWithoutDeadline: 2 }).publicKey('alice')).rejects.toMatchObject({
         code: 'TPG_EVEN_UNAVAILABLE',
         message: expect.stringMatching(/did not answer within 50 ms/),
       });
@@ -57,8 +59,21 @@ describe('Even client', () => {
   });
 
   it('an unreachable Even is TPG_EVEN_UNAVAILABLE', async () => {
-    await expect(evenClient({ url: 'http://127.0.0.1:1', timeoutMs: 200, attempts: 2, baseMs: 1, capMs: 2 }).publicKey('alice')).rejects.toMatchObject({
+    await expect(
+      evenClient({ url: 'http://127.0.0.1:1', timeoutMs: 200, attemptsWithoutDeadline: 2, baseMs: 1, capMs: 2 }).publicKey('alice'),
+    ).rejects.toMatchObject({
       code: 'TPG_EVEN_UNAVAILABLE',
     });
+  });
+});
+
+describe('Even client under a deadline (the SSH service marks each request with its own)', () => {
+  it('retries past its attempts until the deadline the signal carries, then succeeds', async () => {
+    even.requests.length = 0;
+    even.failNext(6, 503);
+    const d = deadlineSignal(Date.now() + 30_000, { reason: () => new AgentError('TPG_SSH_FAILED', 'request deadline') });
+    expect(await client({ attemptsWithoutDeadline: 2 }).publicKey('alice', d.signal)).toContain('ssh-ed25519');
+    expect(even.requests).toHaveLength(7);
+    d.dispose();
   });
 });

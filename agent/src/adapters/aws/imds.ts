@@ -3,7 +3,7 @@
  * A session token (PUT /latest/api/token, TTL 21600 s) is fetched once and reused until shortly
  * before it expires; a 401 (token revoked, or the service restarted) drops it and fetches a new
  * one once per request. Every HTTP call has its own timeout; each operation retries with full
- * jitter (lib/retry) within one overall deadline, then fails with TPG_IMDS_UNAVAILABLE saying what
+ * jitter (lib/retry) until one overall deadline (not a count), then fails with TPG_IMDS_UNAVAILABLE saying what
  * was tried and what went wrong. The identity document is cached: it does not change in a boot.
  *
  * Why not AWS's own @aws-sdk/ec2-metadata-service (3.x) with lib/retry around it: it fetches a new
@@ -13,7 +13,6 @@
  * AbortSignal (the boot deadline could not cut a request off), decodes every body as UTF-8 (gzip
  * user data is lost), and reads ~/.aws/config at start. Wrapping it to fix that would leave this
  * file about as long and less strict. */
-import { gunzipSync } from 'node:zlib';
 import { Agent, request } from '../http/undici.js';
 import type { IdentityDocument, Imds } from '../../ports/imds.js';
 import { AgentError, isAgentError } from '../../lib/errors.js';
@@ -23,15 +22,15 @@ import type { Logger } from '../../lib/log.js';
 
 export const TOKEN_TTL_SECONDS = 21_600;
 const TOKEN_PATH = '/latest/api/token';
+/** Every answer of the service is small (user data at most 16 KiB); more is not the metadata service. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
 
 export interface ImdsClientOptions {
   /** e.g. http://169.254.169.254 */
   endpoint: string;
   /** Per HTTP call. */
   timeoutMs: number;
-  /** Attempts per operation, the first included. */
-  attempts: number;
-  /** Each operation (with all its retries) ends within this long. */
+  /** Each operation retries until this long has passed (or `notAfter`, or its signal's deadline). */
   deadlineMs: number;
   /** An absolute time (clock ms) no operation may go past, e.g. the boot deadline. */
   notAfter?: number;
@@ -63,12 +62,9 @@ export class ImdsClient implements Imds {
     this.dispatcher = new Agent({ connect: { timeout: options.timeoutMs }, keepAliveTimeout: 1_000, keepAliveMaxTimeout: 5_000 });
   }
 
-  async userData(signal?: AbortSignal): Promise<string | undefined> {
-    const body = await this.get('/latest/user-data', signal);
-    if (body === undefined) return undefined;
-    // EC2 passes user data through as bytes; cloud-init accepts gzip, and so do we.
-    const bytes = body[0] === 0x1f && body[1] === 0x8b ? gunzipSync(body) : body;
-    return bytes.toString('utf8');
+  /** The bytes as EC2 stores them: user-data/decode.ts unpacks gzip (bounded) and checks the size. */
+  userData(signal?: AbortSignal): Promise<Buffer | undefined> {
+    return this.get('/latest/user-data', signal);
   }
 
   identity(signal?: AbortSignal): Promise<{ document: IdentityDocument; raw: string }> {
@@ -127,7 +123,6 @@ export class ImdsClient implements Imds {
     return retryCall(
       () => this.getOnce(path, deadline, signal),
       {
-        attempts: this.o.attempts,
         baseMs: this.o.retryBaseMs,
         capMs: this.o.retryCapMs,
         deadline,
@@ -220,8 +215,19 @@ export class ImdsClient implements Imds {
           headersTimeout: ms,
           bodyTimeout: ms,
         });
-        const body = Buffer.from(await res.body.arrayBuffer());
-        return { status: res.statusCode, headers: res.headers, body };
+        const chunks: Buffer[] = [];
+        let size = 0;
+        for await (const chunk of res.body) {
+          size += (chunk as Buffer).length;
+          if (size > MAX_ANSWER_BYTES) {
+            res.body.destroy();
+            throw new AgentError('TPG_IMDS_UNAVAILABLE', `the instance metadata service sent more than ${MAX_ANSWER_BYTES} bytes for ${method} ${path}`, {
+              retriable: false,
+            });
+          }
+          chunks.push(chunk as Buffer);
+        }
+        return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
       },
       signal ? { signal } : {},
     );

@@ -9,17 +9,16 @@ import type { GetObjectOptions, GetObjectResult, ObjectStore } from '../../ports
 import type { AgentConfig } from '../../config/schema.js';
 import { AgentError, isAgentError } from '../../lib/errors.js';
 import { withTimeout } from '../../lib/retry.js';
-import { sdkClientConfig } from './sdk.js';
+import { credentialsFailure, sdkClientConfig } from './sdk.js';
+import type { CredentialsProvider } from './credentials.js';
 import { Secret } from '../../lib/secret.js';
 
 export interface S3StoreOptions {
   /** The instance's region (or the aws.region override). */
   region: string;
   aws: Pick<AgentConfig['aws'], 'endpoints' | 's3_force_path_style' | 'request_timeout_ms'>;
-  /** The agent's metadata endpoint, for the SDK's instance-role credential provider (as for KMS and CloudFormation). */
-  metadataEndpoint?: string;
-  /** Tests only: fixed keys instead of the provider chain. */
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** adapters/aws/credentials.ts (as for KMS and CloudFormation), or fixed keys in tests; default: the SDK's chain. */
+  credentials?: CredentialsProvider | { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
 interface S3ErrorLike {
@@ -36,13 +35,7 @@ export function createS3ObjectStore(options: S3StoreOptions): ObjectStore {
   const endpoint = options.aws.endpoints.s3;
   const timeoutMs = options.aws.request_timeout_ms;
   const client = new S3Client({
-    ...sdkClientConfig({
-      region: options.region,
-      ...(endpoint ? { endpoint } : {}),
-      timeoutMs,
-      attempts: 1,
-      ...(options.metadataEndpoint ? { metadataEndpoint: options.metadataEndpoint } : {}),
-    }),
+    ...sdkClientConfig({ region: options.region, ...(endpoint ? { endpoint } : {}), timeoutMs }),
     forcePathStyle: options.aws.s3_force_path_style,
     ...(options.credentials ? { credentials: options.credentials } : {}),
     // Like berry: a bucket in another region answers 301 with its region; the SDK retries there once.
@@ -114,6 +107,9 @@ export function mapS3Error(e: unknown, where: { bucket: string; key: string; reg
       : new AgentError('TPG_CANCELLED', `GetObject s3://${where.bucket}/${where.key} was cancelled`, { retriable: false, cause: e });
   }
   if (isAgentError(e)) return e;
+  // No credentials (the metadata service slow or down, no role): that, not "access denied".
+  const credentials = credentialsFailure(e);
+  if (credentials) return credentials;
   const err = (e ?? {}) as S3ErrorLike;
   const status = err.$metadata?.httpStatusCode;
   const name = err.Code ?? err.name ?? 'Error';
@@ -149,7 +145,7 @@ export function mapS3Error(e: unknown, where: { bucket: string; key: string; reg
     });
   }
   if (name === 'CredentialsProviderError' || /could not load credentials/i.test(err.message ?? '')) {
-    return new AgentError('TPG_S3_ACCESS_DENIED', `no AWS credentials to read ${url}: ${err.message ?? name}`, {
+    return new AgentError('TPG_AWS_CREDENTIALS', `no AWS credentials to read ${url}: ${err.message ?? name}`, {
       hint: 'the instance needs an instance profile (IAM role) whose credentials the metadata service hands out; check iam/security-credentials/ in the instance metadata',
       retriable: true,
       cause: e,

@@ -1,13 +1,16 @@
 /*! What every AWS SDK client of the agent shares: client settings (region, endpoint, timeouts,
- * the SDK's own retries off because lib/retry does them), how an SDK error is classified, and the
- * retry loop around one call.
+ * the SDK's own retries off because lib/retry does them), credentials (adapters/aws/credentials.ts:
+ * environment keys, else the instance role through our IMDS client), how an SDK error is
+ * classified, and the retry loop around one call: lib/retry's retryCall, so every call retries
+ * until the deadline its signal carries (a boot's), or `attempts` times outside one.
  *
- * Credentials are the SDK's standard provider chain: environment variables, then (on EC2) the
- * instance role from the metadata service. */
-import { AgentError, type ErrorCode } from '../../lib/errors.js';
-import { retryCall, withTimeout } from '../../lib/retry.js';
+ * A call that fails because its credentials could not be had reports that (TPG_IMDS_UNAVAILABLE,
+ * TPG_AWS_CREDENTIALS) and not what the service would have said. */
+import { AgentError, isAgentError, type ErrorCode } from '../../lib/errors.js';
+import { retryCall } from '../../lib/retry.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
+import type { CredentialsProvider } from './credentials.js';
 
 export interface AwsCallOptions {
   region: string;
@@ -15,7 +18,7 @@ export interface AwsCallOptions {
   endpoint?: string;
   /** Per request. */
   timeoutMs: number;
-  /** Attempts per call, the first included (ignored where `deadline` bounds the call). */
+  /** Attempts per call, the first included, when no deadline bounds it (a command outside a boot). */
   attempts: number;
   /** Retry until this (clock ms) instead of a count: no attempt starts and no sleep ends after it. */
   deadline?: number;
@@ -24,32 +27,29 @@ export interface AwsCallOptions {
   clock?: Clock;
   random?: () => number;
   log?: Logger;
-  /** The agent's metadata endpoint, for the SDK's instance-role credential provider. */
-  metadataEndpoint?: string;
-}
-
-/**
- * The SDK's instance-role credential provider reads its endpoint from the environment only: keep
- * it on the metadata service the agent uses (agent.yaml metadata.endpoint). Every AWS client the
- * agent makes calls this (KMS, CloudFormation, S3).
- */
-export function useMetadataEndpoint(endpoint: string | undefined): void {
-  if (endpoint && !process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT && endpoint !== 'http://169.254.169.254') {
-    process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT = endpoint;
-  }
+  /** adapters/aws/credentials.ts (realPorts gives every client the same one); default: the SDK's chain. */
+  credentials?: CredentialsProvider;
 }
 
 /** Constructor settings for an SDK v3 client. */
-export function sdkClientConfig(o: AwsCallOptions) {
+export function sdkClientConfig(o: Pick<AwsCallOptions, 'region' | 'endpoint' | 'timeoutMs' | 'credentials'>) {
   // The image pins its Node; the SDK's "upgrade Node" notice would only clutter the boot log.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  useMetadataEndpoint(o.metadataEndpoint);
   return {
     region: o.region,
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+    ...(o.credentials ? { credentials: o.credentials } : {}),
     maxAttempts: 1,
     requestHandler: { connectionTimeout: o.timeoutMs, requestTimeout: o.timeoutMs },
   };
+}
+
+/** The credentials' own failure inside an SDK error, if that is what failed the call. */
+export function credentialsFailure(e: unknown): AgentError | undefined {
+  for (let x: unknown = e, depth = 0; x && depth < 5; x = (x as { cause?: unknown }).cause, depth++) {
+    if (isAgentError(x) && (x.code === 'TPG_IMDS_UNAVAILABLE' || x.code === 'TPG_AWS_CREDENTIALS')) return x;
+  }
+  return undefined;
 }
 
 /** Error names AWS uses for "slow down" and "try again". */
@@ -99,8 +99,9 @@ export function awsErrorInfo(e: unknown): AwsErrorInfo {
 }
 
 /**
- * One SDK call with a timeout per attempt and bounded, jittered retries. Errors that retrying
- * cannot fix end at once; `fail` turns the last error into the AgentError the caller reports.
+ * One SDK call with a timeout per attempt and jittered retries until the deadline its signal
+ * carries (else `attempts`). Errors that retrying cannot fix end at once; `fail` turns the last
+ * error into the AgentError the caller reports, unless the credentials were the problem.
  */
 export async function callAws<T>(
   what: string,
@@ -110,17 +111,21 @@ export async function callAws<T>(
   signal?: AbortSignal,
 ): Promise<T> {
   return retryCall(
-    async () => {
+    async (_attempt, sig) => {
       try {
-        return await withTimeout(o.timeoutMs, what, send, signal ? { signal } : {});
+        return await send(sig!);
       } catch (e) {
+        // The attempt's timeout, or the caller's deadline or shutdown: that, not the SDK's AbortError.
+        if (sig?.aborted && sig.reason instanceof AgentError) throw sig.reason;
+        const credentials = credentialsFailure(e);
+        if (credentials) throw credentials;
         const info = awsErrorInfo(e);
         // Carry the classification on the error so lib/retry can decide.
         throw Object.assign(new AgentError('TPG_TIMEOUT', info.message, { cause: e, retriable: info.retriable }), { aws: info });
       }
     },
     {
-      attempts: o.deadline === undefined ? o.attempts : Number.POSITIVE_INFINITY,
+      attemptsWithoutDeadline: o.attempts,
       ...(o.deadline === undefined ? {} : { deadline: o.deadline }),
       baseMs: o.retryBaseMs ?? 200,
       capMs: o.retryCapMs ?? 5_000,
@@ -130,17 +135,32 @@ export async function callAws<T>(
     },
     {
       what,
+      timeoutMs: o.timeoutMs,
       ...(o.log ? { log: o.log } : {}),
       fields: { call: what },
-      fail: (e, { attempts }) => {
+      fail: (e, { attempts, elapsedMs, stopped }) => {
+        const credentials = credentialsFailure(e);
+        const seconds = `${attempts} attempt${attempts === 1 ? '' : 's'} in ${(elapsedMs / 1000).toFixed(1)} s${stopped ? ', stopped by the deadline' : ''}`;
+        if (credentials) {
+          return new AgentError(credentials.code, `${what}: ${credentials.message} (${seconds})`, {
+            cause: credentials,
+            retriable: false,
+            ...(credentials.hint ? { hint: credentials.hint } : {}),
+            details: { call: what, attempts },
+          });
+        }
         const info = (e as { aws?: AwsErrorInfo }).aws ?? awsErrorInfo(e);
         const f = fail(info, attempts);
-        return new AgentError(f.code, f.message, {
-          cause: (e as Error).cause ?? e,
-          retriable: false,
-          ...(f.hint ? { hint: f.hint } : {}),
-          details: { call: what, error: info.name, attempts, ...(info.status ? { status: info.status } : {}) },
-        });
+        return new AgentError(
+          f.code,
+          stopped && !f.message.includes('stopped') ? `${f.message}; stopped by the deadline after ${(elapsedMs / 1000).toFixed(1)} s` : f.message,
+          {
+            cause: (e as Error).cause ?? e,
+            retriable: false,
+            ...(f.hint ? { hint: f.hint } : {}),
+            details: { call: what, error: info.name, attempts, elapsedMs, ...(info.status ? { status: info.status } : {}) },
+          },
+        );
       },
     },
   );

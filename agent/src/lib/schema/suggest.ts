@@ -15,15 +15,18 @@ export function editDistance(a: string, b: string): number {
 /** The nearest candidate, if it is close enough to be a plausible typo (case-insensitive). */
 export function suggest(word: string, candidates: readonly string[]): string | undefined {
   const w = word.toLowerCase();
+  const limit = Math.max(1, Math.min(3, Math.floor(word.length / 4)));
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {
+    // The distance is at least the difference in length: skip what cannot be close (and a long
+    // key, a user's or a fuzzer's, costs nothing instead of a length-squared table per candidate).
+    if (Math.abs(c.length - w.length) > limit) continue;
     const dist = editDistance(w, c.toLowerCase());
     if (dist < bestDistance) {
       best = c;
       bestDistance = dist;
     }
   }
-  const limit = Math.max(1, Math.min(3, Math.floor(word.length / 4)));
   return bestDistance <= limit ? best : undefined;
 }

@@ -139,7 +139,7 @@ export type Infer<S> = S extends Schema<infer T, any> ? T : never;
 
 class Refined<T, U, P extends Presence> extends Schema<U, P> {
   constructor(
-    private readonly inner: Schema<T, P>,
+    readonly inner: Schema<T, P>,
     private readonly fn: (value: T, path: Path, ctx: CheckContext) => Checked<U>,
   ) {
     super();
@@ -435,7 +435,8 @@ export class MapSchema<V> extends Schema<Record<string, V>> {
       return INVALID;
     }
     let ok = true;
-    const out: Record<string, V> = {};
+    // No prototype: a key named `__proto__` or `constructor` is a key like any other.
+    const out: Record<string, V> = Object.create(null);
     for (const [k, v] of Object.entries(value)) {
       const keyPath = [...path, k];
       const kk = this.key.check(k, keyPath, { report: (i) => ctx.report({ ...i, at: 'key' }), sourceOf: ctx.sourceOf });
@@ -489,10 +490,12 @@ export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
       return INVALID;
     }
     let ok = true;
-    const out: Record<string, unknown> = {};
+    // No prototype, and own keys only: `constructor` or `toString` in user data is an unknown key,
+    // never a property inherited from Object.prototype.
+    const out: Record<string, unknown> = Object.create(null);
     const known = Object.keys(this.shape);
     for (const [k, v] of Object.entries(value)) {
-      const field = this.shape[k];
+      const field = Object.hasOwn(this.shape, k) ? this.shape[k] : undefined;
       if (!field) {
         const near = suggest(k, known);
         const own = this.opts.unknownKeys === 'error' ? undefined : this.opts.unknownKeyWarning?.(k, value);
@@ -521,7 +524,7 @@ export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
       else out[k] = r;
     }
     for (const [k, field] of Object.entries(this.shape)) {
-      if (k in out || (k in value && (value as Record<string, unknown>)[k] !== null)) continue;
+      if (Object.hasOwn(out, k) || (Object.hasOwn(value, k) && (value as Record<string, unknown>)[k] !== null)) continue;
       if (field.presence === 'required') {
         const why = field.meta.whenMissing ?? (field.meta.description ? firstSentence(field.meta.description) : undefined);
         ctx.report(error([...path, k], 'TPG_UD_REQUIRED', `missing required key${why ? `: ${why}` : ''}`));
@@ -621,3 +624,40 @@ export const t = {
   any: (json?: JsonSchema, name?: string) => new AnySchemaType(json, name),
   unsupported: (reason: string) => new UnsupportedSchema(reason),
 };
+
+// ---------------------------------------------------------------------------------------------
+// Naming a place without quoting the document
+
+/**
+ * The longest start of `path` made of keys the schema itself names (an object's fields, list
+ * indexes), stopping before the first free key of a map: for a syntax error, whose "keys" are the
+ * parser's guess and may be a mis-indented value (a password, say).
+ */
+export function namedKeyPrefix(schema: AnySchema, path: Path): Path {
+  const out: Path = [];
+  let s: AnySchema = schema;
+  for (const seg of path) {
+    while (s instanceof Refined) s = s.inner as AnySchema;
+    if (s instanceof ObjectSchema && typeof seg === 'string' && Object.hasOwn(s.shape, seg)) s = s.shape[seg] as AnySchema;
+    else if (s instanceof ListSchema && typeof seg === 'number') s = s.item as AnySchema;
+    else break;
+    out.push(seg);
+  }
+  return out;
+}
+
+/** Names of the fields marked `.secret()`, at any depth: their values never appear in a message. */
+export function secretFieldNames(schema: AnySchema, out = new Set<string>(), depth = 0): string[] {
+  let s: AnySchema = schema;
+  while (s instanceof Refined) s = s.inner as AnySchema;
+  if (depth < 10) {
+    if (s instanceof ObjectSchema) {
+      for (const [k, f] of Object.entries(s.shape as Shape)) {
+        if (f.meta.secret) out.add(k);
+        secretFieldNames(f, out, depth + 1);
+      }
+    } else if (s instanceof MapSchema) secretFieldNames(s.value as AnySchema, out, depth + 1);
+    else if (s instanceof ListSchema) secretFieldNames(s.item as AnySchema, out, depth + 1);
+  }
+  return [...out];
+}

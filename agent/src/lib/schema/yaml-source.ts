@@ -1,7 +1,11 @@
 /*! YAML text → plain value plus an index from key paths to 1-based line/column, parsed the way
  * the original's PyYAML did (YAML 1.1: yes/no/on/off are booleans, `80: 8080` has integer keys,
  * `<<` merges, a key given twice keeps its last value, here with a warning), with alias
- * expansion bounded. */
+ * expansion bounded.
+ *
+ * Every mapping of the value has no prototype (a key named `__proto__` or `constructor` is a key
+ * like any other). A key that is itself a list or mapping (`? [k]`) is refused: JavaScript would
+ * turn it into text, and that text can hold a password. */
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, isAlias, type Node, type Document, type Tags } from 'yaml';
 import type { Path } from './types.js';
 
@@ -62,6 +66,9 @@ function pyyamlTags(tags: Tags): Tags {
   }) as Tags;
 }
 
+/** Syntax errors that get a key path (see parseYamlSource). */
+const PATHS_FOR_ERRORS = 200;
+
 export interface ParseOptions {
   /** Alias expansions allowed before the document is rejected ("billion laughs"). */
   maxAliasCount?: number;
@@ -87,28 +94,34 @@ export function parseYamlSource(text: string, options: ParseOptions = {}): Parse
     lineCounter,
     customTags: pyyamlTags,
     strict: true,
+    // The library's own warnings go to the console and quote the text (a complex key, say).
+    logLevel: 'error',
   });
   const pos = (offset: number): Position => {
     const p = lineCounter.linePos(offset);
     return { line: p.line, column: p.col };
   };
-  for (const e of doc.errors) {
+  doc.errors.forEach((e, n) => {
     issues.push({
-      path: doc.contents ? pathAtOffset(doc.contents as Node, e.pos[0]) : [],
+      // Each path walks the document: the first errors get one (they are the ones listed), so a
+      // document of thousands of errors costs their number, not its square.
+      path: doc.contents && n < PATHS_FOR_ERRORS ? pathAtOffset(doc.contents as Node, e.pos[0]) : [],
       ...pos(e.pos[0]),
       code: 'TPG_UD_YAML_SYNTAX',
-      message: `YAML syntax error: ${firstLine(e.message)}`,
+      message: `YAML syntax error: ${withoutQuotedText(e.message)}`,
       severity: 'error',
     });
-  }
+  });
+  if (issues.length) return { value: undefined, positions, issues, document: doc };
+  if (doc.contents) issues.push(...structureIssues(doc.contents as Node, pos));
   if (issues.length) return { value: undefined, positions, issues, document: doc };
 
   let value: unknown;
   try {
-    value = doc.toJS({ maxAliasCount: options.maxAliasCount ?? 100 });
+    value = withoutPrototypes(doc.toJS({ maxAliasCount: options.maxAliasCount ?? 100 }));
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    const aliasBomb = /alias/i.test(message);
+    const aliasBomb = /excessive alias count|alias resolution is disabled/i.test(message);
     issues.push({
       path: [],
       line: 1,
@@ -116,7 +129,7 @@ export function parseYamlSource(text: string, options: ParseOptions = {}): Parse
       code: aliasBomb ? 'TPG_UD_ALIAS_LIMIT' : 'TPG_UD_YAML_SYNTAX',
       message: aliasBomb
         ? `too many alias expansions (*ref); user data may expand at most ${options.maxAliasCount ?? 100} aliases`
-        : `YAML error: ${firstLine(message)}`,
+        : `YAML error: ${withoutQuotedText(message)}`,
       severity: 'error',
     });
     return { value: undefined, positions, issues, document: doc };
@@ -187,4 +200,130 @@ function pathAtOffset(node: Node, offset: number, path: Path = []): Path {
 
 function firstLine(s: string): string {
   return s.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/**
+ * The library's message without the document text some of its messages quote (a block scalar
+ * header, a tag, an escape sequence): at a mis-typed secret that text is the secret. The line and
+ * column say where.
+ */
+function withoutQuotedText(message: string): string {
+  const m = firstLine(message);
+  if (/^Invalid escape sequence/.test(m)) return 'Invalid escape sequence in a double-quoted string';
+  if (/^Unresolved plain scalar/.test(m)) return 'Unresolved plain scalar';
+  if (/^Verbatim tags aren't resolved/.test(m)) return 'Verbatim tags are not supported';
+  if (/^The .* tag has no suffix/.test(m)) return 'A tag has no suffix';
+  const flow = /^Unexpected .* in (flow map|flow sequence|flow collection|collection)$/.exec(m);
+  if (flow) return `Unexpected text in ${flow[1]}`;
+  // "Block scalar header includes extra characters: <text>", "Unresolved tag: <tag>", ...
+  const colon = m.indexOf(': ');
+  return colon > 0 ? m.slice(0, colon) : m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the parser accepts but a document cannot mean: found on the node tree (aliases not
+// expanded), each at its own position, before anything is built from it.
+
+const isMergeKey = (k: unknown): boolean => isScalar(k) && (typeof k.value === 'symbol' || k.source === '<<');
+
+function structureIssues(root: Node, pos: (o: number) => Position): SourceIssue[] {
+  const issues: SourceIssue[] = [];
+  const anchors = new Map<string, Node>();
+  const at = (node: Node | null | undefined, path: Path, code: string, message: string) => {
+    const p = node?.range ? pos(node.range[0]) : { line: 1, column: 1 };
+    issues.push({ path, ...p, code, message, severity: 'error' });
+  };
+  const target = (n: Node): Node | undefined => (isAlias(n) ? anchors.get(n.source) : n);
+  const walk = (node: Node | null | undefined, path: Path, depth: number): void => {
+    if (!node || depth > 200) return;
+    if (node.anchor) anchors.set(node.anchor, node);
+    if (isAlias(node)) {
+      if (!anchors.has(node.source))
+        at(
+          node,
+          path,
+          'TPG_UD_ALIAS_UNDEFINED',
+          `the alias *${node.source} names no anchor defined before it; write &${node.source} on the value it should repeat, above this line`,
+        );
+      return;
+    }
+    if (isMap(node)) {
+      for (const item of node.items) {
+        if (!isPair(item)) continue;
+        const k = item.key as Node | null;
+        if (k && !isScalar(k) && !(isAlias(k) && isScalar(anchors.get(k.source)))) {
+          // Never name it: the text of such a key is whatever the line held, a password included.
+          at(k, path, 'TPG_UD_COMPLEX_KEY', 'a key must be a single name; a list or mapping used as a key (? [...] or {...}:) is not allowed here');
+          continue;
+        }
+        const seg = isScalar(k) ? String(k.value) : '';
+        if (isMergeKey(k)) {
+          const v = item.value as Node | null;
+          walk(v, path, depth + 1);
+          const sources = v && isSeq(v) ? (v.items as Node[]) : [v];
+          for (const s of sources) {
+            const t = s ? target(s) : undefined;
+            if (s && isAlias(s) && !t) continue; // reported as an undefined alias
+            if (!t || !isMap(t))
+              at(
+                s ?? k,
+                path,
+                'TPG_UD_MERGE_NOT_MAPPING',
+                '<< merges mappings only: its value must be a mapping, an alias of a mapping (*name), or a list of those',
+              );
+          }
+          continue;
+        }
+        walk(item.value as Node | null, [...path, seg], depth + 1);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => {
+        walk(item as Node | null, [...path, i], depth + 1);
+      });
+    }
+  };
+  walk(root, [], 0);
+  return issues;
+}
+
+/** The same value with every mapping rebuilt without a prototype; shared (aliased) parts stay shared. */
+function withoutPrototypes(value: unknown, seen = new Map<object, unknown>()): unknown {
+  if (value === null || typeof value !== 'object' || value instanceof Date || value instanceof Uint8Array) return value;
+  const done = seen.get(value);
+  if (done !== undefined) return done;
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    seen.set(value, out);
+    for (const v of value) out.push(withoutPrototypes(v, seen));
+    return out;
+  }
+  const out: Record<string, unknown> = Object.create(null);
+  seen.set(value, out);
+  for (const [k, v] of Object.entries(value)) out[k] = withoutPrototypes(v, seen);
+  return out;
+}
+
+/**
+ * Whatever can be read of a document that does not validate, even with syntax errors elsewhere:
+ * each top-level key whose value builds on its own, unchecked, without prototypes. For the steps
+ * that must run anyway (the CloudFormation signal needs notify_cfn). Never throws.
+ */
+export function parseLenient(text: string, options: ParseOptions = {}): Record<string, unknown> | undefined {
+  try {
+    const doc = parseDocument(text, { version: '1.1', merge: true, uniqueKeys: false, prettyErrors: false, customTags: pyyamlTags, logLevel: 'silent' });
+    if (!isMap(doc.contents)) return undefined;
+    const out: Record<string, unknown> = Object.create(null);
+    for (const item of doc.contents.items) {
+      if (!isPair(item) || !isScalar(item.key) || typeof item.key.value !== 'string') continue;
+      try {
+        const v = item.value as Node | null;
+        out[item.key.value] = v ? withoutPrototypes(v.toJS(doc, { maxAliasCount: options.maxAliasCount ?? 100 })) : null;
+      } catch {
+        // this key does not build (an undefined alias, say); the others may
+      }
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
 }

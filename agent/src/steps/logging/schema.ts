@@ -35,14 +35,18 @@ const hostName = configText({
  * crashed on one). `allowEmpty`: an empty string means "not set" (Senza templates write '').
  */
 export const secretText = (label: string, opts: { allowEmpty?: boolean; pattern?: RegExp; patternMessage?: string } = {}) =>
-  t.string({ singleLine: true, acceptNumbers: false, ...(opts.allowEmpty ? {} : { minLength: 1 }) }).refine<'' | KmsEncrypted | Secret>((v, path, ctx) => {
-    if (v.startsWith(KMS_PREFIX)) return checkKms(v, path, ctx, label);
-    if (v !== '' && opts.pattern && !opts.pattern.test(v)) {
-      ctx.report(error(path, 'TPG_UD_PATTERN', opts.patternMessage ?? 'has characters that are not allowed here'));
-      return INVALID;
-    }
-    return v === '' ? ('' as const) : new Secret(v, label);
-  });
+  t
+    .string({ singleLine: true, acceptNumbers: false, ...(opts.allowEmpty ? {} : { minLength: 1 }) })
+    .refine<'' | KmsEncrypted | Secret>((v, path, ctx) => {
+      if (v.startsWith(KMS_PREFIX)) return checkKms(v, path, ctx, label);
+      if (v !== '' && opts.pattern && !opts.pattern.test(v)) {
+        ctx.report(error(path, 'TPG_UD_PATTERN', opts.patternMessage ?? 'has characters that are not allowed here'));
+        return INVALID;
+      }
+      return v === '' ? ('' as const) : new Secret(v, label);
+    })
+    // Its value never appears in a message, whatever the key is called (validate's scrubber).
+    .secret();
 
 /** A Logentries token: letters, digits and dashes (a UUID), or aws:kms:. */
 const TOKEN = /^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/;
