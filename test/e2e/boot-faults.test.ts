@@ -13,6 +13,7 @@ import { AGENT_BUNDLE, REPO } from '../harness/repo.js';
 import { useLocalCloud } from '../harness/lifecycle.js';
 import { scratchRoot } from '../harness/scratch.js';
 import { waitFor } from '../harness/wait.js';
+import { instanceRsyslog } from '../harness/rsyslog.js';
 import { VALID_USER_DATA } from '../harness/user-data.js';
 import type { BootStatus } from '../../agent/src/engine/status.js';
 
@@ -29,7 +30,9 @@ const BUSY_USER_DATA = VALID_USER_DATA.replace('source: pierone.stups.zalan.do/t
 async function instance(agentYaml = BASE_YAML, bootId?: string) {
   const root = await scratchRoot(bootId ? { bootId } : {});
   await mkdir(join(root, 'etc/taupage'), { recursive: true });
-  await writeFile(join(root, 'etc/taupage/agent.yaml'), agentYaml);
+  // The logging step restarts an rsyslogd of this root (the container step waits for it).
+  const { restart_rsyslog } = instanceRsyslog(root);
+  await writeFile(join(root, 'etc/taupage/agent.yaml'), `${agentYaml}logging:\n  restart_rsyslog: ${JSON.stringify(restart_rsyslog)}\n`);
   const env = isolatedAwsEnv({ ...cloud.env({ withKeys: false }), TAUPAGE_ROOT: root });
   return {
     root,

@@ -196,4 +196,20 @@ describe('boot graph runner', () => {
     expect(bootGraph.find((s) => s.id === 'signal')).toMatchObject({ phase: 'finally' });
     expect(bootGraph.find((s) => s.id === 'shutdown')).toMatchObject({ phase: 'after' });
   });
+
+  it('names the root cause: a failure with its own reason before the deadline that cut a step waiting on the same service', () => {
+    const r = (id: string, errorCode: StepResult['errorCode'], endsAt: number): StepResult => ({
+      id,
+      outcome: 'failed',
+      startedAt: 0,
+      durationMs: endsAt,
+      errorCode,
+      message: id,
+    });
+    // The logging step, cut at the deadline while KMS hung, ended before the step that says KMS hung.
+    const o = summarize([r('logging', 'TPG_BOOT_DEADLINE', 10), r('container', 'TPG_DEPENDENCY_FAILED', 10), r('consumer', 'TPG_KMS_UNAVAILABLE', 20)]);
+    expect(o).toMatchObject({ errorCode: 'TPG_KMS_UNAVAILABLE', message: 'step consumer failed: consumer', failedSteps: ['logging', 'container', 'consumer'] });
+    // Only the deadline: it is the cause.
+    expect(summarize([r('container', 'TPG_DEPENDENCY_FAILED', 5), r('logging', 'TPG_BOOT_DEADLINE', 10)]).errorCode).toBe('TPG_BOOT_DEADLINE');
+  });
 });

@@ -300,7 +300,10 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
 export function summarize(results: Iterable<StepResult>): BootOutcome {
   const failed = [...results].filter((r) => r.outcome === 'failed').sort((a, b) => a.startedAt + a.durationMs - (b.startedAt + b.durationMs));
   if (!failed.length) return { outcome: 'success', failedSteps: [] };
-  const root = failed.find((r) => r.errorCode !== 'TPG_DEPENDENCY_FAILED') ?? failed[0]!;
+  // The root cause: a failure with a reason of its own, before one that is only a consequence (a
+  // need that failed, or the deadline that cut a step waiting on the same slow service).
+  const consequence = (r: StepResult) => r.errorCode === 'TPG_DEPENDENCY_FAILED' || r.errorCode === 'TPG_BOOT_DEADLINE';
+  const root = failed.find((r) => !consequence(r)) ?? failed.find((r) => r.errorCode !== 'TPG_DEPENDENCY_FAILED') ?? failed[0]!;
   return {
     outcome: 'failed',
     ...(root.errorCode ? { errorCode: root.errorCode } : {}),
