@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFile, readdir, rename, mkdir, rmdir, mkdtemp, writeFile, cp, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { passwdHas, run, waitFor, BUNDLE } from './lab.js';
+import { passwdHas, run, waitFor, BUNDLE, SSH_CLIENT_OPTIONS } from './lab.js';
 import { useLab } from '../../harness/lifecycle.js';
 import { accessContext } from '../../../agent/src/cli/access-context.js';
 import { runHook } from '../../../agent/src/access/hook.js';
@@ -149,27 +149,9 @@ describe('granting-service can only run the hook', () => {
   });
 
   it('no sftp, no port forwarding', async () => {
-    const sftp = await run(
-      'sftp',
-      [
-        '-F',
-        '/dev/null',
-        '-o',
-        'StrictHostKeyChecking=no',
-        '-o',
-        'UserKnownHostsFile=/dev/null',
-        '-o',
-        'BatchMode=yes',
-        '-i',
-        lab.evenKey.priv,
-        '-P',
-        String(lab.port),
-        '-b',
-        '-',
-        `${lab.gsUser}@127.0.0.1`,
-      ],
-      { input: 'ls /\n' },
-    );
+    const sftp = await run('sftp', [...SSH_CLIENT_OPTIONS, '-i', lab.evenKey.priv, '-P', String(lab.port), '-b', '-', `${lab.gsUser}@127.0.0.1`], {
+      input: 'ls /\n',
+    });
     expect(sftp.code).not.toBe(0);
     expect((await lab.audit()).at(-1)).toMatchObject({ result: 'refused', command: 'internal-sftp' });
     const fwd = await lab.ssh(lab.gsUser, lab.evenKey, undefined, ['-N', '-o', 'ExitOnForwardFailure=yes', '-R', '0:127.0.0.1:9']);

@@ -123,6 +123,26 @@ async function removeUser(name: string): Promise<void> {
   if (spawnSync('userdel', ['--remove', name]).status !== 0) spawnSync('userdel', ['--force', '--remove', name]);
 }
 
+/** ssh/sftp client options of the lab: no config, no known hosts, no agent, no prompts. */
+export const SSH_CLIENT_OPTIONS = [
+  '-F',
+  '/dev/null',
+  '-o',
+  'StrictHostKeyChecking=no',
+  '-o',
+  'UserKnownHostsFile=/dev/null',
+  '-o',
+  'BatchMode=yes',
+  '-o',
+  'IdentitiesOnly=yes',
+  '-o',
+  'IdentityAgent=none',
+  '-o',
+  'LogLevel=ERROR',
+  '-o',
+  'ConnectTimeout=10',
+];
+
 export async function startLab(options: LabOptions = {}): Promise<Lab> {
   if (process.getuid?.() !== 0) throw new Error('the SSH lab needs root (sshd, useradd, the ssh service)');
   await access(BUNDLE).catch(() => {
@@ -284,22 +304,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     };
     lab.keygen = keygen;
     const sshArgs = (user: string, key: KeyPair, extra: string[] = []) => [
-      '-F',
-      '/dev/null',
-      '-o',
-      'StrictHostKeyChecking=no',
-      '-o',
-      'UserKnownHostsFile=/dev/null',
-      '-o',
-      'BatchMode=yes',
-      '-o',
-      'IdentitiesOnly=yes',
-      '-o',
-      'IdentityAgent=none',
-      '-o',
-      'LogLevel=ERROR',
-      '-o',
-      'ConnectTimeout=10',
+      ...SSH_CLIENT_OPTIONS,
       '-i',
       key.priv,
       '-p',
