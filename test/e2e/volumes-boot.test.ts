@@ -49,7 +49,12 @@ describe.sequential('a stateful application: its volume attached, mounted and ke
       health_check_path: '/health',
       notify_cfn: NOTIFY,
       volumes: { ebs: { '/dev/sdf': 'orders-db' } },
-      mounts: { '/data': { partition: '/dev/xvdf', erase_on_boot: false }, '/scratch': { partition: 'none', filesystem: 'tmpfs', options: 'size=4m' } },
+      mounts: {
+        '/data': { partition: '/dev/xvdf', erase_on_boot: false },
+        '/scratch': { partition: 'none', filesystem: 'tmpfs', options: 'size=4m' },
+        // No partition: a directory of the root disk, as the original gave it (a warning says so).
+        '/spool': { erase_on_boot: false },
+      },
       mount_custom_log: true,
       ...over,
     });
@@ -66,7 +71,7 @@ describe.sequential('a stateful application: its volume attached, mounted and ke
     const status = await instance.status();
     expect(stepOf(status, 'disks')).toMatchObject({
       outcome: 'success',
-      note: `/dev/sdf attached; /data formatted; /scratch tmpfs; ${join(instance.root, 'var/log-custom')} ready`,
+      note: `/dev/sdf attached; /data formatted; /scratch tmpfs; /spool directory of the root disk; ${join(instance.root, 'var/log-custom')} ready`,
     });
     expect(status.keys?.applied).toEqual(expect.arrayContaining(['mount_custom_log', 'mounts', 'volumes']));
     expect(world.cloud.cloudformation.signals.at(-1)).toMatchObject({ status: 'SUCCESS' });
@@ -76,13 +81,14 @@ describe.sequential('a stateful application: its volume attached, mounted and ke
       '/bin/busybox',
       'sh',
       '-c',
-      'echo order-1 > /data/orders && echo line > /var/log/app.log && /bin/busybox grep -E " /(data|scratch|var/log) " /proc/mounts',
+      'echo order-1 > /data/orders && echo line > /var/log/app.log && echo queued > /spool/job && /bin/busybox grep -E " /(data|scratch|var/log) " /proc/mounts',
     ]);
     expect(inApp.code).toBe(0);
     expect(inApp.stdout).toMatch(/^\/dev\/loop\d+ \/data ext4 /m);
     expect(inApp.stdout).toMatch(/^tmpfs \/scratch tmpfs .*size=4096k/m);
     expect(await readFile(join(instance.root, 'mounts/data/orders'), 'utf8')).toBe('order-1\n');
     expect(await readFile(join(instance.root, 'var/log-custom/app.log'), 'utf8')).toBe('line\n');
+    expect(await readFile(join(instance.root, 'mounts/spool/job'), 'utf8')).toBe('queued\n');
   });
 
   it('reboot: the volume keeps what the application wrote; the container sees it again', async () => {

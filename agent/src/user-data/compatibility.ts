@@ -97,7 +97,29 @@ export const DIFFERENCES: Difference[] = [
   },
   {
     topic: 'Size',
-    text: 'EC2 refuses user data over 16 KiB; `taupage validate` says so before the launch does.',
+    text:
+      'EC2 refuses user data over 16 KiB of what it stores, a gzipped document counted by its compressed size; ' +
+      '`taupage validate` says so before the launch does (and reads `.gz` files as EC2 takes them).',
+  },
+  {
+    topic: 'Mounts',
+    text:
+      'tmpfs is mounted with `partition: none` or without a partition (the original mounted only `none` and left the ' +
+      'other unmounted, silently); `erase_on_boot: false` on tmpfs is a TPG_UD_TMPFS_ERASE warning, as tmpfs keeps ' +
+      'nothing over a reboot. A mount without a partition gives the container a directory of the root disk, as the ' +
+      'original did, with a TPG_UD_NO_DEVICE warning and a line in the plan saying its data goes with the instance; ' +
+      'every other bind under `/mounts` must be mounted before the container starts, or the boot fails. `erase_on_boot` ' +
+      'must be a real boolean (the string "false" erased data on the original), and a device holding another file ' +
+      'system, a partition table or a RAID member is never formatted over.',
+  },
+  {
+    topic: 'Log keys',
+    text:
+      "`scalyr_account_key: ''` (Senza templates write it) skips Scalyr with a note in the status, as the original " +
+      'did; a number there is an error (it crashed the original). `application_logrotate_rotate: 0` is valid (old logs ' +
+      'are removed). The Scalyr sampling keys are known. `logentries_account_key` still works, with a warning pointing ' +
+      'at `logging.logentries_token`. A value rendered into rsyslog, logrotate or Scalyr configuration may hold no ' +
+      'quote, backslash or line break (the original pasted them in, so a value could add configuration).',
   },
 ];
 

@@ -196,6 +196,33 @@ describe('disks step: EBS volumes on real loop devices', () => {
     expect(actions()).toEqual([]);
   });
 
+  it('a mount without a partition: a directory of the root disk for the container, made once for the application user, nothing mounted', async () => {
+    const b = boot({ mounts: { '/tmp': { erase_on_boot: false } } });
+    expect((await applyAgain(b)).note).toBe('/tmp directory of the root disk');
+    expect(await mounted('tmp')).toBeUndefined();
+    const st = await stat(join(root, 'mounts/tmp'));
+    expect([st.isDirectory(), st.uid, st.gid, st.mode & 0o777]).toEqual([true, 999, 999, 0o755]);
+    // A reboot: the directory and what the application put there stay as they are.
+    await writeFile(join(root, 'mounts/tmp/kept'), 'x');
+    expect((await applyAgain(b)).note).toBe('/tmp directory of the root disk');
+    expect(await readFile(join(root, 'mounts/tmp/kept'), 'utf8')).toBe('x');
+    expect(actions()).toEqual([]);
+  });
+
+  it('a mount without a partition inside a volume the application owns: a link planted there is refused, its target untouched', async () => {
+    await cloud.ec2.createVolume({ name: 'data' });
+    const victim = join(root, 'victim');
+    await mkdir(victim);
+    await writeFile(join(victim, 'precious'), 'x');
+    const first = boot({ volumes: { ebs: { '/dev/sdf': 'data' } }, mounts: { '/data': { partition: '/dev/xvdf' } } });
+    await applyAgain(first);
+    await symlink(victim, join(root, 'mounts/data/spool'));
+    const b = boot({ volumes: { ebs: { '/dev/sdf': 'data' } }, mounts: { '/data': { partition: '/dev/xvdf' }, '/data/spool': { erase_on_boot: false } } });
+    await expect(applyAgain(b)).rejects.toMatchObject({ code: 'TPG_DISK_FAILED', message: expect.stringMatching(/is a symbolic link; refusing/) });
+    expect((await stat(victim)).uid).toBe(0);
+    expect(await readFile(join(victim, 'precious'), 'utf8')).toBe('x');
+  });
+
   it('root: true makes new file systems root-owned', async () => {
     await cloud.ec2.createVolume({ name: 'data' });
     const b = boot({

@@ -47,6 +47,10 @@ export function error(path: Path, code: string, message: string, at: 'key' | 'va
   return { path, code, message, severity: 'error', at };
 }
 
+export function warning(path: Path, code: string, message: string, at: 'key' | 'value' = 'value'): CheckIssue {
+  return { path, code, message, severity: 'warning', at };
+}
+
 export function describeValue(v: unknown): string {
   if (v === null || v === undefined) return 'nothing (null)';
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;

@@ -98,16 +98,16 @@ export async function applyContainer(plan: ContainerPlan, ctx: BootContext, opti
 }
 
 /**
- * Every volume bind (under /mounts) must be a mount point: the disks step mounted it before this
- * step may run, and were it not, the application would write to an empty directory of the root
- * disk, which is worse than not starting.
+ * Every volume and tmpfs bind (under /mounts) must be a mount point: the disks step mounted it
+ * before this step may run, and were it not, the application would write to an empty directory of
+ * the root disk, which is worse than not starting. (A mount without a partition is such a
+ * directory by the user data's own choice, warned about at validation: not in plan.mountPoints.)
  */
 async function mountsReady(plan: ContainerPlan, ctx: BootContext): Promise<void> {
-  const root = ctx.paths.mounts;
-  for (const b of plan.binds) {
-    if (!b.host.startsWith(`${root}/`)) continue;
-    if (!(await ctx.ports.blockDevices.mountedAt(b.host)))
-      throw new AgentError('TPG_CONTAINER_FAILED', `${b.host} (${b.container} in the container) is not mounted; the container was not started`, {
+  for (const host of plan.mountPoints) {
+    const b = plan.binds.find((x) => x.host === host)!;
+    if (!(await ctx.ports.blockDevices.mountedAt(host)))
+      throw new AgentError('TPG_CONTAINER_FAILED', `${host} (${b.container} in the container) is not mounted; the container was not started`, {
         hint: 'the disks step mounts it first; see its outcome in taupage status',
       });
   }
@@ -119,7 +119,7 @@ async function resolveEnv(plan: ContainerPlan, ctx: BootContext): Promise<AppEnv
 }
 
 export function appSpec(plan: ContainerPlan, reference: string, env: AppEnv[], digest: string, bootId: string): AppSpec {
-  const { image: _image, reference: _reference, env: _env, health: _health, configHash: _hash, notes: _notes, ...setup } = plan;
+  const { image: _image, reference: _reference, env: _env, health: _health, configHash: _hash, notes: _notes, mountPoints: _mountPoints, ...setup } = plan;
   return { ...setup, image: reference, env, labels: { ...plan.labels, [LABELS.imageDigest]: digest, [LABELS.bootId]: bootId } };
 }
 

@@ -46,6 +46,9 @@ export interface ContainerPlan extends StepPlan, ContainerSetup {
   /** Hash of the container's configuration (with ciphertexts, never plaintext; not the health
    * check, which is not part of the container): a changed plan replaces the container. */
   configHash: string;
+  /** Host paths that must be mount points before the container starts (every bind under /mounts
+   * but those of mounts without a partition, which are directories of the root disk). */
+  mountPoints: string[];
 }
 
 export function planContainer({ settings: s, config, paths }: PlanInput): ContainerPlan {
@@ -65,7 +68,11 @@ export function planContainer({ settings: s, config, paths }: PlanInput): Contai
   );
 
   const binds: Bind[] = [];
-  for (const path of Object.keys(s.mounts ?? {}).sort()) binds.push({ host: `${paths.mounts}${path}`, container: path, readOnly: false });
+  const mountPoints: string[] = [];
+  for (const [path, m] of Object.entries(s.mounts ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    binds.push({ host: `${paths.mounts}${path}`, container: path, readOnly: false });
+    if (m.partition !== undefined || m.filesystem === 'tmpfs') mountPoints.push(`${paths.mounts}${path}`);
+  }
   binds.push({ host: paths.meta, container: CONTAINER_META, readOnly: true });
   if (s.mount_var_log) binds.push({ host: paths.varLog, container: '/var/log-host', readOnly: true });
   if (s.mount_custom_log) binds.push({ host: paths.varLogCustom, container: '/var/log', readOnly: false });
@@ -129,7 +136,7 @@ export function planContainer({ settings: s, config, paths }: PlanInput): Contai
     [LABELS.applicationVersion]: s.application_version,
     [LABELS.configHash]: configHash,
   };
-  return { ...base, labels, health, configHash, ...(notes.length ? { notes } : {}) };
+  return { ...base, labels, health, configHash, mountPoints, ...(notes.length ? { notes } : {}) };
 }
 
 /** sha256 over the plan with ciphertexts and secret values in (never printed; a change must show). */

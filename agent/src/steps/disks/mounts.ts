@@ -8,7 +8,8 @@
  * partition table, a RAID member, another file system than the user data names) fails the boot
  * rather than be formatted over. Mount points are created root-owned and never through a
  * symbolic link. */
-import { lstat, mkdir, chown, chmod } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, chown, chmod, open } from 'node:fs/promises';
 import { dirname, relative, sep } from 'node:path';
 import { AgentError } from '../../lib/errors.js';
 import type { BootContext } from '../context.js';
@@ -20,7 +21,7 @@ export const ERASE_TAG = 'Taupage:erase-on-boot';
 export interface MountOutcome {
   path: string;
   /** What was done, for the status note. */
-  done: 'left alone (already mounted)' | 'tmpfs' | 'formatted' | 'checked' | 'erased (tagged)';
+  done: 'left alone (already mounted)' | 'tmpfs' | 'formatted' | 'checked' | 'erased (tagged)' | 'directory of the root disk';
 }
 
 /** Volumes attached in this boot: device name → volume id (for the erase tag). */
@@ -33,6 +34,23 @@ export async function mountOne(m: MountPlan, ctx: BootContext, known: KnownVolum
   if (already) {
     log.info({ path: m.path, hostPath: m.hostPath, source: already.source }, `${m.hostPath} is already mounted (${already.source}); left alone`);
     return { path: m.path, done: 'left alone (already mounted)' };
+  }
+  if (m.kind === 'directory') {
+    // Made once, then handed to the application's user; an existing one is left as it is (its
+    // owner may have changed it, and root changes nothing by name inside it).
+    const made = await mountPoint(ctx.paths.mounts, m.hostPath);
+    if (made) {
+      // On a descriptor: a parent may be a volume the application owns, where the name could be
+      // swapped for a link between mkdir and this.
+      const dir = await open(m.hostPath, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+      try {
+        await dir.chown(m.owner.uid, m.owner.gid);
+      } finally {
+        await dir.close();
+      }
+    }
+    log.warn({ path: m.path, hostPath: m.hostPath }, `${m.path} has no partition: the container gets ${m.hostPath}, a directory of the root disk`);
+    return { path: m.path, done: 'directory of the root disk' };
   }
   await mountPoint(ctx.paths.mounts, m.hostPath);
   if (m.kind === 'tmpfs') {
@@ -91,13 +109,15 @@ const REASON = { blank: 'the device is blank', erase: 'erase_on_boot is true', t
 /**
  * Create the mount point under `root` (root-owned, 0755), refusing to pass through a symbolic
  * link or anything not a directory: a volume mounted earlier (its owner, the application, may
- * have planted links in it) must not redirect a mount elsewhere on the host.
+ * have planted links in it) must not redirect a mount elsewhere on the host. True when it made
+ * the target itself.
  */
-export async function mountPoint(root: string, target: string): Promise<void> {
+export async function mountPoint(root: string, target: string): Promise<boolean> {
   await mkdir(root, { recursive: true, mode: 0o755 });
   const rel = relative(root, target);
   if (!rel || rel.startsWith('..')) throw new AgentError('TPG_INTERNAL', `mount point ${target} is outside ${root}`);
   let at = root;
+  let made = false;
   for (const part of rel.split(sep)) {
     at = `${at}${sep}${part}`;
     const st = await lstat(at).catch((e: NodeJS.ErrnoException) => {
@@ -106,6 +126,7 @@ export async function mountPoint(root: string, target: string): Promise<void> {
     });
     if (!st) {
       await mkdir(at, { mode: 0o755 });
+      made = true;
       continue;
     }
     if (st.isSymbolicLink() || !st.isDirectory())
@@ -115,4 +136,5 @@ export async function mountPoint(root: string, target: string): Promise<void> {
         { hint: `remove ${at} (something other than taupage created it${dirname(at) !== root ? ', perhaps inside a mounted volume' : ''})` },
       );
   }
+  return made;
 }

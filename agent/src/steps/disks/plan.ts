@@ -26,6 +26,14 @@ export interface RaidPlan {
 
 export type MountPlan =
   | {
+      /** No partition: a directory of the root disk, bound into the container (the original's way). */
+      kind: 'directory';
+      path: string;
+      hostPath: string;
+      /** Owner of the directory when it is made. */
+      owner: Owner;
+    }
+  | {
       kind: 'tmpfs';
       path: string;
       hostPath: string;
@@ -69,6 +77,13 @@ export function planDisks({ settings: s, config, paths }: PlanInput): DisksPlan 
     .map(([path, m]): MountPlan => {
       const hostPath = `${paths.mounts}${path}`;
       if (m.filesystem === 'tmpfs') return { kind: 'tmpfs', path, hostPath, options: tmpfsOptions(m.options, owner) };
+      if (m.partition === undefined) {
+        notes.push({
+          level: 'warning',
+          message: `${path}: no partition: ${hostPath} is a directory of the root disk, not a volume; its data is lost with the instance`,
+        });
+        return { kind: 'directory', path, hostPath, owner };
+      }
       const erase = m.erase_on_boot === true ? 'always' : m.erase_on_boot === false ? 'never' : 'if-tagged';
       if (erase === 'always')
         notes.push({ level: 'warning', message: `${path}: erase_on_boot is true: ${m.partition} is formatted at every boot, its data lost` });

@@ -1,5 +1,5 @@
 /*! User-data keys for EBS volumes, RAID arrays and mounts. */
-import { t, INVALID, error } from '../../lib/schema/types.js';
+import { t, INVALID, error, warning } from '../../lib/schema/types.js';
 import { absolutePath, singleLine } from '../../values/text.js';
 
 export const FILESYSTEMS = ['ext4', 'ext3', 'ext2', 'xfs', 'tmpfs'] as const;
@@ -63,24 +63,38 @@ const mount = t
         );
         return INVALID;
       }
-      if (m.erase_on_boot === false) {
+      // The original mounted these (Senza templates write erase_on_boot: false everywhere).
+      if (m.erase_on_boot === false)
         ctx.report(
-          error([...path, 'erase_on_boot'], 'TPG_UD_TMPFS_ERASE', 'tmpfs is empty at every boot and cannot keep data: remove erase_on_boot, or use a volume'),
+          warning(
+            [...path, 'erase_on_boot'],
+            'TPG_UD_TMPFS_ERASE',
+            'tmpfs is empty at every boot, whatever erase_on_boot says: it is mounted as tmpfs and keeps nothing over a reboot; remove erase_on_boot, or use a volume to keep data',
+          ),
         );
-        return INVALID;
-      }
       return m;
     }
-    if (m.partition === undefined || m.partition === NO_DEVICE) {
+    if (m.partition === NO_DEVICE) {
       ctx.report(
         error(
-          m.partition === undefined ? path : [...path, 'partition'],
-          m.partition === undefined ? 'TPG_UD_REQUIRED' : 'TPG_UD_PATTERN',
-          `${m.partition === undefined ? 'missing required key partition' : 'partition none names no device'}: ${m.filesystem} needs the device of a volume (e.g. /dev/xvdf); for scratch space in memory, write filesystem: tmpfs. Without a device nothing would be mounted and the application would write to the root disk`,
+          [...path, 'partition'],
+          'TPG_UD_PATTERN',
+          `partition none names no device: ${m.filesystem} needs the device of a volume (e.g. /dev/xvdf); for scratch space in memory, write filesystem: tmpfs`,
         ),
       );
       return INVALID;
     }
+    // The original skipped such a mount and bound /mounts<path>, a directory of the root disk, into
+    // the container. Kept (documents that booted for years still do), and said plainly.
+    if (m.partition === undefined)
+      ctx.report(
+        warning(
+          path,
+          'TPG_UD_NO_DEVICE',
+          `no partition: nothing is mounted here; the container gets /mounts${String(path.at(-1))}, a directory of the root disk (as the original did), whose data is lost with the instance. Give partition to mount a volume, or write filesystem: tmpfs for scratch space`,
+          'key',
+        ),
+      );
     return m;
   });
 
@@ -97,7 +111,7 @@ export const disksKeys = {
       mount,
     )
     .describe(
-      'Volumes to prepare and mount: the host mounts them at /mounts<path> and the container sees them at <path>, mounted before the container starts; a mount that fails fails the boot, so the application never starts on an unmounted path. A path already mounted (the agent run again in the same boot) is left alone. The root of a new file system belongs to the application user (root with root: true), mode 0755. Differences from the original, which bound an empty root-disk directory into the container whenever a mount was skipped: a mount without a partition is an error (the original skipped it); tmpfs is mounted with partition none or without a partition (the original mounted only partition: none); a device holding another file system than filesystem, a partition table or a RAID member fails the boot rather than be checked with the wrong tool or formatted over; mounts are no longer made 0777 at every boot.',
+      'Volumes to prepare and mount: the host mounts them at /mounts<path> and the container sees them at <path>, mounted before the container starts; a mount that fails fails the boot, so the application never starts on an unmounted path. A path already mounted (the agent run again in the same boot) is left alone. The root of a new file system belongs to the application user (root with root: true), mode 0755. Differences from the original, which bound an empty root-disk directory into the container whenever a mount was skipped: a mount without a partition gives the container a directory of the root disk, as the original did, with a warning that says so (and the plan shows it), while every other bind under /mounts must be mounted before the container starts; tmpfs is mounted with partition none or without a partition (the original mounted only partition: none), and erase_on_boot: false on tmpfs is a warning (tmpfs keeps nothing); a device holding another file system than filesystem, a partition table or a RAID member fails the boot rather than be checked with the wrong tool or formatted over; mounts are no longer made 0777 at every boot.',
     ),
   volumes: t
     .object(
