@@ -28,6 +28,12 @@ variable "even_public_key_file" {
   description = "Even's public key: the only key granting-service accepts, with the forced command taupage ssh-hook."
 }
 
+variable "remote_host_known_hosts" {
+  type        = string
+  default     = ""
+  description = "known_hosts lines of the hosts Even may hop to with --remote-host (installed as /etc/taupage/ssh_known_hosts); empty: every hop is refused."
+}
+
 variable "pierone_registries" {
   type        = list(string)
   default     = ["pierone.stups.zalan.do"]
@@ -159,6 +165,7 @@ build {
     execute_command = "chmod +x {{ .Path }}; if [ \"$(id -u)\" = 0 ]; then {{ .Vars }} {{ .Path }}; else sudo env {{ .Vars }} {{ .Path }}; fi"
     environment_vars = [
       "TAUPAGE_PIERONE_REGISTRIES=${join(",", var.pierone_registries)}",
+      "TAUPAGE_REMOTE_HOST_KNOWN_HOSTS_B64=${base64encode(var.remote_host_known_hosts)}",
     ]
     scripts = [
       "${path.root}/scripts/10-packages.sh",

@@ -2,7 +2,8 @@
 # 2. Taupage itself: the agent, its units, its settings, the accounts and the SSH baseline.
 #    Files come from the build's file provisioners under /tmp/taupage: taupage (the single
 #    executable), systemd/ (the units), even.pub (Even's public key). Settings from the template:
-#    TAUPAGE_PIERONE_REGISTRIES (comma-separated host names).
+#    TAUPAGE_PIERONE_REGISTRIES (comma-separated host names), TAUPAGE_REMOTE_HOST_KNOWN_HOSTS_B64
+#    (base64 of the known_hosts lines the --remote-host hop accepts; empty: none).
 set -eu
 src=/tmp/taupage
 
@@ -27,6 +28,14 @@ install -d -m 0755 /etc/taupage
   [ -z "$registries" ] || printf 'pierone:\n  registries: [%s]\n' "$registries"
 } > /etc/taupage/agent.yaml
 chmod 0644 /etc/taupage/agent.yaml
+
+# The host keys Even's --remote-host hop may accept (ssh.remote_host_known_hosts): checked line by
+# line by ssh-keygen, or the build fails. Without the file every hop is refused with that reason.
+if [ -n "${TAUPAGE_REMOTE_HOST_KNOWN_HOSTS_B64:-}" ]; then
+  printf '%s\n' "$(echo "$TAUPAGE_REMOTE_HOST_KNOWN_HOSTS_B64" | base64 -d)" > /etc/taupage/ssh_known_hosts
+  chmod 0644 /etc/taupage/ssh_known_hosts
+  ssh-keygen -l -f /etc/taupage/ssh_known_hosts >/dev/null
+fi
 
 # /run/taupage/log: rsyslog's input for the application container (the boot's logging drop-in) is
 # made there, root's alone; /run is new at every boot and rsyslog starts before the boot, so

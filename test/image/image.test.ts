@@ -234,6 +234,13 @@ describe('taupage/image:local booted under systemd', () => {
     expect(shipped.lines.join('\n')).not.toMatch(/^root:/m);
   });
 
+  it("the --remote-host hop's known hosts are the ones the build was given, and nothing else", async () => {
+    const bastion = (await readFile(join(WORK, 'image/bastion_host_ed25519.pub'), 'utf8')).split(' ').slice(0, 2).join(' ');
+    const known = await a.exec('cat', '/etc/taupage/ssh_known_hosts');
+    expect(known).toMatchObject({ code: 0, stdout: `bastion.local.test ${bastion}\n` });
+    expect((await a.exec('stat', '-c', '%U %a', '/etc/taupage/ssh_known_hosts')).stdout).toBe('root 644\n');
+  });
+
   it('the application answers through a published port', async () => {
     const res = await fetch(`http://127.0.0.1:${await a.port(DEMO_PORT)}/health`);
     expect(res.status).toBe(200);
