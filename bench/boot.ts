@@ -238,9 +238,7 @@ async function main(): Promise<void> {
       );
       console.log(`  node -e 0 (a process start alone): median ${ms(median(nodeStart))}`);
       console.log('  time line, median ms from the start:                agent  baseline');
-      const names = [...new Set([...AGENT_MILESTONES.map(([n]) => n), ...BASELINE_MILESTONES])].sort(
-        (x, y) => median(agentMarks[x] ?? baseMarks[x] ?? [0]) - median(agentMarks[y] ?? baseMarks[y] ?? [0]),
-      );
+      const names = [AGENT_MILESTONES[0]![0], AGENT_MILESTONES[1]![0], ...BASELINE_MILESTONES];
       const line = (label: string, x: number[] | undefined, y: number[] | undefined) =>
         console.log(`    ${label.padEnd(48)} ${(x ? median(x).toFixed(0) : '').padStart(6)} ${(y ? median(y).toFixed(0) : '').padStart(9)}`);
       for (const n of names) line(n, agentMarks[n], baseMarks[n]);

@@ -184,8 +184,8 @@ class Boot {
         { keys },
         `this image applies ${keys.applied.length} of the keys the user data sets${keys.ignored.length ? `, ignores ${keys.ignored.join(', ')}` : ''}${keys.notApplied.length ? `, cannot apply ${keys.notApplied.join(', ')}` : ''}`,
       );
+      // In status.json with the next write (the first step's start); nothing waits for it.
       for (const s of o.steps) status.addStep(s.id, s.title, s.phase ?? 'boot');
-      await status.flush();
       if (settings.notify_cfn) this.services.warmStackSignal();
       const kmsValues = this.services.prefetch(settings, this.bootSignal.signal);
       if (kmsValues) o.log.info({ values: kmsValues }, `decrypting ${kmsValues} aws:kms: value(s)`);
@@ -337,17 +337,18 @@ class Boot {
       outcome.message = `${outcome.message}; the application container was left as it is (docker logs taupageapp)`;
     }
     const at = this.clock.now();
-    await status.finish({
-      at,
-      outcome: outcome.outcome,
-      ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
-      ...(outcome.message ? { message: outcome.message } : {}),
-    });
-    try {
-      await writeMetrics(o.paths, status.status, o.processStartedAt ?? this.startedAt);
-    } catch (e) {
-      o.log.warn({ err: e, file: o.paths.metricsFile }, 'cannot write the boot metrics');
-    }
+    // status.json, result.json and the metrics at once (finish() has ended the status before its first await).
+    await Promise.all([
+      status.finish({
+        at,
+        outcome: outcome.outcome,
+        ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
+        ...(outcome.message ? { message: outcome.message } : {}),
+      }),
+      writeMetrics(o.paths, status.status, o.processStartedAt ?? this.startedAt).catch((e: unknown) =>
+        o.log.warn({ err: e, file: o.paths.metricsFile }, 'cannot write the boot metrics'),
+      ),
+    ]);
     const seconds = ((at - this.startedAt) / 1000).toFixed(2);
     const s = status.status;
     if (outcome.outcome === 'success') {
