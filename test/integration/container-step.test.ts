@@ -64,7 +64,7 @@ async function run(
   const plan = planContainer({ settings: boot.settings, config: boot.ctx.config, paths: boot.ctx.paths });
   options.tune?.(plan);
   try {
-    await applyContainer(plan, boot.ctx, await prepareContainer(plan, boot.ctx, { progressIntervalMs: 0 }));
+    await applyContainer(plan, boot.ctx, await prepareContainer(plan, boot.ctx, undefined, { progressIntervalMs: 0 }));
     return { boot, plan };
   } catch (e) {
     if (!(e instanceof AgentError)) throw e;

@@ -23,7 +23,11 @@ function step(id: string, needs: string[], apply?: (ctx: Ctx) => ReturnType<NonN
   };
 }
 
-async function run(steps: AnyStep[], phases: StepPhase[] = ['boot', 'finally', 'after'], opts: { deadline?: number; written?: string[] } = {}) {
+async function run(
+  steps: AnyStep[],
+  phases: StepPhase[] = ['boot', 'finally', 'after'],
+  opts: { deadline?: number; written?: string[]; headStartMs?: number } = {},
+) {
   checkStepGraph(steps);
   const results = new Map<string, StepResult>();
   const events: string[] = [];
@@ -41,6 +45,7 @@ async function run(steps: AnyStep[], phases: StepPhase[] = ['boot', 'finally', '
       log: silentLogger(),
       onStart: (id) => events.push(`start ${id}`),
       onEnd: (r) => events.push(`end ${r.id} ${r.outcome}`),
+      ...(phase === 'boot' && opts.headStartMs !== undefined ? { headStartMs: opts.headStartMs, onHeadStartOver: () => events.push('head start over') } : {}),
     });
   }
   return { results, events, get: (id: string) => results.get(id)! };
@@ -189,7 +194,7 @@ describe('boot graph runner', () => {
 
   describe('a step that prepares before its needs have ended (the container: trust check and pull)', () => {
     /** A need that ends when told, and a step with a prepare that records what it saw. */
-    function graph(o: { prepare: (ctx: Ctx) => Promise<unknown>; need?: () => Promise<void>; plan?: () => object | null }) {
+    function graph(o: { prepare: (ctx: Ctx, underway: () => void) => Promise<unknown>; need?: () => Promise<void>; plan?: () => object | null }) {
       let releaseNeed!: (fail?: Error) => void;
       const needDone = new Promise<void>((resolve, reject) => (releaseNeed = (fail) => (fail ? reject(fail) : resolve())));
       const applied: unknown[] = [];
@@ -203,7 +208,7 @@ describe('boot graph runner', () => {
           },
           {
             plan: o.plan ?? (() => ({})),
-            prepare: (_p: unknown, ctx: Ctx) => o.prepare(ctx),
+            prepare: (_p: unknown, ctx: Ctx, underway: () => void) => o.prepare(ctx, underway),
             apply: async (_p: unknown, _ctx: Ctx, prepared: unknown) => {
               applied.push(prepared);
             },
@@ -230,6 +235,54 @@ describe('boot graph runner', () => {
       expect(g.applied).toEqual(['the pulled image']);
       expect(r.get('app').outcome).toBe('success');
       expect(r.events.indexOf('end need success')).toBeLessThan(r.events.indexOf('end app success'));
+    });
+
+    it('gives it a head start: the other steps start once it says its wait is underway, not before', async () => {
+      const g = graph({
+        prepare: async (_ctx, underway) => {
+          // Like the trust check: the thread is its own until the pull is the engine's.
+          await new Promise((r) => setTimeout(r, 30));
+          g.steps[0]!.title = 'need (the prepare was underway first)';
+          underway();
+          return 'pulled';
+        },
+      });
+      g.steps[0]!.apply = async () => {
+        expect(g.steps[0]!.title).toBe('need (the prepare was underway first)');
+        g.releaseNeed();
+      };
+      const r = await run(g.steps, ['boot'], { deadline: Date.now() + 10_000, headStartMs: 5_000 });
+      expect(r.events.slice(0, 3)).toEqual(['start app', 'head start over', 'start need']);
+      expect(r.get('need').outcome).toBe('success');
+      expect(g.applied).toEqual(['pulled']);
+    });
+
+    it('ends the head start after headStartMs when the prepare never hands off, and when it fails', async () => {
+      const slow = graph({
+        prepare: async () => {
+          await new Promise((r) => setTimeout(r, 400));
+          return 'late';
+        },
+      });
+      const t0 = Date.now();
+      slow.steps[0]!.apply = async () => {
+        throw new AgentError('TPG_LOGGING_FAILED', `started after ${Date.now() - t0} ms`);
+      };
+      const r = await run(slow.steps, ['boot'], { deadline: Date.now() + 10_000, headStartMs: 60 });
+      const waited = Number(/after (\d+) ms/.exec(r.get('need').message!)![1]);
+      expect(waited).toBeGreaterThanOrEqual(55);
+      expect(waited).toBeLessThan(350);
+
+      const failing = graph({
+        prepare: async () => {
+          throw new AgentError('TPG_IMAGE_UNTRUSTED', 'not approved');
+        },
+      });
+      failing.steps[0]!.apply = async () => undefined;
+      const f = await run(failing.steps, ['boot'], { deadline: Date.now() + 10_000, headStartMs: 5_000 });
+      expect(f.get('need').outcome).toBe('success');
+      expect(f.get('app')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_IMAGE_UNTRUSTED' });
+      expect(f.events.filter((e) => e === 'head start over')).toHaveLength(1);
     });
 
     it('fails the step as soon as its prepare fails, while the needs still run; apply never runs', async () => {

@@ -44,6 +44,9 @@ export const USER_DATA_STEP = 'user-data';
 export const INTERRUPT_SIGNAL_MS = 10_000;
 /** After a deadline or SIGTERM, running steps get this long to fail with their own reason. */
 const SETTLE_MS = 1_000;
+/** How long the container's trust check has the agent's thread to itself before the other boot
+ * steps start (they start sooner once the pull is the engine's; engine/runner.ts). */
+const HEAD_START_MS = 200;
 
 export interface BootOptions {
   config: AgentConfig;
@@ -186,10 +189,14 @@ class Boot {
       );
       // In status.json with the next write (the first step's start); nothing waits for it.
       for (const s of o.steps) status.addStep(s.id, s.title, s.phase ?? 'boot');
-      if (settings.notify_cfn) this.services.warmStackSignal();
-      const kmsValues = this.services.prefetch(settings, this.bootSignal.signal);
-      if (kmsValues) o.log.info({ values: kmsValues }, `decrypting ${kmsValues} aws:kms: value(s)`);
-      await this.phase('boot', o.steps, plans, this.mainDeadline, settings);
+      // With the other steps, after the container's head start (engine/runner.ts): the KMS values
+      // every step may need, and the CloudFormation client, ready for the signal at the end.
+      const othersStart = () => {
+        if (settings.notify_cfn) this.services.warmStackSignal();
+        const kmsValues = this.services.prefetch(settings, this.bootSignal.signal);
+        if (kmsValues) o.log.info({ values: kmsValues }, `decrypting ${kmsValues} aws:kms: value(s)`);
+      };
+      await this.phase('boot', o.steps, plans, this.mainDeadline, settings, undefined, othersStart);
       await this.runFinally(plans);
       const run = await this.finish();
       resultWritten = true;
@@ -270,6 +277,7 @@ class Boot {
     deadline: number | undefined,
     settings?: UserData,
     skipAll?: string,
+    onHeadStartOver?: () => void,
   ): Promise<void> {
     return runPhase<BootContext | EndContext>({
       phase: p,
@@ -284,6 +292,7 @@ class Boot {
       // Inside the signal reserve, and small beside it, so the signal still goes out in time.
       settleMs: p === 'boot' ? Math.min(SETTLE_MS, (this.deadline - this.mainDeadline) / 4) : 0,
       ...(skipAll ? { skipAll } : {}),
+      ...(onHeadStartOver ? { headStartMs: HEAD_START_MS, onHeadStartOver } : {}),
       clock: this.clock,
       log: this.o.log,
       scrub: (t) => this.scrub(t),

@@ -12,6 +12,12 @@
  * its needs have ended; its apply waits for them and gets what prepare made. A prepare that fails
  * fails its step at once; a need that fails stops the prepare (its signal aborts) and the step
  * fails with TPG_DEPENDENCY_FAILED once the prepare has ended, so nothing of it runs on.
+ * The prepares get a head start (`headStartMs`): the other steps start once every prepare has
+ * handed its long wait to someone else (the pull is the engine's: Step.prepare's `underway`),
+ * has ended, or the head start is over. The agent is one thread: what the other steps compute
+ * (loading the S3 client, spawning rsyslogd) would otherwise delay the trust check's answer and
+ * the pull's start, which is what the application waits for; while the engine pulls, the thread
+ * is free for them.
  *
  * At the phase deadline (or when `stop` fires: SIGTERM) the phase's AbortSignal fires and steps
  * not yet started are recorded as failed with TPG_BOOT_DEADLINE (TPG_BOOT_INTERRUPTED). Steps
@@ -121,7 +127,13 @@ export interface PhaseOptions<C> {
   scrub?: (text: string) => string;
   onStart?(id: string, at: number): void;
   onEnd?(result: StepResult): void;
+  /** At most this long after the phase starts, the steps without a prepare start (default 0: at once). */
+  headStartMs?: number;
+  /** When the head start is over and the other steps start (also when there was none). */
+  onHeadStartOver?(): void;
 }
+
+const noop = () => undefined;
 
 export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
   const mine = o.steps.filter((s) => (s.phase ?? 'boot') === o.phase);
@@ -226,7 +238,10 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
       const waitsFor = s.needs.filter((n) => ids.has(n));
       begin(s, now, waitsFor.length ? ` (what needs none of ${waitsFor.join(', ')}; the rest waits for them)` : '');
       const prepare = s.prepare!.bind(s);
-      const early: Preparing<C> = { result: Promise.resolve().then(() => prepare(planOf(s), ctx)), abandon, ctx, startedAt: now, stage: 'waiting' };
+      let underway!: () => void;
+      const handedOff = new Promise<void>((r) => (underway = r));
+      const early: Preparing<C> = { result: Promise.resolve().then(() => prepare(planOf(s), ctx, underway)), abandon, ctx, startedAt: now, stage: 'waiting' };
+      headStart.push(Promise.race([handedOff, early.result.then(noop, noop)]));
       preparing.set(s.id, early);
       // Failed while its needs still run: the step fails now. Later, apply's chain reports it.
       early.result.catch((e: unknown) => {
@@ -365,8 +380,18 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
       if (o.stop.aborted) onStop();
       else o.stop.addEventListener('abort', onStop, { once: true });
     }
+    const headStart: Promise<void>[] = [];
     if (!cut && !o.skipAll) for (const s of mine) if (s.prepare) prepareEarly(s);
-    schedule();
+    const othersStart = () => {
+      o.onHeadStartOver?.();
+      schedule();
+    };
+    if (!headStart.length || !o.headStartMs) return othersStart();
+    let over: NodeJS.Timeout | undefined;
+    void Promise.race([Promise.all(headStart), new Promise<void>((r) => (over = setTimeout(r, o.headStartMs)))]).then(() => {
+      clearTimeout(over);
+      othersStart();
+    });
   });
 }
 

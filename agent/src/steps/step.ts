@@ -69,8 +69,10 @@ export interface Step<P extends StepPlan = StepPlan, C = unknown, R = undefined>
    * what it returns is apply's `prepared` once the needs succeeded. Its failure fails the step at
    * once; a need that fails aborts it (its signal) and the step fails with TPG_DEPENDENCY_FAILED
    * once it has stopped, so nothing it began outlives the step, and apply never runs.
+   * The other steps start when it calls `underway()` (its long wait is someone else's now: the
+   * engine pulls), when it ends, or after the runner's head start, whichever comes first.
    */
-  prepare?(plan: P, ctx: C): Promise<R>;
+  prepare?(plan: P, ctx: C, underway: () => void): Promise<R>;
   /** The effects; absent until the feature lands: then a boot whose user data sets one of `keys` fails, and any other skips the step. */
   // biome-ignore lint/suspicious/noConfusingVoidType: most applies end with nothing to report (`async () => {}`).
   apply?(plan: P, ctx: C, prepared: R): Promise<void | StepReport>;

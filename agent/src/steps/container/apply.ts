@@ -4,7 +4,8 @@
  * 1. Reuse the existing `taupageapp` when it was created from this plan (reboot): no trust check,
  *    no pull. 2. Otherwise ask Pier One whether the tag is approved and record the manifest digest
  *    it names; a digest pinned in `source` must match. 3. Pull that digest (never the tag) while
- *    the environment is decrypted, and check the engine recorded it.
+ *    the environment is decrypted, and check the engine recorded it; from the pull's start the
+ *    other boot steps have the agent's thread (`underway`).
  * applyContainer runs once the volumes are mounted and the host settings, logging and credentials
  * are in place: 4. create the container from `registry/repo@digest`, so a tag moved after the
  * check cannot run (the old container is removed only now), or start the reused one. 5. Start it
@@ -35,7 +36,12 @@ export type PreparedContainer = { action: 'reuse' } | { action: 'create' | 'repl
  * decryption of the environment. It creates nothing: a boot that fails meanwhile aborts it
  * (`ctx.signal`), and only the pulled layers stay.
  */
-export async function prepareContainer(plan: ContainerPlan, ctx: BootContext, options: ContainerOptions = {}): Promise<PreparedContainer> {
+export async function prepareContainer(
+  plan: ContainerPlan,
+  ctx: BootContext,
+  underway: () => void = () => undefined,
+  options: ContainerOptions = {},
+): Promise<PreparedContainer> {
   const { log, signal } = ctx;
   const { containerRuntime: runtime, registryTrust: trust } = ctx.ports;
   const existing = await runtime.inspectApp(plan.name, signal);
@@ -61,7 +67,9 @@ export async function prepareContainer(plan: ContainerPlan, ctx: BootContext, op
   const pullStarted = Date.now();
   const deadline = Math.min(pullStarted + ctx.config.docker.pull_timeout_seconds * 1000, ctx.deadline);
   const progress = progressLogger(ctx, options.progressIntervalMs ?? 5_000);
-  // Decrypt while the image downloads; a failed decryption stops the pull.
+  // Decrypt while the image downloads; a failed decryption stops the pull. The pull is the
+  // engine's work from here: the other boot steps may have the agent's thread.
+  underway();
   const stopPull = new AbortController();
   const [pulled, env] = await Promise.all([
     runtime.pullImage(reference, {
