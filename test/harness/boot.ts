@@ -21,8 +21,14 @@ import { testRsyslog, type TestRsyslog } from './rsyslog.js';
 
 export const CONTAINER_LEFT_OUT = 'container effects left out of this engine test';
 
+/** The container step of the boot graph with `apply` as its effects and no prepare (no Docker, no registry). */
+export function containerStep(apply: NonNullable<AnyStep['apply']>): AnyStep {
+  const { prepare: _prepare, ...step } = bootGraph.find((s) => s.id === 'container')!;
+  return { ...step, apply };
+}
+
 /** The boot graph with the container step's effects left out (its plan still runs). */
-export const ENGINE_STEPS: AnyStep[] = bootGraph.map((s) => (s.id === 'container' ? { ...s, apply: async () => ({ note: CONTAINER_LEFT_OUT }) } : s));
+export const ENGINE_STEPS: AnyStep[] = bootGraph.map((s) => (s.id === 'container' ? containerStep(async () => ({ note: CONTAINER_LEFT_OUT })) : s));
 
 const rsyslogs = new Map<string, TestRsyslog>();
 

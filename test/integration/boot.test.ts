@@ -2,7 +2,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { readFile, stat, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { kmsValue } from '../fakes/kms.js';
-import { bootOnce, stepOf, FAST_CONFIG, ENGINE_STEPS as bootGraph, CONTAINER_LEFT_OUT } from '../harness/boot.js';
+import { bootOnce, stepOf, FAST_CONFIG, ENGINE_STEPS as bootGraph, CONTAINER_LEFT_OUT, containerStep } from '../harness/boot.js';
 import { scratchRoot, setBootId, clearRun } from '../harness/scratch.js';
 import { useLocalCloud } from '../harness/lifecycle.js';
 import { VALID_USER_DATA } from '../harness/user-data.js';
@@ -188,7 +188,7 @@ describe('taupage boot against the local cloud', () => {
   });
 
   it('at the boot deadline: fails the boot and still signals FAILURE before it', async () => {
-    const hang: AnyStep = { ...bootGraph.find((s) => s.id === 'container')!, apply: () => new Promise(() => {}) };
+    const hang = containerStep(() => new Promise(() => {}));
     // 2 s: the last 0.5 s (a quarter) are kept for the signal.
     const b = await bootOnce(cloud, { agentYaml: `${FAST_CONFIG}boot:\n  deadline_seconds: 2\n`, steps: withStep(hang, 'container') });
     expect(b.run).toMatchObject({ exitCode: 1, errorCode: 'TPG_BOOT_DEADLINE' });
@@ -208,9 +208,8 @@ describe('taupage boot against the local cloud', () => {
     const root = await scratchRoot({ bootId: 'sigterm-boot' });
     const stop = new AbortController();
     let aborted: unknown;
-    const hang: AnyStep = {
-      ...bootGraph.find((s) => s.id === 'container')!,
-      apply: (_plan: unknown, ctx: EndContext) =>
+    const hang = containerStep(
+      (_plan: unknown, ctx: EndContext) =>
         new Promise((_resolve, reject) => {
           ctx.signal.addEventListener('abort', () => {
             aborted = ctx.signal.reason;
@@ -219,7 +218,7 @@ describe('taupage boot against the local cloud', () => {
           // SIGTERM arrives while the step runs.
           setTimeout(() => stop.abort(new AgentError('TPG_BOOT_INTERRUPTED', 'the boot was interrupted by SIGTERM (test)')), 50);
         }),
-    };
+    );
     const b = await bootOnce(cloud, { root, steps: withStep(hang, 'container'), stop: stop.signal });
     expect(b.run).toMatchObject({ exitCode: 143, outcome: 'interrupted', errorCode: 'TPG_BOOT_INTERRUPTED' });
     expect(aborted).toMatchObject({ code: 'TPG_BOOT_INTERRUPTED' });

@@ -23,7 +23,11 @@ function step(id: string, needs: string[], apply?: (ctx: Ctx) => ReturnType<NonN
   };
 }
 
-async function run(steps: AnyStep[], phases: StepPhase[] = ['boot', 'finally', 'after'], opts: { deadline?: number; written?: string[] } = {}) {
+async function run(
+  steps: AnyStep[],
+  phases: StepPhase[] = ['boot', 'finally', 'after'],
+  opts: { deadline?: number; written?: string[]; headStartMs?: number } = {},
+) {
   checkStepGraph(steps);
   const results = new Map<string, StepResult>();
   const events: string[] = [];
@@ -41,6 +45,7 @@ async function run(steps: AnyStep[], phases: StepPhase[] = ['boot', 'finally', '
       log: silentLogger(),
       onStart: (id) => events.push(`start ${id}`),
       onEnd: (r) => events.push(`end ${r.id} ${r.outcome}`),
+      ...(phase === 'boot' && opts.headStartMs !== undefined ? { headStartMs: opts.headStartMs, onHeadStartOver: () => events.push('head start over') } : {}),
     });
   }
   return { results, events, get: (id: string) => results.get(id)! };
@@ -185,6 +190,180 @@ describe('boot graph runner', () => {
     expect(r.get('after-hangs')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_DEADLINE', message: 'not started before the boot deadline' });
     expect(r.get('quick').outcome).toBe('success');
     expect(summarize(r.results.values()).errorCode).toBe('TPG_BOOT_DEADLINE');
+  });
+
+  describe('a step that prepares before its needs have ended (the container: trust check and pull)', () => {
+    /** A need that ends when told, and a step with a prepare that records what it saw. */
+    function graph(o: { prepare: (ctx: Ctx, underway: () => void) => Promise<unknown>; need?: () => Promise<void>; plan?: () => object | null }) {
+      let releaseNeed!: (fail?: Error) => void;
+      const needDone = new Promise<void>((resolve, reject) => (releaseNeed = (fail) => (fail ? reject(fail) : resolve())));
+      const applied: unknown[] = [];
+      const steps = [
+        step('need', [], o.need ?? (() => needDone)),
+        step(
+          'app',
+          ['need'],
+          async () => {
+            throw new Error('apply is given prepare’s result, not called like this');
+          },
+          {
+            plan: o.plan ?? (() => ({})),
+            prepare: (_p: unknown, ctx: Ctx, underway: () => void) => o.prepare(ctx, underway),
+            apply: async (_p: unknown, _ctx: Ctx, prepared: unknown) => {
+              applied.push(prepared);
+            },
+          },
+        ),
+      ];
+      return { steps, releaseNeed, applied };
+    }
+
+    it('starts it with the phase, alongside its needs, and applies with its result once they succeeded', async () => {
+      const seen: string[] = [];
+      const g = graph({
+        prepare: async () => {
+          seen.push('prepare');
+          await new Promise((r) => setTimeout(r, 20));
+          seen.push('prepared');
+          g.releaseNeed();
+          return 'the pulled image';
+        },
+      });
+      const r = await run(g.steps, ['boot'], { deadline: Date.now() + 10_000 });
+      expect(r.events.slice(0, 2).sort()).toEqual(['start app', 'start need']);
+      expect(seen).toEqual(['prepare', 'prepared']);
+      expect(g.applied).toEqual(['the pulled image']);
+      expect(r.get('app').outcome).toBe('success');
+      expect(r.events.indexOf('end need success')).toBeLessThan(r.events.indexOf('end app success'));
+    });
+
+    it('gives it a head start: the other steps start once it says its wait is underway, not before', async () => {
+      const g = graph({
+        prepare: async (_ctx, underway) => {
+          // Like the trust check: the thread is its own until the pull is the engine's.
+          await new Promise((r) => setTimeout(r, 30));
+          g.steps[0]!.title = 'need (the prepare was underway first)';
+          underway();
+          return 'pulled';
+        },
+      });
+      g.steps[0]!.apply = async () => {
+        expect(g.steps[0]!.title).toBe('need (the prepare was underway first)');
+        g.releaseNeed();
+      };
+      const r = await run(g.steps, ['boot'], { deadline: Date.now() + 10_000, headStartMs: 5_000 });
+      expect(r.events.slice(0, 3)).toEqual(['start app', 'head start over', 'start need']);
+      expect(r.get('need').outcome).toBe('success');
+      expect(g.applied).toEqual(['pulled']);
+    });
+
+    it('ends the head start after headStartMs when the prepare never hands off, and when it fails', async () => {
+      const slow = graph({
+        prepare: async () => {
+          await new Promise((r) => setTimeout(r, 400));
+          return 'late';
+        },
+      });
+      const t0 = Date.now();
+      slow.steps[0]!.apply = async () => {
+        throw new AgentError('TPG_LOGGING_FAILED', `started after ${Date.now() - t0} ms`);
+      };
+      const r = await run(slow.steps, ['boot'], { deadline: Date.now() + 10_000, headStartMs: 60 });
+      const waited = Number(/after (\d+) ms/.exec(r.get('need').message!)![1]);
+      expect(waited).toBeGreaterThanOrEqual(55);
+      expect(waited).toBeLessThan(350);
+
+      const failing = graph({
+        prepare: async () => {
+          throw new AgentError('TPG_IMAGE_UNTRUSTED', 'not approved');
+        },
+      });
+      failing.steps[0]!.apply = async () => undefined;
+      const f = await run(failing.steps, ['boot'], { deadline: Date.now() + 10_000, headStartMs: 5_000 });
+      expect(f.get('need').outcome).toBe('success');
+      expect(f.get('app')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_IMAGE_UNTRUSTED' });
+      expect(f.events.filter((e) => e === 'head start over')).toHaveLength(1);
+    });
+
+    it('fails the step as soon as its prepare fails, while the needs still run; apply never runs', async () => {
+      const g = graph({
+        prepare: async () => {
+          throw new AgentError('TPG_IMAGE_UNTRUSTED', 'not approved');
+        },
+      });
+      const phase = run(g.steps, ['boot'], { deadline: Date.now() + 10_000 });
+      await new Promise((r) => setTimeout(r, 20));
+      g.releaseNeed();
+      const r = await phase;
+      expect(r.get('app')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_IMAGE_UNTRUSTED', message: 'not approved' });
+      expect(r.events.indexOf('end app failed')).toBeLessThan(r.events.indexOf('end need success'));
+      expect(g.applied).toEqual([]);
+    });
+
+    it('stops the prepare when a need fails, and fails the step only once the prepare has ended', async () => {
+      const order: string[] = [];
+      const g = graph({
+        prepare: (ctx) =>
+          new Promise((_resolve, reject) => {
+            ctx.signal.addEventListener('abort', () => {
+              order.push(`prepare aborted: ${(ctx.signal.reason as AgentError).message}`);
+              // Like a pull: it takes a moment to wind down after the abort.
+              setTimeout(() => {
+                order.push('prepare ended');
+                reject(ctx.signal.reason);
+              }, 30);
+            });
+            setTimeout(() => g.releaseNeed(new AgentError('TPG_CREDENTIALS_FAILED', 'no credentials')), 10);
+          }),
+      });
+      const r = await run(g.steps, ['boot'], { deadline: Date.now() + 10_000 });
+      r.events.push('phase ended');
+      expect(order).toEqual(['prepare aborted: app is not needed any more: need failed', 'prepare ended']);
+      expect(r.get('app')).toMatchObject({
+        outcome: 'failed',
+        errorCode: 'TPG_DEPENDENCY_FAILED',
+        message: 'not run: it needs need, which failed (what it had begun without them was stopped)',
+      });
+      expect(r.get('app').durationMs).toBeGreaterThanOrEqual(30);
+      expect(g.applied).toEqual([]);
+      expect(summarize(r.results.values())).toMatchObject({ errorCode: 'TPG_CREDENTIALS_FAILED' });
+    });
+
+    it('fails a step whose prepare had finished when a need failed, without applying', async () => {
+      const g = graph({ prepare: async () => 'pulled' });
+      const phase = run(g.steps, ['boot'], { deadline: Date.now() + 10_000 });
+      await new Promise((r) => setTimeout(r, 20));
+      g.releaseNeed(new AgentError('TPG_LOGGING_FAILED', 'rsyslog refused'));
+      const r = await phase;
+      expect(r.get('app')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_DEPENDENCY_FAILED' });
+      expect(g.applied).toEqual([]);
+    });
+
+    it('counts a step cut by the deadline while it prepared as running (not "not started"), and does not prepare a step with nothing to do', async () => {
+      let aborted = false;
+      const g = graph({ prepare: (ctx) => new Promise(() => ctx.signal.addEventListener('abort', () => (aborted = true))) });
+      const r = await run(g.steps, ['boot'], { deadline: Date.now() + 100 });
+      expect(aborted).toBe(true);
+      expect(r.get('need')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_DEADLINE', message: 'did not finish before the boot deadline' });
+      expect(r.get('app')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_DEADLINE', message: 'did not finish before the boot deadline' });
+
+      let prepared = false;
+      const idle = graph({
+        plan: () => null,
+        prepare: async () => {
+          prepared = true;
+        },
+      });
+      idle.releaseNeed();
+      const s = await run(idle.steps, ['boot'], { deadline: Date.now() + 10_000 });
+      expect(s.get('app')).toMatchObject({ outcome: 'skipped', note: NOTHING_TO_DO_NOTE });
+      expect(prepared).toBe(false);
+    });
+
+    it('is only for boot steps with an apply', () => {
+      expect(() => checkStepGraph([step('a', [], undefined, { prepare: async () => 1 })])).toThrow(/has a prepare but is not a boot step with an apply/);
+      expect(() => checkStepGraph([step('a', [], async () => {}, { phase: 'finally', prepare: async () => 1 })])).toThrow(/has a prepare/);
+    });
   });
 
   it('rejects a graph whose boot step needs a later phase', () => {

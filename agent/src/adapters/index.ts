@@ -25,7 +25,7 @@ import { paths } from '../config/paths.js';
 import type { LogDaemons } from '../ports/log-daemons.js';
 import type { EndpointProbe } from '../ports/endpoint-probe.js';
 import type { AwsCallOptions } from './aws/sdk.js';
-import type { ImdsClient, ImdsClientOptions } from './aws/imds.js';
+import type { ImdsClient, ImdsClientOptions, ImdsTokenStore } from './aws/imds.js';
 import type { CredentialsProvider } from './aws/credentials.js';
 
 export interface RealPortsOptions {
@@ -36,8 +36,11 @@ export interface RealPortsOptions {
 }
 
 export function realPorts({ config, log, clock = realClock }: RealPortsOptions): PortFactory {
+  // One metadata session token for every read: the boot's client and the credentials' share it.
+  const tokens: ImdsTokenStore = {};
   const imdsOptions = (notAfter?: number): ImdsClientOptions => ({
     endpoint: config.metadata.endpoint,
+    tokens,
     timeoutMs: config.metadata.timeout_ms,
     deadlineMs: config.metadata.deadline_seconds * 1000,
     retryBaseMs: config.metadata.retry_base_ms,
@@ -45,9 +48,9 @@ export function realPorts({ config, log, clock = realClock }: RealPortsOptions):
     clock,
     ...(log ? { log: log.child({ service: 'imds' }) } : {}),
   });
-  // Every AWS client's credentials: one provider over a metadata client of its own (its token and
-  // retries are the agent's; no boot phase's deadline cuts it, so the signal at the end can still
-  // renew them), made on the first lookup.
+  // Every AWS client's credentials: one provider over a metadata client of its own (its retries
+  // are the agent's; no boot phase's deadline cuts it, so the signal at the end can still renew
+  // them; the session token is the boot's), made on the first lookup.
   let credentialsImds: Promise<ImdsClient> | undefined;
   let credentials: CredentialsProvider | undefined;
   const awsCredentials: CredentialsProvider = async () => {

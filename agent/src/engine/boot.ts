@@ -44,6 +44,9 @@ export const USER_DATA_STEP = 'user-data';
 export const INTERRUPT_SIGNAL_MS = 10_000;
 /** After a deadline or SIGTERM, running steps get this long to fail with their own reason. */
 const SETTLE_MS = 1_000;
+/** How long the container's trust check has the agent's thread to itself before the other boot
+ * steps start (they start sooner once the pull is the engine's; engine/runner.ts). */
+const HEAD_START_MS = 200;
 
 export interface BootOptions {
   config: AgentConfig;
@@ -184,12 +187,16 @@ class Boot {
         { keys },
         `this image applies ${keys.applied.length} of the keys the user data sets${keys.ignored.length ? `, ignores ${keys.ignored.join(', ')}` : ''}${keys.notApplied.length ? `, cannot apply ${keys.notApplied.join(', ')}` : ''}`,
       );
+      // In status.json with the next write (the first step's start); nothing waits for it.
       for (const s of o.steps) status.addStep(s.id, s.title, s.phase ?? 'boot');
-      await status.flush();
-      if (settings.notify_cfn) this.services.warmStackSignal();
-      const kmsValues = this.services.prefetch(settings, this.bootSignal.signal);
-      if (kmsValues) o.log.info({ values: kmsValues }, `decrypting ${kmsValues} aws:kms: value(s)`);
-      await this.phase('boot', o.steps, plans, this.mainDeadline, settings);
+      // With the other steps, after the container's head start (engine/runner.ts): the KMS values
+      // every step may need, and the CloudFormation client, ready for the signal at the end.
+      const othersStart = () => {
+        if (settings.notify_cfn) this.services.warmStackSignal();
+        const kmsValues = this.services.prefetch(settings, this.bootSignal.signal);
+        if (kmsValues) o.log.info({ values: kmsValues }, `decrypting ${kmsValues} aws:kms: value(s)`);
+      };
+      await this.phase('boot', o.steps, plans, this.mainDeadline, settings, undefined, othersStart);
       await this.runFinally(plans);
       const run = await this.finish();
       resultWritten = true;
@@ -270,6 +277,7 @@ class Boot {
     deadline: number | undefined,
     settings?: UserData,
     skipAll?: string,
+    onHeadStartOver?: () => void,
   ): Promise<void> {
     return runPhase<BootContext | EndContext>({
       phase: p,
@@ -284,6 +292,7 @@ class Boot {
       // Inside the signal reserve, and small beside it, so the signal still goes out in time.
       settleMs: p === 'boot' ? Math.min(SETTLE_MS, (this.deadline - this.mainDeadline) / 4) : 0,
       ...(skipAll ? { skipAll } : {}),
+      ...(onHeadStartOver ? { headStartMs: HEAD_START_MS, onHeadStartOver } : {}),
       clock: this.clock,
       log: this.o.log,
       scrub: (t) => this.scrub(t),
@@ -337,17 +346,18 @@ class Boot {
       outcome.message = `${outcome.message}; the application container was left as it is (docker logs taupageapp)`;
     }
     const at = this.clock.now();
-    await status.finish({
-      at,
-      outcome: outcome.outcome,
-      ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
-      ...(outcome.message ? { message: outcome.message } : {}),
-    });
-    try {
-      await writeMetrics(o.paths, status.status, o.processStartedAt ?? this.startedAt);
-    } catch (e) {
-      o.log.warn({ err: e, file: o.paths.metricsFile }, 'cannot write the boot metrics');
-    }
+    // status.json, result.json and the metrics at once (finish() has ended the status before its first await).
+    await Promise.all([
+      status.finish({
+        at,
+        outcome: outcome.outcome,
+        ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
+        ...(outcome.message ? { message: outcome.message } : {}),
+      }),
+      writeMetrics(o.paths, status.status, o.processStartedAt ?? this.startedAt).catch((e: unknown) =>
+        o.log.warn({ err: e, file: o.paths.metricsFile }, 'cannot write the boot metrics'),
+      ),
+    ]);
     const seconds = ((at - this.startedAt) / 1000).toFixed(2);
     const s = status.status;
     if (outcome.outcome === 'success') {

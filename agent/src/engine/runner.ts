@@ -8,6 +8,17 @@
  * the user data sets one of its keys, and is skipped ("not asked for") otherwise: a boot never
  * reports success for something it was asked to do and did not.
  *
+ * A step with a prepare (the container: trust check and pull) starts it with the phase, before
+ * its needs have ended; its apply waits for them and gets what prepare made. A prepare that fails
+ * fails its step at once; a need that fails stops the prepare (its signal aborts) and the step
+ * fails with TPG_DEPENDENCY_FAILED once the prepare has ended, so nothing of it runs on.
+ * The prepares get a head start (`headStartMs`): the other steps start once every prepare has
+ * handed its long wait to someone else (the pull is the engine's: Step.prepare's `underway`),
+ * has ended, or the head start is over. The agent is one thread: what the other steps compute
+ * (loading the S3 client, spawning rsyslogd) would otherwise delay the trust check's answer and
+ * the pull's start, which is what the application waits for; while the engine pulls, the thread
+ * is free for them.
+ *
  * At the phase deadline (or when `stop` fires: SIGTERM) the phase's AbortSignal fires and steps
  * not yet started are recorded as failed with TPG_BOOT_DEADLINE (TPG_BOOT_INTERRUPTED). Steps
  * still running get `settleMs` to end with their own error, which says what they were waiting
@@ -16,10 +27,10 @@
  * CloudFormation in time. The phase's signal carries its deadline (lib/retry deadlineSignal), so
  * every retry loop under it stops by then without being told. */
 import { AgentError, toAgentError, type ErrorCode } from '../lib/errors.js';
-import { markDeadline } from '../lib/retry.js';
+import { anySignal, markDeadline } from '../lib/retry.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
-import { keysAskedOf, type AnyStep, type PlanInput, type StepPhase, type StepPlan } from '../steps/step.js';
+import { keysAskedOf, type AnyStep, type PlanInput, type StepPhase, type StepPlan, type StepReport } from '../steps/step.js';
 import type { BootOutcome } from '../steps/context.js';
 
 export const NOT_ASKED_NOTE = 'not asked for (this image does not apply it yet)';
@@ -81,6 +92,17 @@ function notApplied(s: AnyStep, written: ReadonlySet<string>): PlanOutcome {
   };
 }
 
+/** A step whose prepare runs: what it will hand to apply, how it is stopped when a need fails,
+ * and the context prepare and apply share. */
+interface Preparing<C> {
+  result: Promise<unknown>;
+  abandon: AbortController;
+  ctx: C;
+  startedAt: number;
+  /** waiting: for its needs; applying: they succeeded; abandoned: one failed. */
+  stage: 'waiting' | 'applying' | 'abandoned';
+}
+
 export interface PhaseOptions<C> {
   phase: StepPhase;
   /** The whole graph; the phase's steps are picked from it. */
@@ -105,7 +127,13 @@ export interface PhaseOptions<C> {
   scrub?: (text: string) => string;
   onStart?(id: string, at: number): void;
   onEnd?(result: StepResult): void;
+  /** At most this long after the phase starts, the steps without a prepare start (default 0: at once). */
+  headStartMs?: number;
+  /** When the head start is over and the other steps start (also when there was none). */
+  onHeadStartOver?(): void;
 }
+
+const noop = () => undefined;
 
 export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
   const mine = o.steps.filter((s) => (s.phase ?? 'boot') === o.phase);
@@ -113,6 +141,7 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
   const waiting = new Set(ids);
   const running = new Map<string, number>();
   const controller = new AbortController();
+  const preparing = new Map<string, Preparing<C>>();
   if (o.deadline !== undefined) markDeadline(controller.signal, o.deadline);
   const deadlineName = o.deadlineName ?? 'the boot deadline';
 
@@ -174,14 +203,14 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
       return { id, outcome: 'failed', startedAt, durationMs: now - startedAt, errorCode: err.code, message, error: err };
     };
 
-    const start = (s: AnyStep) => {
-      const now = o.clock.now();
+    /** The result of a step that does not run (skipped, or failed before it starts); undefined when it runs. */
+    const outright = (s: AnyStep, now: number): StepResult | undefined => {
       const planned = o.plans.get(s.id) ?? { plan: null };
       if ('plan' in planned && planned.plan === null)
-        return end({ id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: planned.note ?? NOTHING_TO_DO_NOTE });
-      if (o.skipAll) return end({ id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: o.skipAll });
+        return { id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: planned.note ?? NOTHING_TO_DO_NOTE };
+      if (o.skipAll) return { id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: o.skipAll };
       if ('error' in planned)
-        return end({
+        return {
           id: s.id,
           outcome: 'failed',
           startedAt: now,
@@ -189,33 +218,101 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
           errorCode: planned.error.code,
           message: planned.error.message,
           error: planned.error,
-        });
-      if (!s.apply) return end({ id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: NOT_ASKED_NOTE });
+        };
+      if (!s.apply) return { id: s.id, outcome: 'skipped', startedAt: now, durationMs: 0, note: NOT_ASKED_NOTE };
+      return undefined;
+    };
+    const planOf = (s: AnyStep) => (o.plans.get(s.id) as { plan: StepPlan }).plan;
+    const begin = (s: AnyStep, now: number, detail = '') => {
       running.set(s.id, now);
-      o.log.info({ step: s.id }, `step ${s.id} started`);
+      o.log.info({ step: s.id }, `step ${s.id} started${detail}`);
       o.onStart?.(s.id, now);
-      const apply = s.apply.bind(s);
-      Promise.resolve()
-        .then(() => apply(planned.plan, o.context(s, controller.signal)))
-        .then(
-          (report) => {
-            if (!running.has(s.id)) return; // already recorded at the deadline
-            end({
-              id: s.id,
-              outcome: 'success',
-              startedAt: now,
-              durationMs: o.clock.now() - now,
-              ...(report?.note ? { note: report.note } : {}),
-              ...(report?.warnings?.length ? { warnings: report.warnings } : {}),
-            });
-            schedule();
-          },
-          (e: unknown) => {
-            if (!running.has(s.id)) return;
-            end(failedRun(s.id, now, e));
-            schedule();
-          },
-        );
+    };
+
+    /** A step's prepare (Step.prepare), started with the phase, before its needs have ended. */
+    const prepareEarly = (s: AnyStep) => {
+      const now = o.clock.now();
+      if (outright(s, now)) return; // start() records it when its needs have ended
+      const abandon = new AbortController();
+      const ctx = o.context(s, anySignal([controller.signal, abandon.signal]));
+      const waitsFor = s.needs.filter((n) => ids.has(n));
+      begin(s, now, waitsFor.length ? ` (what needs none of ${waitsFor.join(', ')}; the rest waits for them)` : '');
+      const prepare = s.prepare!.bind(s);
+      let underway!: () => void;
+      const handedOff = new Promise<void>((r) => (underway = r));
+      const early: Preparing<C> = { result: Promise.resolve().then(() => prepare(planOf(s), ctx, underway)), abandon, ctx, startedAt: now, stage: 'waiting' };
+      headStart.push(Promise.race([handedOff, early.result.then(noop, noop)]));
+      preparing.set(s.id, early);
+      // Failed while its needs still run: the step fails now. Later, apply's chain reports it.
+      early.result.catch((e: unknown) => {
+        if (early.stage !== 'waiting' || !running.has(s.id)) return;
+        waiting.delete(s.id);
+        end(failedRun(s.id, now, e));
+        schedule();
+      });
+    };
+
+    /** Its needs ended and succeeded (or were skipped): apply, with what prepare made if it has one. */
+    const start = (s: AnyStep) => {
+      const early = preparing.get(s.id);
+      let startedAt: number;
+      let work: Promise<StepReport | undefined>;
+      const apply = s.apply?.bind(s);
+      if (early) {
+        early.stage = 'applying';
+        startedAt = early.startedAt;
+        work = early.result.then(async (prepared) => (await apply!(planOf(s), early.ctx, prepared)) ?? undefined);
+      } else {
+        startedAt = o.clock.now();
+        const outcome = outright(s, startedAt);
+        if (outcome) return end(outcome);
+        begin(s, startedAt);
+        work = Promise.resolve().then(async () => (await apply!(planOf(s), o.context(s, controller.signal), undefined)) ?? undefined);
+      }
+      work.then(
+        (report) => {
+          if (!running.has(s.id)) return; // already recorded at the deadline
+          end({
+            id: s.id,
+            outcome: 'success',
+            startedAt,
+            durationMs: o.clock.now() - startedAt,
+            ...(report?.note ? { note: report.note } : {}),
+            ...(report?.warnings?.length ? { warnings: report.warnings } : {}),
+          });
+          schedule();
+        },
+        (e: unknown) => {
+          if (!running.has(s.id)) return;
+          end(failedRun(s.id, startedAt, e));
+          schedule();
+        },
+      );
+    };
+
+    /** A need failed: the step does not apply. What its prepare began is stopped first, so nothing of it outlives the step. */
+    const notRun = (s: AnyStep, failed: string[]) => {
+      const message = `not run: it needs ${failed.join(', ')}, which failed`;
+      const early = preparing.get(s.id);
+      if (!early) {
+        end({ id: s.id, outcome: 'failed', startedAt: o.clock.now(), durationMs: 0, errorCode: 'TPG_DEPENDENCY_FAILED', message });
+        return;
+      }
+      early.stage = 'abandoned';
+      early.abandon.abort(new AgentError('TPG_DEPENDENCY_FAILED', `${s.id} is not needed any more: ${failed.join(', ')} failed`, { retriable: false }));
+      const stopped = () => {
+        if (!running.has(s.id)) return; // recorded at the deadline meanwhile
+        end({
+          id: s.id,
+          outcome: 'failed',
+          startedAt: early.startedAt,
+          durationMs: o.clock.now() - early.startedAt,
+          errorCode: 'TPG_DEPENDENCY_FAILED',
+          message: `${message} (what it had begun without them was stopped)`,
+        });
+        schedule();
+      };
+      early.result.then(stopped, stopped);
     };
 
     const schedule = () => {
@@ -234,18 +331,8 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
           waiting.delete(s.id);
           progressed = true;
           const failed = o.phase === 'boot' ? s.needs.filter((n) => o.results.get(n)?.outcome === 'failed') : [];
-          if (failed.length && !o.skipAll) {
-            end({
-              id: s.id,
-              outcome: 'failed',
-              startedAt: o.clock.now(),
-              durationMs: 0,
-              errorCode: 'TPG_DEPENDENCY_FAILED',
-              message: `not run: it needs ${failed.join(', ')}, which failed`,
-            });
-          } else {
-            start(s);
-          }
+          if (failed.length && !o.skipAll) notRun(s, failed);
+          else start(s);
         }
       }
       if (!waiting.size && !running.size) finish();
@@ -259,7 +346,8 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
       const now = o.clock.now();
       for (const id of [...waiting]) {
         waiting.delete(id);
-        end({ id, outcome: 'failed', startedAt: now, durationMs: 0, errorCode: reason.code, message: notStartedMessage });
+        // A step preparing while it waited is running: it ends with its own error, or when settled.
+        if (!running.has(id)) end({ id, outcome: 'failed', startedAt: now, durationMs: 0, errorCode: reason.code, message: notStartedMessage });
       }
       const settled = () => {
         const at = o.clock.now();
@@ -292,7 +380,18 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
       if (o.stop.aborted) onStop();
       else o.stop.addEventListener('abort', onStop, { once: true });
     }
-    schedule();
+    const headStart: Promise<void>[] = [];
+    if (!cut && !o.skipAll) for (const s of mine) if (s.prepare) prepareEarly(s);
+    const othersStart = () => {
+      o.onHeadStartOver?.();
+      schedule();
+    };
+    if (!headStart.length || !o.headStartMs) return othersStart();
+    let over: NodeJS.Timeout | undefined;
+    void Promise.race([Promise.all(headStart), new Promise<void>((r) => (over = setTimeout(r, o.headStartMs)))]).then(() => {
+      clearTimeout(over);
+      othersStart();
+    });
   });
 }
 

@@ -150,14 +150,13 @@ export class StatusWriter {
     if (end.errorCode) this.status.errorCode = end.errorCode;
     if (end.message) this.status.message = this.o.scrub(end.message);
     this.save();
-    await this.flush();
     await this.writeResult();
   }
 
-  /** Rewrite result.json (an `after` step ended). */
+  /** Write result.json (the boot ended, or an `after` step since) beside the latest status.json,
+   * the two at once. */
   async writeResult(): Promise<void> {
-    await this.flush();
-    await this.write(this.paths.resultFile);
+    await Promise.all([this.flush(), this.write(this.paths.resultFile)]);
   }
 
   /** Wait until every change so far is on disk. */

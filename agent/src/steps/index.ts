@@ -1,9 +1,10 @@
 /*! The boot graph: every step, what it needs, in one place. Steps whose needs are met run
- * concurrently; the container waits for credentials, disks and host settings; the signal and
- * shutdown come last (their phases: see StepPhase in step.ts). */
+ * concurrently. The container's trust check and pull (its prepare) start with the boot, alongside
+ * every other step; creating and starting it wait for the volumes, host settings, logging and
+ * credentials. The signal and shutdown come last (their phases: see StepPhase in step.ts). */
 import { checkStepGraph, type AnyStep } from './step.js';
 import { planContainer } from './container/plan.js';
-import { applyContainer } from './container/apply.js';
+import { applyContainer, prepareContainer } from './container/apply.js';
 import { planCredentials } from './credentials/plan.js';
 import { applyCredentials } from './credentials/apply.js';
 import { planLogging } from './logging/plan.js';
@@ -34,9 +35,12 @@ export const steps: AnyStep[] = [
   {
     id: 'container',
     title: 'Application container',
+    // prepare (reuse decision, Pier One trust check, pull, KMS values) needs none of these and
+    // starts at once; apply (create, start, health) waits for them. A need that fails stops the pull.
     needs: ['credentials', 'disks', 'host', 'logging'],
     keys: keys(containerKeys),
     plan: planContainer,
+    prepare: prepareContainer,
     apply: applyContainer,
   },
   // finally: runs after every boot step has ended, also when one failed (engine/runner.ts), and

@@ -40,10 +40,10 @@ export interface StepReport {
   warnings?: string[];
 }
 
-export interface Step<P extends StepPlan = StepPlan, C = unknown> {
+export interface Step<P extends StepPlan = StepPlan, C = unknown, R = undefined> {
   id: string;
   title: string;
-  /** Steps that must succeed before this one starts. */
+  /** Steps that must succeed before this one's apply starts (its prepare does not wait for them). */
   needs: readonly string[];
   /**
    * The top-level user-data keys this step owns (its schema fragment's). They decide what a step
@@ -63,13 +63,23 @@ export interface Step<P extends StepPlan = StepPlan, C = unknown> {
    * Its apply gets no settings (EndContext has none).
    */
   fallback?(document: unknown): P | null;
+  /**
+   * Only `boot` steps with an apply: the part of the effects that needs none of `needs` (the
+   * container's trust check and pull). It starts with the phase, alongside every other step, and
+   * what it returns is apply's `prepared` once the needs succeeded. Its failure fails the step at
+   * once; a need that fails aborts it (its signal) and the step fails with TPG_DEPENDENCY_FAILED
+   * once it has stopped, so nothing it began outlives the step, and apply never runs.
+   * The other steps start when it calls `underway()` (its long wait is someone else's now: the
+   * engine pulls), when it ends, or after the runner's head start, whichever comes first.
+   */
+  prepare?(plan: P, ctx: C, underway: () => void): Promise<R>;
   /** The effects; absent until the feature lands: then a boot whose user data sets one of `keys` fails, and any other skips the step. */
   // biome-ignore lint/suspicious/noConfusingVoidType: most applies end with nothing to report (`async () => {}`).
-  apply?(plan: P, ctx: C): Promise<void | StepReport>;
+  apply?(plan: P, ctx: C, prepared: R): Promise<void | StepReport>;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a list of steps whose plan and context types differ; each step's own functions are typed.
-export type AnyStep = Step<any, any>;
+export type AnyStep = Step<any, any, any>;
 
 /** Reject a malformed step list at start: missing metadata, unknown or circular needs. */
 export function checkStepGraph(steps: readonly AnyStep[]): void {
@@ -85,6 +95,7 @@ export function checkStepGraph(steps: readonly AnyStep[]): void {
   for (const s of steps) {
     if (s.phase !== undefined && !(s.phase in order)) throw new Error(`step ${s.id} has unknown phase ${String(s.phase)}`);
     if (s.fallback && s.phase !== 'finally') throw new Error(`step ${s.id} has a fallback plan but is not a finally step`);
+    if (s.prepare && ((s.phase ?? 'boot') !== 'boot' || !s.apply)) throw new Error(`step ${s.id} has a prepare but is not a boot step with an apply`);
     for (const n of s.needs)
       if (order[phaseOf(n)] > order[s.phase ?? 'boot'])
         throw new Error(`step ${s.id} (${s.phase ?? 'boot'}) cannot need ${n}, which runs later (${phaseOf(n)})`);

@@ -1,7 +1,7 @@
 /*! The Imds port over undici: IMDSv2 only.
  *
  * A session token (PUT /latest/api/token, TTL 21600 s) is fetched once and reused until shortly
- * before it expires; a 401 (token revoked, or the service restarted) drops it and fetches a new
+ * before it expires, by every client sharing its store (ImdsTokenStore); a 401 (token revoked, or the service restarted) drops it and fetches a new
  * one once per request. Every HTTP call has its own timeout; each operation retries with full
  * jitter (lib/retry) until one overall deadline (not a count), then fails with TPG_IMDS_UNAVAILABLE saying what
  * was tried and what went wrong. The identity document is cached: it does not change in a boot.
@@ -25,6 +25,15 @@ const TOKEN_PATH = '/latest/api/token';
 /** Every answer of the service is small (user data at most 16 KiB); more is not the metadata service. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
 
+/** The session token, shared by every client given the same store (the boot's, and the one the
+ * AWS credentials are read through): one token for every read. Each client keeps its own
+ * deadlines; a token fetch that fails for one is tried again by the next caller. */
+export interface ImdsTokenStore {
+  token?: { value: string; refreshAt: number };
+  /** The fetch under way, and the signal of the caller that began it. */
+  pending?: { token: Promise<string>; signal: AbortSignal | undefined };
+}
+
 export interface ImdsClientOptions {
   /** e.g. http://169.254.169.254 */
   endpoint: string;
@@ -37,6 +46,8 @@ export interface ImdsClientOptions {
   retryBaseMs?: number;
   retryCapMs?: number;
   tokenTtlSeconds?: number;
+  /** Shared with other clients of the same service; default: this client's own. */
+  tokens?: ImdsTokenStore;
   clock?: Clock;
   random?: () => number;
   log?: Logger;
@@ -52,13 +63,13 @@ export class ImdsClient implements Imds {
   private readonly o: Required<Pick<ImdsClientOptions, 'retryBaseMs' | 'retryCapMs' | 'tokenTtlSeconds'>> & ImdsClientOptions;
   private readonly clock: Clock;
   private readonly dispatcher: Agent;
-  private token?: { value: string; refreshAt: number };
-  private tokenPending?: Promise<string>;
+  private readonly tokens: ImdsTokenStore;
   private identityCache?: Promise<{ document: IdentityDocument; raw: string }>;
 
   constructor(options: ImdsClientOptions) {
     this.o = { retryBaseMs: 100, retryCapMs: 2_000, tokenTtlSeconds: TOKEN_TTL_SECONDS, ...options, endpoint: options.endpoint.replace(/\/+$/, '') };
     this.clock = options.clock ?? realClock;
+    this.tokens = options.tokens ?? {};
     this.dispatcher = new Agent({ connect: { timeout: options.timeoutMs }, keepAliveTimeout: 1_000, keepAliveMaxTimeout: 5_000 });
   }
 
@@ -155,22 +166,44 @@ export class ImdsClient implements Imds {
     let res = await this.http('GET', path, { 'x-aws-ec2-metadata-token': token }, deadline, signal);
     if (res.status === 401) {
       // The token was revoked or the service forgot it: one fresh token, one more try.
-      if (this.token?.value === token) this.token = undefined;
+      this.forgetToken(token);
       token = await this.sessionToken(deadline, signal);
       res = await this.http('GET', path, { 'x-aws-ec2-metadata-token': token }, deadline, signal);
-      if (res.status === 401) this.token = undefined;
+      if (res.status === 401) this.forgetToken(token);
     }
     if (res.status === 200) return res.body;
     if (res.status === 404) return undefined;
     throw statusError(res.status, `GET ${path}`);
   }
 
-  private sessionToken(deadline: number, signal?: AbortSignal): Promise<string> {
-    if (this.token && this.clock.now() < this.token.refreshAt) return Promise.resolve(this.token.value);
-    this.tokenPending ??= this.fetchToken(deadline, signal).finally(() => {
-      this.tokenPending = undefined;
-    });
-    return this.tokenPending;
+  private async sessionToken(deadline: number, signal?: AbortSignal): Promise<string> {
+    const store = this.tokens;
+    const fresh = () => (store.token && this.clock.now() < store.token.refreshAt ? store.token.value : undefined);
+    const now = fresh();
+    if (now) return now;
+    const joined = store.pending;
+    if (joined) {
+      try {
+        return await joined.token;
+      } catch (e) {
+        // Stopped by its own caller (a boot phase that ended), not by the service: fetch ours.
+        if (!joined.signal?.aborted || signal?.aborted) throw e;
+      }
+    }
+    const cached = fresh();
+    if (cached) return cached;
+    if (!store.pending || store.pending === joined) {
+      const token = this.fetchToken(deadline, signal).finally(() => {
+        if (store.pending?.token === token) store.pending = undefined;
+      });
+      store.pending = { token, signal };
+    }
+    return store.pending.token;
+  }
+
+  /** A token the service refused (401): the next call fetches a new one, unless one already did. */
+  private forgetToken(value: string): void {
+    if (this.tokens.token?.value === value) this.tokens.token = undefined;
   }
 
   private async fetchToken(deadline: number, signal?: AbortSignal): Promise<string> {
@@ -195,7 +228,7 @@ export class ImdsClient implements Imds {
     const granted = Number(res.headers['x-aws-ec2-metadata-token-ttl-seconds'] ?? asked);
     const ttlMs = (Number.isFinite(granted) && granted > 0 ? granted : asked) * 1000;
     // Renew a little early so a request never goes out with a token that expires in flight.
-    this.token = { value, refreshAt: fetchedAt + ttlMs - Math.min(60_000, ttlMs / 10) };
+    this.tokens.token = { value, refreshAt: fetchedAt + ttlMs - Math.min(60_000, ttlMs / 10) };
     return value;
   }
 

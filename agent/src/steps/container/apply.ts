@@ -1,13 +1,17 @@
 /*! The container step's effects: trust, then pin, then run exactly the approved image.
  *
+ * prepareContainer runs from the start of the boot (it needs none of the step's needs):
  * 1. Reuse the existing `taupageapp` when it was created from this plan (reboot): no trust check,
  *    no pull. 2. Otherwise ask Pier One whether the tag is approved and record the manifest digest
- *    it names; a digest pinned in `source` must match. 3. Pull that digest (never the tag), check
- *    the engine recorded it, and create the container from `registry/repo@digest`, so a tag moved
- *    after the check cannot run. The old container is removed only once the new image is here and
- *    the environment is decrypted. 4. Start it and wait until it is healthy.
- * Before anything, every volume it binds must be mounted (the disks step runs first). */
+ *    it names; a digest pinned in `source` must match. 3. Pull that digest (never the tag) while
+ *    the environment is decrypted, and check the engine recorded it; from the pull's start the
+ *    other boot steps have the agent's thread (`underway`).
+ * applyContainer runs once the volumes are mounted and the host settings, logging and credentials
+ * are in place: 4. create the container from `registry/repo@digest`, so a tag moved after the
+ * check cannot run (the old container is removed only now), or start the reused one. 5. Start it
+ * and wait until it is healthy. Every volume it binds must be mounted before anything is created. */
 import { AgentError } from '../../lib/errors.js';
+import { anySignal } from '../../lib/retry.js';
 import { digestRef } from '../../values/image-ref.js';
 import { isKmsEncrypted } from '../../values/kms.js';
 import type { BootContext } from '../context.js';
@@ -22,14 +26,89 @@ export interface ContainerOptions {
   progressIntervalMs?: number;
 }
 
-export async function applyContainer(plan: ContainerPlan, ctx: BootContext, options: ContainerOptions = {}): Promise<void> {
+/** What prepareContainer hands to applyContainer: the decision, and for a new container the
+ * approved image, here, and its environment. */
+export type PreparedContainer = { action: 'reuse' } | { action: 'create' | 'replace'; existing: boolean; digest: string; reference: string; env: AppEnv[] };
+
+/**
+ * What needs none of the container step's needs, so it runs from the start of the boot (steps/index.ts
+ * `prepare`): the decision, and unless the container is reused, the trust check, the pull and the
+ * decryption of the environment. It creates nothing: a boot that fails meanwhile aborts it
+ * (`ctx.signal`), and only the pulled layers stay.
+ */
+export async function prepareContainer(
+  plan: ContainerPlan,
+  ctx: BootContext,
+  underway: () => void = () => undefined,
+  options: ContainerOptions = {},
+): Promise<PreparedContainer> {
   const { log, signal } = ctx;
-  const { containerRuntime: runtime, registryTrust: trust, httpProbe: probe } = ctx.ports;
-  await mountsReady(plan, ctx);
+  const { containerRuntime: runtime, registryTrust: trust } = ctx.ports;
   const existing = await runtime.inspectApp(plan.name, signal);
   const decision = decideContainer(plan, existing, ctx.paths.mounts);
+  if (decision.action === 'reuse') return { action: 'reuse' };
 
-  if (decision.action === 'reuse') {
+  if (decision.action === 'replace') log.info({ container: plan.name }, `replacing ${plan.name}: ${decision.reason}`);
+  const credentials = await registryCredentials(plan.image.registry, ctx);
+  const approved = await trust.approve(plan.image, { ...(credentials ? { credentials } : {}), signal, deadline: ctx.deadline });
+  if (plan.image.digest && plan.image.digest !== approved.digest) {
+    throw new AgentError(
+      'TPG_IMAGE_DIGEST_MISMATCH',
+      `${plan.reference} pins ${plan.image.digest}, but the registry's ${plan.image.tag} is ${approved.digest}`,
+      {
+        hint: 'the tag was re-pushed or the pinned digest is wrong: pin the digest of the approved image, or drop the @sha256 part',
+        details: { pinned: plan.image.digest, registry: approved.digest },
+      },
+    );
+  }
+  log.info({ image: plan.reference, digest: approved.digest, mediaType: approved.mediaType }, 'image approved by Pier One');
+  const reference = digestRef(plan.image, approved.digest);
+
+  const pullStarted = Date.now();
+  const deadline = Math.min(pullStarted + ctx.config.docker.pull_timeout_seconds * 1000, ctx.deadline);
+  const progress = progressLogger(ctx, options.progressIntervalMs ?? 5_000);
+  // Decrypt while the image downloads; a failed decryption stops the pull. The pull is the
+  // engine's work from here: the other boot steps may have the agent's thread.
+  underway();
+  const stopPull = new AbortController();
+  const [pulled, env] = await Promise.all([
+    runtime.pullImage(reference, {
+      ...(credentials ? { credentials } : {}),
+      signal: anySignal([signal, stopPull.signal]),
+      deadline,
+      onProgress: progress.update,
+    }),
+    resolveEnv(plan, ctx).catch((e: unknown) => {
+      stopPull.abort(e);
+      throw e;
+    }),
+  ]);
+  if (!pulled.repoDigests.includes(reference)) {
+    throw new AgentError('TPG_IMAGE_DIGEST_MISMATCH', `the engine pulled ${reference} but records ${pulled.repoDigests.join(', ') || 'no digest'} for it`, {
+      hint: 'the registry served different content than it approved; report this to the Pier One team',
+    });
+  }
+  log.info({ image: reference, imageId: pulled.id, durationMs: Date.now() - pullStarted, ...progress.summary() }, 'image pulled');
+  return { action: decision.action, existing: existing !== undefined, digest: approved.digest, reference, env };
+}
+
+/**
+ * Once the container's needs succeeded (volumes mounted, host settings, logging, credentials):
+ * start the container found (reuse), or create it from the image prepareContainer pulled, replacing
+ * the old one; then wait until it is healthy.
+ */
+export async function applyContainer(plan: ContainerPlan, ctx: BootContext, ready: PreparedContainer): Promise<void> {
+  const { log, signal } = ctx;
+  const { containerRuntime: runtime, httpProbe: probe } = ctx.ports;
+  await mountsReady(plan, ctx);
+
+  if (ready.action === 'reuse') {
+    // Decided again on what is there now: Docker may have started it since (before the volumes were mounted).
+    const decision = decideContainer(plan, await runtime.inspectApp(plan.name, signal), ctx.paths.mounts);
+    if (decision.action !== 'reuse')
+      throw new AgentError('TPG_CONTAINER_FAILED', `${plan.name} changed while the boot waited for its volumes and settings: ${decision.reason}`, {
+        hint: 'something else manages the application container; run taupage boot again (a reboot) once it is left alone',
+      });
     log.info({ container: plan.name, digest: decision.digest, start: decision.start }, `reusing ${plan.name}: ${decision.reason}`);
     if (decision.start === 'start') await runtime.startApp(plan.name, signal);
     if (decision.start === 'restart') {
@@ -39,48 +118,8 @@ export async function applyContainer(plan: ContainerPlan, ctx: BootContext, opti
     ctx.record('imageDigest', decision.digest);
     ctx.record('container', 'reused');
   } else {
-    if (decision.action === 'replace') log.info({ container: plan.name }, `replacing ${plan.name}: ${decision.reason}`);
-    const credentials = await registryCredentials(plan.image.registry, ctx);
-    const approved = await trust.approve(plan.image, { ...(credentials ? { credentials } : {}), signal, deadline: ctx.deadline });
-    if (plan.image.digest && plan.image.digest !== approved.digest) {
-      throw new AgentError(
-        'TPG_IMAGE_DIGEST_MISMATCH',
-        `${plan.reference} pins ${plan.image.digest}, but the registry's ${plan.image.tag} is ${approved.digest}`,
-        {
-          hint: 'the tag was re-pushed or the pinned digest is wrong: pin the digest of the approved image, or drop the @sha256 part',
-          details: { pinned: plan.image.digest, registry: approved.digest },
-        },
-      );
-    }
-    log.info({ image: plan.reference, digest: approved.digest, mediaType: approved.mediaType }, 'image approved by Pier One');
-    const reference = digestRef(plan.image, approved.digest);
-
-    const pullStarted = Date.now();
-    const deadline = Math.min(pullStarted + ctx.config.docker.pull_timeout_seconds * 1000, ctx.deadline);
-    const progress = progressLogger(ctx, options.progressIntervalMs ?? 5_000);
-    // Decrypt while the image downloads; a failed decryption stops the pull.
-    const stopPull = new AbortController();
-    const [pulled, env] = await Promise.all([
-      runtime.pullImage(reference, {
-        ...(credentials ? { credentials } : {}),
-        signal: AbortSignal.any([signal, stopPull.signal]),
-        deadline,
-        onProgress: progress.update,
-      }),
-      resolveEnv(plan, ctx).catch((e: unknown) => {
-        stopPull.abort(e);
-        throw e;
-      }),
-    ]);
-    if (!pulled.repoDigests.includes(reference)) {
-      throw new AgentError('TPG_IMAGE_DIGEST_MISMATCH', `the engine pulled ${reference} but records ${pulled.repoDigests.join(', ') || 'no digest'} for it`, {
-        hint: 'the registry served different content than it approved; report this to the Pier One team',
-      });
-    }
-    log.info({ image: reference, imageId: pulled.id, durationMs: Date.now() - pullStarted, ...progress.summary() }, 'image pulled');
-
-    if (existing) await runtime.removeApp(plan.name, signal);
-    const spec = appSpec(plan, reference, env, approved.digest, ctx.facts.bootId);
+    if (ready.existing) await runtime.removeApp(plan.name, signal);
+    const spec = appSpec(plan, ready.reference, ready.env, ready.digest, ctx.facts.bootId);
     const id = await runtime.createApp(spec, signal);
     try {
       await runtime.startApp(plan.name, signal);
@@ -89,9 +128,9 @@ export async function applyContainer(plan: ContainerPlan, ctx: BootContext, opti
       await runtime.removeApp(plan.name).catch(() => undefined);
       throw e;
     }
-    log.info({ container: plan.name, id: id.slice(0, 12), image: reference }, `${plan.name} started`);
-    ctx.record('imageDigest', approved.digest);
-    ctx.record('container', decision.action === 'replace' ? 'replaced' : 'created');
+    log.info({ container: plan.name, id: id.slice(0, 12), image: ready.reference }, `${plan.name} started`);
+    ctx.record('imageDigest', ready.digest);
+    ctx.record('container', ready.action === 'replace' ? 'replaced' : 'created');
   }
 
   await waitHealthy(plan, { runtime, probe }, ctx);
