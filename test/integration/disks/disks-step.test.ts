@@ -55,6 +55,18 @@ const sizeOf = async (path: string) => {
 };
 const actions = () => cloud.ec2.calls.map((c) => c.action);
 
+/** /data mounted from a volume, and in it `name`: a link the application (owner of /data's root)
+ * planted to a host directory holding a precious file. Returns that directory. */
+async function volumeWithPlantedLink(name: string): Promise<string> {
+  await cloud.ec2.createVolume({ name: 'data' });
+  const victim = join(root, 'victim');
+  await mkdir(victim);
+  await writeFile(join(victim, 'precious'), 'x');
+  await applyAgain(boot({ volumes: { ebs: { '/dev/sdf': 'data' } }, mounts: { '/data': { partition: '/dev/xvdf' } } }));
+  await symlink(victim, join(root, 'mounts/data', name));
+  return victim;
+}
+
 describe('disks step: EBS volumes on real loop devices', () => {
   it('attaches the volume named in volumes.ebs, formats it because it is blank, mounts it owned by the application user', async () => {
     const v = await cloud.ec2.createVolume({ name: 'my-app-data' });
@@ -210,13 +222,7 @@ describe('disks step: EBS volumes on real loop devices', () => {
   });
 
   it('a mount without a partition inside a volume the application owns: a link planted there is refused, its target untouched', async () => {
-    await cloud.ec2.createVolume({ name: 'data' });
-    const victim = join(root, 'victim');
-    await mkdir(victim);
-    await writeFile(join(victim, 'precious'), 'x');
-    const first = boot({ volumes: { ebs: { '/dev/sdf': 'data' } }, mounts: { '/data': { partition: '/dev/xvdf' } } });
-    await applyAgain(first);
-    await symlink(victim, join(root, 'mounts/data/spool'));
+    const victim = await volumeWithPlantedLink('spool');
     const b = boot({ volumes: { ebs: { '/dev/sdf': 'data' } }, mounts: { '/data': { partition: '/dev/xvdf' }, '/data/spool': { erase_on_boot: false } } });
     await expect(applyAgain(b)).rejects.toMatchObject({ code: 'TPG_DISK_FAILED', message: expect.stringMatching(/is a symbolic link; refusing/) });
     expect((await stat(victim)).uid).toBe(0);
@@ -356,14 +362,7 @@ describe('disks step: failures fail the step, name the volume and change nothing
 
 describe('disks step: root code against what the application can write', () => {
   it('refuses to mount through a symbolic link planted in a mounted volume', async () => {
-    await cloud.ec2.createVolume({ name: 'data' });
-    const victim = join(root, 'victim');
-    await mkdir(victim);
-    await writeFile(join(victim, 'precious'), 'x');
-    const first = boot({ volumes: { ebs: { '/dev/sdf': 'data' } }, mounts: { '/data': { partition: '/dev/xvdf' } } });
-    await applyAgain(first);
-    // The application (owner of /data's root) replaces a directory with a link to the host.
-    await symlink(victim, join(root, 'mounts/data/cache'));
+    const victim = await volumeWithPlantedLink('cache');
     await reboot();
     const b = boot({ volumes: { ebs: { '/dev/sdf': 'data' } }, mounts: { '/data': { partition: '/dev/xvdf' }, '/data/cache': { filesystem: 'tmpfs' } } });
     const err = await applyAgain(b).catch((e: unknown) => e);
