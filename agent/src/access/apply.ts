@@ -15,6 +15,7 @@
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeDir } from '../lib/make-dir.js';
 import { writeFileAtomic } from '../lib/atomic-write.js';
 import { AgentError, errorMessage } from '../lib/errors.js';
 import type { Account, Accounts, EndedProcesses } from '../ports/accounts.js';
@@ -225,7 +226,7 @@ async function removeJobs(account: Pick<Account, 'name' | 'uid'>, jobs: AccessDe
 
 async function writeKeys(dir: string, path: string, content: string, account: Account): Promise<void> {
   // sshd checks every directory above a key file: root-owned, not writable by others.
-  await mkdir(dir, { recursive: true, mode: 0o755 });
+  await makeDir(dir, 0o755);
   // root's file, readable by the person's group: sshd reads it with the person's uid.
   await writeFileAtomic(path, content, { mode: 0o640, uid: 0, gid: account.gid });
 }

@@ -2,8 +2,9 @@
  * `taupage ssh expire` knows what to end without trusting files the user can edit (their own
  * authorized_keys). Normally under /var/lib/taupage/ssh-grants; under /run when the disk is full
  * (such a grant's key is on tmpfs too, so a reboot ends both). */
-import { readdir, readFile, unlink, mkdir } from 'node:fs/promises';
+import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeDir } from '../lib/make-dir.js';
 import { writeFileAtomic } from '../lib/atomic-write.js';
 import { USER_NAME_PATTERN } from './command.js';
 
@@ -60,7 +61,7 @@ export async function writeGrant(dirs: GrantDirs, g: GrantRecord, preferRun: boo
   const text = `${JSON.stringify(g)}\n`;
   if (!preferRun) {
     try {
-      await mkdir(dirs.disk, { recursive: true, mode: 0o700 });
+      await makeDir(dirs.disk, 0o700);
       await writeFileAtomic(file(dirs.disk, g.user), text, { mode: 0o600 });
       await unlink(file(dirs.run, g.user)).catch(() => undefined);
       return 'disk';
@@ -68,7 +69,7 @@ export async function writeGrant(dirs: GrantDirs, g: GrantRecord, preferRun: boo
       if (!['ENOSPC', 'EDQUOT', 'EROFS'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
     }
   }
-  await mkdir(dirs.run, { recursive: true, mode: 0o700 });
+  await makeDir(dirs.run, 0o700);
   await writeFileAtomic(file(dirs.run, g.user), text, { mode: 0o600 });
   return 'run';
 }

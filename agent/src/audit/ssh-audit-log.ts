@@ -7,6 +7,7 @@
  * the machine stays up. A failed write is cut back, so the log never keeps half a line. */
 import { open, readFile, unlink, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { makeDir } from '../lib/make-dir.js';
 import { writeFileAtomic } from '../lib/atomic-write.js';
 import { AgentError } from '../lib/errors.js';
 import { EMPTY_TIP, hashLine, parseRecords, sealRecord, type AuditFields, type AuditRecord, type ChainTip } from './record.js';
@@ -37,7 +38,7 @@ export class SshAuditLog {
   /** Seal and write one record. Call with the hook lock held. */
   async append(fields: AuditFields): Promise<Appended> {
     try {
-      await mkdir(dirname(this.paths.file), { recursive: true, mode: 0o750 });
+      await makeDir(dirname(this.paths.file), 0o750);
       const spilled = await this.drainSpill();
       const log = await this.logTip();
       const tip = spilled.length ? lastTip(spilled) : log;

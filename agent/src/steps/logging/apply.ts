@@ -9,9 +9,10 @@
  * 5. every log server probed (TCP, TLS handshake): one that does not answer is a warning in the
  *    status, the boot goes on (rsyslog's disk queue keeps the lines until it answers).
  * Runs before the container (steps/index.ts), so the first line the application writes is routed. */
-import { chmod, lstat, mkdir, rm, unlink } from 'node:fs/promises';
+import { lstat, rm, unlink } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
+import { makeDir } from '../../lib/make-dir.js';
 import { writeFileAtomic, readIfExists } from '../../lib/atomic-write.js';
 import { AgentError, toAgentError } from '../../lib/errors.js';
 import { retry } from '../../lib/retry.js';
@@ -133,14 +134,13 @@ async function installRsyslog(plan: LoggingPlan, dropIn: string, ctx: Ctx): Prom
   const { rsyslog, applicationLog } = plan;
   const daemons = ctx.ports.logDaemons;
   // Docker (root) connects to the socket; nobody else may write lines into application.log.
-  await mkdir(ctx.paths.applicationLogSocketDir, { recursive: true, mode: 0o700 });
-  await chmod(ctx.paths.applicationLogSocketDir, 0o700);
+  await makeDir(ctx.paths.applicationLogSocketDir, 0o700);
   const previous = await readIfExists(rsyslog.dropIn);
   if (previous?.toString('utf8') === dropIn && (await isSocket(applicationLog.socket))) return false;
 
   // The new drop-in on its own, before anything changes.
   await rm(rsyslog.checkDir, { recursive: true, force: true });
-  await mkdir(rsyslog.checkDir, { recursive: true, mode: 0o700 });
+  await makeDir(rsyslog.checkDir, 0o700);
   try {
     const staged = join(rsyslog.checkDir, 'taupage.conf');
     const main = join(rsyslog.checkDir, 'rsyslog.conf');
@@ -185,7 +185,7 @@ async function expectSocket(path: string): Promise<void> {
 
 async function installLogrotate(plan: LoggingPlan, ctx: Ctx): Promise<void> {
   const files = renderLogrotate(plan);
-  await mkdir(plan.rsyslog.checkDir, { recursive: true, mode: 0o700 });
+  await makeDir(plan.rsyslog.checkDir, 0o700);
   try {
     for (const f of files) {
       const staged = join(plan.rsyslog.checkDir, f.path.split('/').pop()!);
