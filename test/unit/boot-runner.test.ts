@@ -285,6 +285,16 @@ describe('boot graph runner', () => {
       expect(f.events.filter((e) => e === 'head start over')).toHaveLength(1);
     });
 
+    it('a deadline during the head start starts nothing more: the others are "not started", no head-start work runs', async () => {
+      const g = graph({ prepare: (ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))) });
+      const r = await run(g.steps, ['boot'], { deadline: Date.now() + 50, headStartMs: 5_000 });
+      await new Promise((resolve) => setTimeout(resolve, 20)); // what the head start's end would do happens after the phase ended
+      expect(r.get('need')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_DEADLINE', message: 'not started before the boot deadline' });
+      expect(r.get('app')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_DEADLINE' });
+      expect(r.events).not.toContain('head start over');
+      expect(r.events).not.toContain('start need');
+    });
+
     it('fails the step as soon as its prepare fails, while the needs still run; apply never runs', async () => {
       const g = graph({
         prepare: async () => {

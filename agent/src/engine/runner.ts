@@ -383,7 +383,8 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
     const headStart: Promise<void>[] = [];
     if (!cut && !o.skipAll) for (const s of mine) if (s.prepare) prepareEarly(s);
     const othersStart = () => {
-      o.onHeadStartOver?.();
+      // A phase cut (deadline, SIGTERM) during the head start starts nothing more.
+      if (!done && !cut) o.onHeadStartOver?.();
       schedule();
     };
     if (!headStart.length || !o.headStartMs) return othersStart();
