@@ -237,41 +237,50 @@ describe('boot graph runner', () => {
       expect(r.events.indexOf('end need success')).toBeLessThan(r.events.indexOf('end app success'));
     });
 
-    it('gives it a head start: the other steps start once it says its wait is underway, not before', async () => {
+    it('gives it a head start: the other steps start once it says its wait is underway, before it ends', async () => {
+      // Like the pull: underway, then it waits for something only the other step's start releases.
+      // Were the head start to last until the prepare ends, nothing would release it before the deadline.
+      let needStarted!: () => void;
+      const otherStepRan = new Promise<void>((r) => (needStarted = r));
+      const order: string[] = [];
       const g = graph({
         prepare: async (_ctx, underway) => {
-          // Like the trust check: the thread is its own until the pull is the engine's.
-          await new Promise((r) => setTimeout(r, 30));
-          g.steps[0]!.title = 'need (the prepare was underway first)';
+          order.push('prepare underway');
           underway();
+          await otherStepRan;
+          order.push('prepare ended');
           return 'pulled';
         },
       });
       g.steps[0]!.apply = async () => {
-        expect(g.steps[0]!.title).toBe('need (the prepare was underway first)');
+        order.push('need started');
+        needStarted();
         g.releaseNeed();
       };
-      const r = await run(g.steps, ['boot'], { deadline: Date.now() + 10_000, headStartMs: 5_000 });
+      const r = await run(g.steps, ['boot'], { deadline: Date.now() + 2_000, headStartMs: 60_000 });
+      expect(order).toEqual(['prepare underway', 'need started', 'prepare ended']);
       expect(r.events.slice(0, 3)).toEqual(['start app', 'head start over', 'start need']);
       expect(r.get('need').outcome).toBe('success');
       expect(g.applied).toEqual(['pulled']);
     });
 
-    it('ends the head start after headStartMs when the prepare never hands off, and when it fails', async () => {
+    it('ends the head start after headStartMs when the prepare never hands off, and when the prepare fails', async () => {
+      const order: string[] = [];
       const slow = graph({
         prepare: async () => {
           await new Promise((r) => setTimeout(r, 400));
+          order.push('prepare ended');
           return 'late';
         },
       });
       const t0 = Date.now();
       slow.steps[0]!.apply = async () => {
+        order.push('need started');
         throw new AgentError('TPG_LOGGING_FAILED', `started after ${Date.now() - t0} ms`);
       };
       const r = await run(slow.steps, ['boot'], { deadline: Date.now() + 10_000, headStartMs: 60 });
-      const waited = Number(/after (\d+) ms/.exec(r.get('need').message!)![1]);
-      expect(waited).toBeGreaterThanOrEqual(55);
-      expect(waited).toBeLessThan(350);
+      expect(Number(/after (\d+) ms/.exec(r.get('need').message!)![1])).toBeGreaterThanOrEqual(55);
+      expect(order).toEqual(['need started', 'prepare ended']);
 
       const failing = graph({
         prepare: async () => {
@@ -279,10 +288,12 @@ describe('boot graph runner', () => {
         },
       });
       failing.steps[0]!.apply = async () => undefined;
-      const f = await run(failing.steps, ['boot'], { deadline: Date.now() + 10_000, headStartMs: 5_000 });
+      const f = await run(failing.steps, ['boot'], { deadline: Date.now() + 2_000, headStartMs: 60_000 });
       expect(f.get('need').outcome).toBe('success');
       expect(f.get('app')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_IMAGE_UNTRUSTED' });
+      // The failed prepare ended the head start: its work ran once, before the other step started.
       expect(f.events.filter((e) => e === 'head start over')).toHaveLength(1);
+      expect(f.events.indexOf('head start over')).toBeLessThan(f.events.indexOf('start need'));
     });
 
     it('a deadline during the head start starts nothing more: the others are "not started", no head-start work runs', async () => {

@@ -248,7 +248,8 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
         if (early.stage !== 'waiting' || !running.has(s.id)) return;
         waiting.delete(s.id);
         end(failedRun(s.id, now, e));
-        schedule();
+        // During the head start its end ends the head start, which starts the others.
+        if (headStartOver) schedule();
       });
     };
 
@@ -381,8 +382,10 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
       else o.stop.addEventListener('abort', onStop, { once: true });
     }
     const headStart: Promise<void>[] = [];
+    let headStartOver = false;
     if (!cut && !o.skipAll) for (const s of mine) if (s.prepare) prepareEarly(s);
     const othersStart = () => {
+      headStartOver = true;
       // A phase cut (deadline, SIGTERM) during the head start starts nothing more.
       if (!done && !cut) o.onHeadStartOver?.();
       schedule();
