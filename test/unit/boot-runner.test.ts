@@ -66,6 +66,22 @@ describe('boot graph runner', () => {
     expect(r.get('b').outcome).toBe('success');
   });
 
+  it("a plan's warnings are the step's warnings at boot (not only in `taupage plan`), before what apply reports", async () => {
+    const logging = step('logging', [], async () => ({ warnings: ['the Scalyr agent is not installed'] }), {
+      plan: () => ({
+        notes: [
+          { level: 'info', message: 'rsyslog_protocol udp: lines sent while the server is down are lost' },
+          { level: 'warning', message: 'log_destination s3: nothing goes to S3' },
+        ],
+      }),
+    });
+    const r = await run([logging], ['boot'], { deadline: Date.now() + 10_000 });
+    expect(r.get('logging')).toMatchObject({
+      outcome: 'success',
+      warnings: ['log_destination s3: nothing goes to S3', 'the Scalyr agent is not installed'],
+    });
+  });
+
   it('starts a step only after what it needs has ended', async () => {
     const r = await run([step('c', ['a', 'b'], async () => {}), step('a', [], async () => {}), step('b', ['a'], async () => {})]);
     const e = r.events;

@@ -226,8 +226,15 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
     const begin = (s: AnyStep, now: number, detail = '') => {
       running.set(s.id, now);
       o.log.info({ step: s.id }, `step ${s.id} started${detail}`);
+      for (const n of planOf(s).notes ?? []) if (n.level === 'info') o.log.info({ step: s.id }, `step ${s.id}: ${n.message}`);
       o.onStart?.(s.id, now);
     };
+    /** What the plan warned about (e.g. a log destination this image cannot ship to) and what the
+     * apply reported: the step's warnings, in its result and the status. */
+    const warningsOf = (s: AnyStep, report: StepReport | undefined) => [
+      ...(planOf(s).notes ?? []).filter((n) => n.level === 'warning').map((n) => n.message),
+      ...(report?.warnings ?? []),
+    ];
 
     /** A step's prepare (Step.prepare), started with the phase, before its needs have ended. */
     const prepareEarly = (s: AnyStep) => {
@@ -273,13 +280,14 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
       work.then(
         (report) => {
           if (!running.has(s.id)) return; // already recorded at the deadline
+          const warnings = warningsOf(s, report ?? undefined);
           end({
             id: s.id,
             outcome: 'success',
             startedAt,
             durationMs: o.clock.now() - startedAt,
             ...(report?.note ? { note: report.note } : {}),
-            ...(report?.warnings?.length ? { warnings: report.warnings } : {}),
+            ...(warnings.length ? { warnings } : {}),
           });
           schedule();
         },

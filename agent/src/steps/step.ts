@@ -18,7 +18,8 @@ export interface PlanNote {
 }
 
 export interface StepPlan {
-  /** Human notes shown by `taupage plan` and logged at boot. */
+  /** Human notes shown by `taupage plan`; at boot, info notes are logged when the step starts
+   * and warnings become the step's warnings (its result, the log and the status). */
   notes?: PlanNote[];
 }
 
