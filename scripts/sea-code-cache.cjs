@@ -12,12 +12,11 @@
 // undici, the steps) is still compiled on each start, which is most of what a command costs beyond
 // Node's own start. So for the two commands an instance runs on its own, this runs the command
 // once, in this process, and makes the cache afterwards, when it also holds every function that run
-// compiled:
-// - `credentials --once` (the refresher's timer, every 2 minutes) against a loopback server that
-//   answers like S3: config, user data validation, the S3 client's whole request path, atomic
-//   writes, status;
-// - `boot` (every instance start) against loopback stand-ins for everything it talks to
-//   (scripts/lib/warm-up-cloud.cjs): user data, every step, KMS, S3, Pier One, the Docker engine,
+// compiled. Both run against loopback stand-ins for everything they talk to
+// (scripts/lib/warm-up-cloud.cjs), the role's credentials from the metadata service as on an instance:
+// - `credentials --once` (the refresher's timer, every 2 minutes): config, user data validation,
+//   the S3 client's whole request path, atomic writes, status;
+// - `boot` (every instance start): user data, every step, KMS, S3, Pier One, the Docker engine,
 //   the health check, the CloudFormation signal, status and metrics. The logging step's tools are
 //   `true` there (rsyslog and logrotate need not be installed where the build runs).
 // Each cache comes from a process of its own, so one command's run does not fill another's cache.
@@ -25,7 +24,6 @@
 'use strict';
 const { Script } = require('node:vm');
 const { createServer } = require('node:net');
-const { createServer: createHttpServer } = require('node:http');
 const { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
@@ -67,45 +65,12 @@ function agentYaml(dir, extra) {
   return file;
 }
 
-async function warmCredentials(dir) {
-  const BUCKET = 'warm-up';
-  const APP = 'warm-up-app';
-  const OBJECTS = {
-    [`/${BUCKET}/${APP}/user.json`]: JSON.stringify({ application_username: `${APP}-user`, application_password: 'not a real password' }),
-    [`/${BUCKET}/${APP}/client.json`]: JSON.stringify({ client_id: `${APP}-client`, client_secret: 'not a real secret' }),
-  };
-  const server = createHttpServer((req, res) => {
-    const body = OBJECTS[req.url.split('?')[0]];
-    if (req.method !== 'GET' || body === undefined) {
-      res.writeHead(404, { 'content-type': 'application/xml' }).end('<Error><Code>NoSuchKey</Code></Error>');
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), etag: '"warm-up"' }).end(body);
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  try {
-    const userData = `#taupage-ami-config\napplication_id: ${APP}\napplication_version: '1.0'\nruntime: Docker\nsource: registry.example.org/team/app:1.0\nmint_bucket: ${BUCKET}\nports:\n  8080: 8080\nenvironment:\n  STAGE: warm-up\n`;
-    const config = agentYaml(
-      dir,
-      `log_level: warn\naws:\n  region: eu-central-1\n  endpoints:\n    s3: http://127.0.0.1:${server.address().port}\n  s3_force_path_style: true\n`,
-    );
-    mkdirSync(join(dir, 'meta'), { recursive: true });
-    writeFileSync(join(dir, 'meta', 'taupage.yaml'), userData);
-    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'warm-up', AWS_SECRET_ACCESS_KEY: 'warm-up', AWS_EC2_METADATA_DISABLED: 'true' });
-    await run(['credentials', '--once', '--config', config]);
-  } finally {
-    server.close();
-  }
-}
-
-async function warmBoot(dir) {
+/** Run `command` once against the loopback stand-ins (scripts/lib/warm-up-cloud.cjs), configured
+ * as on an instance: the role's credentials from the metadata service, nothing of the build's
+ * environment (AWS settings, DOCKER_HOST, TAUPAGE_*) overriding the config. */
+async function warm(dir, command) {
   const cloud = await startWarmUpCloud(dir);
-  // What rsyslog makes for the container's log driver (paths.ts applicationLogSocket): the logging
-  // step checks it is there after its (stand-in) restart.
-  const logDir = join(dir, 'run', 'taupage', 'log');
-  mkdirSync(logDir, { recursive: true, mode: 0o700 });
-  const logSocket = createServer();
-  await new Promise((r) => logSocket.listen(join(logDir, 'application.sock'), r));
+  const closing = [() => cloud.close()];
   try {
     const config = agentYaml(
       dir,
@@ -114,6 +79,8 @@ async function warmBoot(dir) {
         'metadata:',
         `  endpoint: ${cloud.imds}`,
         'aws:',
+        // The boot records the instance's region for the refresher; the same region here for both.
+        '  region: eu-central-1',
         '  endpoints:',
         `    kms: ${cloud.kms}`,
         `    s3: ${cloud.s3}`,
@@ -130,15 +97,26 @@ async function warmBoot(dir) {
         '',
       ].join('\n'),
     );
-    // The instance role's credentials come from the metadata service, as on an instance.
-    // Nothing of the build's environment (AWS settings, DOCKER_HOST, TAUPAGE_*) may override the config.
     for (const k of Object.keys(process.env)) if (/^(AWS_|TAUPAGE_|DOCKER_)/.test(k)) delete process.env[k];
     process.env.AWS_CONFIG_FILE = join(dir, 'no-aws-config');
     process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'no-aws-credentials');
+    if (command === 'credentials') {
+      // The refresher reads the user data the boot wrote.
+      mkdirSync(join(dir, 'meta'), { recursive: true });
+      writeFileSync(join(dir, 'meta', 'taupage.yaml'), cloud.userData);
+      await run(['credentials', '--once', '--config', config]);
+      return;
+    }
+    // What rsyslog makes for the container's log driver (paths.ts applicationLogSocket): the logging
+    // step checks it is there after its (stand-in) restart.
+    const logDir = join(dir, 'run', 'taupage', 'log');
+    mkdirSync(logDir, { recursive: true, mode: 0o700 });
+    const logSocket = createServer();
+    await new Promise((r) => logSocket.listen(join(logDir, 'application.sock'), r));
+    closing.push(() => logSocket.close());
     await run(['boot', '--config', config]);
   } finally {
-    logSocket.close();
-    await cloud.close();
+    for (const close of closing.reverse()) await close();
   }
 }
 
@@ -151,7 +129,7 @@ async function main() {
   const eagerBytes = script.createCachedData().length;
   const dir = mkdtempSync(join(tmpdir(), 'taupage-code-cache-'));
   try {
-    await (command === 'credentials' ? warmCredentials(dir) : warmBoot(dir));
+    await warm(dir, command);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
