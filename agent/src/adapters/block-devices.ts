@@ -6,32 +6,21 @@
  * mount table is the kernel's (/proc/self/mountinfo): mounts are real wherever they are made.
  * Tools run without a shell, with a fixed PATH and C locale, and are killed when the boot's
  * signal aborts. */
-import { execFile } from 'node:child_process';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { AgentError } from '../lib/errors.js';
+import { runTool as run, ToolNotRun, type ToolResult } from '../lib/run-tool.js';
 import type { BlockDevices, DeviceContent, FileSystemType, Mounted, Raid, ToolOptions } from '../ports/block-devices.js';
 
-const TOOL_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
-
-export interface ToolResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Run a tool; never throws for a non-zero exit (the caller decides), only when it cannot run. */
-export function runTool(tool: string, args: readonly string[], options: ToolOptions = {}): Promise<ToolResult> {
-  return new Promise((resolve, reject) => {
-    execFile(tool, args, { env: TOOL_ENV, maxBuffer: 16 * 1024 * 1024, ...(options.signal ? { signal: options.signal } : {}) }, (err, stdout, stderr) => {
-      if (!err) return resolve({ code: 0, stdout, stderr });
-      const e = err as NodeJS.ErrnoException & { code?: unknown };
-      if (typeof e.code === 'number') return resolve({ code: e.code, stdout, stderr });
-      if (options.signal?.aborted)
-        return reject(new AgentError('TPG_CANCELLED', `${tool} ${args.join(' ')} was stopped: ${String(options.signal.reason ?? 'cancelled')}`));
-      reject(new AgentError('TPG_DISK_FAILED', `cannot run ${tool}: ${e.message}`, { cause: err, hint: `is ${tool} installed?` }));
-    });
-  });
+export async function runTool(tool: string, args: readonly string[], options: ToolOptions = {}): Promise<ToolResult> {
+  try {
+    return await run(tool, args, options.signal ? { signal: options.signal } : {});
+  } catch (e) {
+    if (e instanceof ToolNotRun && e.reason === 'cancelled')
+      throw new AgentError('TPG_CANCELLED', `${tool} ${args.join(' ')} was stopped: ${String(options.signal?.reason ?? 'cancelled')}`);
+    throw new AgentError('TPG_DISK_FAILED', `cannot run ${tool}: ${e instanceof ToolNotRun ? e.why : String(e)}`, { cause: e, hint: `is ${tool} installed?` });
+  }
 }
 
 /** The last few lines a tool printed, for an error message. */

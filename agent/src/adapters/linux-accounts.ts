@@ -12,6 +12,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
+import { runTool, ToolNotRun, TOOL_ENV } from '../lib/run-tool.js';
 import { AgentError } from '../lib/errors.js';
 import { realClock, type Clock } from '../lib/clock.js';
 import type { Account, Accounts, EndedProcesses, NewAccount } from '../ports/accounts.js';
@@ -26,8 +27,6 @@ export interface LinuxAccountsOptions {
   /** How long the KILL rounds may go on before giving up (default 10 s). */
   killBoundMs?: number;
 }
-
-const TOOL_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 
 export function linuxAccounts(options: LinuxAccountsOptions = {}): Accounts {
   const passwdFile = options.passwdFile ?? '/etc/passwd';
@@ -158,17 +157,13 @@ export function linuxAccounts(options: LinuxAccountsOptions = {}): Accounts {
   };
 }
 
-function run(tool: string, args: string[], okCodes = [0]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(tool, args, { env: TOOL_ENV, timeout: 30_000 }, (err, _out, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      if (okCodes.includes(code)) return resolve();
-      reject(
-        new AgentError('TPG_SSH_FAILED', `${tool} failed (exit ${code}): ${String(stderr).trim() || (err as Error).message}`, {
-          details: { tool, exit: code },
-          cause: err,
-        }),
-      );
-    });
-  });
+async function run(tool: string, args: string[], okCodes = [0]): Promise<void> {
+  let r: { code: number; stderr: string };
+  try {
+    r = await runTool(tool, args, { timeoutMs: 30_000 });
+  } catch (e) {
+    throw new AgentError('TPG_SSH_FAILED', `${tool} failed: ${e instanceof ToolNotRun ? e.why : String(e)}`, { details: { tool }, cause: e });
+  }
+  if (okCodes.includes(r.code)) return;
+  throw new AgentError('TPG_SSH_FAILED', `${tool} failed (exit ${r.code}): ${r.stderr.trim() || 'no output'}`, { details: { tool, exit: r.code } });
 }

@@ -2,11 +2,11 @@
  * boot's AbortSignal: `rsyslogd -N1 -f FILE`, `logrotate --debug --state SCRATCH FILE`, the
  * configured command that restarts rsyslog (`systemctl restart rsyslog.service` in the image),
  * `systemctl show` and `systemctl restart UNIT`. */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentError } from '../lib/errors.js';
+import { runTool, ToolNotRun } from '../lib/run-tool.js';
 import type { LogDaemons } from '../ports/log-daemons.js';
 
 export interface LogDaemonsOptions {
@@ -16,24 +16,20 @@ export interface LogDaemonsOptions {
   timeoutMs?: number;
 }
 
-const TOOL_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
-
 interface Ran {
   code: number;
   output: string;
 }
 
-function run(argv: string[], timeoutMs: number, signal?: AbortSignal): Promise<Ran> {
+async function run(argv: string[], timeoutMs: number, signal?: AbortSignal): Promise<Ran> {
   const [tool, ...args] = argv as [string, ...string[]];
-  return new Promise((resolve, reject) => {
-    execFile(tool, args, { env: TOOL_ENV, timeout: timeoutMs, maxBuffer: 1024 * 1024, ...(signal ? { signal } : {}) }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') {
-        const why = err.name === 'AbortError' ? 'cancelled' : err.killed ? `did not end within ${timeoutMs} ms` : err.message;
-        return reject(new AgentError('TPG_LOGGING_FAILED', `${argv.join(' ')}: ${why}`, { cause: err, retriable: false }));
-      }
-      resolve({ code: err ? Number(err.code) : 0, output: `${String(stdout)}${String(stderr)}` });
-    });
-  });
+  try {
+    const r = await runTool(tool, args, { timeoutMs, maxBuffer: 1024 * 1024, ...(signal ? { signal } : {}) });
+    return { code: r.code, output: `${r.stdout}${r.stderr}` };
+  } catch (e) {
+    const why = e instanceof ToolNotRun ? e.why : String(e);
+    throw new AgentError('TPG_LOGGING_FAILED', `${argv.join(' ')}: ${why}`, { cause: e, retriable: false });
+  }
 }
 
 /** The lines that say what is wrong (rsyslog: "rsyslogd: ... error ...", logrotate: "error: ..."). */
