@@ -155,4 +155,22 @@ describe('withTimeout', () => {
       message: 'registry did not answer within 20 ms',
     });
   });
+
+  it('starts stopped when the outer signal is already aborted, with its reason, not after the time bound', async () => {
+    const outer = new AbortController();
+    outer.abort(new AgentError('TPG_BOOT_DEADLINE', 'the boot deadline passed'));
+    let sawAborted = false;
+    await expect(
+      withTimeout(
+        60_000,
+        'S3',
+        (signal) => {
+          sawAborted = signal.aborted;
+          return new Promise((_r, rej) => (signal.aborted ? rej(signal.reason) : signal.addEventListener('abort', () => rej(signal.reason))));
+        },
+        { signal: outer.signal },
+      ),
+    ).rejects.toMatchObject({ code: 'TPG_BOOT_DEADLINE' });
+    expect(sawAborted).toBe(true);
+  });
 });

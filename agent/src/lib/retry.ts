@@ -229,7 +229,9 @@ export async function withTimeout<T>(
   const outer = deadlineOf(options.signal);
   if (outer !== undefined) markDeadline(controller.signal, outer);
   const onOuterAbort = () => controller.abort(options.signal?.reason);
-  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  // An outer signal already aborted fires no event: the call starts stopped, not for `ms`.
+  if (options.signal?.aborted) onOuterAbort();
+  else options.signal?.addEventListener('abort', onOuterAbort, { once: true });
   try {
     return await fn(controller.signal);
   } catch (e) {
