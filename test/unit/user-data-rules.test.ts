@@ -155,6 +155,24 @@ describe('types are checked strictly', () => {
   });
 });
 
+describe('mounts', () => {
+  it('refuses a mount inside a mount without a partition (a directory the application owns), saying why and what to do', () => {
+    const r = check('mounts:\n  /data: {}\n  /data/cache:\n    partition: /dev/xvdf\n');
+    expect(r.valid).toBe(false);
+    expect(r.errors).toMatchObject([{ code: 'TPG_UD_MOUNT_IN_DIRECTORY', path: ['mounts', '/data/cache'], line: 8, column: 3 }]);
+    expect(r.errors[0]!.message).toBe(
+      '/data is a directory the application owns (it has no partition); a mount inside it would be made on a path the application can change: give /data a partition or move /data/cache out of it',
+    );
+    expect(codes('mounts:\n  /data: {}\n  /data/cache:\n    filesystem: tmpfs\n')).toEqual(['TPG_UD_MOUNT_IN_DIRECTORY mounts./data/cache']);
+  });
+  it('keeps mounts inside volumes and tmpfs, and paths that only share a prefix', () => {
+    expect(codes('mounts:\n  /data:\n    partition: /dev/xvdf\n  /data/cache: {}\n  /tmp:\n    filesystem: tmpfs\n  /tmp/x:\n    filesystem: tmpfs\n')).toEqual(
+      [],
+    );
+    expect(codes('mounts:\n  /data: {}\n  /database:\n    partition: /dev/xvdf\n')).toEqual([]);
+  });
+});
+
 describe('environment', () => {
   it('refuses names with = or NUL, empty names and non-scalar values', () => {
     expect(codes('environment:\n  "A=B": 1\n')).toEqual(['TPG_UD_ENV_NAME environment.A=B']);

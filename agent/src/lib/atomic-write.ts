@@ -1,15 +1,16 @@
 /*! Atomic file writes for files other processes read: temp file in the same directory, fsync,
  * chmod/chown before the rename, rename, fsync the directory. A reader sees the old file or the new
  * one, never a partial or empty one, and a crash leaves at worst a stray temp file. */
-import { open, rename, unlink, mkdir, readFile } from 'node:fs/promises';
+import { open, rename, unlink, readFile } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { makeParents } from './make-dir.js';
 
 export interface AtomicWriteOptions {
   mode: number;
   uid?: number;
   gid?: number;
-  /** Create the parent directory (mode 0755) when missing. */
+  /** Create the parent directory and those above it when missing (each 0755, whatever the umask). */
   mkdirParents?: boolean;
   /** false: skip both fsyncs. Still atomic for readers, not crash-durable: only for files on tmpfs
    * or that are rewritten often and cheap to lose (status files). Default true. */
@@ -18,7 +19,7 @@ export interface AtomicWriteOptions {
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions): Promise<void> {
   const dir = dirname(path);
-  if (options.mkdirParents) await mkdir(dir, { recursive: true, mode: 0o755 });
+  if (options.mkdirParents) await makeParents(dir);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx', options.mode);
   try {

@@ -6,10 +6,15 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
+/** `dir` and every missing directory above it, each made 0755 whatever the umask; directories
+ * that exist are left as they are. */
+export async function makeParents(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true, mode: 0o755 });
+  if (first !== undefined) for (let d = dir; d.length >= first.length; d = dirname(d)) await chmod(d, 0o755);
+}
+
 export async function makeDir(path: string, mode: number): Promise<void> {
-  const parent = dirname(path);
-  const first = await mkdir(parent, { recursive: true, mode: 0o755 });
-  if (first !== undefined) for (let d = parent; d.length >= first.length; d = dirname(d)) await chmod(d, 0o755);
+  await makeParents(dirname(path));
   await mkdir(path, { mode }).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'EEXIST') throw e;
   });

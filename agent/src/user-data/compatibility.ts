@@ -108,6 +108,8 @@ export const DIFFERENCES: Difference[] = [
       'other unmounted, silently); `erase_on_boot: false` on tmpfs is a TPG_UD_TMPFS_ERASE warning, as tmpfs keeps ' +
       'nothing over a reboot. A mount without a partition gives the container a directory of the root disk, as the ' +
       'original did, with a TPG_UD_NO_DEVICE warning and a line in the plan saying its data goes with the instance; ' +
+      'a mount inside such a directory is a TPG_UD_MOUNT_IN_DIRECTORY error (the application owns the directory and ' +
+      'could turn the path into a link elsewhere on the host before root mounts on it); ' +
       'every other bind under `/mounts` must be mounted before the container starts, or the boot fails. `erase_on_boot` ' +
       'must be a real boolean (the string "false" erased data on the original), and a device holding another file ' +
       'system, a partition table or a RAID member is never formatted over.',

@@ -6,7 +6,7 @@ import { describe, it, expect, beforeEach } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { mkdir, open, readFile, rm, stat, statfs, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rm, rmdir, stat, statfs, symlink, writeFile } from 'node:fs/promises';
 import { useVolumeLab, AZ } from '../../harness/volumes.js';
 import { INSTANCE_ID, testBoot, type TestBoot } from '../../harness/boot-context.js';
 import { userData } from '../../harness/user-data.js';
@@ -134,6 +134,8 @@ describe('disks step: EBS volumes on real loop devices', () => {
       mounts: { '/ext': { partition: '/dev/xvdf', erase_on_boot: false }, '/xfs': { partition: '/dev/xvdg', filesystem: 'xfs', erase_on_boot: false } },
     });
     await applyAgain(b);
+    const made = await stat(join(root, 'mounts/xfs'));
+    expect([made.uid, made.gid, made.mode & 0o777]).toEqual([999, 999, 0o755]); // mkfs.xfs has no root_owner: handed over once mounted
     await writeFile(join(root, 'mounts/xfs/kept'), 'x');
     const [ext1, xfs1] = [await sizeOf('ext'), await sizeOf('xfs')];
     expect(await mounted('xfs')).toMatchObject({ fsType: 'xfs' });
@@ -372,6 +374,32 @@ describe('disks step: root code against what the application can write', () => {
     );
     expect(await mountsUnder(victim)).toEqual([]);
     expect(await readFile(join(victim, 'precious'), 'utf8')).toBe('x');
+  });
+
+  it('a new xfs whose mount point became a link by the time root hands its root to the application: refused, the target untouched', async () => {
+    await cloud.ec2.createVolume({ name: 'xfs', sizeMiB: 320 }); // mkfs.xfs wants 300 MiB
+    const victim = join(root, 'victim');
+    await mkdir(victim);
+    await chmod(victim, 0o700);
+    const real = blockDevices({ dev: join(root, 'dev'), sys: join(root, 'sys') });
+    // The application swaps the name between the mount and the hand-over (here: instead of the mount).
+    const swapped: BlockDevices = {
+      ...real,
+      mount: async (source, mountPoint, o) => {
+        if (o.type !== 'xfs') return real.mount(source, mountPoint, o);
+        await rmdir(mountPoint);
+        await symlink(victim, mountPoint);
+      },
+    };
+    const b = boot(
+      { volumes: { ebs: { '/dev/sdf': 'xfs' } }, mounts: { '/xfs': { partition: '/dev/xvdf', filesystem: 'xfs' } } },
+      { ports: { blockDevices: swapped } },
+    );
+    const err = await applyAgain(b).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'TPG_DISK_FAILED' });
+    expect((err as Error).message).toBe(`${join(root, 'mounts/xfs')} is a symbolic link; refusing to hand it to the application`);
+    const st = await stat(victim);
+    expect([st.uid, st.gid, st.mode & 0o777]).toEqual([0, 0, 0o700]);
   });
 
   it('mount_custom_log: /var/log-custom exists, owned by the application user; a link there is refused, its target untouched', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeGrant, type GrantRecord } from '../../../agent/src/access/grants.js';
 import { makeDir } from '../../../agent/src/lib/make-dir.js';
+import { writeFileAtomic } from '../../../agent/src/lib/atomic-write.js';
 
 // sshd reads a granted person's key (/var/lib/taupage/ssh-keys/NAME) as that person, so every
 // directory above it must let them through. A grant writes its record (0700 directory) and its key
@@ -49,5 +50,14 @@ describe('directories root makes above a person key', () => {
     expect(await mode(join(root, 'a/b/c'))).toBe(0o700);
     await makeDir(join(root, 'a/b/c'), 0o755);
     expect(await mode(join(root, 'a/b/c'))).toBe(0o755);
+  });
+
+  it('a file written with mkdirParents makes every missing directory above it 0755, whatever the umask, and leaves existing ones alone', async () => {
+    await makeDir(join(root, 'etc'), 0o700);
+    await writeFileAtomic(join(root, 'etc/rsyslog.d/deep/60-taupage.conf'), 'x', { mode: 0o600, mkdirParents: true });
+    expect(await mode(join(root, 'etc'))).toBe(0o700);
+    expect(await mode(join(root, 'etc/rsyslog.d'))).toBe(0o755);
+    expect(await mode(join(root, 'etc/rsyslog.d/deep'))).toBe(0o755);
+    expect(await mode(join(root, 'etc/rsyslog.d/deep/60-taupage.conf'))).toBe(0o600);
   });
 });

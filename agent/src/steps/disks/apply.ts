@@ -2,15 +2,15 @@
  * the RAID arrays, mount every path (parents first), make the container's custom log directory.
  * Any failure fails the step, and with it the container (which needs disks): the application
  * never starts on a mount path that is not mounted. */
-import { constants } from 'node:fs';
-import { lstat, mkdir, open } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { makeParents } from '../../lib/make-dir.js';
 import { AgentError, toAgentError } from '../../lib/errors.js';
 import type { BootContext } from '../context.js';
 import type { StepReport } from '../step.js';
 import type { DisksPlan, Owner, RaidPlan } from './plan.js';
 import { attachEbs } from './ebs.js';
-import { mountOne, type MountOutcome } from './mounts.js';
+import { handOver, mountOne, type MountOutcome } from './mounts.js';
 import { decideRaid, mdadmCommands } from './raid.js';
 import { volumeLookup, waitForDevice } from './devices.js';
 
@@ -74,24 +74,9 @@ async function assembleRaid(r: RaidPlan, ctx: BootContext, known: ReadonlyMap<st
  * to the application, which may have replaced it with a link to somewhere else).
  */
 export async function ownedDirectory(path: string, owner: Owner): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  await makeParents(dirname(path));
   await mkdir(path, { mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'EEXIST') throw e;
   });
-  const st = await lstat(path);
-  if (st.isSymbolicLink() || !st.isDirectory())
-    throw new AgentError(
-      'TPG_DISK_FAILED',
-      `${path} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; refusing to hand it to the application`,
-      {
-        hint: `remove ${path}; the boot creates it`,
-      },
-    );
-  const dir = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    await dir.chown(owner.uid, owner.gid);
-    await dir.chmod(0o755);
-  } finally {
-    await dir.close();
-  }
+  await handOver(path, owner);
 }

@@ -8,12 +8,12 @@
  * partition table, a RAID member, another file system than the user data names) fails the boot
  * rather than be formatted over. Mount points are created root-owned and never through a
  * symbolic link. */
-import { constants } from 'node:fs';
-import { lstat, mkdir, chown, chmod, open } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { lstat, mkdir, open, stat } from 'node:fs/promises';
 import { dirname, relative, sep } from 'node:path';
 import { AgentError } from '../../lib/errors.js';
 import type { BootContext } from '../context.js';
-import type { MountPlan } from './plan.js';
+import type { MountPlan, Owner } from './plan.js';
 import { volumeLookup, waitForDevice } from './devices.js';
 
 export const ERASE_TAG = 'Taupage:erase-on-boot';
@@ -38,17 +38,9 @@ export async function mountOne(m: MountPlan, ctx: BootContext, known: KnownVolum
   if (m.kind === 'directory') {
     // Made once, then handed to the application's user; an existing one is left as it is (its
     // owner may have changed it, and root changes nothing by name inside it).
-    const made = await mountPoint(ctx.paths.mounts, m.hostPath);
-    if (made) {
-      // On a descriptor: a parent may be a volume the application owns, where the name could be
-      // swapped for a link between mkdir and this.
-      const dir = await open(m.hostPath, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-      try {
-        await dir.chown(m.owner.uid, m.owner.gid);
-      } finally {
-        await dir.close();
-      }
-    }
+    // On a descriptor: a parent may be a volume the application owns, where the name could be
+    // swapped for a link between mkdir and this.
+    if (await mountPoint(ctx.paths.mounts, m.hostPath)) await handOver(m.hostPath, m.owner);
     log.warn({ path: m.path, hostPath: m.hostPath }, `${m.path} has no partition: the container gets ${m.hostPath}, a directory of the root disk`);
     return { path: m.path, done: 'directory of the root disk' };
   }
@@ -89,9 +81,13 @@ export async function mountOne(m: MountPlan, ctx: BootContext, known: KnownVolum
   }
   await bd.mount(device, m.hostPath, { type: m.filesystem, ...(m.options ? { options: m.options } : {}), signal });
   if (format && m.filesystem === 'xfs') {
-    // mkfs.xfs has no root_owner: the root of the new, empty file system is ours to hand over.
-    await chown(m.hostPath, m.owner.uid, m.owner.gid);
-    await chmod(m.hostPath, 0o755);
+    // mkfs.xfs has no root_owner: the root of the new, empty file system is ours to hand over. On a
+    // descriptor, and only if it is that file system's: the name is in a directory the application
+    // may see, and could be a link (to /etc/shadow) by now.
+    const dev = (await stat(device)).rdev;
+    await handOver(m.hostPath, m.owner, (st) =>
+      st.dev === dev ? undefined : `${m.hostPath} is no longer the root of the file system just made on ${device}; its owner was not changed`,
+    );
   }
   if (!format && m.filesystem === 'xfs') await bd.growMounted(m.hostPath, 'xfs', { signal });
   log.info({ path: m.path, hostPath: m.hostPath, device, filesystem: m.filesystem }, `mounted ${where} at ${m.hostPath}`);
@@ -105,6 +101,33 @@ export async function mountOne(m: MountPlan, ctx: BootContext, known: KnownVolum
 }
 
 const REASON = { blank: 'the device is blank', erase: 'erase_on_boot is true', tagged: `its volume is tagged ${ERASE_TAG}=True` } as const;
+
+/**
+ * Give the directory at `path` to `owner`, mode 0755, through a descriptor opened without
+ * following a link (O_NOFOLLOW) or blocking on a FIFO (O_NONBLOCK), and only if it is a directory
+ * (O_DIRECTORY): root never changes by name what the application could have replaced. `refuse`
+ * sees what was opened and returns why it must not be changed, if so.
+ */
+export async function handOver(path: string, owner: Owner, refuse?: (st: Stats) => string | undefined): Promise<void> {
+  const dir = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
+    async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOTDIR' && e.code !== 'ELOOP') throw e;
+      // Refused by the open itself; lstat only says what it was, for the message.
+      const link = (await lstat(path).catch(() => undefined))?.isSymbolicLink();
+      throw new AgentError('TPG_DISK_FAILED', `${path} is ${link ? 'a symbolic link' : 'not a directory'}; refusing to hand it to the application`, {
+        hint: `remove ${path} (something other than taupage put it there); the boot creates it`,
+      });
+    },
+  );
+  try {
+    const why = refuse?.(await dir.stat());
+    if (why) throw new AgentError('TPG_DISK_FAILED', why, { hint: 'something changed the mount point while the boot mounted it; boot again' });
+    await dir.chown(owner.uid, owner.gid);
+    await dir.chmod(0o755);
+  } finally {
+    await dir.close();
+  }
+}
 
 /**
  * Create the mount point under `root` (root-owned, 0755), refusing to pass through a symbolic

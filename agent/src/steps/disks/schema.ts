@@ -110,8 +110,31 @@ export const disksKeys = {
       }),
       mount,
     )
+    .refine((mounts, path, ctx) => {
+      // Root makes a mount point and mounts on it by name: inside a directory of the root disk the
+      // application owns (a mount without a partition), that name could be swapped for a link to
+      // /etc between root's checks and the mount. Mounts inside volumes and tmpfs are not refused.
+      const directories = Object.entries(mounts)
+        .filter(([, m]) => m.partition === undefined && m.filesystem !== 'tmpfs')
+        .map(([p]) => p);
+      let ok = true;
+      for (const p of Object.keys(mounts)) {
+        const parent = directories.find((d) => p.startsWith(`${d}/`));
+        if (parent === undefined) continue;
+        ok = false;
+        ctx.report(
+          error(
+            [...path, p],
+            'TPG_UD_MOUNT_IN_DIRECTORY',
+            `${parent} is a directory the application owns (it has no partition); a mount inside it would be made on a path the application can change: give ${parent} a partition or move ${p} out of it`,
+            'key',
+          ),
+        );
+      }
+      return ok ? mounts : INVALID;
+    })
     .describe(
-      'Volumes to prepare and mount: the host mounts them at /mounts<path> and the container sees them at <path>, mounted before the container starts; a mount that fails fails the boot, so the application never starts on an unmounted path. A path already mounted (the agent run again in the same boot) is left alone. The root of a new file system belongs to the application user (root with root: true), mode 0755. Differences from the original, which bound an empty root-disk directory into the container whenever a mount was skipped: a mount without a partition gives the container a directory of the root disk, as the original did, with a warning that says so (and the plan shows it), while every other bind under /mounts must be mounted before the container starts; tmpfs is mounted with partition none or without a partition (the original mounted only partition: none), and erase_on_boot: false on tmpfs is a warning (tmpfs keeps nothing); a device holding another file system than filesystem, a partition table or a RAID member fails the boot rather than be checked with the wrong tool or formatted over; mounts are no longer made 0777 at every boot.',
+      'Volumes to prepare and mount: the host mounts them at /mounts<path> and the container sees them at <path>, mounted before the container starts; a mount that fails fails the boot, so the application never starts on an unmounted path. A path already mounted (the agent run again in the same boot) is left alone. The root of a new file system belongs to the application user (root with root: true), mode 0755. Differences from the original, which bound an empty root-disk directory into the container whenever a mount was skipped: a mount without a partition gives the container a directory of the root disk, as the original did, with a warning that says so (and the plan shows it), and no other mount may lie inside it (the application owns that directory and could turn the path into a link elsewhere on the host), while every other bind under /mounts must be mounted before the container starts; tmpfs is mounted with partition none or without a partition (the original mounted only partition: none), and erase_on_boot: false on tmpfs is a warning (tmpfs keeps nothing); a device holding another file system than filesystem, a partition table or a RAID member fails the boot rather than be checked with the wrong tool or formatted over; mounts are no longer made 0777 at every boot.',
     ),
   volumes: t
     .object(
