@@ -1,7 +1,8 @@
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import { spawn } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
-import { ImdsClient, type ImdsClientOptions } from '../../agent/src/adapters/aws/imds.js';
+import { ImdsClient, type ImdsClientOptions, type ImdsTokenStore } from '../../agent/src/adapters/aws/imds.js';
+import { AgentError } from '../../agent/src/lib/errors.js';
 import { realClock, type Clock } from '../../agent/src/lib/clock.js';
 import { startImds, DEFAULT_IDENTITY, type FakeImds } from '../fakes/imds.js';
 import { startKms, type FakeKms } from '../fakes/kms.js';
@@ -84,6 +85,48 @@ describe('IMDSv2 client', () => {
     } finally {
       await fake.close();
     }
+  });
+
+  it('shares one session token between clients given one store: two reads at once fetch one token', async () => {
+    // The boot's client and the credentials' client (adapters/index.ts) share a store.
+    const tokens: ImdsTokenStore = {};
+    const a = client({ tokens });
+    const b = client({ tokens });
+    const before = imds.state.tokensIssued;
+    const n = imds.requests.length;
+    const [userData, { document }] = await Promise.all([a.userData(), b.identity()]);
+    expect(userData?.toString()).toContain('#taupage-ami-config');
+    expect(document.instanceId).toBe(DEFAULT_IDENTITY.instanceId);
+    expect(imds.state.tokensIssued - before).toBe(1);
+    expect(imds.requests.slice(n).filter((r) => r.method === 'PUT').length).toBe(1);
+    // And later reads of either reuse it.
+    await b.userData();
+    await a.metadata('instance-id');
+    expect(imds.state.tokensIssued - before).toBe(1);
+  });
+
+  it('fetches its own token when the caller that began the shared fetch is stopped by its own signal', async () => {
+    const tokens: ImdsTokenStore = {};
+    const a = client({ tokens });
+    const b = client({ tokens });
+    imds.faults.delay(300); // the token PUT is still under way when a's caller gives up
+    const stopA = new AbortController();
+    const first = a.userData(stopA.signal).catch((e: unknown) => e);
+    // Every await before a request goes out is a microtask: after one turn of the event loop a's
+    // token fetch is under way (the fake answers after 300 ms), and then b has joined it.
+    const turn = () => new Promise((r) => setImmediate(r));
+    await turn();
+    const pending = tokens.pending;
+    expect(pending).toBeDefined();
+    const second = b.identity();
+    await turn();
+    expect(tokens.pending).toBe(pending);
+    // a's phase ends (e.g. the container's prepare abandoned because a need failed): not retriable.
+    stopA.abort(new AgentError('TPG_DEPENDENCY_FAILED', 'not needed any more', { retriable: false }));
+    expect(await first).toMatchObject({ code: 'TPG_IMDS_UNAVAILABLE', cause: { code: 'TPG_DEPENDENCY_FAILED' } });
+    // b was not stopped: it does not inherit a's cancellation, it fetches its own token and reads.
+    expect((await second).document.instanceId).toBe(DEFAULT_IDENTITY.instanceId);
+    expect(tokens.token?.value).toBeTruthy();
   });
 
   it('refreshes the token once on 401 and succeeds', async () => {

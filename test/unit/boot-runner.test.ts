@@ -26,7 +26,14 @@ function step(id: string, needs: string[], apply?: (ctx: Ctx) => ReturnType<NonN
 async function run(
   steps: AnyStep[],
   phases: StepPhase[] = ['boot', 'finally', 'after'],
-  opts: { deadline?: number; written?: string[]; headStartMs?: number } = {},
+  opts: {
+    deadline?: number;
+    written?: string[];
+    headStartMs?: number;
+    stop?: AbortSignal;
+    settleMs?: number;
+    scrub?: (text: string) => string;
+  } = {},
 ) {
   checkStepGraph(steps);
   const results = new Map<string, StepResult>();
@@ -40,6 +47,9 @@ async function run(
       results,
       context: (_s, signal) => ({ signal, outcome: () => summarize(results.values()) }),
       ...(phase === 'boot' && opts.deadline !== undefined ? { deadline: opts.deadline } : {}),
+      ...(phase === 'boot' && opts.stop ? { stop: opts.stop } : {}),
+      ...(phase === 'boot' && opts.settleMs !== undefined ? { settleMs: opts.settleMs } : {}),
+      ...(opts.scrub ? { scrub: opts.scrub } : {}),
       ...(phase === 'after' && summarize(results.values()).outcome === 'failed' ? { skipAll: 'the boot failed' } : {}),
       clock: realClock,
       log: silentLogger(),
@@ -187,6 +197,14 @@ describe('boot graph runner', () => {
     expect(summarize(r.results.values()).outcome).toBe('success');
   });
 
+  it("scrubs a step's note and warnings before they are kept (and logged)", async () => {
+    const r = await run([step('logging', [], async () => ({ note: 'configured with s3cret', warnings: ['token s3cret here'] }))], ['boot'], {
+      scrub: (t) => t.replaceAll('s3cret', '[redacted]'),
+    });
+    expect(r.get('logging')).toMatchObject({ outcome: 'success', note: 'configured with [redacted]', warnings: ['token [redacted] here'] });
+    expect(JSON.stringify(r.get('logging'))).not.toContain('s3cret');
+  });
+
   it('cuts the phase at its deadline: running and waiting steps fail, the phase ends without them', async () => {
     let aborted = false;
     const r = await run(
@@ -206,6 +224,65 @@ describe('boot graph runner', () => {
     expect(r.get('after-hangs')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_DEADLINE', message: 'not started before the boot deadline' });
     expect(r.get('quick').outcome).toBe('success');
     expect(summarize(r.results.values()).errorCode).toBe('TPG_BOOT_DEADLINE');
+  });
+
+  describe('steps still running when the phase is cut get settleMs to end with their own error', () => {
+    /** kms ends with its own error when its signal aborts; stuck never ends; next needs stuck. Once both run, `cut`. */
+    function cutGraph(cut: () => void) {
+      let started = 0;
+      const bothRunning = () => {
+        if (++started === 2) cut();
+      };
+      return [
+        step('kms', [], (ctx) => {
+          const ended = new Promise<never>((_, reject) =>
+            ctx.signal.addEventListener('abort', () => reject(new AgentError('TPG_KMS_UNAVAILABLE', 'KMS did not answer')), { once: true }),
+          );
+          bothRunning();
+          return ended;
+        }),
+        step('stuck', [], () => {
+          bothRunning();
+          return new Promise(() => {}); // ignores its signal
+        }),
+        step('next', ['stuck'], async () => {}),
+      ];
+    }
+
+    it('stopped (SIGTERM): interrupted, with what a step that ended in time was at; a step that never ends is recorded after settleMs', async () => {
+      const stop = new AbortController();
+      const why = 'the boot was interrupted by SIGTERM';
+      const r = await run(
+        cutGraph(() => stop.abort(new AgentError('TPG_BOOT_INTERRUPTED', why))),
+        ['boot'],
+        { stop: stop.signal, settleMs: 200 },
+      );
+      expect(r.get('kms')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_INTERRUPTED' });
+      expect(r.get('kms').message).toBe(`interrupted while running: ${why} (it was at: KMS did not answer)`);
+      expect(r.get('kms').error).toMatchObject({ code: 'TPG_KMS_UNAVAILABLE' });
+      expect(r.get('stuck')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_INTERRUPTED', message: `interrupted while running: ${why}` });
+      expect(r.get('stuck').durationMs).toBeGreaterThanOrEqual(190); // given its settleMs (timers may round 1 ms early)
+      expect(r.get('next')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_INTERRUPTED', message: `not started: ${why}` });
+      expect(r.events.indexOf('end kms failed')).toBeLessThan(r.events.indexOf('end stuck failed'));
+      expect(summarize(r.results.values()).errorCode).toBe('TPG_BOOT_INTERRUPTED');
+    });
+
+    it('at the deadline: a step that ended in time keeps its own code, its message says the deadline cut it', async () => {
+      const r = await run(
+        cutGraph(() => undefined),
+        ['boot'],
+        { deadline: Date.now() + 150, settleMs: 200 },
+      );
+      expect(r.get('kms')).toMatchObject({
+        outcome: 'failed',
+        errorCode: 'TPG_KMS_UNAVAILABLE',
+        message: 'KMS did not answer (did not finish before the boot deadline)',
+      });
+      expect(r.get('stuck')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_DEADLINE', message: 'did not finish before the boot deadline' });
+      expect(r.get('next')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_DEADLINE', message: 'not started before the boot deadline' });
+      // The root cause is the service that did not answer, not the deadline.
+      expect(summarize(r.results.values())).toMatchObject({ errorCode: 'TPG_KMS_UNAVAILABLE' });
+    });
   });
 
   describe('a step that prepares before its needs have ended (the container: trust check and pull)', () => {

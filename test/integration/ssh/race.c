@@ -3,7 +3,8 @@
  *
  *   race swap A B SECONDS BAIT
  *                           exchange the paths A and B with renameat2(RENAME_EXCHANGE) in a tight
- *                           loop for SECONDS; prints the number of exchanges and of failed ones.
+ *                           loop for SECONDS, or until SIGTERM; then prints the number of exchanges
+ *                           and of failed ones ("EXCHANGES ERRORS") and exits 0.
  *                           BAIT is what B is (`fifo`, or `link:TARGET` for a symlink to TARGET):
  *                           whenever the service removed or replaced it (neither A nor B is one any
  *                           more), it is made again at B (or at A when A is missing), what the
@@ -39,6 +40,12 @@ static double now(void) {
 }
 
 static const char *bait;
+static volatile sig_atomic_t stopped = 0;
+
+static void on_term(int sig) {
+  (void)sig;
+  stopped = 1;
+}
 
 static int is_bait(const char *path) {
   struct stat st;
@@ -62,8 +69,12 @@ int main(int argc, char **argv) {
     double until = now() + atof(argv[4]);
     bait = argv[5];
     long swaps = 0, errors = 0;
-    while (now() < until) {
-      for (int i = 0; i < 256; i++) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    while (!stopped && now() < until) {
+      for (int i = 0; i < 256 && !stopped; i++) {
         if (syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) == 0) swaps++;
         else errors++;
       }

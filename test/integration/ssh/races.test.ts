@@ -4,7 +4,8 @@
  * revoke. Black box: real accounts, the real `taupage ssh-service` (root), requests on its real
  * socket, real sshd for logins. Each race runs for a fixed time (RACE_SECONDS) that the service
  * before the hardening lost within (a second for ~/.ssh, a few seconds for ~/.profile, at once
- * for the FIFO); the number of re-grants each got is printed. */
+ * for the FIFO); the number of re-grants each got is printed. The swapper stops on SIGTERM and
+ * reports its exchanges: a race in which renameat2 never exchanged anything raced nothing, and fails. */
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
@@ -86,7 +87,10 @@ interface RaceResult {
   grants: number;
   failed: string[];
   noAnswer: number;
-  swaps: string;
+  /** Exchanges renameat2 made: none, and nothing raced. */
+  exchanges: number;
+  /** renameat2 calls that failed (a name the service had just removed). */
+  exchangeErrors: number;
 }
 
 /** The person swaps A and B in their home for RACE_SECONDS while Even re-grants them in a loop;
@@ -96,7 +100,7 @@ async function raceRegrants(name: string, a: string, b: string, bait: string, lo
   let swaps = '';
   swapper.stdout.on('data', (d) => (swaps += d));
   const swapped = new Promise((r) => swapper.on('exit', r));
-  const result: RaceResult = { lost: false, grants: 0, failed: [], noAnswer: 0, swaps: '' };
+  const result: RaceResult = { lost: false, grants: 0, failed: [], noAnswer: 0, exchanges: 0, exchangeErrors: 0 };
   const until = Date.now() + RACE_SECONDS * 1000;
   while (Date.now() < until) {
     const answer = await request(`grant-ssh-access ${name}`);
@@ -111,10 +115,16 @@ async function raceRegrants(name: string, a: string, b: string, bait: string, lo
       break;
     }
   }
-  swapper.kill('SIGKILL');
+  // The swapper stops on SIGTERM (or at RACE_SECONDS) and prints its counts; killed, it printed none.
+  swapper.kill('SIGTERM');
+  const killer = setTimeout(() => swapper.kill('SIGKILL'), 5_000);
   await swapped;
-  result.swaps = swaps.trim();
-  console.info(`${name}: ${result.grants} re-grant(s) in the race, ${result.failed.length} failed, swapper (exchanges, errors): ${result.swaps || 'killed'}`);
+  clearTimeout(killer);
+  const counts = /^(\d+) (\d+)$/.exec(swaps.trim());
+  if (counts) [result.exchanges, result.exchangeErrors] = [Number(counts[1]), Number(counts[2])];
+  console.info(
+    `${name}: ${result.grants} re-grant(s) in the race, ${result.failed.length} failed, swapper: ${counts ? `${result.exchanges} exchange(s), ${result.exchangeErrors} failed` : `no counts (${JSON.stringify(swaps)})`}`,
+  );
   return result;
 }
 
@@ -158,6 +168,7 @@ describe('a granted person swapping paths in their home while Even re-grants the
     expect({ uid: st.uid, mode: (st.mode & 0o7777).toString(8), files: await readdir(target) }).toEqual({ uid: 0, mode: '700', files: ['passwd'] });
     expect(r.noAnswer).toBe(0);
     expect(r.grants).toBeGreaterThan(10);
+    expect(r.exchanges).toBeGreaterThan(0);
   });
 
   it('~/.profile swapped with a link to a root-only file: its content never reaches a file the person can read', async () => {
@@ -177,6 +188,7 @@ describe('a granted person swapping paths in their home while Even re-grants the
     expect([st.uid, st.mode & 0o777]).toEqual([0, 0o600]);
     expect(r.noAnswer).toBe(0);
     expect(r.grants).toBeGreaterThan(10);
+    expect(r.exchanges).toBeGreaterThan(0);
   });
 
   it('~/.ssh/authorized_keys swapped with a FIFO: every request is still answered, and the service serves others after', async () => {
@@ -185,6 +197,7 @@ describe('a granted person swapping paths in their home while Even re-grants the
     const r = await raceRegrants(name, '.ssh/authorized_keys', '.ssh/fifo', 'fifo', async () => false);
     expect(r.noAnswer).toBe(0);
     expect(r.grants).toBeGreaterThan(10);
+    expect(r.exchanges).toBeGreaterThan(0);
     // Nothing holds the lock: another person's grant goes through at once.
     const other = lab.user('after-fifo');
     lab.even.keys.set(other, lab.keygen(other).text);
