@@ -193,7 +193,10 @@ async function installLogrotate(plan: LoggingPlan, ctx: Ctx): Promise<void> {
       const refused = await ctx.ports.logDaemons.checkLogrotate(staged, ctx.signal);
       if (refused)
         throw new AgentError('TPG_LOGGING_FAILED', `logrotate refuses the rotation rendered for ${f.path}: ${refused}`, {
-          hint: 'check the application_logrotate_* and customlog_logrotate_* keys',
+          hint:
+            f.runAs && /unknown (user|group)/.test(refused)
+              ? `the custom logs are rotated as their owner (su ${f.runAs.uid} ${f.runAs.gid}); logrotate needs a user and a group of those ids in /etc/passwd and /etc/group: check application_user in the agent config (the image's is 999:999)`
+              : 'check the application_logrotate_* and customlog_logrotate_* keys',
           retriable: false,
         });
     }
