@@ -5,11 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFile } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lockApp } from '../harness/app-lock.js';
 import { DEMO_PORT } from '../fakes/demo-image.js';
-import { execInApp, inspectApp, removeApp, startWorld, type Instance, type World } from '../harness/world.js';
+import { agentSettings, execInApp, inspectApp, removeApp, startWorld, type Instance, type World } from '../harness/world.js';
 import { freePort } from '../harness/net.js';
 import { userData } from '../harness/user-data.js';
 import { stepOf } from '../harness/boot.js';
@@ -39,6 +39,16 @@ function register(i: Instance): void {
   world.cloud.ec2.instance(instanceId, { availabilityZone, dev: join(i.root, 'dev') });
 }
 
+/** An application user this machine has (nobody:nogroup; the image's is 999): logrotate rotates
+ * /var/log-custom as its owner. */
+const AS_NOBODY = () => ({ agent: { ...agentSettings(world), application_user: { uid: 65534, gid: 65534 } } });
+/** A scratch instance reachable as / is (the application's user rotates /var/log-custom). */
+async function newInstance(): Promise<Instance> {
+  const i = await world.instance(AS_NOBODY());
+  await chmod(i.root, 0o755);
+  return i;
+}
+
 describe.sequential('a stateful application: its volume attached, mounted and kept', () => {
   let instance: Instance;
   let port: number;
@@ -61,7 +71,7 @@ describe.sequential('a stateful application: its volume attached, mounted and ke
 
   it('boots: the volume is attached, formatted (blank), mounted, and the application writes to it', async () => {
     port = await freePort();
-    instance = await world.instance();
+    instance = await newInstance();
     register(instance);
     await world.cloud.ec2.createVolume({ name: 'orders-db', sizeMiB: 64 });
     world.cloud.imds.setUserData(volumes());
@@ -108,7 +118,7 @@ describe.sequential('a stateful application: its volume attached, mounted and ke
   it('a mount that fails: the boot fails and signals FAILURE, and no container is created', async () => {
     await removeApp(world.docker);
     world.cloud.cloudformation.signals.length = 0;
-    const i = await world.instance();
+    const i = await newInstance();
     register(i);
     await world.cloud.ec2.createVolume({ name: 'broken-db' });
     world.cloud.imds.setUserData(

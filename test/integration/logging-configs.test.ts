@@ -2,7 +2,7 @@
 // rsyslogd (-N1, on its own and inside a Debian-like main configuration) and by logrotate.
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { validateUserData } from '../../agent/src/user-data/validate.js';
 import { planLogging } from '../../agent/src/steps/logging/plan.js';
@@ -23,7 +23,9 @@ describe('rendered configurations are accepted by the real tools', () => {
     const r = validateUserData(readFileSync(join(dir, file), 'utf8'));
     expect(r.valid).toBe(true);
     const root = await scratchRoot({ purpose: 'logconf' });
-    const { config, paths } = configFromText(JSON.stringify({ root }), 'test', {});
+    await chmod(root, 0o755); // as / is: logrotate looks at /var/log-custom as the application's user
+    // An account this machine has (nobody:nogroup; the image's is 999): the custom logs rotate as it.
+    const { config, paths } = configFromText(JSON.stringify({ root, application_user: { uid: 65534, gid: 65534 } }), 'test', {});
     const plan = planLogging({ settings: r.settings!, config, paths });
     const dropIn = renderRsyslog(plan, FACTS);
     // On its own, as the step checks it before putting it in place.
@@ -36,11 +38,18 @@ describe('rendered configurations are accepted by the real tools', () => {
     writeDebianLikeConfig(root);
     await writeFile(paths.rsyslogDropIn, dropIn);
     expect(await tools.checkRsyslog(paths.rsyslogConf)).toBeUndefined();
-    for (const f of renderLogrotate(plan)) {
+    const files = renderLogrotate(plan);
+    for (const f of files) {
       const staged = join(check, f.path.split('/').pop()!);
       await writeFile(staged, f.content);
       expect(await tools.checkLogrotate(staged), f.path).toBeUndefined();
     }
+    // application.log is rsyslog's (root's); /var/log-custom the application's, rotated as its owner.
+    const su = files.map((f) => [f.path.split('/').pop(), f.content.match(/^ {2}su .*$/gm)]);
+    expect(su).toEqual([
+      ['taupage-application', null],
+      ...(r.settings!.mount_custom_log ? [['taupage-custom', [r.settings!.root ? '  su 0 0' : '  su 65534 65534']]] : []),
+    ]);
   });
 
   it('the checks can fail: rsyslog and logrotate name what they refuse', async () => {

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, stat, writeFile, mkdir } from 'node:fs/promises';
+import { chmod, chown, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type Docker from 'dockerode';
 import { planLogging, type LoggingPlan } from '../../agent/src/steps/logging/plan.js';
@@ -29,6 +29,8 @@ let image: string;
 let ca: TestCa;
 const APP = 'log-app';
 const TOKEN = '2bfbea1e-10c3-4419-bdad-7e6435882e1f';
+/** nobody:nogroup. */
+const NOBODY = { uid: 65534, gid: 65534 };
 
 interface Booted {
   root: string;
@@ -42,6 +44,8 @@ interface Booted {
  * ours yet), with `files` (path under the root → content) in place first. */
 async function instance(files: Record<string, string> = {}): Promise<{ root: string; rs: TestRsyslog }> {
   const root = await scratchRoot({ purpose: 'logging' });
+  // As / is: the application's user rotates /var/log-custom and must reach it.
+  await chmod(root, 0o755);
   for (const [path, content] of Object.entries(files)) {
     await mkdir(dirname(join(root, path)), { recursive: true });
     await writeFile(join(root, path), content);
@@ -66,7 +70,12 @@ async function bootLogging(
   for (const u of options.units ?? []) rs.logDaemons.installedUnits.add(u);
   const boot = testBoot({
     userData: userData({ application_id: APP, source: `${registryFromEnv()}/logs/app:1.0`, ...fields }),
-    config: { root, logging: { retry_interval_seconds: 1, probe_timeout_ms: 2_000, ca_file: ca.caFile, ...options.logging } },
+    config: {
+      root,
+      // An account this machine has (the image's is 999): logrotate rotates /var/log-custom as it.
+      application_user: NOBODY,
+      logging: { retry_interval_seconds: 1, probe_timeout_ms: 2_000, ca_file: ca.caFile, ...options.logging },
+    },
     ...(options.secrets ? { secrets: options.secrets } : {}),
     ports: { logDaemons: rs.logDaemons },
   });
@@ -350,6 +359,56 @@ describe('rotation', () => {
       .stdout.trim()
       .split('\n');
     expect(left).toEqual([b.rs.applicationLog]);
+  });
+});
+
+describe('rotation of /var/log-custom: as its owner, never as root', () => {
+  it("rotates the application's logs; a root file there is neither read nor truncated (it is, as root)", async () => {
+    const b = await bootLogging({ mount_custom_log: true, customlog_logrotate_size: '1k' });
+    const conf = join(b.plan.rotation.dir, 'taupage-custom');
+    const application = join(b.plan.rotation.dir, 'taupage-application');
+    expect(await readFile(conf, 'utf8')).toMatch(/^\/\S+\/var\/log-custom\/\*\.log \{\n {2}su 65534 65534\n/m);
+    expect(await readFile(application, 'utf8')).not.toMatch(/^\s*su /m);
+    const dir = b.boot.paths.varLogCustom;
+    const ROOT_FILE = 'root:secret\n'.repeat(200); // larger than customlog_logrotate_size
+    // The directory as the disks step leaves it; the application's log, and a file of root's.
+    const plant = async () => {
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      await chown(dir, NOBODY.uid, NOBODY.gid);
+      await writeFile(join(dir, 'app.log'), `${'x'.repeat(2_000)}\n`);
+      await chown(join(dir, 'app.log'), NOBODY.uid, NOBODY.gid);
+      await writeFile(join(dir, 'root.log'), ROOT_FILE, { mode: 0o600 });
+    };
+    const rotate = async (file: string) =>
+      spawnSync('logrotate', ['--state', join(await scratchDir('logrotate'), 'state'), file], { encoding: 'utf8', timeout: 30_000 });
+    await plant();
+    const r = await rotate(conf);
+    expect(r.stderr).toMatch(/error opening .*root\.log: Permission denied/);
+    expect((await readdir(dir)).sort()).toEqual(['app.log', 'app.log.1', 'root.log']);
+    expect(await readFile(join(dir, 'root.log'), 'utf8')).toBe(ROOT_FILE);
+    expect((await stat(join(dir, 'app.log'))).size).toBe(0); // copytruncate, as the application's user
+    expect((await stat(join(dir, 'app.log.1'))).uid).toBe(NOBODY.uid);
+    // The same block without su, as before: root truncates its own file because it lies there.
+    await plant();
+    const asRoot = join(await scratchDir('logrotate'), 'taupage-custom');
+    await writeFile(asRoot, (await readFile(conf, 'utf8')).replace(/^ {2}su .*\n/m, ''));
+    expect((await rotate(asRoot)).status).toBe(0);
+    expect(await readFile(join(dir, 'root.log'), 'utf8')).toBe('');
+  });
+
+  it('an application_user without an account here fails the step, naming application_user', async () => {
+    const { root, rs } = await instance();
+    const boot = testBoot({
+      userData: userData({ application_id: APP, source: `${registryFromEnv()}/logs/app:1.0`, mount_custom_log: true }),
+      config: { root, application_user: { uid: 2_000_000_001, gid: 2_000_000_001 }, logging: { probe_timeout_ms: 2_000, ca_file: ca.caFile } },
+      ports: { logDaemons: rs.logDaemons },
+    });
+    const plan = planLogging({ settings: boot.settings, config: boot.config, paths: boot.paths });
+    const e = (await applyLogging(plan, boot.ctx).catch((x) => x)) as AgentError;
+    expect(e.code).toBe('TPG_LOGGING_FAILED');
+    expect(e.message).toMatch(/taupage-custom: .*unknown user '2000000001'/);
+    expect(e.hint).toMatch(/su 2000000001 2000000001.*application_user/);
   });
 });
 

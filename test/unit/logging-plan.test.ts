@@ -139,7 +139,10 @@ describe('logrotate', () => {
     expect(app!.content).toContain(
       '/var/log/application.log {\n  weekly\n  maxsize 512M\n  rotate 0\n  missingok\n  notifempty\n  compress\n  delaycompress\n  sharedscripts\n  postrotate\n    /usr/lib/rsyslog/rsyslog-rotate\n  endscript\n}\n',
     );
-    expect(custom!.content).toContain('/var/log-custom/*.log {\n  daily\n  maxsize 256M\n  rotate 5\n');
+    // Rotated as the application's user (the owner of /var/log-custom), application.log as root.
+    expect(custom!.content).toContain('/var/log-custom/*.log {\n  su 999 999\n  daily\n  maxsize 256M\n  rotate 5\n');
+    expect(renderLogrotate(plan({ mount_custom_log: true, root: true }))[1]!.content).toContain('/var/log-custom/*.log {\n  su 0 0\n');
+    expect(app!.content).not.toMatch(/^\s*su /m);
     expect(custom!.content).toContain('  copytruncate\n');
   });
 });

@@ -164,7 +164,9 @@ export const agentConfigSchema = t.object(
         { unknownKeys: 'error' },
       )
       .defaults()
-      .describe('The numeric user the container runs as unless root: true.'),
+      .describe(
+        'The numeric user the container runs as unless root: true; it owns /var/log-custom, which logrotate rotates as it, so the image must have an account and a group of these ids (its own: application, 999:999).',
+      ),
     credentials: t
       .object(
         {

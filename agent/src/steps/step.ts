@@ -11,6 +11,18 @@ export interface PlanInput {
   paths: Paths;
 }
 
+/** A uid and gid on the host. */
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
+/** Who owns what the application writes or reads on the host (/var/log-custom, volumes, the
+ * credentials): root with `root: true` (the container runs as its image's user), else the agent
+ * config's application_user. */
+export const applicationOwner = ({ settings, config }: Pick<PlanInput, 'settings' | 'config'>): Owner =>
+  settings.root ? { uid: 0, gid: 0 } : { uid: config.application_user.uid, gid: config.application_user.gid };
+
 /** A note a planner attaches for people reading the plan ("health check skipped: no port"). */
 export interface PlanNote {
   level: 'info' | 'warning';

@@ -33,9 +33,21 @@ export function checkKms(text: string, path: Path, ctx: CheckContext, label: str
   return { kind: 'kms', ciphertext: new Secret(b64, label) };
 }
 
-/** A string that may hold an `aws:kms:` value (keys such as scalyr_account_key). */
-export const maybeKms = (label: string) =>
+/**
+ * A secret that may be `aws:kms:` encrypted, as a string only: a number is refused (the original
+ * crashed on one). `allowEmpty`: an empty string means "not set" (Senza templates write '').
+ * `pattern`: what a plaintext value must look like.
+ */
+export const secretText = (label: string, opts: { allowEmpty?: boolean; pattern?: RegExp; patternMessage?: string } = {}) =>
   t
-    .string({ minLength: 1, singleLine: true })
-    .refine<string | KmsEncrypted | Secret>((v, path, ctx) => (v.startsWith(KMS_PREFIX) ? checkKms(v, path, ctx, label) : new Secret(v, label)))
+    .string({ singleLine: true, acceptNumbers: false, ...(opts.allowEmpty ? {} : { minLength: 1 }) })
+    .refine<'' | KmsEncrypted | Secret>((v, path, ctx) => {
+      if (v.startsWith(KMS_PREFIX)) return checkKms(v, path, ctx, label);
+      if (v !== '' && opts.pattern && !opts.pattern.test(v)) {
+        ctx.report(error(path, 'TPG_UD_PATTERN', opts.patternMessage ?? 'has characters that are not allowed here'));
+        return INVALID;
+      }
+      return v === '' ? ('' as const) : new Secret(v, label);
+    })
+    // Its value never appears in a message, whatever the key is called (validate's scrubber).
     .secret();

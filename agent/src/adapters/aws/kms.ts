@@ -96,7 +96,3 @@ function hintFor(name: string): string {
       return 'encrypt the value again with the key the instance role may use';
   }
 }
-
-export function createKms(o: KmsClientOptions): KmsAdapter {
-  return new KmsAdapter(o);
-}

@@ -1,5 +1,5 @@
 /*! Mint credentials: which objects to fetch from which bucket into which directory. */
-import type { PlanInput, StepPlan } from '../step.js';
+import { applicationOwner, type Owner, type PlanInput, type StepPlan } from '../step.js';
 import { CONTAINER_CREDENTIALS_DIR } from '../container/plan.js';
 
 export const CREDENTIAL_FILES = ['user.json', 'client.json'] as const;
@@ -11,7 +11,7 @@ export interface CredentialsPlan extends StepPlan {
   keys: string[];
   directory: string;
   containerDirectory: string;
-  owner: { uid: number; gid: number };
+  owner: Owner;
   /** Readable by the container's user and nobody else (octal text, e.g. "0400"). */
   fileMode: string;
   refreshIntervalSeconds: number;
@@ -19,7 +19,7 @@ export interface CredentialsPlan extends StepPlan {
 
 export function planCredentials({ settings: s, config, paths }: PlanInput): CredentialsPlan | null {
   if (!s.mint_bucket) return null;
-  const owner = s.root ? { uid: 0, gid: 0 } : { uid: config.application_user.uid, gid: config.application_user.gid };
+  const owner = applicationOwner({ settings: s, config });
   return {
     bucket: s.mint_bucket,
     applicationId: s.application_id,

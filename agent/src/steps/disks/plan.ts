@@ -1,14 +1,11 @@
 /*! Volumes to attach, arrays to assemble and file systems to mount, in that order, and the
  * directories the container's log mount needs; decided from the user data alone. */
-import type { PlanInput, StepPlan, PlanNote } from '../step.js';
+import { applicationOwner, type Owner, type PlanInput, type StepPlan, type PlanNote } from '../step.js';
 import { mdadmCommands, type MdadmCommands } from './raid.js';
 
 export type MountFileSystem = 'ext2' | 'ext3' | 'ext4' | 'xfs';
 
-export interface Owner {
-  uid: number;
-  gid: number;
-}
+export type { Owner };
 
 export interface EbsPlan {
   device: string;
@@ -62,7 +59,7 @@ export interface DisksPlan extends StepPlan {
 }
 
 export function planDisks({ settings: s, config, paths }: PlanInput): DisksPlan | null {
-  const owner: Owner = s.root ? { uid: 0, gid: 0 } : { uid: config.application_user.uid, gid: config.application_user.gid };
+  const owner = applicationOwner({ settings: s, config });
   const notes: PlanNote[] = [];
   const ebs = Object.entries(s.volumes?.ebs ?? {}).map(([device, nameTag]) => ({ device, nameTag }));
   const raid = Object.entries(s.volumes?.raid ?? {}).map(([device, r]) => ({

@@ -16,6 +16,7 @@ import { makeDir } from '../../lib/make-dir.js';
 import { writeFileAtomic, readIfExists } from '../../lib/atomic-write.js';
 import { AgentError, toAgentError } from '../../lib/errors.js';
 import { retry } from '../../lib/retry.js';
+import { Scrubber } from '../../lib/scrub.js';
 import type { Secret } from '../../lib/secret.js';
 import { isKmsEncrypted, type KmsEncrypted } from '../../values/kms.js';
 import type { BootContext } from '../context.js';
@@ -23,6 +24,7 @@ import type { StepReport } from '../step.js';
 import type { Destination, LoggingPlan } from './plan.js';
 import { renderCheckConfig, renderRsyslog } from './rsyslog.js';
 import { renderLogrotate } from './logrotate.js';
+import { LOGENTRIES_TOKEN } from './schema.js';
 import { scalyrConfig } from './scalyr.js';
 
 type Ctx = Pick<BootContext, 'ports' | 'decrypt' | 'facts' | 'paths' | 'signal' | 'log' | 'record'>;
@@ -30,18 +32,19 @@ type Ctx = Pick<BootContext, 'ports' | 'decrypt' | 'facts' | 'paths' | 'signal' 
 export async function applyLogging(plan: LoggingPlan, ctx: Ctx): Promise<StepReport> {
   const warnings: string[] = [];
   const done: string[] = [];
-  const secrets: string[] = [];
+  // The tokens and keys this step reveals, plain or decrypted, kept out of its messages.
+  const scrubber = new Scrubber();
   const reveal = async (value: Secret | KmsEncrypted, what: string): Promise<string | undefined> => {
     try {
       const text = (isKmsEncrypted(value) ? await ctx.decrypt(value) : value).reveal();
-      secrets.push(text);
+      scrubber.add(text);
       return text;
     } catch (e) {
       warnings.push(`${what}: its aws:kms: value could not be decrypted (${toAgentError(e).message}); nothing is sent there`);
       return undefined;
     }
   };
-  const scrub = (text: string) => secrets.reduce((t, s) => (s ? t.split(s).join('[redacted]') : t), text);
+  const scrub = (text: string) => scrubber.scrub(text);
 
   // 1. Tokens. A destination whose token cannot be decrypted is left out, not the boot.
   const tokens: Partial<Record<Destination['name'], string>> = {};
@@ -50,7 +53,7 @@ export async function applyLogging(plan: LoggingPlan, ctx: Ctx): Promise<StepRep
     if (d.token) {
       const t = await reveal(d.token, `${d.label} (${d.tokenKey})`);
       if (t === undefined) continue;
-      if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/.test(t)) {
+      if (!LOGENTRIES_TOKEN.test(t)) {
         warnings.push(`${d.label}: the decrypted ${d.tokenKey} is not a Logentries token (letters, digits and dashes); nothing is sent there`);
         continue;
       }
@@ -193,7 +196,10 @@ async function installLogrotate(plan: LoggingPlan, ctx: Ctx): Promise<void> {
       const refused = await ctx.ports.logDaemons.checkLogrotate(staged, ctx.signal);
       if (refused)
         throw new AgentError('TPG_LOGGING_FAILED', `logrotate refuses the rotation rendered for ${f.path}: ${refused}`, {
-          hint: 'check the application_logrotate_* and customlog_logrotate_* keys',
+          hint:
+            f.runAs && /unknown (user|group)/.test(refused)
+              ? `the custom logs are rotated as their owner (su ${f.runAs.uid} ${f.runAs.gid}); logrotate needs a user and a group of those ids in /etc/passwd and /etc/group: check application_user in the agent config (the image's is 999:999)`
+              : 'check the application_logrotate_* and customlog_logrotate_* keys',
           retriable: false,
         });
     }

@@ -1,6 +1,8 @@
 /*! logrotate files for application.log and the custom logs, rendered from the plan by pure code.
  * Size-bound: `maxsize` rotates a log as soon as it is larger (the image runs logrotate every
- * 5 minutes: systemd/logrotate.timer.d), and at the interval otherwise. */
+ * 5 minutes: systemd/logrotate.timer.d), and at the interval otherwise. logrotate runs as root;
+ * the custom logs' directory is the application's, so their block rotates as its owner (`su`):
+ * a file swapped for a link or a FIFO there cannot make root act on it. */
 import { AgentError } from '../../lib/errors.js';
 import { isConfigSafe } from '../../values/text.js';
 import { HEADER } from './rsyslog.js';
@@ -12,12 +14,19 @@ export const RSYSLOG_ROTATE = '/usr/lib/rsyslog/rsyslog-rotate';
 export interface LogrotateFile {
   path: string;
   content: string;
+  /** Whom logrotate rotates as (its `su`), when not root. */
+  runAs?: RotationPlan['runAs'];
 }
 
 export function renderLogrotate(plan: LoggingPlan): LogrotateFile[] {
   const { dir, application, custom } = plan.rotation;
-  const files = [{ path: `${dir}/taupage-application`, content: block(application, 'rsyslog writes it') }];
-  if (custom) files.push({ path: `${dir}/taupage-custom`, content: block(custom, 'the application writes them') });
+  const files: LogrotateFile[] = [{ path: `${dir}/taupage-application`, content: block(application, 'rsyslog writes it') }];
+  if (custom)
+    files.push({
+      path: `${dir}/taupage-custom`,
+      content: block(custom, "the application writes them; rotated as their directory's owner"),
+      ...(custom.runAs ? { runAs: custom.runAs } : {}),
+    });
   return files;
 }
 
@@ -27,6 +36,8 @@ function block(r: RotationPlan, writer: string): string {
     HEADER,
     `# ${r.path}: ${writer}.`,
     `${r.path} {`,
+    // Numeric ids: logrotate takes them when they have an account (getpwuid, getgrgid).
+    ...(r.runAs ? [`  su ${r.runAs.uid} ${r.runAs.gid}`] : []),
     `  ${r.interval}`,
     `  maxsize ${logrotateSize(r.maxSize)}`,
     `  rotate ${r.rotate}`,

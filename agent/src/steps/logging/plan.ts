@@ -10,7 +10,7 @@
  *   through its own disk-assisted queue;
  * - the Scalyr agent reads the files themselves (its agent.json);
  * - logrotate keeps application.log and the custom logs within their sizes. */
-import type { PlanInput, StepPlan, PlanNote } from '../step.js';
+import { applicationOwner, type Owner, type PlanInput, type StepPlan, type PlanNote } from '../step.js';
 import type { KmsEncrypted } from '../../values/kms.js';
 import type { Secret } from '../../lib/secret.js';
 import type { SamplingRule } from './schema.js';
@@ -27,6 +27,9 @@ export interface RotationPlan {
   copytruncate: boolean;
   compress: boolean;
   delaycompress: boolean;
+  /** logrotate's `su`: rotate as the owner of the directory (one the application writes), so root
+   * never acts on a path the application chose. Absent: as root (application.log, rsyslog's). */
+  runAs?: Owner;
 }
 
 export type ApplicationLogFormat = { kind: 'message' } | { kind: 'legacy' } | { kind: 'template'; template: string };
@@ -197,6 +200,8 @@ export function planLogging({ settings: s, config, paths }: PlanInput): LoggingP
       copytruncate: true,
       delaycompress: true,
       compress: true,
+      // /var/log-custom's owner (the disks step makes it so).
+      runAs: applicationOwner({ settings: s, config }),
     };
   }
 

@@ -9,6 +9,7 @@
 import { AgentError } from '../../lib/errors.js';
 import { isConfigSafe } from '../../values/text.js';
 import { severityNumber, type Destination, type LoggingPlan } from './plan.js';
+import { LOGENTRIES_TOKEN } from './schema.js';
 
 /** What only the boot knows: decrypted tokens (by destination name) and the instance's facts. */
 export interface RsyslogFacts {
@@ -119,7 +120,7 @@ export function renderRsyslog(plan: LoggingPlan, facts: RsyslogFacts): string {
 function lineFormat(d: Destination, facts: RsyslogFacts): string {
   if (d.name === 'logentries') {
     const token = facts.tokens.logentries;
-    if (token === undefined || !/^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/.test(token))
+    if (token === undefined || !LOGENTRIES_TOKEN.test(token))
       throw new AgentError('TPG_LOGGING_FAILED', `the Logentries token (${d.tokenKey}) is not a token: letters, digits and dashes`);
     return `${token} %HOSTNAME% ${LINE}`;
   }

@@ -2,8 +2,8 @@
  * Every value that ends up in a rendered file (rsyslog, logrotate, Scalyr's agent.json) is checked
  * here: single lines without quotes or backslashes (values/text.ts), host names, sizes, ranges. */
 import { t, INVALID, error, type Path, type CheckContext, type Checked } from '../../lib/schema/types.js';
-import { checkKms, KMS_PREFIX, type KmsEncrypted } from '../../values/kms.js';
-import { Secret } from '../../lib/secret.js';
+import { secretText, type KmsEncrypted } from '../../values/kms.js';
+import type { Secret } from '../../lib/secret.js';
 import { configText } from '../../values/text.js';
 import { parse as parseYaml } from 'yaml';
 
@@ -30,28 +30,11 @@ const hostName = configText({
   patternMessage: 'must be a host name or IPv4 address such as logs.example.org',
 });
 
-/**
- * A secret that may be `aws:kms:` encrypted, as a string only: a number is refused (the original
- * crashed on one). `allowEmpty`: an empty string means "not set" (Senza templates write '').
- */
-export const secretText = (label: string, opts: { allowEmpty?: boolean; pattern?: RegExp; patternMessage?: string } = {}) =>
-  t
-    .string({ singleLine: true, acceptNumbers: false, ...(opts.allowEmpty ? {} : { minLength: 1 }) })
-    .refine<'' | KmsEncrypted | Secret>((v, path, ctx) => {
-      if (v.startsWith(KMS_PREFIX)) return checkKms(v, path, ctx, label);
-      if (v !== '' && opts.pattern && !opts.pattern.test(v)) {
-        ctx.report(error(path, 'TPG_UD_PATTERN', opts.patternMessage ?? 'has characters that are not allowed here'));
-        return INVALID;
-      }
-      return v === '' ? ('' as const) : new Secret(v, label);
-    })
-    // Its value never appears in a message, whatever the key is called (validate's scrubber).
-    .secret();
-
-/** A Logentries token: letters, digits and dashes (a UUID), or aws:kms:. */
-const TOKEN = /^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/;
+/** A Logentries token: letters, digits and dashes (a UUID). It is written into rsyslog's
+ * configuration (rsyslog.ts), so a decrypted one is checked against it too (apply.ts). */
+export const LOGENTRIES_TOKEN = /^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/;
 const logentriesToken = (label: string) =>
-  secretText(label, { pattern: TOKEN, patternMessage: 'must be a Logentries token (letters, digits and dashes, e.g. a UUID) or aws:kms:...' });
+  secretText(label, { pattern: LOGENTRIES_TOKEN, patternMessage: 'must be a Logentries token (letters, digits and dashes, e.g. a UUID) or aws:kms:...' });
 
 /**
  * An rsyslog string template for application.log: one line; `\n` and `\t` may be written as
