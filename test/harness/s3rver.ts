@@ -76,6 +76,15 @@ export async function startS3(buckets: string[], options: LocalS3Options = {}): 
     async put(bucket, key, body) {
       const res = await idempotent(`${endpoint}/${bucket}/${key}`, { method: 'PUT', body, headers: { 'content-type': 'application/json' } });
       if (res.status !== 200) throw new Error(`PUT ${key}: ${res.status} ${await res.text()}`);
+      // s3rver answers a PUT before its write stream has flushed (FilesystemStore.putObject
+      // resolves on the input's end): a GET right after can find the object empty. Mint's writes
+      // land whole, so wait until the object reads back as written.
+      for (let tries = 0; ; tries++) {
+        const back = await idempotent(`${endpoint}/${bucket}/${key}`, { method: 'GET' });
+        if (back.status === 200 && (await back.text()) === body) break;
+        if (tries >= 100) throw new Error(`PUT ${key}: s3rver does not give back what was written`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
       return res.headers.get('etag') ?? '';
     },
     async remove(bucket, key) {
