@@ -28,7 +28,7 @@ import { APP, BUCKET, REGION, clientJson, credentialsInstance, userJson } from '
 import { removeScratchRoots } from '../test/harness/scratch.js';
 import { AGENT_BUNDLE as BUNDLE, AGENT_SEA as SEA, REPO } from '../test/harness/repo.js';
 import { main } from '../agent/src/main.js';
-import { makeSingleExecutable, seaNodeVersion } from '../scripts/lib/single-executable.mjs';
+import { SEA_NODE, makeSingleExecutable, seaNodeVersion } from '../scripts/lib/single-executable.mjs';
 import type { Io } from '../agent/src/cli/io.js';
 
 // Processes run with an instance's environment: this machine sets NODE_EXTRA_CA_CERTS, which
@@ -327,6 +327,24 @@ refresher designs at the default interval (120 s), single executable on Node ${s
   );
   console.log(
     '  (loopback S3 without TLS: against real S3 each --once pass also pays a TLS handshake, the watcher reuses its connection; systemd starting the unit adds a few ms per pass)',
+  );
+
+  // What Node itself costs before any work of ours: the floor of each design on this runtime.
+  const bare = spawn(SEA_NODE, ['-e', 'setInterval(() => {}, 1e9)'], { stdio: 'ignore' });
+  await sleep(2_000);
+  const idle: number[] = [];
+  for (let t = 0; t < 5; t++) {
+    idle.push(memory(bare.pid!).rssMb);
+    await sleep(200);
+  }
+  bare.kill('SIGTERM');
+  await once(bare, 'exit');
+  await accountedRun(SEA_NODE, ['-e', '0']);
+  const starts: number[] = [];
+  for (let i = 0; i < PASSES; i++) starts.push((await accountedRun(SEA_NODE, ['-e', '0'])).cpuMs);
+  const startMs = starts.reduce((a, b) => a + b, 0) / PASSES;
+  console.log(
+    `  Node ${seaNodeVersion()} alone, doing nothing: idle RSS ${median(idle).toFixed(1)} MB (the resident floor; target 30 MB); \`node -e 0\` ${startMs.toFixed(1)} ms CPU per start -> ${((startMs * (3600 / 120)) / 1000).toFixed(2)} s per hour before a pass does any work (the timer's floor; target 1 s)`,
   );
 }
 
