@@ -371,7 +371,10 @@ describe.sequential('container step', () => {
       const first = await run(userData({ source: `${gate.address}/${org}/app:1.0`, ports: { [port]: DEMO_PORT } }), { agent: { pierone: { attempts: 2 } } });
       expect(first.error).toBeUndefined();
       expect(gate.requests.filter((r) => r.outcome === 'failed')).toHaveLength(fails);
-      expect(first.boot.logs().filter((l) => l.msg === 'registry did not answer; retrying')).toHaveLength(fails);
+      const retried = first.boot
+        .logs()
+        .filter((l) => l.service === 'pierone' && /^registry \S+ failed \(.*HTTP 503.*\); retrying in \d+ ms$/.test(String(l.msg)));
+      expect(retried).toHaveLength(fails);
 
       // A fresh image: the engine keeps manifests it has pulled before and would not ask again.
       await removeApp();

@@ -11,7 +11,7 @@
  * check cannot run (the old container is removed only now), or start the reused one. 5. Start it
  * and wait until it is healthy. Every volume it binds must be mounted before anything is created. */
 import { AgentError } from '../../lib/errors.js';
-import { anySignal } from '../../lib/retry.js';
+import { anySignal, deadlineSignal } from '../../lib/retry.js';
 import { digestRef } from '../../values/image-ref.js';
 import { isKmsEncrypted } from '../../values/kms.js';
 import type { BootContext } from '../context.js';
@@ -50,7 +50,7 @@ export async function prepareContainer(
 
   if (decision.action === 'replace') log.info({ container: plan.name }, `replacing ${plan.name}: ${decision.reason}`);
   const credentials = await registryCredentials(plan.image.registry, ctx);
-  const approved = await trust.approve(plan.image, { ...(credentials ? { credentials } : {}), signal, deadline: ctx.deadline });
+  const approved = await trust.approve(plan.image, { ...(credentials ? { credentials } : {}), signal });
   if (plan.image.digest && plan.image.digest !== approved.digest) {
     throw new AgentError(
       'TPG_IMAGE_DIGEST_MISMATCH',
@@ -65,19 +65,22 @@ export async function prepareContainer(
   const reference = digestRef(plan.image, approved.digest);
 
   const pullStarted = Date.now();
-  const deadline = Math.min(pullStarted + ctx.config.docker.pull_timeout_seconds * 1000, ctx.deadline);
   const progress = progressLogger(ctx, options.progressIntervalMs ?? 5_000);
   // Decrypt while the image downloads; a failed decryption stops the pull. The pull is the
-  // engine's work from here: the other boot steps may have the agent's thread.
+  // engine's work from here: the other boot steps may have the agent's thread. Its signal
+  // carries its deadline: docker.pull_timeout_seconds, or the boot's if that comes first.
   underway();
   const stopPull = new AbortController();
+  const pullTimeout = ctx.config.docker.pull_timeout_seconds;
+  const pull = deadlineSignal(pullStarted + pullTimeout * 1000, {
+    parent: anySignal([signal, stopPull.signal]),
+    reason: () =>
+      new AgentError('TPG_PULL_TIMEOUT', `pulling ${reference} did not finish within docker.pull_timeout_seconds (${pullTimeout} s)`, {
+        hint: 'raise docker.pull_timeout_seconds in the agent config, or check the network path to the registry',
+      }),
+  });
   const [pulled, env] = await Promise.all([
-    runtime.pullImage(reference, {
-      ...(credentials ? { credentials } : {}),
-      signal: anySignal([signal, stopPull.signal]),
-      deadline,
-      onProgress: progress.update,
-    }),
+    runtime.pullImage(reference, { ...(credentials ? { credentials } : {}), signal: pull.signal, onProgress: progress.update }).finally(pull.dispose),
     resolveEnv(plan, ctx).catch((e: unknown) => {
       stopPull.abort(e);
       throw e;

@@ -63,7 +63,7 @@ export async function mountOne(m: MountPlan, ctx: BootContext, known: KnownVolum
   // The tag is read (and, once acted on, removed) even on a blank volume: left in place, it would
   // erase the data of the next boot.
   const volume = m.erase === 'if-tagged' ? await volumeId() : undefined;
-  const tagged = volume !== undefined && (await ctx.ports.ec2Volumes.tag(volume, ERASE_TAG, { signal, deadline: ctx.deadline }))?.toLowerCase() === 'true';
+  const tagged = volume !== undefined && (await ctx.ports.ec2Volumes.tag(volume, ERASE_TAG, { signal }))?.toLowerCase() === 'true';
   const format = m.erase === 'always' ? 'erase' : tagged ? 'tagged' : content.kind === 'blank' ? 'blank' : undefined;
 
   if (format) {
@@ -94,7 +94,7 @@ export async function mountOne(m: MountPlan, ctx: BootContext, known: KnownVolum
   if (format === 'tagged') {
     // After the format: were this to fail, the boot fails before the application wrote anything,
     // so the format the tag asks for again next boot loses nothing.
-    await ctx.ports.ec2Volumes.deleteTag(volume!, ERASE_TAG, { signal, deadline: ctx.deadline });
+    await ctx.ports.ec2Volumes.deleteTag(volume!, ERASE_TAG, { signal });
     log.info({ volumeId: volume, tag: ERASE_TAG }, `removed ${ERASE_TAG} from ${volume}`);
   }
   return { path: m.path, done: format === 'tagged' ? 'erased (tagged)' : format ? 'formatted' : 'checked' };
