@@ -91,9 +91,9 @@ export interface ContainerRuntime {
   pullImage(reference: string, options: PullOptions): Promise<PulledImage>;
   /** Create (not start) the container; fails if the name is taken. Returns its id. */
   createApp(spec: AppSpec, signal?: AbortSignal): Promise<string>;
-  /** Start it; starting a running container is not an error. */
+  /** Start the container `name` (or id: only that container, whatever holds the name by then); starting a running container is not an error. */
   startApp(name: string, signal?: AbortSignal): Promise<void>;
-  /** Stop (SIGTERM, then SIGKILL after 10 s) and start it again. */
+  /** Stop (SIGTERM, then SIGKILL after 10 s) and start it again; by name or id as startApp. */
   restartApp(name: string, signal?: AbortSignal): Promise<void>;
   /** Remove it, running or not; a missing container is not an error. */
   removeApp(name: string, signal?: AbortSignal): Promise<void>;

@@ -28,7 +28,9 @@ export interface ContainerOptions {
 
 /** What prepareContainer hands to applyContainer: the decision, and for a new container the
  * approved image, here, and its environment. */
-export type PreparedContainer = { action: 'reuse' } | { action: 'create' | 'replace'; existing: boolean; digest: string; reference: string; env: AppEnv[] };
+export type PreparedContainer =
+  /** `id`: the container decided on; applyContainer starts that one or none. */
+  { action: 'reuse'; id: string } | { action: 'create' | 'replace'; existing: boolean; digest: string; reference: string; env: AppEnv[] };
 
 /**
  * What needs none of the container step's needs, so it runs from the start of the boot (steps/index.ts
@@ -46,7 +48,7 @@ export async function prepareContainer(
   const { containerRuntime: runtime, registryTrust: trust } = ctx.ports;
   const existing = await runtime.inspectApp(plan.name, signal);
   const decision = decideContainer(plan, existing, ctx.paths.mounts);
-  if (decision.action === 'reuse') return { action: 'reuse' };
+  if (decision.action === 'reuse') return { action: 'reuse', id: existing!.id };
 
   if (decision.action === 'replace') log.info({ container: plan.name }, `replacing ${plan.name}: ${decision.reason}`);
   const credentials = await registryCredentials(plan.image.registry, ctx);
@@ -106,17 +108,23 @@ export async function applyContainer(plan: ContainerPlan, ctx: BootContext, read
   await mountsReady(plan, ctx);
 
   if (ready.action === 'reuse') {
-    // Decided again on what is there now: Docker may have started it since (before the volumes were mounted).
-    const decision = decideContainer(plan, await runtime.inspectApp(plan.name, signal), ctx.paths.mounts);
-    if (decision.action !== 'reuse')
-      throw new AgentError('TPG_CONTAINER_FAILED', `${plan.name} changed while the boot waited for its volumes and settings: ${decision.reason}`, {
+    // Decided again on what is there now: Docker may have started it since (before the volumes
+    // were mounted), or something removed or replaced it; then nothing is started. The one found
+    // is started by its id, so a container put in its place after this look is not.
+    const now = await runtime.inspectApp(plan.name, signal);
+    const decision = now?.id === ready.id ? decideContainer(plan, now, ctx.paths.mounts) : undefined;
+    if (decision?.action !== 'reuse') {
+      const why = !now ? 'it was removed' : now.id !== ready.id ? `it was replaced (${now.id.slice(0, 12)}, not ${ready.id.slice(0, 12)})` : decision!.reason;
+      throw new AgentError('TPG_CONTAINER_FAILED', `${plan.name} changed while the boot waited for its volumes and settings: ${why}; nothing was started`, {
         hint: 'something else manages the application container; run taupage boot again (a reboot) once it is left alone',
+        details: { container: plan.name, decided: ready.id, found: now?.id ?? null },
       });
-    log.info({ container: plan.name, digest: decision.digest, start: decision.start }, `reusing ${plan.name}: ${decision.reason}`);
-    if (decision.start === 'start') await runtime.startApp(plan.name, signal);
+    }
+    log.info({ container: plan.name, id: ready.id.slice(0, 12), digest: decision.digest, start: decision.start }, `reusing ${plan.name}: ${decision.reason}`);
+    if (decision.start === 'start') await runtime.startApp(ready.id, signal);
     if (decision.start === 'restart') {
       log.info('restarting it: Docker started it before the volumes were mounted');
-      await runtime.restartApp(plan.name, signal);
+      await runtime.restartApp(ready.id, signal);
     }
     ctx.record('imageDigest', decision.digest);
     ctx.record('container', 'reused');
