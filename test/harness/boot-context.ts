@@ -10,7 +10,7 @@ import { jsonLines } from './log-lines.js';
 import { afterFile } from './cleanup.js';
 import { configFromText, type LoadedConfig } from '../../agent/src/config/load.js';
 import { createLogger, type Logger } from '../../agent/src/lib/log.js';
-import { deadlineSignal } from '../../agent/src/lib/retry.js';
+import { anySignal, deadlineSignal } from '../../agent/src/lib/retry.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
 import { Secret } from '../../agent/src/lib/secret.js';
 import { validateUserData } from '../../agent/src/user-data/validate.js';
@@ -115,7 +115,7 @@ export function testBoot(options: TestBootOptions): TestBoot {
       paths: loaded.paths,
       facts: { bootId, instance, region },
       log,
-      signal: signal ?? phase.signal,
+      signal: signal ? anySignal([signal, phase.signal]) : phase.signal,
       deadline,
       ports: { ...made, imds, kms: { decrypt }, ...options.ports, ...ports },
       decrypt,

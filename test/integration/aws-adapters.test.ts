@@ -3,8 +3,7 @@ import { inspect } from 'node:util';
 import { KmsAdapter } from '../../agent/src/adapters/aws/kms.js';
 import { CfnAdapter } from '../../agent/src/adapters/aws/cfn.js';
 import { Secret } from '../../agent/src/lib/secret.js';
-import { AgentError } from '../../agent/src/lib/errors.js';
-import { deadlineSignal } from '../../agent/src/lib/retry.js';
+import { deadlineIn } from '../harness/deadline.js';
 import type { KmsEncrypted } from '../../agent/src/values/kms.js';
 import { fakeKmsCiphertext } from '../fakes/kms.js';
 import { useLocalCloud } from '../harness/lifecycle.js';
@@ -121,8 +120,6 @@ describe('CloudFormation adapter', () => {
 });
 
 describe('AWS calls retry until the deadline their signal carries, not a count', () => {
-  const deadlineIn = (ms: number) => deadlineSignal(Date.now() + ms, { reason: () => new AgentError('TPG_BOOT_DEADLINE', 'the test deadline passed') });
-
   it('CloudFormation: eight throttles in a row (attempts 4) and the signal still goes out', async () => {
     cloud.cloudformation.faults.throttleNext(8);
     const c = new CfnAdapter({ region: 'eu-west-1', endpoint: cloud.cloudformation.url, timeoutMs: 2_000, attempts: 4, retryBaseMs: 1, retryCapMs: 20 });

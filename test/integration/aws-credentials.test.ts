@@ -5,8 +5,7 @@
 import { describe, it, expect, beforeEach } from 'vitest';
 import { realPorts } from '../../agent/src/adapters/index.js';
 import { configFromText } from '../../agent/src/config/load.js';
-import { AgentError } from '../../agent/src/lib/errors.js';
-import { deadlineSignal } from '../../agent/src/lib/retry.js';
+import { deadlineIn } from '../harness/deadline.js';
 import { Secret } from '../../agent/src/lib/secret.js';
 import { instanceCredentials } from '../../agent/src/adapters/aws/credentials.js';
 import { fakeKmsCiphertext } from '../fakes/kms.js';
@@ -33,8 +32,6 @@ function ports(metadata = 'timeout_ms: 2000\n  deadline_seconds: 20\n  retry_bas
   );
   return realPorts({ config }).forRegion(cloud.region);
 }
-
-const deadlineIn = (ms: number) => deadlineSignal(Date.now() + ms, { reason: () => new AgentError('TPG_BOOT_DEADLINE', 'the test deadline passed') });
 
 describe('AWS credentials through the agent metadata client', () => {
   beforeEach(async () => {

@@ -13,6 +13,8 @@ import type Docker from 'dockerode';
 import { applyContainer, prepareContainer } from '../../agent/src/steps/container/apply.js';
 import { planContainer, LABELS, type ContainerPlan } from '../../agent/src/steps/container/plan.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
+import { DockerodeRuntime } from '../../agent/src/adapters/dockerode-runtime.js';
+import type { ContainerRuntime } from '../../agent/src/ports/container-runtime.js';
 import { digestRef } from '../../agent/src/values/image-ref.js';
 import { validateUserData } from '../../agent/src/user-data/validate.js';
 import { startPierOneGate, type PierOneGate, type GateRequest } from '../fakes/pierone.js';
@@ -58,18 +60,38 @@ interface Run {
 /** Plan and apply the container step for this user data; a failure is returned, not thrown. */
 async function run(
   text: string,
-  options: Partial<TestBootOptions> & { agent?: Parameters<typeof agentConfig>[0]; tune?: (p: ContainerPlan) => void } = {},
+  options: Partial<TestBootOptions> & {
+    agent?: Parameters<typeof agentConfig>[0];
+    tune?: (p: ContainerPlan) => void;
+    /** What happens while the boot waits for the step's needs (between prepare and apply). */
+    meanwhile?: () => Promise<void>;
+  } = {},
 ): Promise<Run> {
   const boot = testBoot({ userData: text, config: agentConfig(options.agent), identity: IDENTITY, secrets: { [KMS_CIPHERTEXT]: KMS_PLAINTEXT }, ...options });
   const plan = planContainer({ settings: boot.settings, config: boot.ctx.config, paths: boot.ctx.paths });
   options.tune?.(plan);
   try {
-    await applyContainer(plan, boot.ctx, await prepareContainer(plan, boot.ctx, undefined, { progressIntervalMs: 0 }));
+    const prepared = await prepareContainer(plan, boot.ctx, undefined, { progressIntervalMs: 0 });
+    await options.meanwhile?.();
+    await applyContainer(plan, boot.ctx, prepared);
     return { boot, plan };
   } catch (e) {
     if (!(e instanceof AgentError)) throw e;
     return { boot, plan, error: e };
   }
+}
+
+/** The port's methods of a runtime, bound (to wrap one of them). */
+function pick(r: ContainerRuntime): ContainerRuntime {
+  return {
+    inspectApp: r.inspectApp.bind(r),
+    pullImage: r.pullImage.bind(r),
+    createApp: r.createApp.bind(r),
+    startApp: r.startApp.bind(r),
+    restartApp: r.restartApp.bind(r),
+    removeApp: r.removeApp.bind(r),
+    waitForExit: r.waitForExit.bind(r),
+  };
 }
 
 const tool = promisify(execFile);
@@ -261,6 +283,89 @@ describe.sequential('container step', () => {
     expect(info.State.StartedAt).not.toBe(first.startedAt);
   });
 
+  it('reboot: a reused container removed or replaced while the boot waits for its needs fails the step; nothing else is started', async () => {
+    const NEVER = '0001-01-01T00:00:00Z';
+    await docker.getContainer('taupageapp').stop({ t: 1 });
+    const original = (await inspectApp())!;
+    const lookAlike = async (labels: Record<string, string>) => {
+      await removeApp();
+      // The same name, image and labels as ours (or other labels): another container all the same.
+      const c = await docker.createContainer({
+        name: 'taupageapp',
+        Image: original.Config.Image,
+        Labels: labels,
+        Cmd: ['/bin/busybox', 'sleep', '3600'],
+        HostConfig: { NetworkMode: 'none' },
+      });
+      return c.id;
+    };
+
+    // Removed: no container is created in its place.
+    const removed = await run(full(), { meanwhile: removeApp });
+    expect(removed.error).toMatchObject({
+      code: 'TPG_CONTAINER_FAILED',
+      message: expect.stringMatching(/^taupageapp changed while the boot waited .*: it was removed; nothing was started$/),
+    });
+    expect(await inspectApp()).toBeUndefined();
+    expect(removed.boot.records).toEqual({});
+
+    // Replaced by a look-alike (another id, every label ours): not started, not adopted.
+    await removeApp();
+    expect((await run(full())).error).toBeUndefined();
+    await docker.getContainer('taupageapp').stop({ t: 1 });
+    const ours = (await inspectApp())!;
+    let impostor = '';
+    const replaced = await run(full(), {
+      meanwhile: async () => {
+        impostor = await lookAlike(ours.Config.Labels!);
+      },
+    });
+    expect(replaced.error).toMatchObject({
+      code: 'TPG_CONTAINER_FAILED',
+      message: expect.stringMatching(
+        new RegExp(`^taupageapp changed while the boot waited .*: it was replaced \\(${impostor.slice(0, 12)}, not ${ours.Id.slice(0, 12)}\\)`),
+      ),
+    });
+    const after = (await inspectApp())!;
+    expect(after.Id).toBe(impostor);
+    expect(after.State).toMatchObject({ Running: false, StartedAt: NEVER });
+    expect(replaced.boot.records).toEqual({});
+
+    // Replaced by one with other labels (another plan): refused the same way.
+    await removeApp();
+    expect((await run(full())).error).toBeUndefined();
+    await docker.getContainer('taupageapp').stop({ t: 1 });
+    const ours2 = (await inspectApp())!;
+    const other = await run(full(), { meanwhile: async () => void (await lookAlike({ ...ours2.Config.Labels, [LABELS.configHash]: 'another-plan' })) });
+    expect(other.error).toMatchObject({ code: 'TPG_CONTAINER_FAILED', message: expect.stringMatching(/^taupageapp changed while the boot waited/) });
+    expect((await inspectApp())!.State).toMatchObject({ Running: false, StartedAt: NEVER });
+
+    // Replaced right after the step's last look, before its start: the start is by id, so it fails and the look-alike stays stopped.
+    await removeApp();
+    expect((await run(full())).error).toBeUndefined();
+    await docker.getContainer('taupageapp').stop({ t: 1 });
+    const ours3 = (await inspectApp())!;
+    const engine = new DockerodeRuntime({ host: process.env.DOCKER_HOST!, requestTimeoutMs: 10_000 });
+    let looks = 0;
+    const racing: ContainerRuntime = {
+      ...pick(engine),
+      inspectApp: async (name, signal) => {
+        const found = await engine.inspectApp(name, signal);
+        if (++looks === 2) await lookAlike(ours3.Config.Labels!);
+        return found;
+      },
+    };
+    const late = await run(full(), { ports: { containerRuntime: racing } });
+    expect(looks).toBe(2);
+    expect(late.error).toMatchObject({ code: 'TPG_CONTAINER_FAILED', message: expect.stringContaining(`start ${ours3.Id}`) });
+    expect((await inspectApp())!.State).toMatchObject({ Running: false, StartedAt: NEVER });
+
+    // Left alone, the next boot makes it right again.
+    await removeApp();
+    expect((await run(full())).error).toBeUndefined();
+    first.id = (await inspectApp())!.Id;
+  });
+
   it('changed user data: replaces the container after checking and pulling the new image', async () => {
     gate.requests.length = 0;
     const text = full().replace(`${org}/app:1.0`, `${org}/app:2.0`).replace('PLAIN: hello', 'PLAIN: changed');
@@ -371,7 +476,10 @@ describe.sequential('container step', () => {
       const first = await run(userData({ source: `${gate.address}/${org}/app:1.0`, ports: { [port]: DEMO_PORT } }), { agent: { pierone: { attempts: 2 } } });
       expect(first.error).toBeUndefined();
       expect(gate.requests.filter((r) => r.outcome === 'failed')).toHaveLength(fails);
-      expect(first.boot.logs().filter((l) => l.msg === 'registry did not answer; retrying')).toHaveLength(fails);
+      const retried = first.boot
+        .logs()
+        .filter((l) => l.service === 'pierone' && /^registry \S+ failed \(.*HTTP 503.*\); retrying in \d+ ms$/.test(String(l.msg)));
+      expect(retried).toHaveLength(fails);
 
       // A fresh image: the engine keeps manifests it has pulled before and would not ask again.
       await removeApp();

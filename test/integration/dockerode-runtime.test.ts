@@ -6,6 +6,7 @@ import { DockerodeRuntime } from '../../agent/src/adapters/dockerode-runtime.js'
 import { AgentError } from '../../agent/src/lib/errors.js';
 import { buildDemoImage, dockerFromEnv, type DemoImage } from '../fakes/demo-image.js';
 import { registryFromEnv } from '../harness/services.js';
+import { deadlineIn } from '../harness/deadline.js';
 
 const name = `tpg-runtime-${randomBytes(3).toString('hex')}`;
 let image: DemoImage;
@@ -26,7 +27,7 @@ afterAll(async () => {
 describe('DockerodeRuntime', () => {
   it("pulls by digest; waitForExit waits through restarts for the container's last exit code (also once it exited)", async () => {
     const ref = `${process.env.TAUPAGE_REGISTRY}/${name}/exit@${image.digest}`;
-    const pulled = await runtime.pullImage(ref, { deadline: Date.now() + 60_000 });
+    const pulled = await runtime.pullImage(ref, { signal: deadlineIn(60_000).signal });
     expect(pulled.repoDigests).toContain(ref);
     await runtime.createApp({
       name,

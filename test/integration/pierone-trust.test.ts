@@ -8,7 +8,11 @@ import { PierOneTrust } from '../../agent/src/adapters/pierone.js';
 import { AgentError } from '../../agent/src/lib/errors.js';
 import { Secret } from '../../agent/src/lib/secret.js';
 import { parseImageRef, type ImageRef } from '../../agent/src/values/image-ref.js';
-import { startPierOneGate, type PierOneGate } from '../fakes/pierone.js';
+import { startPierOneGate, type GateRequest, type PierOneGate } from '../fakes/pierone.js';
+import { createLogger } from '../../agent/src/lib/log.js';
+import { deadlineOf } from '../../agent/src/lib/retry.js';
+import { deadlineIn } from '../harness/deadline.js';
+import { jsonLines } from '../harness/log-lines.js';
 import { buildDemoImage, dockerFromEnv, type DemoImage } from '../fakes/demo-image.js';
 import { registryFromEnv } from '../harness/services.js';
 
@@ -24,6 +28,12 @@ const ref = (text: string): ImageRef => {
   if (!r.ok) throw new Error(r.reason);
   return r.ref;
 };
+/** A logger whose warnings the test reads. */
+function captured() {
+  const lines: string[] = [];
+  const log = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
+  return { log, warnings: () => jsonLines(lines.join('')).filter((l) => l.level === 'warn') };
+}
 async function refusal(p: Promise<unknown>): Promise<AgentError> {
   const e = await p.then(
     () => undefined,
@@ -109,11 +119,48 @@ describe.sequential('Pier One trust check', () => {
     gate.approve(`${org}/app:1.0`);
     gate.requests.length = 0;
     Object.assign(gate.faults, { failFirst: 2, failWith: 503 });
-    const retries: number[] = [];
-    const approved = await trust({ onRetry: ({ attempt }) => retries.push(attempt) }).approve(ref(`${gate.address}/${org}/app:1.0`), {});
+    const { log, warnings } = captured();
+    const approved = await trust({ log }).approve(ref(`${gate.address}/${org}/app:1.0`), {});
     expect(approved.digest).toBe(image.digest);
-    expect(retries).toEqual([1, 2]);
+    expect(warnings().map((l) => l.attempt)).toEqual([1, 2]);
     expect(gate.requests.map((r) => r.outcome)).toEqual(['failed', 'failed', 'proxied']);
+  });
+
+  it('under a boot, retries until the deadline its signal carries (not pierone.attempts), logs each retry as every client does, and says what it tried', async () => {
+    gate.approve(`${org}/app:1.0`);
+    const asked: number[] = [];
+    const when = (r: GateRequest) => r.kind === 'manifest' && asked.push(Date.now()) > 0;
+    Object.assign(gate.faults, { down: true, failWith: 503, when });
+    const boot = deadlineIn(1_500);
+    const deadline = deadlineOf(boot.signal)!;
+    const { log, warnings } = captured();
+    try {
+      const e = await refusal(
+        trust({ attemptsWithoutDeadline: 1, baseMs: 50, capMs: 200, log }).approve(ref(`${gate.address}/${org}/app:1.0`), { signal: boot.signal }),
+      );
+      expect(e.code).toBe('TPG_REGISTRY_UNAVAILABLE');
+      // A count of 1 would have asked once; the deadline let it ask again and again, never after it.
+      expect(asked.length).toBeGreaterThan(2);
+      expect(Math.max(...asked)).toBeLessThanOrEqual(deadline);
+      const tally = /answered HTTP 503 for \S+ \((\d+) attempts in \d+\.\d s, stopped by the deadline\)$/.exec(e.message);
+      expect(tally, e.message).not.toBeNull();
+      const attempts = Number(tally![1]);
+      expect(attempts).toBeGreaterThanOrEqual(asked.length);
+      expect(e.details).toMatchObject({ attempts });
+      // Each retry is a warning in the shape lib/retry gives every client (IMDS, AWS, Docker, Even).
+      const retried = warnings();
+      expect(retried.map((l) => l.attempt)).toEqual(Array.from({ length: attempts - 1 }, (_, i) => i + 1));
+      expect(retried[0]).toMatchObject({
+        registry: gate.address,
+        image: `${org}/app:1.0`,
+        delayMs: expect.any(Number),
+        reason: expect.stringContaining('HTTP 503'),
+        msg: expect.stringMatching(/^registry \S+ failed \(.*HTTP 503.*\); retrying in \d+ ms$/),
+      });
+    } finally {
+      boot.dispose();
+      Object.assign(gate.faults, { down: false, when: undefined });
+    }
   });
 
   it('gives up on a registry that stays down (503 or dropped connections) with TPG_REGISTRY_UNAVAILABLE', async () => {

@@ -5,7 +5,7 @@
  * /sys; tests put links to loop devices and a made-up sysfs tree under a scratch root). The
  * mount table is the kernel's (/proc/self/mountinfo): mounts are real wherever they are made.
  * Tools run without a shell, with a fixed PATH and C locale, and are killed when the boot's
- * signal aborts. */
+ * signal aborts. A mount goes onto the directory the caller opened (its descriptor), not a path. */
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { AgentError } from '../lib/errors.js';
@@ -13,9 +13,9 @@ import { runTool as run, ToolNotRun, type ToolResult } from '../lib/run-tool.js'
 import type { BlockDevices, DeviceContent, FileSystemType, Mounted, Raid, ToolOptions } from '../ports/block-devices.js';
 
 /** Run a tool; never throws for a non-zero exit (the caller decides), only when it cannot run. */
-export async function runTool(tool: string, args: readonly string[], options: ToolOptions = {}): Promise<ToolResult> {
+export async function runTool(tool: string, args: readonly string[], options: ToolOptions & { fds?: readonly number[] } = {}): Promise<ToolResult> {
   try {
-    return await run(tool, args, options.signal ? { signal: options.signal } : {});
+    return await run(tool, args, { ...(options.signal ? { signal: options.signal } : {}), ...(options.fds ? { fds: options.fds } : {}) });
   } catch (e) {
     if (e instanceof ToolNotRun && e.reason === 'cancelled')
       throw new AgentError('TPG_CANCELLED', `${tool} ${args.join(' ')} was stopped: ${String(options.signal?.reason ?? 'cancelled')}`);
@@ -32,9 +32,14 @@ function lastWords(r: ToolResult): string {
   return text.slice(-3).join(' / ') || `exit code ${r.code}`;
 }
 
-async function must(tool: string, args: readonly string[], options: ToolOptions, ok: (code: number) => boolean = (c) => c === 0): Promise<ToolResult> {
+async function must(
+  tool: string,
+  args: readonly string[],
+  options: ToolOptions & { fds?: readonly number[]; shown?: readonly string[] },
+  ok: (code: number) => boolean = (c) => c === 0,
+): Promise<ToolResult> {
   const r = await runTool(tool, args, options);
-  if (!ok(r.code)) throw new AgentError('TPG_DISK_FAILED', `${tool} ${args.join(' ')} failed (exit ${r.code}): ${lastWords(r)}`);
+  if (!ok(r.code)) throw new AgentError('TPG_DISK_FAILED', `${tool} ${(options.shown ?? args).join(' ')} failed (exit ${r.code}): ${lastWords(r)}`);
   return r;
 }
 
@@ -134,8 +139,11 @@ export function blockDevices(o: BlockDevicesOptions = {}): BlockDevices {
       await must('xfs_growfs', [mountPoint], options);
     },
 
-    async mount(source, mountPoint, o2) {
-      await must('mount', ['-t', o2.type, ...(o2.options ? ['-o', o2.options] : []), source, mountPoint], o2);
+    async mount(source, at, o2) {
+      // The mount point is the descriptor, handed to mount as its fd 3; --no-canonicalize keeps
+      // mount from resolving /proc/self/fd/3 back to a path (which could be a link by then).
+      const options = ['-t', o2.type, ...(o2.options ? ['-o', o2.options] : []), source];
+      await must('mount', ['--no-canonicalize', ...options, '/proc/self/fd/3'], { ...o2, fds: [at.fd], shown: [...options, at.path] });
     },
 
     mountedAt: (mountPoint) => mountedIn(mountInfo, mountPoint),

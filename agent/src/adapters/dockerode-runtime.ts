@@ -7,7 +7,8 @@
  * the request to the engine. */
 import Docker from 'dockerode';
 import { AgentError, type ErrorCode } from '../lib/errors.js';
-import { retry, withTimeout } from '../lib/retry.js';
+import { gaveUp, retry, retryCall, type RetryPolicy } from '../lib/retry.js';
+import type { Logger } from '../lib/log.js';
 import { isSecret } from '../lib/secret.js';
 import type { AppSpec, AppState, ContainerRuntime, PulledImage, PullOptions } from '../ports/container-runtime.js';
 import { CONNECTION_CODES, engineMessage, pullOnce } from './docker-pull.js';
@@ -21,6 +22,8 @@ export interface DockerRuntimeOptions {
   attempts?: number;
   baseMs?: number;
   capMs?: number;
+  /** Each retry is logged here (lib/retry retryCall). */
+  log?: Logger;
 }
 
 /** dockerode connection options for a DOCKER_HOST value. */
@@ -43,45 +46,53 @@ interface DockerError extends Error {
 
 export class DockerodeRuntime implements ContainerRuntime {
   readonly docker: Docker;
-  private readonly options: Required<DockerRuntimeOptions>;
+  private readonly options: Required<Omit<DockerRuntimeOptions, 'log'>> & Pick<DockerRuntimeOptions, 'log'>;
 
   constructor(options: DockerRuntimeOptions) {
     this.options = { attempts: 5, baseMs: 250, capMs: 5_000, ...options };
     this.docker = new Docker(dockerConnection(options.host));
   }
 
-  /** One engine call: timeout, retry when repeating it is safe, errors mapped to codes. */
+  /** One engine call: timeout, retry when repeating it is safe (lib/retry retryCall), errors mapped to codes. */
   private async call<T>(
     what: string,
     fn: (signal: AbortSignal) => Promise<T>,
     opts: { signal?: AbortSignal; idempotent: boolean; failCode?: ErrorCode },
   ): Promise<T> {
-    return retry(
-      () =>
-        withTimeout(
-          this.options.requestTimeoutMs,
-          `Docker engine (${what})`,
-          async (s) => {
-            try {
-              return await fn(s);
-            } catch (e) {
-              throw this.mapEngineError(e, what, opts.failCode ?? 'TPG_CONTAINER_FAILED', opts.idempotent, s);
-            }
-          },
-          {
-            code: 'TPG_DOCKER_UNAVAILABLE',
-            ...(opts.signal ? { signal: opts.signal } : {}),
-            hint: `check that the Docker engine at ${this.options.host} is running`,
-          },
-        ),
+    const failCode = opts.failCode ?? 'TPG_CONTAINER_FAILED';
+    return retryCall(
+      async (_attempt, s) => {
+        try {
+          return await fn(s!);
+        } catch (e) {
+          throw this.mapEngineError(e, what, failCode, opts.idempotent, s!);
+        }
+      },
+      this.policy(opts.signal),
       {
-        attemptsWithoutDeadline: this.options.attempts,
-        baseMs: this.options.baseMs,
-        capMs: this.options.capMs,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        isRetriable: (e) => e instanceof AgentError && e.retriable === true,
+        what: `Docker engine (${what})`,
+        timeoutMs: this.options.requestTimeoutMs,
+        timeoutCode: 'TPG_DOCKER_UNAVAILABLE',
+        timeoutHint: `check that the Docker engine at ${this.options.host} is running`,
+        ...this.logged(what),
+        fail: (last, tally) => gaveUp(last, tally, failCode),
       },
     );
+  }
+
+  /** Only errors marked retriable are repeated: a create that timed out may have happened. */
+  private policy(signal: AbortSignal | undefined): RetryPolicy {
+    return {
+      attemptsWithoutDeadline: this.options.attempts,
+      baseMs: this.options.baseMs,
+      capMs: this.options.capMs,
+      ...(signal ? { signal } : {}),
+      isRetriable: (e) => e instanceof AgentError && e.retriable === true,
+    };
+  }
+
+  private logged(what: string): { log?: Logger; fields: Record<string, unknown> } {
+    return { ...(this.options.log ? { log: this.options.log } : {}), fields: { call: what } };
   }
 
   private mapEngineError(e: unknown, what: string, failCode: ErrorCode, idempotent: boolean, signal: AbortSignal): unknown {
@@ -150,24 +161,12 @@ export class DockerodeRuntime implements ContainerRuntime {
     const auth = options.credentials
       ? { username: options.credentials.username, password: options.credentials.password.reveal(), serveraddress: reference.slice(0, reference.indexOf('/')) }
       : undefined;
-    await retry(
-      async () => {
-        const left = options.deadline - Date.now();
-        if (left <= 0) throw new AgentError('TPG_PULL_TIMEOUT', `pulling ${reference} did not finish before its deadline`, { retriable: false });
-        return withTimeout(left, `pull of ${reference}`, (s) => pullOnce(this.docker, reference, auth, s, options.onProgress), {
-          code: 'TPG_PULL_TIMEOUT',
-          ...(options.signal ? { signal: options.signal } : {}),
-          hint: 'raise docker.pull_timeout_seconds in the agent config, or check the network path to the registry',
-        });
-      },
-      {
-        baseMs: this.options.baseMs,
-        capMs: this.options.capMs,
-        deadline: options.deadline,
-        ...(options.signal ? { signal: options.signal } : {}),
-        isRetriable: (e) => e instanceof AgentError && e.retriable === true,
-      },
-    );
+    // The pull's only bound is the deadline its signal carries: each attempt is cut by the signal.
+    await retryCall((_attempt, s) => pullOnce(this.docker, reference, auth, s!, options.onProgress), this.policy(options.signal), {
+      what: `pull of ${reference}`,
+      ...this.logged(`pull ${reference}`),
+      fail: (last, tally) => gaveUp(last, tally, 'TPG_PULL_FAILED'),
+    });
     const image = await this.call(`inspect image ${reference}`, (s) => this.inspectImage(reference, s), {
       idempotent: true,
       failCode: 'TPG_PULL_FAILED',

@@ -1,5 +1,6 @@
 /*! Even over HTTP: `GET {even_url}/public-keys/{name}/sshkey.pub`, with a timeout per attempt,
- * bounded retries with full jitter (lib/retry), and a cap on the body size so a broken or hostile
+ * retries with full jitter until the deadline the caller's signal carries (lib/retry's retryCall,
+ * each retry logged), and a cap on the body size so a broken or hostile
  * answer cannot fill memory. 404 means "no such user" and is not retried.
  *
  * Built on node:http(s), not undici: this runs inside every grant, where the hook has to stay
@@ -10,7 +11,8 @@
  * by every command, and node:https pulls in tls. */
 import type { IncomingMessage } from 'node:http';
 import { AgentError } from '../lib/errors.js';
-import { retry, withTimeout } from '../lib/retry.js';
+import { gaveUp, retryCall } from '../lib/retry.js';
+import type { Logger } from '../lib/log.js';
 import type { Clock } from '../lib/clock.js';
 import type { AccessService } from '../ports/access-service.js';
 
@@ -23,6 +25,8 @@ export interface EvenOptions {
   baseMs?: number;
   capMs?: number;
   clock?: Clock;
+  /** Each retry is logged here (lib/retry retryCall). */
+  log?: Logger;
 }
 
 const MAX_BODY = 16 * 1024;
@@ -33,47 +37,50 @@ export function evenClient(options: EvenOptions): AccessService {
     publicKey(user, signal) {
       // The name was checked against ^[a-z][a-z0-9-]{0,31}$; encode anyway, the URL is ours to build.
       const url = `${base}/public-keys/${encodeURIComponent(user)}/sshkey.pub`;
-      return retry(
-        () =>
-          withTimeout(
-            options.timeoutMs,
-            `Even (${url})`,
-            async (s) => {
-              let res: { status: number; body: string | undefined; retryAfter?: string };
-              try {
-                res = await get(url, s);
-              } catch (e) {
-                if (s.aborted) throw s.reason;
-                throw new AgentError('TPG_EVEN_UNAVAILABLE', `cannot reach Even at ${base}: ${(e as Error).message}`, {
-                  cause: e,
-                  hint: 'check ssh.even_url in the agent config and that Even is up',
-                });
-              }
-              if (res.status === 200) {
-                if (res.body === undefined)
-                  throw new AgentError('TPG_SSH_KEY_INVALID', `Even's answer for ${user} is larger than ${MAX_BODY} bytes`, { retriable: false });
-                return res.body;
-              }
-              if (res.status === 404)
-                throw new AgentError('TPG_EVEN_NOT_FOUND', `Even has no public key for ${user} (HTTP 404)`, {
-                  retriable: false,
-                  hint: 'the person must upload an SSH key to the user service',
-                });
-              const retriable = res.status >= 500 || res.status === 429 || res.status === 408;
-              const after = Number(res.retryAfter);
-              throw new AgentError(retriable ? 'TPG_EVEN_UNAVAILABLE' : 'TPG_SSH_FAILED', `Even answered HTTP ${res.status} for ${user}'s key`, {
-                retriable,
-                ...(Number.isFinite(after) && after > 0 ? { retryAfterMs: Math.min(after, 10) * 1000 } : {}),
-              });
-            },
-            { code: 'TPG_EVEN_UNAVAILABLE', ...(signal ? { signal } : {}), hint: 'Even did not answer in time; it can grant again later' },
-          ),
+      return retryCall(
+        async (_attempt, s) => {
+          let res: { status: number; body: string | undefined; retryAfter?: string };
+          try {
+            res = await get(url, s!);
+          } catch (e) {
+            if (s!.aborted) throw s!.reason;
+            throw new AgentError('TPG_EVEN_UNAVAILABLE', `cannot reach Even at ${base}: ${(e as Error).message}`, {
+              cause: e,
+              hint: 'check ssh.even_url in the agent config and that Even is up',
+            });
+          }
+          if (res.status === 200) {
+            if (res.body === undefined)
+              throw new AgentError('TPG_SSH_KEY_INVALID', `Even's answer for ${user} is larger than ${MAX_BODY} bytes`, { retriable: false });
+            return res.body;
+          }
+          if (res.status === 404)
+            throw new AgentError('TPG_EVEN_NOT_FOUND', `Even has no public key for ${user} (HTTP 404)`, {
+              retriable: false,
+              hint: 'the person must upload an SSH key to the user service',
+            });
+          const retriable = res.status >= 500 || res.status === 429 || res.status === 408;
+          const after = Number(res.retryAfter);
+          throw new AgentError(retriable ? 'TPG_EVEN_UNAVAILABLE' : 'TPG_SSH_FAILED', `Even answered HTTP ${res.status} for ${user}'s key`, {
+            retriable,
+            ...(Number.isFinite(after) && after > 0 ? { retryAfterMs: Math.min(after, 10) * 1000 } : {}),
+          });
+        },
         {
           attemptsWithoutDeadline: options.attemptsWithoutDeadline,
           baseMs: options.baseMs ?? 200,
           capMs: options.capMs ?? 2_000,
           ...(signal ? { signal } : {}),
           ...(options.clock ? { clock: options.clock } : {}),
+        },
+        {
+          what: `Even (${url})`,
+          timeoutMs: options.timeoutMs,
+          timeoutCode: 'TPG_EVEN_UNAVAILABLE',
+          timeoutHint: 'Even did not answer in time; it can grant again later',
+          ...(options.log ? { log: options.log } : {}),
+          fields: { user },
+          fail: (last, tally) => gaveUp(last, tally, 'TPG_EVEN_UNAVAILABLE'),
         },
       );
     },

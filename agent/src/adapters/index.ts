@@ -92,19 +92,21 @@ export function realPorts({ config, log, clock = realClock }: RealPortsOptions):
       ),
       containerRuntime: deferred<ContainerRuntime>(
         async () =>
-          new (await import('./dockerode-runtime.js')).DockerodeRuntime({ host: config.docker.host, requestTimeoutMs: config.docker.request_timeout_ms }),
+          new (await import('./dockerode-runtime.js')).DockerodeRuntime({
+            host: config.docker.host,
+            requestTimeoutMs: config.docker.request_timeout_ms,
+            ...(log ? { log: log.child({ service: 'docker' }) } : {}),
+          }),
         { inspectApp: true, pullImage: true, createApp: true, startApp: true, restartApp: true, removeApp: true, waitForExit: true },
       ),
       registryTrust: deferred<RegistryTrust>(
-        async () => {
-          const pierone = log?.child({ service: 'pierone' });
-          return new (await import('./pierone.js')).PierOneTrust({
+        async () =>
+          new (await import('./pierone.js')).PierOneTrust({
             registries: config.pierone.registries,
             timeoutMs: config.pierone.request_timeout_ms,
             attemptsWithoutDeadline: config.pierone.attempts,
-            onRetry: ({ attempt, delayMs, error }) => pierone?.warn({ attempt, delayMs, err: error }, 'registry did not answer; retrying'),
-          });
-        },
+            ...(log ? { log: log.child({ service: 'pierone' }) } : {}),
+          }),
         { approve: true },
       ),
       httpProbe: deferred<HttpProbe>(async () => (await import('./http-probe.js')).httpProbe, { status: true }),
@@ -164,6 +166,7 @@ export function realPorts({ config, log, clock = realClock }: RealPortsOptions):
             url: config.ssh.even_url ?? '',
             timeoutMs: config.ssh.request_timeout_ms,
             attemptsWithoutDeadline: config.ssh.attempts,
+            ...(log ? { log: log.child({ service: 'even' }) } : {}),
           }),
         { publicKey: true },
       ),

@@ -5,8 +5,9 @@
  * allows), accepting Docker v2 and OCI manifests and indexes. Approved only if
  * X-Production-Ready-Taupage (when present) else X-Trusted is exactly "true". Everything else
  * fails closed: a missing header, an unexpected status, a body whose digest differs from
- * Docker-Content-Digest. Transport problems and 5xx/429 are retried with full-jitter backoff
- * until the deadline (the boot's).
+ * Docker-Content-Digest. Transport problems, timeouts and 5xx/429 are retried with full-jitter
+ * backoff until the deadline the caller's signal carries (the boot's), through lib/retry's
+ * retryCall like every other client: each retry logged, the give-up saying what was tried.
  *
  * Only Pier One may approve: an image whose registry is not in pierone.registries is refused
  * before any request, whatever that registry would say (a team's own registry can answer
@@ -14,7 +15,8 @@
 import { createHash } from 'node:crypto';
 import { request } from './http/undici.js';
 import { AgentError, errorMessage } from '../lib/errors.js';
-import { retry, withTimeout } from '../lib/retry.js';
+import { gaveUp, retryCall } from '../lib/retry.js';
+import type { Logger } from '../lib/log.js';
 import { isLoopbackRegistry, type ImageRef } from '../values/image-ref.js';
 import type { ApprovedImage, RegistryCredentials, RegistryTrust } from '../ports/registry-trust.js';
 
@@ -37,7 +39,9 @@ export interface PierOneTrustOptions {
   attemptsWithoutDeadline: number;
   baseMs?: number;
   capMs?: number;
-  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
+  random?: () => number;
+  /** Each retry is logged here (lib/retry retryCall). */
+  log?: Logger;
 }
 
 type Headers = Record<string, string | string[] | undefined>;
@@ -64,7 +68,7 @@ export function trustVerdict(h: Headers): { trusted: boolean; reason: string } {
 export class PierOneTrust implements RegistryTrust {
   constructor(private readonly options: PierOneTrustOptions) {}
 
-  async approve(image: ImageRef, options: { credentials?: RegistryCredentials; signal?: AbortSignal; deadline?: number }): Promise<ApprovedImage> {
+  async approve(image: ImageRef, options: { credentials?: RegistryCredentials; signal?: AbortSignal }): Promise<ApprovedImage> {
     if (!this.options.registries.includes(image.registry)) {
       const listed = this.options.registries.length ? this.options.registries.join(', ') : 'none';
       throw new AgentError(
@@ -79,21 +83,24 @@ export class PierOneTrust implements RegistryTrust {
     }
     const scheme = isLoopbackRegistry(image.registry) ? 'http' : 'https';
     const url = `${scheme}://${image.registry}/v2/${image.repository}/manifests/${encodeURIComponent(image.tag)}`;
-    return retry(
-      () =>
-        withTimeout(this.options.timeoutMs, `registry ${image.registry}`, (signal) => this.checkOnce(url, image, options.credentials, signal), {
-          code: 'TPG_REGISTRY_UNAVAILABLE',
-          ...(options.signal ? { signal: options.signal } : {}),
-          hint: `check that ${image.registry} is reachable from the instance (security groups, NAT, DNS)`,
-        }),
+    const { signal } = options;
+    return retryCall(
+      (_attempt, s) => this.checkOnce(url, image, options.credentials, s!),
       {
         attemptsWithoutDeadline: this.options.attemptsWithoutDeadline,
         baseMs: this.options.baseMs ?? 250,
         capMs: this.options.capMs ?? 5_000,
-        ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-        isRetriable: (e) => e instanceof AgentError && e.retriable === true,
-        ...(this.options.onRetry ? { onRetry: this.options.onRetry } : {}),
+        ...(signal ? { signal } : {}),
+        ...(this.options.random ? { random: this.options.random } : {}),
+      },
+      {
+        what: `registry ${image.registry}`,
+        timeoutMs: this.options.timeoutMs,
+        timeoutCode: 'TPG_REGISTRY_UNAVAILABLE',
+        timeoutHint: `check that ${image.registry} is reachable from the instance (security groups, NAT, DNS)`,
+        ...(this.options.log ? { log: this.options.log } : {}),
+        fields: { registry: image.registry, image: `${image.repository}:${image.tag}` },
+        fail: (last, tally) => gaveUp(last, tally, 'TPG_REGISTRY_UNAVAILABLE'),
       },
     );
   }

@@ -12,6 +12,7 @@ import type { AccessContext } from '../access/context.js';
 import type { AccessService } from '../ports/access-service.js';
 import type { Io } from './io.js';
 import type { Paths } from '../config/paths.js';
+import type { Logger } from '../lib/log.js';
 
 export function auditLogFor(paths: Paths): SshAuditLog {
   return new SshAuditLog({ file: paths.sshAuditLog, spill: paths.sshAuditSpill, head: paths.sshAuditHead });
@@ -21,12 +22,13 @@ export async function accessContext(io: Io): Promise<AccessContext> {
   return contextFor(await loadConfig({ env: io.env }), io);
 }
 
-export function contextFor({ config, paths }: Pick<LoadedConfig, 'config' | 'paths'>, io: Pick<Io, 'err'>): AccessContext {
+/** `log`: where the adapters log their retries (the SSH service's log); default: nowhere. */
+export function contextFor({ config, paths }: Pick<LoadedConfig, 'config' | 'paths'>, io: Pick<Io, 'err'>, log?: Logger): AccessContext {
   // Kept once known; until the boot has written it (the service may start first), read again.
   let instanceId: string | undefined;
   let even: Promise<AccessService> | undefined;
   const ssh = config.ssh;
-  const ports = realPorts({ config });
+  const ports = realPorts({ config, ...(log ? { log } : {}) });
   const accessService = ports.accessService();
   return {
     config,

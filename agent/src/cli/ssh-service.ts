@@ -34,7 +34,7 @@ export async function runSshService(argv: string[], io: Io): Promise<number> {
   let loaded = await loadConfig(loadOptions);
   const log = createLogger({ name: 'taupage-ssh-service', level: loaded.config.log_level });
   const socketPath = (l: LoadedConfig) => l.config.ssh.hook_socket ?? l.paths.sshHookSocket;
-  const contextOf = (l: LoadedConfig): AccessContext => contextFor(l, { err: (text) => log.warn(text.trim()) });
+  const contextOf = (l: LoadedConfig): AccessContext => contextFor(l, { err: (text) => log.warn(text.trim()) }, log);
   let ctx = contextOf(loaded);
 
   // allowHalfOpen: a client that half-closes after its request (or in the middle of it) still

@@ -12,7 +12,7 @@
  * until the boot deadline (minus the signal reserve) without being told: a client added later
  * (EC2, say) inherits it by taking the step's signal. A count (`attemptsWithoutDeadline`) bounds
  * only a loop that has no deadline at all (a command run by hand). */
-import { AgentError, errorMessage, type ErrorCode } from './errors.js';
+import { AgentError, errorMessage, toAgentError, type ErrorCode } from './errors.js';
 import { realClock, type Clock } from './clock.js';
 import type { Logger } from './log.js';
 
@@ -149,8 +149,9 @@ export interface RetriedCall {
   what: string;
   /** Each attempt gets at most this long (and never past the deadline); its signal aborts then. */
   timeoutMs?: number;
-  /** The code of an attempt that timed out (default TPG_TIMEOUT). */
+  /** The code of an attempt that timed out (default TPG_TIMEOUT), and what to do about it. */
   timeoutCode?: ErrorCode;
+  timeoutHint?: string;
   /** Each retry is logged here as a warning, with these fields. */
   log?: Logger;
   fields?: Record<string, unknown>;
@@ -163,8 +164,29 @@ export interface RetriedCall {
 export interface RetryTally {
   attempts: number;
   elapsedMs: number;
-  /** The signal ended the loop (the deadline, a shutdown), not the error or the attempts. */
+  /** The deadline or the signal ended the loop (no time left for another attempt, a shutdown), not the error or the attempts. */
   stopped: boolean;
+}
+
+/** "3 attempts in 1.2 s, stopped by the deadline": how a give-up message says what was tried. */
+export function describeTally({ attempts, elapsedMs, stopped }: RetryTally): string {
+  return `${attempts} attempt${attempts === 1 ? '' : 's'} in ${(elapsedMs / 1000).toFixed(1)} s${stopped ? ', stopped by the deadline' : ''}`;
+}
+
+/**
+ * The give-up error most calls report: a refusal (an error not worth retrying) or a failure at
+ * the first try as it is; after retries, the last error, its code and hint kept, with the tally
+ * appended and marked final (a caller's own loop must not start it all over).
+ */
+export function gaveUp(last: unknown, tally: RetryTally, fallback: ErrorCode = 'TPG_INTERNAL'): AgentError {
+  const e = toAgentError(last, fallback);
+  if (e.retriable === false || (tally.attempts <= 1 && !tally.stopped)) return e;
+  return new AgentError(e.code, `${e.message} (${describeTally(tally)})`, {
+    cause: e,
+    retriable: false,
+    ...(e.hint ? { hint: e.hint } : {}),
+    details: { ...e.details, attempts: tally.attempts, elapsedMs: tally.elapsedMs },
+  });
 }
 
 /**
@@ -184,6 +206,7 @@ export async function retryCall<T>(fn: (attempt: number, signal?: AbortSignal) =
     return withTimeout(call.timeoutMs, call.what, (s) => fn(n, s), {
       ...(signal ? { signal } : {}),
       ...(call.timeoutCode ? { code: call.timeoutCode } : {}),
+      ...(call.timeoutHint ? { hint: call.timeoutHint } : {}),
     });
   };
   try {
@@ -199,7 +222,10 @@ export async function retryCall<T>(fn: (attempt: number, signal?: AbortSignal) =
       },
     });
   } catch (e) {
-    throw call.fail(e, { attempts, elapsedMs: clock.now() - started, stopped: policy.signal?.aborted === true });
+    // Stopped: the signal fired, or a retriable error met a deadline with no room for another attempt.
+    const deadline = effectiveDeadline(policy.deadline, policy.signal);
+    const outOfTime = deadline !== undefined && deadline - clock.now() <= MIN_ATTEMPT_MS && (policy.isRetriable ?? defaultRetriable)(e);
+    throw call.fail(e, { attempts, elapsedMs: clock.now() - started, stopped: policy.signal?.aborted === true || outOfTime });
   }
 }
 

@@ -2,7 +2,9 @@
  * (so its output parses the same everywhere), an optional time bound and AbortSignal. A non-zero
  * exit is an answer, not an error: the caller decides what it means. Only a tool that could not
  * run or finish rejects (ToolNotRun), and each adapter names that in its own error code. */
-import { execFile } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { errorMessage } from './errors.js';
 
 export const TOOL_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 
@@ -15,8 +17,11 @@ export interface ToolResult {
 export interface RunToolOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
-  /** Bytes of stdout or stderr kept (default 16 MiB). */
+  /** Bytes of stdout or stderr kept (default 16 MiB); a tool that prints more is stopped. */
   maxBuffer?: number;
+  /** Descriptors the tool gets as its 3, 4, ...: what it names /proc/self/fd/3 is exactly what
+   * the caller opened, whatever a path names by then. */
+  fds?: readonly number[];
 }
 
 /** The tool could not run (not installed), was stopped by the signal, or outlived its time bound. */
@@ -33,22 +38,67 @@ export class ToolNotRun extends Error {
 
 export function runTool(tool: string, args: readonly string[], options: RunToolOptions = {}): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
-    execFile(
-      tool,
-      args,
-      {
+    const max = options.maxBuffer ?? 16 * 1024 * 1024;
+    let child: ChildProcess;
+    try {
+      // stdin is /dev/null: a tool that would ask a question reads end-of-file, it does not wait.
+      child = spawn(tool, args, {
         env: TOOL_ENV,
-        maxBuffer: options.maxBuffer ?? 16 * 1024 * 1024,
-        ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
+        stdio: ['ignore', 'pipe', 'pipe', ...(options.fds ?? [])],
         ...(options.signal ? { signal: options.signal } : {}),
-      },
-      (err, stdout, stderr) => {
-        if (!err) return resolve({ code: 0, stdout, stderr });
-        if (typeof err.code === 'number') return resolve({ code: err.code, stdout, stderr });
-        if (options.signal?.aborted || err.name === 'AbortError') return reject(new ToolNotRun('cancelled', 'cancelled', { cause: err }));
-        if (err.killed) return reject(new ToolNotRun(`did not end within ${options.timeoutMs} ms`, 'timeout', { cause: err }));
-        reject(new ToolNotRun(err.message, 'not run', { cause: err }));
-      },
+      });
+    } catch (e) {
+      reject(new ToolNotRun(errorMessage(e), 'not run', { cause: e }));
+      return;
+    }
+    let timedOut = false;
+    let overflow = false;
+    let settled = false;
+    const timer = options.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          child.kill('SIGTERM');
+        }, options.timeoutMs)
+      : undefined;
+    const collect = (stream: Readable) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      stream.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > max) {
+          overflow = true;
+          child.kill('SIGTERM');
+          return;
+        }
+        chunks.push(chunk);
+      });
+      return () => Buffer.concat(chunks).toString('utf8');
+    };
+    const stdout = collect(child.stdout!);
+    const stderr = collect(child.stderr!);
+    const end = (settle: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      settle();
+    };
+    child.once('error', (e) =>
+      end(() =>
+        reject(
+          options.signal?.aborted || e.name === 'AbortError'
+            ? new ToolNotRun('cancelled', 'cancelled', { cause: e })
+            : new ToolNotRun(e.message, 'not run', { cause: e }),
+        ),
+      ),
+    );
+    child.once('close', (code, signal) =>
+      end(() => {
+        if (options.signal?.aborted) return reject(new ToolNotRun('cancelled', 'cancelled', { cause: options.signal.reason }));
+        if (timedOut) return reject(new ToolNotRun(`did not end within ${options.timeoutMs} ms`, 'timeout', { cause: undefined }));
+        if (overflow) return reject(new ToolNotRun(`printed more than ${max} bytes`, 'not run', { cause: undefined }));
+        if (code !== null) return resolve({ code, stdout: stdout(), stderr: stderr() });
+        reject(new ToolNotRun(`was killed by ${signal}`, 'not run', { cause: undefined }));
+      }),
     );
   });
 }

@@ -18,6 +18,14 @@ export interface Mounted {
   fsType: string;
 }
 
+/** A mount point as the disks step opened it (steps/disks/mounts.ts openMountPoint). */
+export interface MountTarget {
+  /** Where it was when opened: for messages. */
+  path: string;
+  /** An open descriptor of the directory: the mount goes there. */
+  fd: number;
+}
+
 export interface ToolOptions {
   signal?: AbortSignal;
 }
@@ -38,7 +46,9 @@ export interface BlockDevices {
   growUnmounted(device: string, type: FileSystemType, options?: ToolOptions): Promise<void>;
   /** Grow a mounted xfs to its device (xfs grows only mounted). */
   growMounted(mountPoint: string, type: FileSystemType, options?: ToolOptions): Promise<void>;
-  mount(source: string, mountPoint: string, o: ToolOptions & { type: FileSystemType | 'tmpfs'; options?: string }): Promise<void>;
+  /** Mount `source` on the directory `at.fd` is open on, never on what `at.path` names by then
+   * (a name in a volume the application writes may have become a link since it was checked). */
+  mount(source: string, at: MountTarget, o: ToolOptions & { type: FileSystemType | 'tmpfs'; options?: string }): Promise<void>;
   /** What is mounted exactly at `mountPoint` (the kernel's mount table), if anything. */
   mountedAt(mountPoint: string): Promise<Mounted | undefined>;
 }

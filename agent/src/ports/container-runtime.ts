@@ -1,5 +1,6 @@
 /*! The Docker engine as the container step needs it: a few calls in domain words, each taking an
- * AbortSignal and each bounded in time by the adapter (adapters/dockerode-runtime.ts). */
+ * AbortSignal and each bounded in time by the adapter (adapters/dockerode-runtime.ts); calls that
+ * are retried retry until the deadline the signal carries (a boot's). */
 import type { Secret } from '../lib/secret.js';
 import type { PortMapping } from '../values/network-port.js';
 import type { RegistryCredentials } from './registry-trust.js';
@@ -77,22 +78,22 @@ export interface AppSpec extends ContainerSetup {
 
 export interface PullOptions {
   credentials?: RegistryCredentials;
-  signal?: AbortSignal;
-  /** Epoch ms: no attempt starts after it and a running one is cut off (TPG_PULL_TIMEOUT). */
-  deadline: number;
+  /** Cancels the pull. The deadline it carries (lib/retry deadlineSignal) bounds it: no attempt
+   * starts after it, and the one running then ends with the signal's reason (TPG_PULL_TIMEOUT). */
+  signal: AbortSignal;
   onProgress?: (progress: PullProgress) => void;
 }
 
 export interface ContainerRuntime {
   /** The container named `name`, or undefined when there is none. */
   inspectApp(name: string, signal?: AbortSignal): Promise<AppState | undefined>;
-  /** Pull `reference` (by digest), retrying with backoff until `deadline`. */
+  /** Pull `reference` (by digest), retrying with backoff until the deadline its signal carries. */
   pullImage(reference: string, options: PullOptions): Promise<PulledImage>;
   /** Create (not start) the container; fails if the name is taken. Returns its id. */
   createApp(spec: AppSpec, signal?: AbortSignal): Promise<string>;
-  /** Start it; starting a running container is not an error. */
+  /** Start the container `name` (or id: only that container, whatever holds the name by then); starting a running container is not an error. */
   startApp(name: string, signal?: AbortSignal): Promise<void>;
-  /** Stop (SIGTERM, then SIGKILL after 10 s) and start it again. */
+  /** Stop (SIGTERM, then SIGKILL after 10 s) and start it again; by name or id as startApp. */
   restartApp(name: string, signal?: AbortSignal): Promise<void>;
   /** Remove it, running or not; a missing container is not an error. */
   removeApp(name: string, signal?: AbortSignal): Promise<void>;

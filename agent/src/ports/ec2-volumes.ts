@@ -1,7 +1,7 @@
 /*! EBS volumes as the disks step needs them: find the application's volumes by Name tag, attach
  * one to this instance, read and clear the erase-on-boot tag. Implemented over
  * @aws-sdk/client-ec2 in adapters/aws/ec2.ts. Every call retries throttling and network errors
- * until `deadline` (clock ms), never past it. */
+ * until the deadline its signal carries, never past it. */
 
 export interface EbsAttachment {
   instanceId: string;
@@ -20,9 +20,8 @@ export interface EbsVolume {
 }
 
 export interface CallOptions {
+  /** Cancels the call; the deadline it carries (lib/retry deadlineSignal, a boot's) bounds its retries. */
   signal?: AbortSignal;
-  /** No call (or retry) goes past this (clock ms). */
-  deadline?: number;
 }
 
 export interface Ec2Volumes {

@@ -6,7 +6,7 @@ import { describe, it, expect, beforeEach } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { chmod, mkdir, open, readFile, rm, rmdir, stat, statfs, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm, rmdir, stat, statfs, symlink, writeFile } from 'node:fs/promises';
 import { useVolumeLab, AZ } from '../../harness/volumes.js';
 import { INSTANCE_ID, testBoot, type TestBoot } from '../../harness/boot-context.js';
 import { userData } from '../../harness/user-data.js';
@@ -376,6 +376,53 @@ describe('disks step: root code against what the application can write', () => {
     expect(await readFile(join(victim, 'precious'), 'utf8')).toBe('x');
   });
 
+  it('a mount point in a volume swapped for a link after it was checked: the mount never lands on the link target', async () => {
+    // The application (owner of /data's root) swaps a name on the way between the step's check
+    // of the mount point and the mount itself; deterministic: the swap runs as the mount is called.
+    await cloud.ec2.createVolume({ name: 'data' });
+    const victim = join(root, 'victim');
+    await mkdir(join(victim, 'b'), { recursive: true });
+    await writeFile(join(victim, 'precious'), 'x');
+    await writeFile(join(victim, 'b', 'precious'), 'x');
+    const real = blockDevices({ dev: join(root, 'dev'), sys: join(root, 'sys') });
+    const swapOn = (name: string): BlockDevices => ({
+      ...real,
+      mount: async (source, at, o) => {
+        if (o.type === 'tmpfs') {
+          const swapped = join(root, 'mounts/data', name);
+          await rename(swapped, `${swapped}.moved`);
+          await symlink(victim, swapped);
+        }
+        return real.mount(source, at, o);
+      },
+    });
+    const disks = (tmpfs: string) => ({
+      volumes: { ebs: { '/dev/sdf': 'data' } },
+      mounts: { '/data': { partition: '/dev/xvdf' }, [tmpfs]: { filesystem: 'tmpfs' } },
+    });
+
+    // The mount point itself.
+    const itself = await applyAgain(boot(disks('/data/cache'), { ports: { blockDevices: swapOn('cache') } })).catch((e: unknown) => e);
+    expect(itself).toMatchObject({
+      code: 'TPG_DISK_FAILED',
+      message: `${join(root, 'mounts/data/cache')} is a symbolic link; refusing to hand it to the application`,
+    });
+    expect(await mountsUnder(victim)).toEqual([]);
+    expect(await readFile(join(victim, 'precious'), 'utf8')).toBe('x');
+
+    // A directory above it, inside the volume: /data/a of /data/a/b.
+    await reboot();
+    const above = await applyAgain(boot(disks('/data/a/b'), { ports: { blockDevices: swapOn('a') } })).catch((e: unknown) => e);
+    expect(above).toMatchObject({
+      code: 'TPG_DISK_FAILED',
+      message: `${join(root, 'mounts/data/a/b')} was moved or replaced while the boot mounted it; the file system went onto the directory that was there, not onto what the path names now`,
+    });
+    expect(await mountsUnder(victim)).toEqual([]);
+    expect(await readFile(join(victim, 'b', 'precious'), 'utf8')).toBe('x');
+    // It went onto the directory the step checked, which the swap moved inside the volume.
+    expect(await mountsUnder(join(root, 'mounts/data/a.moved'))).toEqual([join(root, 'mounts/data/a.moved/b')]);
+  });
+
   it('a new xfs whose mount point became a link by the time root hands its root to the application: refused, the target untouched', async () => {
     await cloud.ec2.createVolume({ name: 'xfs', sizeMiB: 320 }); // mkfs.xfs wants 300 MiB
     const victim = join(root, 'victim');
@@ -385,10 +432,10 @@ describe('disks step: root code against what the application can write', () => {
     // The application swaps the name between the mount and the hand-over (here: instead of the mount).
     const swapped: BlockDevices = {
       ...real,
-      mount: async (source, mountPoint, o) => {
-        if (o.type !== 'xfs') return real.mount(source, mountPoint, o);
-        await rmdir(mountPoint);
-        await symlink(victim, mountPoint);
+      mount: async (source, at, o) => {
+        if (o.type !== 'xfs') return real.mount(source, at, o);
+        await rmdir(at.path);
+        await symlink(victim, at.path);
       },
     };
     const b = boot(

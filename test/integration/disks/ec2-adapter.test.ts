@@ -6,6 +6,7 @@ import { lstat, readlink } from 'node:fs/promises';
 import { Ec2Adapter } from '../../../agent/src/adapters/aws/ec2.js';
 import { useVolumeLab, AZ } from '../../harness/volumes.js';
 import { INSTANCE_ID } from '../../harness/boot-context.js';
+import { deadlineIn } from '../../harness/deadline.js';
 
 const lab = useVolumeLab('ec2');
 const cloud = lab.cloud;
@@ -59,7 +60,7 @@ describe('EC2 adapter against the local EC2', () => {
     cloud.ec2.faults.throttleNext(6);
     const ec2 = adapter({ attempts: 2 });
     const before = cloud.ec2.requests.length;
-    expect(await ec2.findByName('db', AZ, { deadline: Date.now() + 10_000 })).toHaveLength(1);
+    expect(await ec2.findByName('db', AZ, { signal: deadlineIn(10_000).signal })).toHaveLength(1);
     expect(cloud.ec2.requests.slice(before).map((r) => r.status)).toEqual([503, 503, 503, 503, 503, 503, 200]);
     ec2.close();
   });
@@ -68,12 +69,12 @@ describe('EC2 adapter against the local EC2', () => {
     cloud.ec2.faults.throttleNext(10_000);
     const ec2 = adapter();
     const started = Date.now();
-    const slow = await ec2.findByName('db', AZ, { deadline: Date.now() + 300 }).catch((e: unknown) => e);
+    const slow = await ec2.findByName('db', AZ, { signal: deadlineIn(300).signal }).catch((e: unknown) => e);
     expect(slow).toMatchObject({ code: 'TPG_EC2_UNAVAILABLE' });
     expect(Date.now() - started).toBeLessThan(5_000);
     await cloud.ec2.faults.clear();
     cloud.ec2.faults.failNext(1, 403);
-    const denied = await ec2.findByName('db', AZ, { deadline: Date.now() + 10_000 }).catch((e: unknown) => e);
+    const denied = await ec2.findByName('db', AZ, { signal: deadlineIn(10_000).signal }).catch((e: unknown) => e);
     expect(denied).toMatchObject({ code: 'TPG_EC2_FAILED', details: { error: 'UnauthorizedOperation', attempts: 1 } });
     expect((denied as { hint: string }).hint).toMatch(/ec2:DescribeVolumes/);
     ec2.close();

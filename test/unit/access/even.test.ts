@@ -3,6 +3,8 @@ import { evenClient } from '../../../agent/src/adapters/even.js';
 import { startFakeEven, type FakeEven } from '../../fakes/even.js';
 import { deadlineSignal } from '../../../agent/src/lib/retry.js';
 import { AgentError } from '../../../agent/src/lib/errors.js';
+import { createLogger } from '../../../agent/src/lib/log.js';
+import { jsonLines } from '../../harness/log-lines.js';
 
 let even: FakeEven;
 beforeAll(async () => {
@@ -72,8 +74,26 @@ describe('Even client under a deadline (the SSH service marks each request with 
     even.requests.length = 0;
     even.failNext(6, 503);
     const d = deadlineSignal(Date.now() + 30_000, { reason: () => new AgentError('TPG_SSH_FAILED', 'request deadline') });
-    expect(await client({ attemptsWithoutDeadline: 2 }).publicKey('alice', d.signal)).toContain('ssh-ed25519');
+    const lines: string[] = [];
+    const log = createLogger({ destination: { write: (line: string) => void lines.push(line) } });
+    expect(await client({ attemptsWithoutDeadline: 2, log }).publicKey('alice', d.signal)).toContain('ssh-ed25519');
     expect(even.requests).toHaveLength(7);
+    // Each retry logged as every client's (lib/retry retryCall).
+    const retried = jsonLines(lines.join(''));
+    expect(retried.map((l) => [l.level, l.attempt, l.user])).toEqual([1, 2, 3, 4, 5, 6].map((n) => ['warn', n, 'alice']));
+    expect(retried[0]!.msg).toMatch(
+      /^Even \(http:\/\/\S+\/public-keys\/alice\/sshkey\.pub\) failed \(Even answered HTTP 503 for alice's key\); retrying in \d+ ms$/,
+    );
     d.dispose();
+  });
+
+  it('a give-up after retries says what was tried', async () => {
+    even.failNext(5, 503);
+    await expect(client({ attemptsWithoutDeadline: 3 }).publicKey('alice')).rejects.toMatchObject({
+      code: 'TPG_EVEN_UNAVAILABLE',
+      message: expect.stringMatching(/^Even answered HTTP 503 for alice's key \(3 attempts in \d+\.\d s\)$/),
+      details: { attempts: 3 },
+    });
+    even.failNext(0, 503);
   });
 });

@@ -89,8 +89,8 @@ export class Ec2Adapter implements Ec2Volumes {
     this.client.destroy();
   }
 
-  private call<T>(what: string, send: (signal: AbortSignal) => Promise<T>, { signal, deadline }: CallOptions): Promise<T> {
-    return callAws(what, { ...this.o, ...(deadline !== undefined ? { deadline } : {}) }, send, (info, attempts) => failure(what, info, attempts), signal);
+  private call<T>(what: string, send: (signal: AbortSignal) => Promise<T>, { signal }: CallOptions): Promise<T> {
+    return callAws(what, this.o, send, (info, attempts) => failure(what, info, attempts), signal);
   }
 }
 

@@ -16,7 +16,7 @@
 import { Agent, request } from '../http/undici.js';
 import type { IdentityDocument, Imds } from '../../ports/imds.js';
 import { AgentError, isAgentError } from '../../lib/errors.js';
-import { retryCall, withTimeout } from '../../lib/retry.js';
+import { describeTally, retryCall, withTimeout } from '../../lib/retry.js';
 import { realClock, type Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
 
@@ -146,15 +146,15 @@ export class ImdsClient implements Imds {
         ...(this.o.log ? { log: this.o.log } : {}),
         fields: { path },
         reason: describe,
-        fail: (e, { attempts, elapsedMs }) =>
+        fail: (e, tally) =>
           new AgentError(
             'TPG_IMDS_UNAVAILABLE',
-            `the instance metadata service at ${this.o.endpoint} did not answer GET ${path}: ${describe(e)} (${attempts} attempt${attempts === 1 ? '' : 's'} in ${(elapsedMs / 1000).toFixed(1)} s)`,
+            `the instance metadata service at ${this.o.endpoint} did not answer GET ${path}: ${describe(e)} (${describeTally(tally)})`,
             {
               cause: e,
               retriable: false,
               hint: 'check that the instance metadata service is enabled (aws ec2 modify-instance-metadata-options --http-endpoint enabled --http-tokens required) and that nothing on the host blocks 169.254.169.254; off EC2, set AWS_EC2_METADATA_SERVICE_ENDPOINT or metadata.endpoint in agent.yaml',
-              details: { path, attempts, endpoint: this.o.endpoint },
+              details: { path, attempts: tally.attempts, endpoint: this.o.endpoint },
             },
           ),
       },

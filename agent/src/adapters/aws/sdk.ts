@@ -7,7 +7,7 @@
  * A call that fails because its credentials could not be had reports that (TPG_IMDS_UNAVAILABLE,
  * TPG_AWS_CREDENTIALS) and not what the service would have said. */
 import { AgentError, isAgentError, type ErrorCode } from '../../lib/errors.js';
-import { retryCall } from '../../lib/retry.js';
+import { describeTally, retryCall } from '../../lib/retry.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
 import type { CredentialsProvider } from './credentials.js';
@@ -20,8 +20,6 @@ export interface AwsCallOptions {
   timeoutMs: number;
   /** Attempts per call, the first included, when no deadline bounds it (a command outside a boot). */
   attempts: number;
-  /** Retry until this (clock ms) instead of a count: no attempt starts and no sleep ends after it. */
-  deadline?: number;
   retryBaseMs?: number;
   retryCapMs?: number;
   clock?: Clock;
@@ -126,7 +124,6 @@ export async function callAws<T>(
     },
     {
       attemptsWithoutDeadline: o.attempts,
-      ...(o.deadline === undefined ? {} : { deadline: o.deadline }),
       baseMs: o.retryBaseMs ?? 200,
       capMs: o.retryCapMs ?? 5_000,
       ...(o.clock ? { clock: o.clock } : {}),
@@ -138,11 +135,11 @@ export async function callAws<T>(
       timeoutMs: o.timeoutMs,
       ...(o.log ? { log: o.log } : {}),
       fields: { call: what },
-      fail: (e, { attempts, elapsedMs, stopped }) => {
+      fail: (e, tally) => {
+        const { attempts, elapsedMs, stopped } = tally;
         const credentials = credentialsFailure(e);
-        const seconds = `${attempts} attempt${attempts === 1 ? '' : 's'} in ${(elapsedMs / 1000).toFixed(1)} s${stopped ? ', stopped by the deadline' : ''}`;
         if (credentials) {
-          return new AgentError(credentials.code, `${what}: ${credentials.message} (${seconds})`, {
+          return new AgentError(credentials.code, `${what}: ${credentials.message} (${describeTally(tally)})`, {
             cause: credentials,
             retriable: false,
             ...(credentials.hint ? { hint: credentials.hint } : {}),

@@ -11,7 +11,7 @@
  * check cannot run (the old container is removed only now), or start the reused one. 5. Start it
  * and wait until it is healthy. Every volume it binds must be mounted before anything is created. */
 import { AgentError } from '../../lib/errors.js';
-import { anySignal } from '../../lib/retry.js';
+import { anySignal, deadlineSignal } from '../../lib/retry.js';
 import { digestRef } from '../../values/image-ref.js';
 import { isKmsEncrypted } from '../../values/kms.js';
 import type { BootContext } from '../context.js';
@@ -28,7 +28,9 @@ export interface ContainerOptions {
 
 /** What prepareContainer hands to applyContainer: the decision, and for a new container the
  * approved image, here, and its environment. */
-export type PreparedContainer = { action: 'reuse' } | { action: 'create' | 'replace'; existing: boolean; digest: string; reference: string; env: AppEnv[] };
+export type PreparedContainer =
+  /** `id`: the container decided on; applyContainer starts that one or none. */
+  { action: 'reuse'; id: string } | { action: 'create' | 'replace'; existing: boolean; digest: string; reference: string; env: AppEnv[] };
 
 /**
  * What needs none of the container step's needs, so it runs from the start of the boot (steps/index.ts
@@ -46,11 +48,11 @@ export async function prepareContainer(
   const { containerRuntime: runtime, registryTrust: trust } = ctx.ports;
   const existing = await runtime.inspectApp(plan.name, signal);
   const decision = decideContainer(plan, existing, ctx.paths.mounts);
-  if (decision.action === 'reuse') return { action: 'reuse' };
+  if (decision.action === 'reuse') return { action: 'reuse', id: existing!.id };
 
   if (decision.action === 'replace') log.info({ container: plan.name }, `replacing ${plan.name}: ${decision.reason}`);
   const credentials = await registryCredentials(plan.image.registry, ctx);
-  const approved = await trust.approve(plan.image, { ...(credentials ? { credentials } : {}), signal, deadline: ctx.deadline });
+  const approved = await trust.approve(plan.image, { ...(credentials ? { credentials } : {}), signal });
   if (plan.image.digest && plan.image.digest !== approved.digest) {
     throw new AgentError(
       'TPG_IMAGE_DIGEST_MISMATCH',
@@ -65,19 +67,22 @@ export async function prepareContainer(
   const reference = digestRef(plan.image, approved.digest);
 
   const pullStarted = Date.now();
-  const deadline = Math.min(pullStarted + ctx.config.docker.pull_timeout_seconds * 1000, ctx.deadline);
   const progress = progressLogger(ctx, options.progressIntervalMs ?? 5_000);
   // Decrypt while the image downloads; a failed decryption stops the pull. The pull is the
-  // engine's work from here: the other boot steps may have the agent's thread.
+  // engine's work from here: the other boot steps may have the agent's thread. Its signal
+  // carries its deadline: docker.pull_timeout_seconds, or the boot's if that comes first.
   underway();
   const stopPull = new AbortController();
+  const pullTimeout = ctx.config.docker.pull_timeout_seconds;
+  const pull = deadlineSignal(pullStarted + pullTimeout * 1000, {
+    parent: anySignal([signal, stopPull.signal]),
+    reason: () =>
+      new AgentError('TPG_PULL_TIMEOUT', `pulling ${reference} did not finish within docker.pull_timeout_seconds (${pullTimeout} s)`, {
+        hint: 'raise docker.pull_timeout_seconds in the agent config, or check the network path to the registry',
+      }),
+  });
   const [pulled, env] = await Promise.all([
-    runtime.pullImage(reference, {
-      ...(credentials ? { credentials } : {}),
-      signal: anySignal([signal, stopPull.signal]),
-      deadline,
-      onProgress: progress.update,
-    }),
+    runtime.pullImage(reference, { ...(credentials ? { credentials } : {}), signal: pull.signal, onProgress: progress.update }).finally(pull.dispose),
     resolveEnv(plan, ctx).catch((e: unknown) => {
       stopPull.abort(e);
       throw e;
@@ -103,17 +108,23 @@ export async function applyContainer(plan: ContainerPlan, ctx: BootContext, read
   await mountsReady(plan, ctx);
 
   if (ready.action === 'reuse') {
-    // Decided again on what is there now: Docker may have started it since (before the volumes were mounted).
-    const decision = decideContainer(plan, await runtime.inspectApp(plan.name, signal), ctx.paths.mounts);
-    if (decision.action !== 'reuse')
-      throw new AgentError('TPG_CONTAINER_FAILED', `${plan.name} changed while the boot waited for its volumes and settings: ${decision.reason}`, {
+    // Decided again on what is there now: Docker may have started it since (before the volumes
+    // were mounted), or something removed or replaced it; then nothing is started. The one found
+    // is started by its id, so a container put in its place after this look is not.
+    const now = await runtime.inspectApp(plan.name, signal);
+    const decision = now?.id === ready.id ? decideContainer(plan, now, ctx.paths.mounts) : undefined;
+    if (decision?.action !== 'reuse') {
+      const why = !now ? 'it was removed' : now.id !== ready.id ? `it was replaced (${now.id.slice(0, 12)}, not ${ready.id.slice(0, 12)})` : decision!.reason;
+      throw new AgentError('TPG_CONTAINER_FAILED', `${plan.name} changed while the boot waited for its volumes and settings: ${why}; nothing was started`, {
         hint: 'something else manages the application container; run taupage boot again (a reboot) once it is left alone',
+        details: { container: plan.name, decided: ready.id, found: now?.id ?? null },
       });
-    log.info({ container: plan.name, digest: decision.digest, start: decision.start }, `reusing ${plan.name}: ${decision.reason}`);
-    if (decision.start === 'start') await runtime.startApp(plan.name, signal);
+    }
+    log.info({ container: plan.name, id: ready.id.slice(0, 12), digest: decision.digest, start: decision.start }, `reusing ${plan.name}: ${decision.reason}`);
+    if (decision.start === 'start') await runtime.startApp(ready.id, signal);
     if (decision.start === 'restart') {
       log.info('restarting it: Docker started it before the volumes were mounted');
-      await runtime.restartApp(plan.name, signal);
+      await runtime.restartApp(ready.id, signal);
     }
     ctx.record('imageDigest', decision.digest);
     ctx.record('container', 'reused');

@@ -25,10 +25,10 @@ export async function findDevice(ctx: Pick<BootContext, 'ports' | 'paths'>, name
 
 /**
  * Poll `find` until it answers, with full-jitter backoff (100 ms doubling to 2 s), until the
- * boot's deadline; then fail with `code` and `message`.
+ * deadline the step's signal carries (the boot's); then fail with `code` and `message`.
  */
 export async function waitFor<T>(
-  ctx: Pick<BootContext, 'signal' | 'deadline'>,
+  ctx: Pick<BootContext, 'signal'>,
   what: string,
   find: () => Promise<T | undefined>,
   failure: { code: ErrorCode; message: () => string; hint?: string },
@@ -39,7 +39,7 @@ export async function waitFor<T>(
       if (found === undefined) throw new AgentError(failure.code, `${what}: not yet`);
       return found;
     },
-    { attempts: Number.POSITIVE_INFINITY, deadline: ctx.deadline, baseMs: 100, capMs: 2_000, signal: ctx.signal },
+    { attempts: Number.POSITIVE_INFINITY, baseMs: 100, capMs: 2_000, signal: ctx.signal },
     {
       // Not logged per poll: a device usually appears within seconds; the caller says what it waits for.
       what,
@@ -53,7 +53,7 @@ export async function waitFor<T>(
 
 /** Wait for the block device `name` (or, given its volume id, the NVMe device carrying it). */
 export function waitForDevice(
-  ctx: Pick<BootContext, 'ports' | 'paths' | 'log' | 'signal' | 'deadline'>,
+  ctx: Pick<BootContext, 'ports' | 'paths' | 'log' | 'signal'>,
   name: string,
   volumeId?: () => Promise<string | undefined>,
 ): Promise<string> {
@@ -84,7 +84,7 @@ const ASK_AGAIN_MS = 10_000;
  * while while there is none: CloudFormation may attach it during the boot); never for names that
  * cannot be EBS (md arrays).
  */
-export function volumeLookup(ctx: Pick<BootContext, 'ports' | 'facts' | 'signal' | 'deadline'>, name: string, known: ReadonlyMap<string, string>) {
+export function volumeLookup(ctx: Pick<BootContext, 'ports' | 'facts' | 'signal'>, name: string, known: ReadonlyMap<string, string>) {
   let id = deviceTwins(name)
     .map((n) => known.get(n))
     .find(Boolean);
@@ -92,7 +92,7 @@ export function volumeLookup(ctx: Pick<BootContext, 'ports' | 'facts' | 'signal'
   return async (): Promise<string | undefined> => {
     if (id === undefined && isEbsDeviceName(name) && Date.now() - askedAt >= ASK_AGAIN_MS) {
       askedAt = Date.now();
-      id = (await ctx.ports.ec2Volumes.attachedAt(ctx.facts.instance.instanceId, name, { signal: ctx.signal, deadline: ctx.deadline }))?.volumeId;
+      id = (await ctx.ports.ec2Volumes.attachedAt(ctx.facts.instance.instanceId, name, { signal: ctx.signal }))?.volumeId;
     }
     return id;
   };

@@ -32,7 +32,7 @@ export async function attachEbs(e: EbsPlan, ctx: BootContext): Promise<Attached>
   const name = await expandName(e.nameTag, ctx);
   const me = facts.instance.instanceId;
   const az = facts.instance.availabilityZone;
-  const call = { signal: ctx.signal, deadline: ctx.deadline };
+  const call = { signal: ctx.signal };
 
   const volume = await retryCall(
     async () => {
@@ -43,7 +43,7 @@ export async function attachEbs(e: EbsPlan, ctx: BootContext): Promise<Attached>
       if (!available.length) throw unavailable(name, az, volumes);
       return { volume: available[0]!, attach: true };
     },
-    { attempts: Number.POSITIVE_INFINITY, deadline: ctx.deadline, baseMs: 1_000, capMs: 30_000, signal: ctx.signal },
+    { attempts: Number.POSITIVE_INFINITY, baseMs: 1_000, capMs: 30_000, signal: ctx.signal },
     {
       what: `finding the EBS volume named ${name} in ${az}`,
       log,

@@ -6,13 +6,21 @@
  * once the format is done; otherwise its file system is checked (e2fsck -f -p, xfs_repair) and
  * grown to the device (ext before mounting, xfs after), and a device holding anything else (a
  * partition table, a RAID member, another file system than the user data names) fails the boot
- * rather than be formatted over. Mount points are created root-owned and never through a
- * symbolic link. */
-import { constants, type Stats } from 'node:fs';
-import { lstat, mkdir, open, stat } from 'node:fs/promises';
+ * rather than be formatted over.
+ *
+ * Mount points are created root-owned, never through a symbolic link, and mounted on by
+ * descriptor: a mount point inside a mounted volume is in a directory the application writes
+ * (and on a reboot it may be running already), so its name may become a link between the check
+ * and the mount. openMountPoint walks from /mounts one component at a time (each opened
+ * O_DIRECTORY|O_NOFOLLOW relative to the one before, through /proc/self/fd: Node's openat), and
+ * the mount goes onto the directory that walk opened (mount's fd 3); what got mounted is then
+ * found again from the parent's descriptor before anything is handed to the application. */
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, relative, sep } from 'node:path';
 import { AgentError } from '../../lib/errors.js';
 import type { BootContext } from '../context.js';
+import type { BlockDevices } from '../../ports/block-devices.js';
 import type { MountPlan, Owner } from './plan.js';
 import { volumeLookup, waitForDevice } from './devices.js';
 
@@ -28,25 +36,35 @@ export interface MountOutcome {
 export type KnownVolumes = ReadonlyMap<string, string>;
 
 export async function mountOne(m: MountPlan, ctx: BootContext, known: KnownVolumes): Promise<MountOutcome> {
-  const { log, signal } = ctx;
-  const bd = ctx.ports.blockDevices;
-  const already = await bd.mountedAt(m.hostPath);
+  const { log } = ctx;
+  const already = await ctx.ports.blockDevices.mountedAt(m.hostPath);
   if (already) {
     log.info({ path: m.path, hostPath: m.hostPath, source: already.source }, `${m.hostPath} is already mounted (${already.source}); left alone`);
     return { path: m.path, done: 'left alone (already mounted)' };
   }
+  // From here the mount point is a descriptor: the name may be swapped for a link at any time.
+  const point = await openMountPoint(ctx.paths.mounts, m.hostPath);
+  try {
+    return await mountOn(point, m, ctx, known);
+  } finally {
+    await point.close();
+  }
+}
+
+async function mountOn(point: MountPointHandle, m: MountPlan, ctx: BootContext, known: KnownVolumes): Promise<MountOutcome> {
+  const { log, signal } = ctx;
+  const bd = ctx.ports.blockDevices;
+  const at = { path: m.hostPath, fd: point.dir.fd };
   if (m.kind === 'directory') {
     // Made once, then handed to the application's user; an existing one is left as it is (its
     // owner may have changed it, and root changes nothing by name inside it).
-    // On a descriptor: a parent may be a volume the application owns, where the name could be
-    // swapped for a link between mkdir and this.
-    if (await mountPoint(ctx.paths.mounts, m.hostPath)) await handOver(m.hostPath, m.owner);
+    if (point.made) await handOverOpen(point.dir, m.owner);
     log.warn({ path: m.path, hostPath: m.hostPath }, `${m.path} has no partition: the container gets ${m.hostPath}, a directory of the root disk`);
     return { path: m.path, done: 'directory of the root disk' };
   }
-  await mountPoint(ctx.paths.mounts, m.hostPath);
   if (m.kind === 'tmpfs') {
-    await bd.mount('tmpfs', m.hostPath, { type: 'tmpfs', options: m.options, signal });
+    await bd.mount('tmpfs', at, { type: 'tmpfs', options: m.options, signal });
+    await (await mountedRoot(point, bd, undefined)).close();
     log.info({ path: m.path, hostPath: m.hostPath, options: m.options }, `mounted tmpfs at ${m.hostPath}`);
     return { path: m.path, done: 'tmpfs' };
   }
@@ -63,7 +81,7 @@ export async function mountOne(m: MountPlan, ctx: BootContext, known: KnownVolum
   // The tag is read (and, once acted on, removed) even on a blank volume: left in place, it would
   // erase the data of the next boot.
   const volume = m.erase === 'if-tagged' ? await volumeId() : undefined;
-  const tagged = volume !== undefined && (await ctx.ports.ec2Volumes.tag(volume, ERASE_TAG, { signal, deadline: ctx.deadline }))?.toLowerCase() === 'true';
+  const tagged = volume !== undefined && (await ctx.ports.ec2Volumes.tag(volume, ERASE_TAG, { signal }))?.toLowerCase() === 'true';
   const format = m.erase === 'always' ? 'erase' : tagged ? 'tagged' : content.kind === 'blank' ? 'blank' : undefined;
 
   if (format) {
@@ -79,22 +97,21 @@ export async function mountOne(m: MountPlan, ctx: BootContext, known: KnownVolum
     if (checked.replayOnMount) log.warn({ path: m.path, device }, `${where} was not cleanly unmounted; mounting replays its log`);
     await bd.growUnmounted(device, m.filesystem, { signal });
   }
-  await bd.mount(device, m.hostPath, { type: m.filesystem, ...(m.options ? { options: m.options } : {}), signal });
-  if (format && m.filesystem === 'xfs') {
-    // mkfs.xfs has no root_owner: the root of the new, empty file system is ours to hand over. On a
-    // descriptor, and only if it is that file system's: the name is in a directory the application
-    // may see, and could be a link (to /etc/shadow) by now.
-    const dev = (await stat(device)).rdev;
-    await handOver(m.hostPath, m.owner, (st) =>
-      st.dev === dev ? undefined : `${m.hostPath} is no longer the root of the file system just made on ${device}; its owner was not changed`,
-    );
+  await bd.mount(device, at, { type: m.filesystem, ...(m.options ? { options: m.options } : {}), signal });
+  const root = await mountedRoot(point, bd, (await stat(device)).rdev);
+  try {
+    // mkfs.xfs has no root_owner: the root of the new, empty file system is ours to hand over,
+    // through the descriptor just checked to be that file system's root.
+    if (format && m.filesystem === 'xfs') await handOverOpen(root, m.owner);
+  } finally {
+    await root.close();
   }
   if (!format && m.filesystem === 'xfs') await bd.growMounted(m.hostPath, 'xfs', { signal });
   log.info({ path: m.path, hostPath: m.hostPath, device, filesystem: m.filesystem }, `mounted ${where} at ${m.hostPath}`);
   if (format === 'tagged') {
     // After the format: were this to fail, the boot fails before the application wrote anything,
     // so the format the tag asks for again next boot loses nothing.
-    await ctx.ports.ec2Volumes.deleteTag(volume!, ERASE_TAG, { signal, deadline: ctx.deadline });
+    await ctx.ports.ec2Volumes.deleteTag(volume!, ERASE_TAG, { signal });
     log.info({ volumeId: volume, tag: ERASE_TAG }, `removed ${ERASE_TAG} from ${volume}`);
   }
   return { path: m.path, done: format === 'tagged' ? 'erased (tagged)' : format ? 'formatted' : 'checked' };
@@ -102,62 +119,154 @@ export async function mountOne(m: MountPlan, ctx: BootContext, known: KnownVolum
 
 const REASON = { blank: 'the device is blank', erase: 'erase_on_boot is true', tagged: `its volume is tagged ${ERASE_TAG}=True` } as const;
 
+const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/** `name` in the directory `dir` is open on, as a path the kernel resolves from that directory
+ * (not from its name): openat(2) and mkdirat(2) for Node, which has neither. */
+function inDir(dir: FileHandle, name: string): string {
+  return `/proc/self/fd/${dir.fd}/${name}`;
+}
+
+/** `path` opened as a directory without following a link (at its last component) or blocking
+ * on a FIFO; undefined when there is nothing there; `refused` says why when it is a link or no directory. */
+async function openDir(path: string, refused: (what: string) => AgentError): Promise<FileHandle | undefined> {
+  try {
+    return await open(path, DIR_FLAGS);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code !== 'ENOTDIR' && code !== 'ELOOP') throw e;
+    // Refused by the open itself; lstat only says what it was, for the message.
+    const link = (await lstat(path).catch(() => undefined))?.isSymbolicLink();
+    throw refused(link ? 'a symbolic link' : 'not a directory');
+  }
+}
+
 /**
  * Give the directory at `path` to `owner`, mode 0755, through a descriptor opened without
  * following a link (O_NOFOLLOW) or blocking on a FIFO (O_NONBLOCK), and only if it is a directory
- * (O_DIRECTORY): root never changes by name what the application could have replaced. `refuse`
- * sees what was opened and returns why it must not be changed, if so.
+ * (O_DIRECTORY): root never changes by name what the application could have replaced.
  */
-export async function handOver(path: string, owner: Owner, refuse?: (st: Stats) => string | undefined): Promise<void> {
-  const dir = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
-    async (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOTDIR' && e.code !== 'ELOOP') throw e;
-      // Refused by the open itself; lstat only says what it was, for the message.
-      const link = (await lstat(path).catch(() => undefined))?.isSymbolicLink();
-      throw new AgentError('TPG_DISK_FAILED', `${path} is ${link ? 'a symbolic link' : 'not a directory'}; refusing to hand it to the application`, {
-        hint: `remove ${path} (something other than taupage put it there); the boot creates it`,
-      });
-    },
-  );
+export async function handOver(path: string, owner: Owner): Promise<void> {
+  const refused = (what: string) =>
+    new AgentError('TPG_DISK_FAILED', `${path} is ${what}; refusing to hand it to the application`, {
+      hint: `remove ${path} (something other than taupage put it there); the boot creates it`,
+    });
+  const dir = await openDir(path, refused);
+  if (!dir) throw refused('gone');
   try {
-    const why = refuse?.(await dir.stat());
-    if (why) throw new AgentError('TPG_DISK_FAILED', why, { hint: 'something changed the mount point while the boot mounted it; boot again' });
-    await dir.chown(owner.uid, owner.gid);
-    await dir.chmod(0o755);
+    await handOverOpen(dir, owner);
   } finally {
     await dir.close();
   }
 }
 
+/** Give the open directory `dir` to `owner`, mode 0755. */
+async function handOverOpen(dir: FileHandle, owner: Owner): Promise<void> {
+  await dir.chown(owner.uid, owner.gid);
+  await dir.chmod(0o755);
+}
+
+/** A mount point opened by openMountPoint; close() closes its descriptors. */
+export interface MountPointHandle {
+  /** The mount point itself: what a mount goes onto. */
+  dir: FileHandle;
+  /** Its parent and its name there: how what is mounted on it is found again. */
+  parent: FileHandle;
+  name: string;
+  path: string;
+  /** It was made now (it or a directory above it did not exist). */
+  made: boolean;
+  close(): Promise<void>;
+}
+
 /**
- * Create the mount point under `root` (root-owned, 0755), refusing to pass through a symbolic
- * link or anything not a directory: a volume mounted earlier (its owner, the application, may
- * have planted links in it) must not redirect a mount elsewhere on the host. True when it made
- * the target itself.
+ * Open the mount point `target` under `root` by a walk of descriptors from `root`, making what
+ * is missing (root-owned, 0755): each component is opened O_DIRECTORY|O_NOFOLLOW relative to the
+ * descriptor of the one before, so a symbolic link or anything not a directory anywhere on the way
+ * is refused, and a name swapped once the walk passed it changes nothing. The mount point must be
+ * a directory of the file system that holds it (nothing mounted there since mountedAt said so).
  */
-export async function mountPoint(root: string, target: string): Promise<boolean> {
+export async function openMountPoint(root: string, target: string): Promise<MountPointHandle> {
   await mkdir(root, { recursive: true, mode: 0o755 });
   const rel = relative(root, target);
   if (!rel || rel.startsWith('..')) throw new AgentError('TPG_INTERNAL', `mount point ${target} is outside ${root}`);
-  let at = root;
+  const parts = rel.split(sep);
+  let parent = await open(root, DIR_FLAGS);
+  let path = root;
   let made = false;
-  for (const part of rel.split(sep)) {
-    at = `${at}${sep}${part}`;
-    const st = await lstat(at).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') return undefined;
-      throw e;
-    });
-    if (!st) {
-      await mkdir(at, { mode: 0o755 });
-      made = true;
-      continue;
+  try {
+    for (const [i, name] of parts.entries()) {
+      path = `${path}${sep}${name}`;
+      const at = path;
+      const refused = (what: string) =>
+        new AgentError('TPG_DISK_FAILED', `${at} is ${what}; refusing to mount ${target} through it`, {
+          hint: `remove ${at} (something other than taupage created it${dirname(at) !== root ? ', perhaps inside a mounted volume' : ''})`,
+        });
+      let dir = await openDir(inDir(parent, name), refused);
+      if (!dir) {
+        await mkdir(inDir(parent, name), { mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'EEXIST') throw e;
+        });
+        made = true;
+        dir = await openDir(inDir(parent, name), refused);
+        if (!dir) throw refused('gone as soon as it was made');
+      }
+      if (i < parts.length - 1) {
+        await parent.close();
+        parent = dir;
+        continue;
+      }
+      const [st, up] = await Promise.all([dir.stat(), parent.stat()]);
+      if (st.dev !== up.dev) {
+        await dir.close();
+        throw new AgentError(
+          'TPG_DISK_FAILED',
+          `${target} is not a directory of the file system that holds it (something is mounted there); refusing to mount on it`,
+          {
+            hint: 'something else mounted it while the boot ran; unmount it and boot again',
+          },
+        );
+      }
+      const handle = dir;
+      const last = parent;
+      return { dir: handle, parent: last, name, path: target, made, close: async () => void (await Promise.allSettled([handle.close(), last.close()])) };
     }
-    if (st.isSymbolicLink() || !st.isDirectory())
-      throw new AgentError(
-        'TPG_DISK_FAILED',
-        `${at} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; refusing to mount ${target} through it`,
-        { hint: `remove ${at} (something other than taupage created it${dirname(at) !== root ? ', perhaps inside a mounted volume' : ''})` },
-      );
+  } catch (e) {
+    await parent.close().catch(() => undefined);
+    throw e;
   }
-  return made;
+  throw new AgentError('TPG_INTERNAL', `no mount point in ${target}`);
+}
+
+/**
+ * The root of what was just mounted on `point`, found again from its parent's descriptor (so a
+ * link at the name is refused) and checked to be that mount: a file system on `device` (its
+ * rdev), or for tmpfs any other than the directory it covers; and the kernel's mount table must
+ * have it at the mount point's path. Otherwise the mount point (or a directory above it) was
+ * moved before the mount, and the mount went with it, inside the volume: the boot fails, and the
+ * container, which binds the path, is not started.
+ */
+async function mountedRoot(point: MountPointHandle, bd: BlockDevices, device: number | undefined): Promise<FileHandle> {
+  const moved = () =>
+    new AgentError(
+      'TPG_DISK_FAILED',
+      `${point.path} was moved or replaced while the boot mounted it; the file system went onto the directory that was there, not onto what the path names now`,
+      { hint: 'something changed the mount point while the boot mounted it (inside a volume: the application?); boot again once it is left alone' },
+    );
+  const refused = (what: string) =>
+    new AgentError('TPG_DISK_FAILED', `${point.path} is ${what}; refusing to hand it to the application`, {
+      hint: 'something changed the mount point while the boot mounted it; boot again',
+    });
+  const root = await openDir(inDir(point.parent, point.name), refused);
+  if (!root) throw refused('gone');
+  try {
+    const [st, covered] = await Promise.all([root.stat(), point.dir.stat()]);
+    if (device !== undefined ? st.dev !== device : st.dev === covered.dev) throw moved();
+    if (!(await bd.mountedAt(point.path))) throw moved();
+    return root;
+  } catch (e) {
+    await root.close();
+    throw e;
+  }
 }
