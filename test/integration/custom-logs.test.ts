@@ -20,7 +20,11 @@ import { planLogging, PROTECTIVE_MOUNT_OPTIONS } from '../../agent/src/steps/log
 import { applyLogging } from '../../agent/src/steps/logging/apply.js';
 import type { AgentError } from '../../agent/src/lib/errors.js';
 import type { StepReport } from '../../agent/src/steps/step.js';
-import { testBoot, type TestBoot } from '../harness/boot-context.js';
+import { planDisks } from '../../agent/src/steps/disks/plan.js';
+import { planContainer } from '../../agent/src/steps/container/plan.js';
+import { defaultConfig } from '../../agent/src/config/load.js';
+import { paths } from '../../agent/src/config/paths.js';
+import { settingsFrom, testBoot, type TestBoot } from '../harness/boot-context.js';
 import { REPO } from '../harness/repo.js';
 import { testRsyslog, type TestRsyslog } from '../harness/rsyslog.js';
 import { scratchRoot } from '../harness/scratch.js';
@@ -186,17 +190,17 @@ describe("the image's mount of /var/log-custom", () => {
         await run('mknod', ['-m', '0666', join(dir, 'null.log'), 'c', '1', '3']);
         await copyFile('/usr/bin/id', join(dir, 'id'));
         await chmod(join(dir, 'id'), 0o4755);
-        const read = readFile(join(dir, 'evil.log'), 'utf8');
-        const device = open(join(dir, 'null.log'), 'r').then((f) => f.close());
+        const read = () => readFile(join(dir, 'evil.log'), 'utf8');
+        const device = () => open(join(dir, 'null.log'), 'r').then((f) => f.close());
         const euid = spawnSync(join(dir, 'id'), ['-u'], { uid: APP.uid, gid: APP.gid, encoding: 'utf8' });
         if (protectedDir) {
-          await expect(read).rejects.toMatchObject({ code: 'ELOOP' });
-          await expect(device).rejects.toMatchObject({ code: 'EACCES' });
+          await expect(read()).rejects.toMatchObject({ code: 'ELOOP' });
+          await expect(device()).rejects.toMatchObject({ code: 'EACCES' });
           // noexec: it does not run at all (and nosuid would keep it the caller's).
           expect(euid.error).toMatchObject({ code: 'EACCES' });
         } else {
-          expect(await read).toBe('root only\n');
-          await device;
+          expect(await read()).toBe('root only\n');
+          await device();
           expect(euid.stdout.trim()).toBe('0');
         }
       } finally {
@@ -281,6 +285,23 @@ describe('the boot checks the mount (agent config logging.require_custom_log_mou
       await i.rs.stop();
       await unmountAll();
     }
+  });
+});
+
+describe('user data cannot mount over /var/log-custom', () => {
+  it('mounts at /var/log-custom, /var/log or /var are made under /mounts on the host; the container alone sees them there', () => {
+    const settings = settingsFrom(
+      userData({
+        source: 'pierone.stups.zalan.do/team/app:1.0',
+        mount_custom_log: true,
+        mounts: { '/var/log-custom': { filesystem: 'tmpfs' }, '/var': { filesystem: 'tmpfs' }, '/var/log/app': { filesystem: 'tmpfs' } },
+      }),
+    );
+    const input = { settings, config: defaultConfig().config, paths: paths('/') };
+    const hostPaths = planDisks(input)!.mounts.map((m) => m.hostPath);
+    expect(hostPaths).toEqual(['/mounts/var', '/mounts/var/log-custom', '/mounts/var/log/app']);
+    for (const h of hostPaths) expect('/var/log-custom'.startsWith(h)).toBe(false);
+    expect(planContainer(input).binds).toContainEqual({ host: '/var/log-custom', container: '/var/log', readOnly: false });
   });
 });
 
