@@ -59,25 +59,28 @@ export function writeDebianLikeConfig(root: string): void {
 }
 
 const instanceRoots = new Set<string>();
+/** nobody:nogroup: an account this machine has (the image's reader runs as application, 999:999). */
+const NOBODY = { uid: 65534, gid: 65534 };
 
 /** rsyslog for a whole boot in a scratch root (the built agent's or an in-process one): Debian's
  * main configuration there, and the agent config's `logging` settings that make the logging step
  * restart an rsyslogd of that root through local-rsyslog (it runs in the background, as under
- * systemd). Stopped after the test file, or by stopInstanceRsyslogs(). */
-export function instanceRsyslog(root: string): { restart_rsyslog: string[] } {
+ * systemd), and the custom log reader through it too, as `readerUser`. Stopped after the test file,
+ * or by stopInstanceRsyslogs(). */
+export function instanceRsyslog(root: string, readerUser = NOBODY): { restart_rsyslog: string[]; restart_custom_log_reader: string[] } {
   if (!existsSync(join(root, 'etc/rsyslog.conf'))) writeDebianLikeConfig(root);
   instanceRoots.add(root);
   afterFile(stopInstanceRsyslogs);
-  return { restart_rsyslog: [LOCAL_RSYSLOG, 'restart', root] };
+  return {
+    restart_rsyslog: [LOCAL_RSYSLOG, 'restart', root],
+    restart_custom_log_reader: [LOCAL_RSYSLOG, 'reader', root, `${readerUser.uid}:${readerUser.gid}`],
+  };
 }
 
 export function stopInstanceRsyslogs(): void {
   for (const root of instanceRoots) execFileSync(LOCAL_RSYSLOG, ['stop', root]);
   instanceRoots.clear();
 }
-
-/** nobody:nogroup: an account this machine has (the image's reader runs as application, 999:999). */
-const NOBODY = { uid: 65534, gid: 65534 };
 
 /** Whether the process has an inotify watch (imfile's, once it watches the custom log directory). */
 async function watching(pid: number): Promise<boolean> {

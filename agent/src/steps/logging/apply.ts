@@ -200,19 +200,23 @@ async function installCustomLogReader(plan: LoggingPlan, ctx: Ctx): Promise<bool
     }
     return false;
   }
-  const { checkDir } = plan.rsyslog;
-  await rm(checkDir, { recursive: true, force: true });
-  await makeDir(checkDir, 0o700);
-  try {
-    // Its own work directory is the reader's (systemd makes it); the check uses the scratch one.
-    const staged = join(checkDir, 'custom-logs.rsyslog.conf');
-    await writeFileAtomic(staged, renderCustomLogReader(plan, checkDir), { mode: 0o600, fsync: false });
-    const refused = await daemons.checkRsyslog(staged, ctx.signal);
-    if (refused) throw refusal(`rsyslog refuses the custom log reader's configuration: ${refused}`);
-  } finally {
+  const text = renderCustomLogReader(plan);
+  // A reboot finds the one it checked before; the reader is restarted all the same (it may not run).
+  if ((await readIfExists(conf))?.toString('utf8') !== text) {
+    const { checkDir } = plan.rsyslog;
     await rm(checkDir, { recursive: true, force: true });
+    await makeDir(checkDir, 0o700);
+    try {
+      // Its own work directory is the reader's (systemd makes it); the check uses the scratch one.
+      const staged = join(checkDir, 'custom-logs.rsyslog.conf');
+      await writeFileAtomic(staged, renderCustomLogReader(plan, checkDir), { mode: 0o600, fsync: false });
+      const refused = await daemons.checkRsyslog(staged, ctx.signal);
+      if (refused) throw refusal(`rsyslog refuses the custom log reader's configuration: ${refused}`);
+    } finally {
+      await rm(checkDir, { recursive: true, force: true });
+    }
+    await writeFileAtomic(conf, text, { mode: 0o644, mkdirParents: true });
   }
-  await writeFileAtomic(conf, renderCustomLogReader(plan), { mode: 0o644, mkdirParents: true });
   await daemons.restartCustomLogReader(ctx.signal);
   await expectSocket(plan.customLogs.reader.socket);
   return true;
