@@ -26,6 +26,8 @@ install -d -m 0755 /etc/taupage
 {
   echo "# The agent's settings for this image (docs/agent-config.md); defaults apply to the rest."
   [ -z "$registries" ] || printf 'pierone:\n  registries: [%s]\n' "$registries"
+  # mount_custom_log: var-log\x2dcustom.mount below makes /var/log-custom safe; the boot checks it did.
+  printf 'logging:\n  require_custom_log_mount: true\n'
 } > /etc/taupage/agent.yaml
 chmod 0644 /etc/taupage/agent.yaml
 
@@ -38,11 +40,13 @@ if [ -n "${TAUPAGE_REMOTE_HOST_KNOWN_HOSTS_B64:-}" ]; then
 fi
 
 # /run/taupage/log: rsyslog's input for the application container (the boot's logging drop-in) is
-# made there, root's alone; /run is new at every boot and rsyslog starts before the boot, so
-# systemd makes the directory first (docs/logging.md).
+# made there, root's alone; /run/taupage/custom-logs: its input for the custom log reader, which
+# runs as application. /run is new at every boot and rsyslog starts before the boot, so systemd
+# makes the directories first (docs/logging.md). The application group exists by then (below).
 cat > /usr/lib/tmpfiles.d/taupage.conf <<'CONF'
 d /run/taupage 0755 root root -
 d /run/taupage/log 0700 root root -
+d /run/taupage/custom-logs 0750 root application -
 CONF
 chmod 0644 /usr/lib/tmpfiles.d/taupage.conf
 

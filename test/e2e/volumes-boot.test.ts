@@ -14,6 +14,7 @@ import { freePort } from '../harness/net.js';
 import { userData } from '../harness/user-data.js';
 import { stepOf } from '../harness/boot.js';
 import { mountsUnder } from '../harness/mounts.js';
+import { waitFor } from '../harness/wait.js';
 
 const run = promisify(execFile);
 const NOTIFY = { stack: 'my-stack', resource: 'AppServerGroup' };
@@ -66,6 +67,8 @@ describe.sequential('a stateful application: its volume attached, mounted and ke
         '/spool': { erase_on_boot: false },
       },
       mount_custom_log: true,
+      // The custom logs shipped: the reader (scripts/lib/local-rsyslog reader, as nobody) reads them.
+      logging: { rsyslog_host: '127.0.0.1', rsyslog_port: Number(new URL(world.syslogAddress).port), rsyslog_protocol: 'udp' },
       ...over,
     });
 
@@ -98,6 +101,7 @@ describe.sequential('a stateful application: its volume attached, mounted and ke
     expect(inApp.stdout).toMatch(/^tmpfs \/scratch tmpfs .*size=4096k/m);
     expect(await readFile(join(instance.root, 'mounts/data/orders'), 'utf8')).toBe('order-1\n');
     expect(await readFile(join(instance.root, 'var/log-custom/app.log'), 'utf8')).toBe('line\n');
+    await waitFor('the custom log line at the log server', () => world.syslogLines.some((l) => / customlog: line$/.test(l)));
     expect(await readFile(join(instance.root, 'mounts/spool/job'), 'utf8')).toBe('queued\n');
   });
 

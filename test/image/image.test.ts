@@ -22,7 +22,7 @@ import { startFakeEven, type FakeEven } from '../fakes/even.js';
 import { buildDemoImage, dockerFromEnv, DEMO_PORT } from '../fakes/demo-image.js';
 import { startS3, type LocalS3 } from '../harness/s3rver.js';
 import { REPO } from '../harness/repo.js';
-import { bootImage, bridgeAddress, run, type BootedImage } from './booted-image.js';
+import { bootImage, bridgeAddress, docker, IMAGE, run, type BootedImage } from './booted-image.js';
 import { makeTestCa, syslogListener, type SyslogListener, type TestCa } from '../harness/syslog-server.js';
 
 const WORK = process.env.TAUPAGE_WORK ?? join(REPO, '.tmp');
@@ -50,12 +50,16 @@ let b: BootedImage;
 let scratch: string;
 let ca: TestCa;
 let shipped: SyslogListener;
+/** The agent.yaml the image was baked with. */
+let imageAgentConfig: Record<string, unknown>;
 const person = `alice${randomBytes(2).toString('hex')}`;
 let personKey: string;
 
 /** What an instance's image must have before its first start (EC2 would have it from its launch). */
 function instanceFiles(imds: FakeImds): Record<string, string> {
   const agent = {
+    // The image's own settings (packer/scripts/20-taupage.sh), the local cloud's over them.
+    ...imageAgentConfig,
     metadata: { endpoint: imds.url },
     aws: { endpoints: { kms: kms.url, cloudformation: cfn.url, s3: s3.endpoint }, s3_force_path_style: true },
     pierone: { registries: [gate.address] },
@@ -125,6 +129,8 @@ beforeAll(async () => {
   const bake = spawnSync(join(REPO, 'scripts/bake-local'), { cwd: REPO, env: process.env, encoding: 'utf8', timeout: 9 * 60_000 });
   if (bake.status !== 0) throw new Error(`scripts/bake-local failed (${bake.status}):\n${bake.stderr.slice(-3000)}`);
 
+  imageAgentConfig = YAML.parse(await docker('run', '--rm', '--entrypoint', '/bin/cat', IMAGE, '/etc/taupage/agent.yaml')) ?? {};
+  expect(imageAgentConfig.logging).toEqual({ require_custom_log_mount: true });
   bridge = await bridgeAddress();
   scratch = await mkdtemp(join(tmpdir(), 'tpg-image-test-'));
   personKey = join(scratch, 'person');
@@ -228,10 +234,20 @@ describe('taupage/image:local booted under systemd', () => {
         ? true
         : undefined,
     );
-    // /var/log-custom: root follows no symlink there (nothing of the host leaves through one).
-    await a.exec('ln', '-s', '/etc/shadow', '/var/log-custom/leak.log');
+    // /var/log-custom: the application (999) plants a link to /etc/shadow, then writes a line. The
+    // reader runs as the application and ships the line; /etc/shadow never leaves (imfile would
+    // open it as root, nosymfollow or not). The mount is the image's, which the boot checked.
+    expect((await a.exec('findmnt', '-n', '-o', 'VFS-OPTIONS', '/var/log-custom')).stdout).toMatch(/^(?=.*nosymfollow)(?=.*nodev)(?=.*nosuid)(?=.*noexec)/);
+    const reader = await a.exec('systemctl', 'show', 'taupage-custom-logs.service', '-p', 'ActiveState', '-p', 'User');
+    expect(reader.stdout).toBe('User=application\nActiveState=active\n');
+    const plant = 'ln -s /etc/shadow /var/log-custom/leak.log && echo image custom line >> /var/log-custom/app.log';
+    expect(await a.exec('setpriv', '--reuid=999', '--regid=999', '--clear-groups', 'sh', '-c', plant)).toMatchObject({ code: 0 });
     expect((await a.exec('cat', '/var/log-custom/leak.log')).stderr).toMatch(/Too many levels of symbolic links/);
-    expect(shipped.lines.join('\n')).not.toMatch(/^root:/m);
+    await until('the custom line at the server', async () => (shipped.lines.some((l) => / customlog: image custom line$/.test(l)) ? true : undefined));
+    await until("the reader's refusal of /etc/shadow", async () =>
+      /'\/etc\/shadow': Permission denied/.test(await a.journal('taupage-custom-logs.service')) ? true : undefined,
+    );
+    expect(shipped.lines.join('\n')).not.toMatch(/ customlog: root:/);
   });
 
   it("the --remote-host hop's known hosts are the ones the build was given, and nothing else", async () => {
@@ -292,7 +308,9 @@ describe('taupage/image:local booted under systemd', () => {
     const status = await a.exec('taupage', 'status');
     expect(status.code).toBe(0);
     // rsyslog came up with the drop-in of the first boot and its input (systemd made its directory): not restarted.
-    expect(status.stdout).toMatch(/ logging\s+success\s+configured: application\.log \(rsyslog configuration unchanged\), remote syslog /);
+    expect(status.stdout).toMatch(
+      / logging\s+success\s+configured: application\.log \(rsyslog configuration unchanged\), custom logs \(read as the application's user\), remote syslog /,
+    );
     expect((await fetch(`http://127.0.0.1:${await a.port(DEMO_PORT)}/health`)).status).toBe(200);
   });
 

@@ -7,8 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { REPO } from '../harness/repo.js';
+import { paths } from '../../agent/src/config/paths.js';
+import { PROTECTIVE_MOUNT_OPTIONS } from '../../agent/src/steps/logging/plan.js';
+import { defaultConfig } from '../../agent/src/config/load.js';
 
 const UNITS = join(REPO, 'systemd');
 const BUNDLE = join(REPO, 'agent/dist/taupage.mjs');
@@ -25,11 +28,12 @@ const unitFiles = async () => (await readdir(UNITS)).filter((f) => /\.(service|s
 const unit = (name: string) => readFile(join(UNITS, name), 'utf8');
 
 describe('the systemd units of the image (systemd/)', () => {
-  it('are the boot, the refresher, SSH expiry and the SSH access service, all running /usr/bin/taupage', async () => {
+  it('are the boot, the refresher, SSH expiry, the SSH access service (all running /usr/bin/taupage) and the custom log reader', async () => {
     expect(await unitFiles()).toEqual([
       'taupage-boot.service',
       'taupage-credentials.service',
       'taupage-credentials.timer',
+      'taupage-custom-logs.service',
       'taupage-ssh-expire.service',
       'taupage-ssh-expire.timer',
       'taupage-ssh-hook.service',
@@ -38,7 +42,7 @@ describe('the systemd units of the image (systemd/)', () => {
     ]);
     for (const f of await unitFiles()) {
       const text = await unit(f);
-      for (const exec of text.match(/^Exec\w+=.*taupage.*$/gm) ?? []) expect(exec, f).toMatch(/=\/usr\/bin\/taupage /);
+      for (const exec of text.match(/^Exec\w+=\S*taupage(?:\s.*)?$/gm) ?? []) expect(exec, f).toMatch(/=\/usr\/bin\/taupage /);
       expect(text, f).not.toContain('/usr/local/bin');
     }
     // Enabled by the image: units that exist here or in Debian's packages.
@@ -73,14 +77,28 @@ describe('the systemd units of the image (systemd/)', () => {
     expect(await readFile(join(UNITS, 'ssh.service.d/taupage.conf'), 'utf8')).toContain('\nAfter=taupage-boot.service\n');
     // Size-bound log rotation needs logrotate to look often; nothing follows a symlink the application puts into /var/log-custom.
     expect(await readFile(join(UNITS, 'logrotate.timer.d/taupage.conf'), 'utf8')).toContain('\nOnCalendar=\nOnCalendar=*:0/5\n');
+    // /var/log-custom: with every option the boot demands of it (logging.require_custom_log_mount).
     const custom = await unit('var-log\\x2dcustom.mount');
     for (const line of [
       'What=/var/log-custom',
       'Where=/var/log-custom',
-      'Options=bind,nosymfollow',
+      `Options=bind,${PROTECTIVE_MOUNT_OPTIONS.join(',')}`,
       'Before=local-fs.target rsyslog.service docker.service taupage-boot.service',
     ])
       expect(custom).toContain(`\n${line}\n`);
+    // Its reader is never root, and reads what the boot's logging step writes for it.
+    const reader = await unit('taupage-custom-logs.service');
+    for (const line of [
+      'User=application',
+      'Group=application',
+      `ExecStart=/usr/sbin/rsyslogd -n -iNONE -f ${paths().customLogReaderConf}`,
+      `ConditionPathExists=${paths().customLogReaderConf}`,
+      `StateDirectory=${basename(paths().customLogReaderState)}`,
+      'NoNewPrivileges=yes',
+      'CapabilityBoundingSet=',
+    ])
+      expect(reader).toContain(`\n${line}\n`);
+    expect(defaultConfig().config.logging.restart_custom_log_reader).toEqual(['systemctl', 'restart', 'taupage-custom-logs.service']);
   });
 
   it('systemd-analyze verify finds nothing wrong, the ssh.service and logrotate.timer drop-ins included', async () => {

@@ -6,7 +6,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { validateUserData } from '../../agent/src/user-data/validate.js';
 import { planLogging } from '../../agent/src/steps/logging/plan.js';
-import { renderCheckConfig, renderRsyslog } from '../../agent/src/steps/logging/rsyslog.js';
+import { renderCheckConfig, renderCustomLogReader, renderRsyslog } from '../../agent/src/steps/logging/rsyslog.js';
 import { renderLogrotate } from '../../agent/src/steps/logging/logrotate.js';
 import { logDaemons } from '../../agent/src/adapters/log-daemons.js';
 import { configFromText } from '../../agent/src/config/load.js';
@@ -15,7 +15,7 @@ import { writeDebianLikeConfig } from '../harness/rsyslog.js';
 
 const dir = join(import.meta.dirname, '../fixtures/user-data');
 const valid = readdirSync(dir).filter((f) => /^(valid|warn)-.*\.yaml$/.test(f));
-const tools = logDaemons({ rsyslogd: 'rsyslogd', logrotate: 'logrotate', restartRsyslog: ['false'] });
+const tools = logDaemons({ rsyslogd: 'rsyslogd', logrotate: 'logrotate', restartRsyslog: ['false'], restartCustomLogReader: ['false'] });
 const FACTS = { tokens: { logentries: '2bfbea1e-10c3-4419-bdad-7e6435882e1f' }, account: '123456789012', region: 'eu-central-1' };
 
 describe('rendered configurations are accepted by the real tools', () => {
@@ -38,6 +38,11 @@ describe('rendered configurations are accepted by the real tools', () => {
     writeDebianLikeConfig(root);
     await writeFile(paths.rsyslogDropIn, dropIn);
     expect(await tools.checkRsyslog(paths.rsyslogConf)).toBeUndefined();
+    // The custom log reader's own configuration, as the step checks it.
+    if (plan.customLogs?.shipped) {
+      await writeFile(join(check, 'custom-logs.conf'), renderCustomLogReader(plan, check));
+      expect(await tools.checkRsyslog(join(check, 'custom-logs.conf'))).toBeUndefined();
+    }
     const files = renderLogrotate(plan);
     for (const f of files) {
       const staged = join(check, f.path.split('/').pop()!);

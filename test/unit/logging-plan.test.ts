@@ -3,7 +3,7 @@
 // agent's documented format (scalyr-agent-2 configuration.py: the fields it reads and their types).
 import { describe, expect, it } from 'vitest';
 import { planLogging, type LoggingPlan } from '../../agent/src/steps/logging/plan.js';
-import { renderRsyslog } from '../../agent/src/steps/logging/rsyslog.js';
+import { renderCustomLogReader, renderRsyslog } from '../../agent/src/steps/logging/rsyslog.js';
 import { renderLogrotate } from '../../agent/src/steps/logging/logrotate.js';
 import { scalyrConfig, REDACTION_RULES } from '../../agent/src/steps/logging/scalyr.js';
 import { defaultConfig } from '../../agent/src/config/load.js';
@@ -87,6 +87,39 @@ describe('routes', () => {
     expect(conf).toContain('set $.taupage_pri = $syslogfacility * 8 + 4;');
     expect(conf).toContain('if $.taupage_pri == "" then set $.taupage_pri = $pri;');
     expect(conf).toContain('string="<%$.taupage_pri%>%TIMESTAMP:::date-rfc3339% web-1 %syslogtag');
+  });
+
+  it("mount_custom_log with shipping: root's rsyslog takes the reader's lines from its socket and reads no file; the reader reads them", () => {
+    const p = plan({ mount_custom_log: true, rsyslog_max_message_size: '64k', logging: { rsyslog_host: 'logs.example.org' } });
+    expect(p.customLogs).toEqual({
+      dir: '/var/log-custom',
+      glob: '/var/log-custom/*.log',
+      shipped: true,
+      requireMount: false,
+      reader: {
+        config: '/etc/taupage/custom-logs.rsyslog.conf',
+        stateDir: '/var/lib/taupage-custom-logs',
+        socketDir: '/run/taupage/custom-logs',
+        socket: '/run/taupage/custom-logs/custom.sock',
+        gid: 999,
+        restartCommand: ['systemctl', 'restart', 'taupage-custom-logs.service'],
+      },
+    });
+    const conf = renderRsyslog(p, FACTS);
+    expect(conf).toContain('input(type="imuxsock" Socket="/run/taupage/custom-logs/custom.sock" Ruleset="taupage_custom" RateLimit.Interval="0")');
+    expect(conf).not.toMatch(/imfile|\/var\/log-custom\/\*/);
+    const reader = renderCustomLogReader(p);
+    expect(reader).toContain('global(workDirectory="/var/lib/taupage-custom-logs")');
+    expect(reader).toContain('global(maxMessageSize="64k")');
+    expect(reader).toContain('input(type="imfile" File="/var/log-custom/*.log" Tag="customlog:" reopenOnTruncate="on" ruleset="taupage_custom")');
+    expect(reader).toContain('\n$OMUxSockSocket /run/taupage/custom-logs/custom.sock\n');
+    expect(renderCustomLogReader(p, '/run/taupage/rsyslog-check')).toContain('global(workDirectory="/run/taupage/rsyslog-check")');
+    // Without a destination nothing is read or received; the image's agent config asks for the mount check.
+    const config = defaultConfig().config;
+    config.logging.require_custom_log_mount = true;
+    const quiet = plan({ mount_custom_log: true }, config);
+    expect(quiet.customLogs).toMatchObject({ shipped: false, requireMount: true });
+    expect(renderRsyslog(quiet, FACTS)).not.toContain('custom');
   });
 
   it("a custom format gets its newline; legacy is rsyslog's traditional file format", () => {

@@ -6,11 +6,12 @@
  * mount table is the kernel's (/proc/self/mountinfo): mounts are real wherever they are made.
  * Tools run without a shell, with a fixed PATH and C locale, and are killed when the boot's
  * signal aborts. A mount goes onto the directory the caller opened (its descriptor), not a path. */
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { AgentError } from '../lib/errors.js';
 import { runTool as run, ToolNotRun, type ToolResult } from '../lib/run-tool.js';
-import type { BlockDevices, DeviceContent, FileSystemType, Mounted, Raid, ToolOptions } from '../ports/block-devices.js';
+import type { BlockDevices, DeviceContent, FileSystemType, MountOf, Mounted, Raid, ToolOptions } from '../ports/block-devices.js';
 
 /** Run a tool; never throws for a non-zero exit (the caller decides), only when it cannot run. */
 export async function runTool(tool: string, args: readonly string[], options: ToolOptions & { fds?: readonly number[] } = {}): Promise<ToolResult> {
@@ -147,7 +148,26 @@ export function blockDevices(o: BlockDevicesOptions = {}): BlockDevices {
     },
 
     mountedAt: (mountPoint) => mountedIn(mountInfo, mountPoint),
+
+    mountOf: (dir) => mountOf(mountInfo, dir),
   };
+}
+
+/** The mount a lookup of `dir` reaches: the kernel names it in the descriptor's fdinfo (mnt_id),
+ * so a mount stacked over it or over a parent is the one found, as any reader's open would be. */
+async function mountOf(mountInfo: string, dir: string): Promise<MountOf> {
+  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const id = /^mnt_id:\s*(\d+)$/m.exec(await readFile(`/proc/self/fdinfo/${fh.fd}`, 'utf8'))?.[1];
+    for (const line of (await readFile(mountInfo, 'utf8')).split('\n')) {
+      // id parent major:minor root mount-point options [optional...] - fstype source super-options
+      const f = line.split(' ');
+      if (id !== undefined && f[0] === id) return { mountPoint: unescapeMount(f[4] ?? ''), options: (f[5] ?? '').split(',') };
+    }
+    throw new AgentError('TPG_INTERNAL', `the mount of ${dir} (mnt_id ${id ?? 'unknown'}) is not in ${mountInfo}`);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** The mount at exactly `mountPoint` in a mountinfo file (the last, i.e. topmost, one). */

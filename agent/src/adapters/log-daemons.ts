@@ -1,6 +1,7 @@
 /*! LogDaemons over the real tools, each run with an argv (never a shell), a time bound and the
  * boot's AbortSignal: `rsyslogd -N1 -f FILE`, `logrotate --debug --state SCRATCH FILE`, the
  * configured command that restarts rsyslog (`systemctl restart rsyslog.service` in the image),
+ * the one that restarts the custom log reader (`systemctl restart taupage-custom-logs.service`),
  * `systemctl show` and `systemctl restart UNIT`. */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,8 @@ export interface LogDaemonsOptions {
   rsyslogd: string;
   logrotate: string;
   restartRsyslog: string[];
+  /** The command that restarts the custom log reader (`systemctl restart taupage-custom-logs.service`). */
+  restartCustomLogReader: string[];
   timeoutMs?: number;
 }
 
@@ -40,6 +43,11 @@ function complaint(output: string, pattern: RegExp): string {
 
 export function logDaemons(o: LogDaemonsOptions): LogDaemons {
   const timeoutMs = o.timeoutMs ?? 60_000;
+  const restart = async (argv: string[], hint: string, signal?: AbortSignal) => {
+    const r = await run(argv, timeoutMs, signal);
+    if (r.code !== 0)
+      throw new AgentError('TPG_LOGGING_FAILED', `${argv.join(' ')} exited ${r.code}: ${complaint(r.output, /./).slice(0, 500)}`, { hint, retriable: false });
+  };
   return {
     async checkRsyslog(mainConfig, signal) {
       const r = await run([o.rsyslogd, '-N1', '-f', mainConfig], timeoutMs, signal);
@@ -55,14 +63,8 @@ export function logDaemons(o: LogDaemonsOptions): LogDaemons {
         await rm(dir, { recursive: true, force: true });
       }
     },
-    async restartRsyslog(signal) {
-      const r = await run(o.restartRsyslog, timeoutMs, signal);
-      if (r.code !== 0)
-        throw new AgentError('TPG_LOGGING_FAILED', `${o.restartRsyslog.join(' ')} exited ${r.code}: ${complaint(r.output, /./).slice(0, 500)}`, {
-          hint: 'see journalctl -u rsyslog',
-          retriable: false,
-        });
-    },
+    restartRsyslog: (signal) => restart(o.restartRsyslog, 'see journalctl -u rsyslog', signal),
+    restartCustomLogReader: (signal) => restart(o.restartCustomLogReader, 'see journalctl -u taupage-custom-logs', signal),
     async unitInstalled(unit, signal) {
       // LoadState=loaded for a unit file and for one systemd generates from /etc/init.d (the Scalyr
       // agent's package ships an init script); not-found otherwise, and no systemd is no unit.

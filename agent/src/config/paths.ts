@@ -44,6 +44,10 @@ export function paths(root = '/') {
     /** rsyslog's input for the application container (Docker's syslog driver, unix://), in a root-only directory. */
     applicationLogSocketDir: r('run', 'taupage', 'log'),
     applicationLogSocket: r('run', 'taupage', 'log', 'application.sock'),
+    /** mount_custom_log: rsyslog's input for the lines the custom log reader sends (a datagram
+     * socket), in a directory only root and the application's group reach (0750). */
+    customLogSocketDir: r('run', 'taupage', 'custom-logs'),
+    customLogSocket: r('run', 'taupage', 'custom-logs', 'custom.sock'),
     /** Scratch space where a new rsyslog configuration is checked before it is put in place. */
     rsyslogCheckDir: r('run', 'taupage', 'rsyslog-check'),
     /** Grants recorded while the disk was full (their keys are in sshKeysRun). */
@@ -61,6 +65,11 @@ export function paths(root = '/') {
     lingerDir: r('var', 'lib', 'systemd', 'linger'),
     varLog: r('var', 'log'),
     varLogCustom: r('var', 'log-custom'),
+    /** The configuration of the custom log reader: an rsyslogd that reads /var/log-custom as the
+     * application's user (taupage-custom-logs.service), never as root. */
+    customLogReaderConf: r('etc', 'taupage', 'custom-logs.rsyslog.conf'),
+    /** Its work directory (imfile's read positions): the unit's StateDirectory, the reader's own. */
+    customLogReaderState: r('var', 'lib', 'taupage-custom-logs'),
     applicationLog: r('var', 'log', 'application.log'),
     logDir: r('var', 'log', 'taupage'),
     sshAuditLog: r('var', 'log', 'taupage', 'ssh-audit.jsonl'),

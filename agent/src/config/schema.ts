@@ -103,6 +103,18 @@ export const agentConfigSchema = t.object(
             .list(t.string({ singleLine: true }), { minItems: 1 })
             .default(['systemctl', 'restart', 'rsyslog.service'])
             .describe('Command that restarts rsyslog so it reads the configuration the boot wrote; it must return once rsyslog runs (tests start their own).'),
+          restart_custom_log_reader: t
+            .list(t.string({ singleLine: true }), { minItems: 1 })
+            .default(['systemctl', 'restart', 'taupage-custom-logs.service'])
+            .describe(
+              "Command that restarts the custom log reader (mount_custom_log with shipping): an rsyslogd that reads /var/log-custom as the application's user, never as root, and hands the lines to rsyslog. It reads etc/taupage/custom-logs.rsyslog.conf and stops when the boot removed that file; it must return once the reader runs (tests start their own).",
+            ),
+          require_custom_log_mount: t
+            .boolean()
+            .default(false)
+            .describe(
+              "With mount_custom_log, fail the boot (TPG_CUSTOM_LOG_UNPROTECTED) before anything is configured unless /var/log-custom lies on a mount with nosymfollow, nodev, nosuid and noexec (the image's var-log\\x2dcustom.mount). The image sets true; a scratch root has no such mount.",
+            ),
           ca_file: t
             .string({ singleLine: true, pattern: /^\/[^"'\\\s]*$/, patternMessage: 'must be an absolute path without spaces or quotes' })
             .default('/etc/ssl/certs/ca-certificates.crt')

@@ -54,6 +54,11 @@ export const ERROR_CODES = {
   TPG_S3_WRONG_REGION: { exit: EXIT.FAILED, meaning: 'The S3 bucket is in another region than the one asked.' },
   TPG_S3_UNAVAILABLE: { exit: EXIT.UNAVAILABLE, meaning: 'S3 could not be reached, timed out, throttled or failed (5xx).' },
   TPG_LOGGING_FAILED: { exit: EXIT.FAILED, meaning: 'Log shipping could not be configured.' },
+  TPG_CUSTOM_LOG_UNPROTECTED: {
+    exit: EXIT.FAILED,
+    meaning:
+      "/var/log-custom (mount_custom_log) is not on the image's protective mount (nosymfollow, nodev, nosuid, noexec); the boot stopped before the application or any reader touched it.",
+  },
   TPG_SSH_REFUSED: { exit: EXIT.FAILED, meaning: 'The SSH access request was refused.' },
   TPG_SSH_FAILED: { exit: EXIT.FAILED, meaning: 'Granting or revoking SSH access failed.' },
   TPG_SSH_KEY_INVALID: { exit: EXIT.FAILED, meaning: 'The public key Even served is not an acceptable OpenSSH key.' },

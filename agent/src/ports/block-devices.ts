@@ -51,6 +51,17 @@ export interface BlockDevices {
   mount(source: string, at: MountTarget, o: ToolOptions & { type: FileSystemType | 'tmpfs'; options?: string }): Promise<void>;
   /** What is mounted exactly at `mountPoint` (the kernel's mount table), if anything. */
   mountedAt(mountPoint: string): Promise<Mounted | undefined>;
+  /** The mount the directory `dir` lies on, as a path lookup reaches it now (the topmost mount, also
+   * one over a parent): its mount point and per-mount options (nosymfollow, nodev, ...). Found
+   * through a descriptor opened without following a link; fails when `dir` is missing, a link or
+   * not a directory. */
+  mountOf(dir: string): Promise<MountOf>;
+}
+
+export interface MountOf {
+  mountPoint: string;
+  /** The per-mount options (/proc/self/mountinfo's sixth field), e.g. rw, nosuid, nosymfollow. */
+  options: string[];
 }
 
 /** mdadm, run with exactly the arguments the disks step planned (steps/disks/raid.ts). */

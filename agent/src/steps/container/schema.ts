@@ -142,7 +142,9 @@ export const containerKeys = {
   mount_custom_log: t
     .boolean()
     .default(false)
-    .describe('Mount /var/log-custom at /var/log (read-write); the boot creates it, writable by the application user. Its *.log files are shipped.'),
+    .describe(
+      "Mount /var/log-custom at /var/log (read-write); the boot creates it, writable by the application user. Its *.log files are shipped, read as the application's user (never root: a link there leads nowhere the application could not read). On the image /var/log-custom is mounted nosymfollow, nodev, nosuid and noexec, and the boot fails with TPG_CUSTOM_LOG_UNPROTECTED when it is not (docs/logging.md).",
+    ),
   mount_certs: t.boolean().default(false).describe("Mount the host's /etc/ssl/certs read-only."),
   tokeninfo_url: httpUrl().describe('OAuth token info URL given to the container as TOKENINFO_URL (your environment may override it).'),
   dockercfg: t

@@ -1,15 +1,19 @@
 /*! The logging step's effects, in the order that keeps the machine consistent:
+ * 0. mount_custom_log on the image (require_custom_log_mount): /var/log-custom must lie on the
+ *    protective mount (nosymfollow, nodev, nosuid, noexec), or the boot fails before anything;
  * 1. decrypt the tokens (a token that cannot be decrypted drops its destination, with a warning);
  * 2. rsyslog: render the drop-in; when it differs from the one in place, check it on its own
  *    (rsyslogd -N1 in a scratch directory), put it in place, check the whole configuration, and
  *    restart rsyslog (a refusal puts the previous drop-in back and fails the boot); then make sure
  *    the container's input socket is there (Docker's syslog driver cannot start without it);
+ *    with custom logs shipped, the custom log reader's configuration (checked the same way) and
+ *    the reader restarted, as the application's user; without, an earlier boot's reader stopped;
  * 3. logrotate files, each checked by logrotate before it is put in place;
  * 4. Scalyr's agent.json, and the agent restarted when the image has it;
  * 5. every log server probed (TCP, TLS handshake): one that does not answer is a warning in the
  *    status, the boot goes on (rsyslog's disk queue keeps the lines until it answers).
  * Runs before the container (steps/index.ts), so the first line the application writes is routed. */
-import { lstat, rm, unlink } from 'node:fs/promises';
+import { chown, lstat, rm, unlink } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { makeDir } from '../../lib/make-dir.js';
@@ -20,9 +24,10 @@ import { Scrubber } from '../../lib/scrub.js';
 import type { Secret } from '../../lib/secret.js';
 import { isKmsEncrypted, type KmsEncrypted } from '../../values/kms.js';
 import type { BootContext } from '../context.js';
+import type { MountOf } from '../../ports/block-devices.js';
 import type { StepReport } from '../step.js';
-import type { Destination, LoggingPlan } from './plan.js';
-import { renderCheckConfig, renderRsyslog } from './rsyslog.js';
+import { PROTECTIVE_MOUNT_OPTIONS, type Destination, type LoggingPlan } from './plan.js';
+import { renderCheckConfig, renderCustomLogReader, renderRsyslog } from './rsyslog.js';
 import { renderLogrotate } from './logrotate.js';
 import { LOGENTRIES_TOKEN } from './schema.js';
 import { scalyrConfig } from './scalyr.js';
@@ -30,6 +35,7 @@ import { scalyrConfig } from './scalyr.js';
 type Ctx = Pick<BootContext, 'ports' | 'decrypt' | 'facts' | 'paths' | 'signal' | 'log' | 'record'>;
 
 export async function applyLogging(plan: LoggingPlan, ctx: Ctx): Promise<StepReport> {
+  if (plan.customLogs?.requireMount) await expectProtectiveMount(plan.customLogs.dir, ctx);
   const warnings: string[] = [];
   const done: string[] = [];
   // The tokens and keys this step reveals, plain or decrypted, kept out of its messages.
@@ -80,6 +86,7 @@ export async function applyLogging(plan: LoggingPlan, ctx: Ctx): Promise<StepRep
     throw new AgentError(err.code, scrub(err.message), { ...(err.hint ? { hint: err.hint } : {}), retriable: false });
   }
   if (plan.applicationLog.containerUsesIt) await expectSocket(plan.applicationLog.socket);
+  if (await installCustomLogReader(effective, ctx)) done.push("custom logs (read as the application's user)");
   for (const d of destinations) done.push(d.label);
 
   // 3. logrotate.
@@ -138,8 +145,14 @@ async function installRsyslog(plan: LoggingPlan, dropIn: string, ctx: Ctx): Prom
   const daemons = ctx.ports.logDaemons;
   // Docker (root) connects to the socket; nobody else may write lines into application.log.
   await makeDir(ctx.paths.applicationLogSocketDir, 0o700);
+  // The custom log reader (the application's group) sends to its socket; nobody else reaches it.
+  const custom = plan.customLogs?.shipped ? plan.customLogs.reader : undefined;
+  if (custom) {
+    await makeDir(custom.socketDir, 0o750);
+    await chown(custom.socketDir, 0, custom.gid); // in /run/taupage, root's: no one else names it
+  }
   const previous = await readIfExists(rsyslog.dropIn);
-  if (previous?.toString('utf8') === dropIn && (await isSocket(applicationLog.socket))) return false;
+  if (previous?.toString('utf8') === dropIn && (await isSocket(applicationLog.socket)) && (!custom || (await isSocket(custom.socket)))) return false;
 
   // The new drop-in on its own, before anything changes.
   await rm(rsyslog.checkDir, { recursive: true, force: true });
@@ -173,6 +186,68 @@ const refusal = (message: string) =>
     hint: 'check rsyslog_application_log_format and the other logging keys (docs/user-data.md); rsyslog was not restarted',
     retriable: false,
   });
+
+/** With custom logs shipped: the reader's configuration, checked on its own before it is put in
+ * place, and the reader restarted (it reads only as the application's user); without: an earlier
+ * boot's configuration removed and the reader restarted, which stops it. True when it runs. */
+async function installCustomLogReader(plan: LoggingPlan, ctx: Ctx): Promise<boolean> {
+  const conf = ctx.paths.customLogReaderConf;
+  const daemons = ctx.ports.logDaemons;
+  if (!plan.customLogs?.shipped) {
+    if (await readIfExists(conf)) {
+      await unlink(conf);
+      await daemons.restartCustomLogReader(ctx.signal);
+    }
+    return false;
+  }
+  const text = renderCustomLogReader(plan);
+  // A reboot finds the one it checked before; the reader is restarted all the same (it may not run).
+  if ((await readIfExists(conf))?.toString('utf8') !== text) {
+    const { checkDir } = plan.rsyslog;
+    await rm(checkDir, { recursive: true, force: true });
+    await makeDir(checkDir, 0o700);
+    try {
+      // Its own work directory is the reader's (systemd makes it); the check uses the scratch one.
+      const staged = join(checkDir, 'custom-logs.rsyslog.conf');
+      await writeFileAtomic(staged, renderCustomLogReader(plan, checkDir), { mode: 0o600, fsync: false });
+      const refused = await daemons.checkRsyslog(staged, ctx.signal);
+      if (refused) throw refusal(`rsyslog refuses the custom log reader's configuration: ${refused}`);
+    } finally {
+      await rm(checkDir, { recursive: true, force: true });
+    }
+    await writeFileAtomic(conf, text, { mode: 0o644, mkdirParents: true });
+  }
+  await daemons.restartCustomLogReader(ctx.signal);
+  await expectSocket(plan.customLogs.reader.socket);
+  return true;
+}
+
+/** /var/log-custom on the mount the image makes for it, or the boot stops here: without it a link,
+ * device node or set-user-id program the application puts there works for root or other users. */
+async function expectProtectiveMount(dir: string, ctx: Ctx): Promise<void> {
+  const hint = `the image's var-log\\x2dcustom.mount binds ${dir} onto itself with ${PROTECTIVE_MOUNT_OPTIONS.join(',')} before rsyslog, Docker and the boot, when the directory exists: see systemctl status 'var-log\\x2dcustom.mount'; create the directory (install -d -m 0755 -o application -g application ${dir}) and reboot`;
+  const fail = (why: string) =>
+    new AgentError('TPG_CUSTOM_LOG_UNPROTECTED', `mount_custom_log: ${why}; nothing was configured and the application does not start`, {
+      hint,
+      retriable: false,
+    });
+  let mount: MountOf;
+  try {
+    mount = await ctx.ports.blockDevices.mountOf(dir);
+  } catch (e) {
+    if (e instanceof AgentError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    // Refused by the open itself; lstat only says what it was, for the message.
+    const link = (await lstat(dir).catch(() => undefined))?.isSymbolicLink();
+    const what = code === 'ENOENT' ? 'does not exist' : link ? 'is a symbolic link' : code === 'ENOTDIR' ? 'is not a directory' : `cannot be opened (${code})`;
+    throw fail(`${dir} ${what}, so it is not the protective mount`);
+  }
+  const missing = PROTECTIVE_MOUNT_OPTIONS.filter((o) => !mount.options.includes(o));
+  if (missing.length)
+    throw fail(
+      `${dir} lies on the mount at ${mount.mountPoint} (${mount.options.join(',')}) without ${missing.join(', ')}: a link, device node or set-user-id program the application puts there would work for root or other users`,
+    );
+}
 
 async function isSocket(path: string): Promise<boolean> {
   return (await lstat(path).catch(() => undefined))?.isSocket() ?? false;

@@ -6,8 +6,9 @@
  * - the container's stdout/stderr → Docker's syslog driver → rsyslog's own input for it
  *   (applicationLog.socket) → application.log, never syslog;
  * - application, auth and system lines (the SSH audit's and the agent's own among them), and the
- *   custom logs with mount_custom_log → each shipping destination (remote syslog, Logentries)
- *   through its own disk-assisted queue;
+ *   custom logs with mount_custom_log (read by the custom log reader as the application's user,
+ *   handed to rsyslog over its own socket) → each shipping destination (remote syslog,
+ *   Logentries) through its own disk-assisted queue;
  * - the Scalyr agent reads the files themselves (its agent.json);
  * - logrotate keeps application.log and the custom logs within their sizes. */
 import { applicationOwner, type Owner, type PlanInput, type StepPlan, type PlanNote } from '../step.js';
@@ -53,6 +54,34 @@ export interface Destination {
   applicationSeverity?: string;
 }
 
+/** mount_custom_log: /var/log-custom is the application's, and root never reads it. Its *.log
+ * files are shipped by the custom log reader, an rsyslogd running as the application's user
+ * (taupage-custom-logs.service): rsyslog's imfile resolves a symbolic link itself (realpath) and
+ * opens its target, which nosymfollow does not stop, so only the reader's own rights keep a link
+ * from shipping a file of root's. It hands the lines to rsyslog over `socket`. */
+export interface CustomLogsPlan {
+  dir: string;
+  glob: string;
+  /** Whether any destination receives them (else the reader is stopped). */
+  shipped: boolean;
+  /** Fail the boot unless `dir` lies on a mount with PROTECTIVE_MOUNT_OPTIONS (agent config). */
+  requireMount: boolean;
+  reader: {
+    config: string;
+    /** The reader's work directory (imfile's read positions), its own. */
+    stateDir: string;
+    socketDir: string;
+    socket: string;
+    /** The application's group: the only one besides root that reaches socketDir. */
+    gid: number;
+    restartCommand: string[];
+  };
+}
+
+/** What the image mounts /var/log-custom with (var-log\x2dcustom.mount): no symbolic link, device
+ * node, set-user-id bit or program there works for anyone, root included. */
+export const PROTECTIVE_MOUNT_OPTIONS = ['nosymfollow', 'nodev', 'nosuid', 'noexec'] as const;
+
 export interface ScalyrPlan {
   configFile: string;
   server: string;
@@ -86,7 +115,7 @@ export interface LoggingPlan extends StepPlan {
   };
   maxMessageSize?: string;
   awsMetadata: boolean;
-  customLogs?: { glob: string; shipped: boolean };
+  customLogs?: CustomLogsPlan;
   destinations: Destination[];
   scalyr?: ScalyrPlan;
   rotation: { dir: string; application: RotationPlan; custom?: RotationPlan };
@@ -191,7 +220,20 @@ export function planLogging({ settings: s, config, paths }: PlanInput): LoggingP
   };
   if (s.rsyslog_max_message_size) plan.maxMessageSize = s.rsyslog_max_message_size;
   if (s.mount_custom_log) {
-    plan.customLogs = { glob: customGlob, shipped: destinations.length > 0 };
+    plan.customLogs = {
+      dir: paths.varLogCustom,
+      glob: customGlob,
+      shipped: destinations.length > 0,
+      requireMount: lc.require_custom_log_mount,
+      reader: {
+        config: paths.customLogReaderConf,
+        stateDir: paths.customLogReaderState,
+        socketDir: paths.customLogSocketDir,
+        socket: paths.customLogSocket,
+        gid: config.application_user.gid,
+        restartCommand: lc.restart_custom_log_reader,
+      },
+    };
     plan.rotation.custom = {
       path: customGlob,
       maxSize: s.customlog_logrotate_size,

@@ -97,12 +97,12 @@ export function renderRsyslog(plan: LoggingPlan, facts: RsyslogFacts): string {
   if (plan.customLogs?.shipped) {
     out.push(
       '',
-      "# mount_custom_log: the application's own files under /var/log-custom are shipped (they stay where they are).",
-      'module(load="imfile" mode="inotify")',
+      "# mount_custom_log: the application's own files under /var/log-custom, read by the custom log reader",
+      "# as the application's user (never by root: see custom-logs.rsyslog.conf) and sent here; shipped only.",
       'ruleset(name="taupage_custom") {',
       '  call taupage_ship',
       '}',
-      `input(type="imfile" File=${quoted(plan.customLogs.glob, 'the custom log glob')} Tag="customlog:" ruleset="taupage_custom" reopenOnTruncate="on")`,
+      `input(type="imuxsock" Socket=${quoted(plan.customLogs.reader.socket, 'the custom log socket')} Ruleset="taupage_custom" RateLimit.Interval="0")`,
     );
   }
   if (ships) {
@@ -114,6 +114,45 @@ export function renderRsyslog(plan: LoggingPlan, facts: RsyslogFacts): string {
     );
   }
   return `${out.join('\n')}\n`;
+}
+
+export const READER_HEADER = '# Written by `taupage boot` (logging step): the custom log reader (taupage-custom-logs.service).';
+
+/**
+ * The custom log reader's configuration: an rsyslogd of its own that runs as the application's
+ * user and reads /var/log-custom/*.log, because imfile resolves a symbolic link there itself
+ * (realpath) and opens its target wherever it lies, whatever the mount's nosymfollow says: as
+ * root it would ship /etc/shadow for a link to it. It sends each line to rsyslog's socket for it
+ * (`socket`), which ships it. `workDirectory` is its state directory (another one to check it).
+ */
+export function renderCustomLogReader(plan: LoggingPlan, workDirectory?: string): string {
+  const c = plan.customLogs;
+  if (!c) throw new AgentError('TPG_INTERNAL', 'the custom log reader is rendered without mount_custom_log');
+  const socket = c.reader.socket;
+  // Legacy directives (omuxsock takes no others in rsyslog 8.2302) have no quotes: no space either.
+  if (!isConfigSafe(socket) || /\s/.test(socket))
+    throw new AgentError('TPG_LOGGING_FAILED', "the custom log socket cannot be written into rsyslog's configuration");
+  return [
+    READER_HEADER,
+    "# It runs as the application's user: a link the application puts into /var/log-custom leads it only",
+    "# where that user may read. Lines go to the logging drop-in's input, which ships them.",
+    `global(workDirectory=${quoted(workDirectory ?? c.reader.stateDir, "the custom log reader's state directory")})`,
+    ...(plan.maxMessageSize ? [`global(maxMessageSize=${quoted(plan.maxMessageSize, 'rsyslog_max_message_size')})`] : []),
+    'module(load="imfile" mode="inotify")',
+    'module(load="omuxsock")',
+    `template(name="taupage_custom" type="string" string="<%PRI%>%TIMESTAMP% %syslogtag%%msg:::sp-if-no-1st-sp%%msg%")`,
+    `input(type="imfile" File=${quoted(c.glob, 'the custom log glob')} Tag="customlog:" reopenOnTruncate="on" ruleset="taupage_custom")`,
+    '$RuleSet taupage_custom',
+    '$OMUxSockDefaultTemplate taupage_custom',
+    `$OMUxSockSocket ${socket}`,
+    '# While rsyslog restarts, lines wait here (and in the files: imfile resumes where it was).',
+    '$ActionQueueType LinkedList',
+    '$ActionQueueSize 100000',
+    '$ActionResumeRetryCount -1',
+    '$ActionResumeInterval 1',
+    '*.* :omuxsock:',
+    '',
+  ].join('\n');
 }
 
 /** How a line looks on the wire to a destination. */
