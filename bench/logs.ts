@@ -120,7 +120,12 @@ async function main(): Promise<void> {
     // Docker's syslog driver alone: the same container into a socket that only counts lines.
     let sunk = 0;
     const sinkPath = join(root, 'sink.sock');
-    const sink = createServer((c) => c.on('data', (d: Buffer) => (sunk += d.toString('latin1').split('\n').length - 1)));
+    // Counting newlines in place (no string made of the data): the sink must cost less than rsyslog.
+    const sink = createServer((c) =>
+      c.on('data', (d: Buffer) => {
+        for (let i = d.indexOf(10); i !== -1; i = d.indexOf(10, i + 1)) sunk++;
+      }),
+    );
     await new Promise<void>((resolve) => sink.listen(sinkPath, resolve));
 
     const startContainer = async (tag: string, address: string) => {
