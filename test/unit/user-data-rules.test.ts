@@ -171,6 +171,19 @@ describe('mounts', () => {
     );
     expect(codes('mounts:\n  /data: {}\n  /database:\n    partition: /dev/xvdf\n')).toEqual([]);
   });
+  it("refuses a mount at the container path a mount_* or docker_daemon_access key binds (Docker would refuse the container at boot), at the mount's key", () => {
+    const r = check('mount_custom_log: true\nmounts:\n  /var/log:\n    partition: /dev/xvdf\n');
+    expect(r.valid).toBe(false);
+    expect(r.errors).toMatchObject([{ code: 'TPG_UD_DUPLICATE', path: ['mounts', '/var/log'], line: 8, column: 3 }]);
+    expect(r.errors[0]!.message).toBe(
+      '/var/log is where mount_custom_log: true mounts in the container already; Docker would refuse the container at boot. Give this mount another path, or drop mount_custom_log',
+    );
+    expect(codes('mount_var_log: true\nmounts:\n  /var/log-host:\n    filesystem: tmpfs\n')).toEqual(['TPG_UD_DUPLICATE mounts./var/log-host']);
+    expect(codes('docker_daemon_access: true\nmounts:\n  /var/run/docker.sock: {}\n')).toEqual(['TPG_UD_DUPLICATE mounts./var/run/docker.sock']);
+    // Without the key, or beside it at another path (Docker nests binds), the mount is the team's.
+    expect(codes('mounts:\n  /var/log:\n    partition: /dev/xvdf\n')).toEqual([]);
+    expect(codes('mount_custom_log: true\nmounts:\n  /var/log/app:\n    filesystem: tmpfs\n  /var:\n    filesystem: tmpfs\n')).toEqual([]);
+  });
 });
 
 describe('environment', () => {

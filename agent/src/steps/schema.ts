@@ -2,7 +2,7 @@
  * image accepts but does not implement). The single source of the UserData type, of validation
  * (user-data/validate.ts), `taupage schema` and docs/user-data.md. */
 import { t, type Infer } from '../lib/schema/types.js';
-import { containerKeys } from './container/schema.js';
+import { containerKeys, mountsAvoidFlagBinds } from './container/schema.js';
 import { credentialsKeys } from './credentials/schema.js';
 import { loggingKeys } from './logging/schema.js';
 import { sshKeys } from './ssh/schema.js';
@@ -35,7 +35,7 @@ const userDataKeys = {
 };
 
 export const userDataSchema = t
-  .object(userDataKeys, { unknownKeyWarning: publishedToEtcd })
+  .object(userDataKeys, { unknownKeyWarning: publishedToEtcd, acrossKeys: mountsAvoidFlagBinds })
   .describe('Taupage user data: the #taupage-ami-config YAML document that describes one application instance.');
 
 export type UserData = Infer<typeof userDataSchema>;
@@ -63,7 +63,7 @@ export const senzaTaupageConfigSchema = t
         })
         .describe(containerKeys.application_version.meta.description!),
     },
-    { unknownKeyWarning: publishedToEtcd },
+    { unknownKeyWarning: publishedToEtcd, acrossKeys: mountsAvoidFlagBinds },
   )
   .describe('A Senza TaupageConfig: the user data of a Senza::TaupageAutoScalingGroup before Senza adds application_id, application_version and notify_cfn.');
 

@@ -472,6 +472,9 @@ export interface ObjectOptions {
   unknownKeys?: 'warn' | 'error';
   /** A warning of its own for an unknown key that meant something elsewhere (did-you-mean is added). */
   unknownKeyWarning?: (key: string, mapping: Record<string, unknown>) => { code: string; message: string } | undefined;
+  /** Rules across the mapping's keys (two that may not meet), run once every key checked without
+   * errors; false when one failed (it reported why). */
+  acrossKeys?: (value: Readonly<Record<string, unknown>>, path: Path, ctx: CheckContext) => boolean;
 }
 
 export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
@@ -535,6 +538,7 @@ export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
         ok = false;
       } else if (field.presence === 'defaulted') out[k] = defaultOf(field, [...path, k], ctx);
     }
+    if (ok && this.opts.acrossKeys && !this.opts.acrossKeys(out, path, ctx)) ok = false;
     return ok ? (out as InferShape<S>) : INVALID;
   }
   protected baseJsonSchema(): JsonSchema {

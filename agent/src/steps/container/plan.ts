@@ -7,7 +7,7 @@ import { isKmsEncrypted } from '../../values/kms.js';
 import type { EnvValue } from '../../values/environment.js';
 import { isSecret } from '../../lib/secret.js';
 import type { Bind, ContainerSetup } from '../../ports/container-runtime.js';
-import { RESERVED_ENV } from './schema.js';
+import { FLAG_BINDS, RESERVED_ENV } from './schema.js';
 import { applicationTag, containerSyslogAddress } from '../logging/plan.js';
 
 export const CONTAINER_NAME = 'taupageapp';
@@ -74,11 +74,11 @@ export function planContainer({ settings: s, config, paths }: PlanInput): Contai
     if (m.partition !== undefined || m.filesystem === 'tmpfs') mountPoints.push(`${paths.mounts}${path}`);
   }
   binds.push({ host: paths.meta, container: CONTAINER_META, readOnly: true });
-  if (s.mount_var_log) binds.push({ host: paths.varLog, container: '/var/log-host', readOnly: true });
-  if (s.mount_custom_log) binds.push({ host: paths.varLogCustom, container: '/var/log', readOnly: false });
+  if (s.mount_var_log) binds.push({ host: paths.varLog, container: FLAG_BINDS.mount_var_log, readOnly: true });
+  if (s.mount_custom_log) binds.push({ host: paths.varLogCustom, container: FLAG_BINDS.mount_custom_log, readOnly: false });
   if (s.mount_certs) binds.push({ host: paths.certs, container: '/etc/ssl/certs', readOnly: true });
   if (s.docker_daemon_access) {
-    binds.push({ host: paths.dockerSocket, container: '/var/run/docker.sock', readOnly: false });
+    binds.push({ host: paths.dockerSocket, container: FLAG_BINDS.docker_daemon_access, readOnly: false });
     notes.push({
       level: 'warning',
       message:

@@ -1,12 +1,42 @@
 /*! User-data keys that shape the application container: identity, image, environment, ports,
  * mounts, privileges and health check. */
-import { t, INVALID, error } from '../../lib/schema/types.js';
+import { t, INVALID, error, type CheckContext, type Path } from '../../lib/schema/types.js';
 import { parseImageRef, type ImageRef } from '../../values/image-ref.js';
 import { environmentValue, envName } from '../../values/environment.js';
 import { parsePort, portSpec, PORT_PATTERN, type PortMapping, type PortSpec } from '../../values/network-port.js';
 import { httpUrl, singleLine } from '../../values/text.js';
 
 export const KIO_ID = /^[a-z][a-z0-9-]*[a-z0-9]$/;
+
+/** Where the image binds a host path into the container when a key asks for it. */
+export const FLAG_BINDS = {
+  mount_custom_log: '/var/log',
+  mount_var_log: '/var/log-host',
+  docker_daemon_access: '/var/run/docker.sock',
+} as const;
+
+/**
+ * A `mounts` entry at a path one of those keys also binds would be a second mount on the same
+ * container path, which Docker refuses only when the boot creates the container: refused here, at
+ * the mount's key, before anyone deploys. (`/meta` and `/etc` cannot be mount paths at all.)
+ */
+export function mountsAvoidFlagBinds(doc: Readonly<Record<string, unknown>>, path: Path, ctx: CheckContext): boolean {
+  const mounts = (doc.mounts ?? {}) as Readonly<Record<string, unknown>>;
+  let ok = true;
+  for (const [key, target] of Object.entries(FLAG_BINDS)) {
+    if (doc[key] !== true || !Object.hasOwn(mounts, target)) continue;
+    ok = false;
+    ctx.report(
+      error(
+        [...path, 'mounts', target],
+        'TPG_UD_DUPLICATE',
+        `${target} is where ${key}: true mounts in the container already; Docker would refuse the container at boot. Give this mount another path, or drop ${key}`,
+        'key',
+      ),
+    );
+  }
+  return ok;
+}
 
 const hostPortKey = t.string({ acceptNumbers: true }).refine<string>((key, path, ctx) => {
   const host = parsePort(key, 'host port');
