@@ -216,7 +216,7 @@ describe('taupage plan', () => {
     ]);
     expect(disks.raid[0].commands.create).toEqual(['--create', '/dev/md/wal', '--run', '--level=1', '--raid-devices=2', '/dev/xvdg', '/dev/xvdh']);
     expect(disks.mounts).toEqual([
-      { kind: 'tmpfs', path: '/cache', hostPath: '/mounts/cache', options: 'mode=0755,uid=999,gid=999' },
+      { kind: 'tmpfs', path: '/cache', hostPath: '/mounts/cache', options: 'nodev,nosuid,mode=0755,uid=999,gid=999' },
       {
         kind: 'volume',
         path: '/data',
@@ -224,11 +224,20 @@ describe('taupage plan', () => {
         device: '/dev/xvdf',
         filesystem: 'xfs',
         erase: 'never',
-        options: 'noatime',
+        options: 'nodev,nosuid,noatime',
         owner: { uid: 999, gid: 999 },
       },
-      { kind: 'tmpfs', path: '/scratch', hostPath: '/mounts/scratch', options: 'mode=0755,uid=999,gid=999,size=256m' },
-      { kind: 'volume', path: '/wal', hostPath: '/mounts/wal', device: '/dev/md/wal', filesystem: 'ext4', erase: 'if-tagged', owner: { uid: 999, gid: 999 } },
+      { kind: 'tmpfs', path: '/scratch', hostPath: '/mounts/scratch', options: 'nodev,nosuid,mode=0755,uid=999,gid=999,size=256m' },
+      {
+        kind: 'volume',
+        path: '/wal',
+        hostPath: '/mounts/wal',
+        device: '/dev/md/wal',
+        filesystem: 'ext4',
+        erase: 'if-tagged',
+        options: 'nodev,nosuid',
+        owner: { uid: 999, gid: 999 },
+      },
     ]);
     expect(disks.customLogDir).toEqual({ path: '/var/log-custom', owner: { uid: 999, gid: 999 } });
     expect(host.sysctl.entries).toEqual([

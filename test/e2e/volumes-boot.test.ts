@@ -130,7 +130,7 @@ describe.sequential('a stateful application: its volume attached, mounted and ke
     );
     const boot = await i.taupage('boot');
     expect(boot.code).toBe(1);
-    expect(boot.stderr).toMatch(/step disks failed: mount -t ext4 -o no_such_option .* \(TPG_DISK_FAILED; CloudFormation signalled FAILURE\)/);
+    expect(boot.stderr).toMatch(/step disks failed: mount -t ext4 -o nodev,nosuid,no_such_option .* \(TPG_DISK_FAILED; CloudFormation signalled FAILURE\)/);
     const status = await i.status();
     expect(stepOf(status, 'disks')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_DISK_FAILED' });
     expect(stepOf(status, 'container')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_DEPENDENCY_FAILED' });

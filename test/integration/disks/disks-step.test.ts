@@ -210,6 +210,22 @@ describe('disks step: EBS volumes on real loop devices', () => {
     expect(actions()).toEqual([]);
   });
 
+  it('volumes and tmpfs are nodev,nosuid (a device node or set-user-id program the application leaves there serves nobody on the host), unless the options say dev or suid', async () => {
+    await cloud.ec2.createVolume({ name: 'data' });
+    const b = boot({
+      volumes: { ebs: { '/dev/sdf': 'data' } },
+      mounts: { '/data': { partition: '/dev/xvdf' }, '/cache': { filesystem: 'tmpfs' }, '/tools': { filesystem: 'tmpfs', options: 'suid,dev' } },
+    });
+    await applyAgain(b);
+    const options = async (p: string) => (await blockDevices().mountOf(join(root, 'mounts', p))).options;
+    for (const p of ['data', 'cache']) expect(await options(p)).toEqual(expect.arrayContaining(['nodev', 'nosuid']));
+    expect(await options('tools')).not.toContain('nodev');
+    expect(await options('tools')).not.toContain('nosuid');
+    // What the kernel then does: the device node of a disk, made in the volume, does not open.
+    await run('mknod', ['-m', '0666', join(root, 'mounts/data/disk'), 'b', '7', '0']);
+    await expect(open(join(root, 'mounts/data/disk'), 'r')).rejects.toMatchObject({ code: 'EACCES' });
+  });
+
   it('a mount without a partition: a directory of the root disk for the container, made once for the application user, nothing mounted', async () => {
     const b = boot({ mounts: { '/tmp': { erase_on_boot: false } } });
     expect((await applyAgain(b)).note).toBe('/tmp directory of the root disk');
@@ -357,7 +373,7 @@ describe('disks step: failures fail the step, name the volume and change nothing
     const b = boot({ volumes: { ebs: { '/dev/sdf': 'data' } }, mounts: { '/data': { partition: '/dev/xvdf', options: 'no_such_option' } } });
     const err = await applyAgain(b).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'TPG_DISK_FAILED' });
-    expect((err as Error).message).toMatch(/^mount -t ext4 -o no_such_option \/dev\/loop\d+ \S+\/mounts\/data failed \(exit 32\)/);
+    expect((err as Error).message).toMatch(/^mount -t ext4 -o nodev,nosuid,no_such_option \/dev\/loop\d+ \S+\/mounts\/data failed \(exit 32\)/);
     expect(await mounted('data')).toBeUndefined();
   });
 });

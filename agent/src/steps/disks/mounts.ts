@@ -97,7 +97,7 @@ async function mountOn(point: MountPointHandle, m: MountPlan, ctx: BootContext, 
     if (checked.replayOnMount) log.warn({ path: m.path, device }, `${where} was not cleanly unmounted; mounting replays its log`);
     await bd.growUnmounted(device, m.filesystem, { signal });
   }
-  await bd.mount(device, at, { type: m.filesystem, ...(m.options ? { options: m.options } : {}), signal });
+  await bd.mount(device, at, { type: m.filesystem, options: m.options, signal });
   const root = await mountedRoot(point, bd, (await stat(device)).rdev);
   try {
     // mkfs.xfs has no root_owner: the root of the new, empty file system is ours to hand over,

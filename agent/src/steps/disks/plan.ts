@@ -34,7 +34,7 @@ export type MountPlan =
       kind: 'tmpfs';
       path: string;
       hostPath: string;
-      /** mode, uid and gid of its root unless the user data's options set them, then those options. */
+      /** nodev,nosuid; mode, uid and gid of its root unless the user data's options set them; then those options. */
       options: string;
     }
   | {
@@ -45,7 +45,8 @@ export type MountPlan =
       filesystem: MountFileSystem;
       /** always: format at every boot; never: keep data; if-tagged: format once when the volume's tag says so. Blank devices are formatted in every case. */
       erase: 'always' | 'never' | 'if-tagged';
-      options?: string;
+      /** nodev,nosuid, then the user data's options. */
+      options: string;
       /** Owner of the root directory of a file system made here (the container's user). */
       owner: Owner;
     };
@@ -73,7 +74,7 @@ export function planDisks({ settings: s, config, paths }: PlanInput): DisksPlan 
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([path, m]): MountPlan => {
       const hostPath = `${paths.mounts}${path}`;
-      if (m.filesystem === 'tmpfs') return { kind: 'tmpfs', path, hostPath, options: tmpfsOptions(m.options, owner) };
+      if (m.filesystem === 'tmpfs') return { kind: 'tmpfs', path, hostPath, options: [...HOST_SAFE, tmpfsOptions(m.options, owner)].join(',') };
       if (m.partition === undefined) {
         notes.push({
           level: 'warning',
@@ -91,7 +92,7 @@ export function planDisks({ settings: s, config, paths }: PlanInput): DisksPlan 
         device: m.partition!,
         filesystem: m.filesystem,
         erase,
-        ...(m.options ? { options: m.options } : {}),
+        options: [...HOST_SAFE, ...(m.options ? [m.options] : [])].join(','),
         owner,
       };
     });
@@ -99,6 +100,12 @@ export function planDisks({ settings: s, config, paths }: PlanInput): DisksPlan 
   if (!ebs.length && !raid.length && !mounts.length && !customLogDir) return null;
   return { ebs, raid, mounts, ...(customLogDir ? { customLogDir } : {}), ...(notes.length ? { notes } : {}) };
 }
+
+/** What the application writes into a volume or tmpfs is the host's too: a device node made there (by
+ * a `root: true` container: one of the host's disk, 0666) or a set-user-id program would serve every
+ * host user, a person logged in through Even included. So neither works there; `dev` or `suid` in the
+ * user data's options (later words win) turns them back on. */
+const HOST_SAFE = ['nodev', 'nosuid'];
 
 /** A tmpfs root owned by the container's user (0755) unless the options say otherwise. */
 function tmpfsOptions(options: string | undefined, owner: Owner): string {

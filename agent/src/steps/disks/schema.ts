@@ -47,7 +47,9 @@ const mount = t
           }
           return v;
         })
-        .describe('Mount options (comma separated, e.g. noatime or size=1g for tmpfs).'),
+        .describe(
+          "Mount options (comma separated, e.g. noatime or size=1g for tmpfs). Every volume and tmpfs is mounted nodev,nosuid before these (what the application writes there is the host's too: a device node or set-user-id program made there would serve every host user); write dev or suid here to allow them.",
+        ),
     },
     { unknownKeys: 'error' },
   )
