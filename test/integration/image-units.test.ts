@@ -96,6 +96,9 @@ describe('the systemd units of the image (systemd/)', () => {
       `StateDirectory=${basename(paths().customLogReaderState)}`,
       'NoNewPrivileges=yes',
       'CapabilityBoundingSet=',
+      // Stopped and started with rsyslog: a line sent while rsyslog's socket is gone is lost.
+      'PartOf=rsyslog.service',
+      'WantedBy=multi-user.target rsyslog.service',
     ])
       expect(reader).toContain(`\n${line}\n`);
     expect(defaultConfig().config.logging.restart_custom_log_reader).toEqual(['systemctl', 'restart', 'taupage-custom-logs.service']);

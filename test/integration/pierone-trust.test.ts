@@ -182,6 +182,9 @@ describe.sequential('Pier One trust check', () => {
       const slow = await refusal(trust({ timeoutMs: 200, attemptsWithoutDeadline: 2 }).approve(ref(`${gate.address}/${org}/app:1.0`), {}));
       expect(slow.code).toBe('TPG_REGISTRY_UNAVAILABLE');
       expect(slow.message).toMatch(/did not answer within 200 ms/);
+      // A check is a GET: a timed-out attempt is tried again, like any other failure (once was final).
+      expect(slow.message).toMatch(/\(2 attempts in \d+\.\d s\)$/);
+      expect(slow.details).toMatchObject({ attempts: 2 });
     } finally {
       gate.faults.delayMs = 0;
     }

@@ -111,6 +111,14 @@ describe('routes', () => {
     const reader = renderCustomLogReader(p);
     expect(reader).toContain('global(workDirectory="/var/lib/taupage-custom-logs")');
     expect(reader).toContain('global(maxMessageSize="64k")');
+    // One datagram per line to rsyslog: a larger limit is cut to what the socket takes.
+    expect(renderCustomLogReader({ ...p, maxMessageSize: '16M' })).toContain('global(maxMessageSize="128k")');
+    // root: true: the reader (never root) cannot read a file only root may read; the team is told.
+    const asRoot = plan({ mount_custom_log: true, root: true, logging: { rsyslog_host: 'logs.example.org' } });
+    expect(asRoot.notes?.map((n) => n.message)).toContainEqual(expect.stringMatching(/^root: true with mount_custom_log: .* not shipped; create them 0644$/));
+    expect(plan({ mount_custom_log: true, logging: { rsyslog_host: 'logs.example.org' } }).notes?.map((n) => n.message) ?? []).not.toContainEqual(
+      expect.stringMatching(/^root: true/),
+    );
     expect(reader).toContain('input(type="imfile" File="/var/log-custom/*.log" Tag="customlog:" reopenOnTruncate="on" ruleset="taupage_custom")');
     expect(reader).toContain('\n$OMUxSockSocket /run/taupage/custom-logs/custom.sock\n');
     expect(renderCustomLogReader(p, '/run/taupage/rsyslog-check')).toContain('global(workDirectory="/run/taupage/rsyslog-check")');

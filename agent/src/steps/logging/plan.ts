@@ -220,6 +220,12 @@ export function planLogging({ settings: s, config, paths }: PlanInput): LoggingP
   };
   if (s.rsyslog_max_message_size) plan.maxMessageSize = s.rsyslog_max_message_size;
   if (s.mount_custom_log) {
+    if (s.root && destinations.length > 0)
+      notes.push({
+        level: 'warning',
+        message:
+          "root: true with mount_custom_log: the custom logs are read as the application's user (never root), so a file in /var/log-custom only root may read (0600, 0640) is not shipped; create them 0644",
+      });
     plan.customLogs = {
       dir: paths.varLogCustom,
       glob: customGlob,

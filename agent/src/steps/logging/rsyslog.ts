@@ -9,7 +9,7 @@
 import { AgentError } from '../../lib/errors.js';
 import { isConfigSafe } from '../../values/text.js';
 import { severityNumber, type Destination, type LoggingPlan } from './plan.js';
-import { LOGENTRIES_TOKEN } from './schema.js';
+import { bytes, LOGENTRIES_TOKEN } from './schema.js';
 
 /** What only the boot knows: decrypted tokens (by destination name) and the instance's facts. */
 export interface RsyslogFacts {
@@ -125,6 +125,10 @@ export const READER_HEADER = '# Written by `taupage boot` (logging step): the cu
  * root it would ship /etc/shadow for a link to it. It sends each line to rsyslog's socket for it
  * (`socket`), which ships it. `workDirectory` is its state directory (another one to check it).
  */
+/** Each line reaches rsyslog as one datagram, which the kernel takes only up to the socket's send
+ * buffer (~208 KiB by default): the reader cuts longer lines here rather than lose them whole. */
+export const READER_MAX_MESSAGE = '128k';
+
 export function renderCustomLogReader(plan: LoggingPlan, workDirectory?: string): string {
   const c = plan.customLogs;
   if (!c) throw new AgentError('TPG_INTERNAL', 'the custom log reader is rendered without mount_custom_log');
@@ -137,7 +141,11 @@ export function renderCustomLogReader(plan: LoggingPlan, workDirectory?: string)
     "# It runs as the application's user: a link the application puts into /var/log-custom leads it only",
     "# where that user may read. Lines go to the logging drop-in's input, which ships them.",
     `global(workDirectory=${quoted(workDirectory ?? c.reader.stateDir, "the custom log reader's state directory")})`,
-    ...(plan.maxMessageSize ? [`global(maxMessageSize=${quoted(plan.maxMessageSize, 'rsyslog_max_message_size')})`] : []),
+    ...(plan.maxMessageSize
+      ? [
+          `global(maxMessageSize=${quoted(bytes(plan.maxMessageSize) > bytes(READER_MAX_MESSAGE) ? READER_MAX_MESSAGE : plan.maxMessageSize, 'rsyslog_max_message_size')})`,
+        ]
+      : []),
     'module(load="imfile" mode="inotify")',
     'module(load="omuxsock")',
     `template(name="taupage_custom" type="string" string="<%PRI%>%TIMESTAMP% %syslogtag%%msg:::sp-if-no-1st-sp%%msg%")`,
@@ -145,11 +153,9 @@ export function renderCustomLogReader(plan: LoggingPlan, workDirectory?: string)
     '$RuleSet taupage_custom',
     '$OMUxSockDefaultTemplate taupage_custom',
     `$OMUxSockSocket ${socket}`,
-    '# While rsyslog restarts, lines wait here (and in the files: imfile resumes where it was).',
-    '$ActionQueueType LinkedList',
-    '$ActionQueueSize 100000',
-    '$ActionResumeRetryCount -1',
-    '$ActionResumeInterval 1',
+    '# omuxsock drops a line it cannot send (no socket while rsyslog restarts) without a word, so the',
+    '# unit is PartOf=rsyslog.service: rsyslog stopping or restarting stops this reader first (imfile',
+    '# keeps its place in each file) and starts it again after.',
     '*.* :omuxsock:',
     '',
   ].join('\n');

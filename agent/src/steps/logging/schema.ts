@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 const size = (example: string) =>
   t.string({ singleLine: true, pattern: /^[0-9]+[kKmMgG]?$/, patternMessage: `must be a size such as ${example} (a number with k, M or G)` });
 const UNIT: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-const bytes = (text: string): number => {
+export const bytes = (text: string): number => {
   const m = /^([0-9]+)([kKmMgG]?)$/.exec(text)!;
   return Number(m[1]) * UNIT[m[2]!.toLowerCase()]!;
 };
