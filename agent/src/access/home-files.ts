@@ -15,9 +15,10 @@ import { constants } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import type { Account } from '../ports/accounts.js';
+import { DIRECTORY_NO_FOLLOW } from '../lib/open-flags.js';
 import { withWelcome } from './authorized-keys.js';
 
-const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_DIRECTORY } = constants;
+const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
 const MAX_PROFILE_BYTES = 64 * 1024;
 
 /** A name inside an open directory, for openat-style calls by path (the magic link names the
@@ -34,7 +35,7 @@ export type WelcomeResult = 'written' | 'skipped';
 export async function writeWelcome(account: Pick<Account, 'home' | 'uid' | 'gid'>, line: string): Promise<WelcomeResult> {
   let home: FileHandle;
   try {
-    home = await open(account.home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    home = await open(account.home, DIRECTORY_NO_FOLLOW);
   } catch {
     return 'skipped';
   }

@@ -6,10 +6,10 @@
  * mount table is the kernel's (/proc/self/mountinfo): mounts are real wherever they are made.
  * Tools run without a shell, with a fixed PATH and C locale, and are killed when the boot's
  * signal aborts. A mount goes onto the directory the caller opened (its descriptor), not a path. */
-import { constants } from 'node:fs';
 import { open, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { AgentError } from '../lib/errors.js';
+import { DIRECTORY_NO_FOLLOW } from '../lib/open-flags.js';
 import { runTool as run, ToolNotRun, type ToolResult } from '../lib/run-tool.js';
 import type { BlockDevices, DeviceContent, FileSystemType, MountOf, Mounted, Raid, ToolOptions } from '../ports/block-devices.js';
 
@@ -156,7 +156,7 @@ export function blockDevices(o: BlockDevicesOptions = {}): BlockDevices {
 /** The mount a lookup of `dir` reaches: the kernel names it in the descriptor's fdinfo (mnt_id),
  * so a mount stacked over it or over a parent is the one found, as any reader's open would be. */
 async function mountOf(mountInfo: string, dir: string): Promise<MountOf> {
-  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  const fh = await open(dir, DIRECTORY_NO_FOLLOW);
   try {
     const id = /^mnt_id:\s*(\d+)$/m.exec(await readFile(`/proc/self/fdinfo/${fh.fd}`, 'utf8'))?.[1];
     for (const line of (await readFile(mountInfo, 'utf8')).split('\n')) {

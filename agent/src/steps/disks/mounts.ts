@@ -15,10 +15,10 @@
  * O_DIRECTORY|O_NOFOLLOW relative to the one before, through /proc/self/fd: Node's openat), and
  * the mount goes onto the directory that walk opened (mount's fd 3); what got mounted is then
  * found again from the parent's descriptor before anything is handed to the application. */
-import { constants } from 'node:fs';
 import { lstat, mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, relative, sep } from 'node:path';
 import { AgentError } from '../../lib/errors.js';
+import { DIRECTORY_NO_FOLLOW } from '../../lib/open-flags.js';
 import type { BootContext } from '../context.js';
 import type { BlockDevices } from '../../ports/block-devices.js';
 import type { MountPlan, Owner } from './plan.js';
@@ -119,8 +119,6 @@ async function mountOn(point: MountPointHandle, m: MountPlan, ctx: BootContext, 
 
 const REASON = { blank: 'the device is blank', erase: 'erase_on_boot is true', tagged: `its volume is tagged ${ERASE_TAG}=True` } as const;
 
-const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-
 /** `name` in the directory `dir` is open on, as a path the kernel resolves from that directory
  * (not from its name): openat(2) and mkdirat(2) for Node, which has neither. */
 function inDir(dir: FileHandle, name: string): string {
@@ -131,7 +129,7 @@ function inDir(dir: FileHandle, name: string): string {
  * on a FIFO; undefined when there is nothing there; `refused` says why when it is a link or no directory. */
 async function openDir(path: string, refused: (what: string) => AgentError): Promise<FileHandle | undefined> {
   try {
-    return await open(path, DIR_FLAGS);
+    return await open(path, DIRECTORY_NO_FOLLOW);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
@@ -192,7 +190,7 @@ export async function openMountPoint(root: string, target: string): Promise<Moun
   const rel = relative(root, target);
   if (!rel || rel.startsWith('..')) throw new AgentError('TPG_INTERNAL', `mount point ${target} is outside ${root}`);
   const parts = rel.split(sep);
-  let parent = await open(root, DIR_FLAGS);
+  let parent = await open(root, DIRECTORY_NO_FOLLOW);
   let path = root;
   let made = false;
   try {
