@@ -250,8 +250,8 @@ describe('taupage/image:local booted under systemd', () => {
     expect(shipped.lines.join('\n')).not.toMatch(/ customlog: root:/);
     // rsyslog stopped while the application writes: the reader (PartOf=rsyslog.service) stops with
     // it and keeps its place, so the line written meanwhile is shipped once rsyslog is back, not
-    // sent into a missing socket and lost.
-    expect(await a.exec('systemctl', 'stop', 'rsyslog.service')).toMatchObject({ code: 0 });
+    // sent into a missing socket and lost. (Its socket unit too: journald would start it again.)
+    expect(await a.exec('systemctl', 'stop', 'syslog.socket', 'rsyslog.service')).toMatchObject({ code: 0 });
     expect((await a.exec('systemctl', 'is-active', 'taupage-custom-logs.service')).stdout.trim()).toBe('inactive');
     const write = 'echo line written while rsyslog was down >> /var/log-custom/app.log';
     expect(await a.exec('setpriv', '--reuid=999', '--regid=999', '--clear-groups', 'sh', '-c', write)).toMatchObject({ code: 0 });
