@@ -6,6 +6,7 @@ import { describe, it, expect, beforeEach } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
+import { constants } from 'node:fs';
 import { chmod, mkdir, open, readFile, rename, rm, rmdir, stat, statfs, symlink, writeFile } from 'node:fs/promises';
 import { useVolumeLab, AZ } from '../../harness/volumes.js';
 import { INSTANCE_ID, testBoot, type TestBoot } from '../../harness/boot-context.js';
@@ -43,9 +44,23 @@ async function applyAgain(b: TestBoot, o: { deadlineMs?: number; ports?: Partial
   return applyDisks(plan, b.context(o));
 }
 
-/** What a reboot does to the disks: mounts gone, EBS volumes still attached. */
+/** What a reboot does to the disks: mounts gone, EBS volumes still attached. A container another
+ * test file starts meanwhile copies the mount table into its namespace and may hold a file system
+ * of ours for a moment after the umount (e2fsck: "is in use"), which no real reboot does: so this
+ * waits until each attached device can be opened exclusively. */
 async function reboot(): Promise<void> {
   for (const p of await mountsUnder(root)) await run('umount', [p]);
+  for (const v of cloud.ec2.volumes.values()) {
+    const loop = v.attachment?.loop;
+    for (let tries = 0; loop && tries < 100; tries++) {
+      const fh = await open(loop, constants.O_RDONLY | constants.O_EXCL).catch((e: NodeJS.ErrnoException) => (e.code === 'EBUSY' ? undefined : null));
+      if (fh !== undefined) {
+        await fh?.close();
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 const mounted = (path: string) => blockDevices().mountedAt(join(root, 'mounts', path));
