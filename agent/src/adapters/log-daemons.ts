@@ -71,13 +71,6 @@ export function logDaemons(o: LogDaemonsOptions): LogDaemons {
       const r = await run(['systemctl', 'show', '--property=LoadState', '--value', unit], timeoutMs, signal);
       return r.code === 0 && r.output.trim() === 'loaded';
     },
-    async restartUnit(unit, signal) {
-      const r = await run(['systemctl', 'restart', unit], timeoutMs, signal);
-      if (r.code !== 0)
-        throw new AgentError('TPG_LOGGING_FAILED', `systemctl restart ${unit} exited ${r.code}: ${complaint(r.output, /./).slice(0, 500)}`, {
-          hint: `see journalctl -u ${unit}`,
-          retriable: false,
-        });
-    },
+    restartUnit: (unit, signal) => restart(['systemctl', 'restart', unit], `see journalctl -u ${unit}`, signal),
   };
 }

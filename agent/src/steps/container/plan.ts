@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import type { PlanInput, StepPlan, PlanNote } from '../step.js';
 import { formatImageRef, type ImageRef } from '../../values/image-ref.js';
 import { isKmsEncrypted } from '../../values/kms.js';
+import { parseSize } from '../../values/size.js';
 import type { EnvValue } from '../../values/environment.js';
 import { isSecret } from '../../lib/secret.js';
 import type { Bind, ContainerSetup } from '../../ports/container-runtime.js';
@@ -147,11 +148,4 @@ function hashPlan(plan: object): string {
     return v;
   });
   return `sha256:${createHash('sha256').update(json).digest('hex')}`;
-}
-
-export function parseSize(text: string): number {
-  const m = /^([0-9]+)([bkmgBKMG]?)$/.exec(text);
-  if (!m) throw new Error(`bad size ${text}`);
-  const unit = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'b' | 'k' | 'm' | 'g'];
-  return Number(m[1]) * unit;
 }

@@ -155,18 +155,14 @@ async function installRsyslog(plan: LoggingPlan, dropIn: string, ctx: Ctx): Prom
   if (previous?.toString('utf8') === dropIn && (await isSocket(applicationLog.socket)) && (!custom || (await isSocket(custom.socket)))) return false;
 
   // The new drop-in on its own, before anything changes.
-  await rm(rsyslog.checkDir, { recursive: true, force: true });
-  await makeDir(rsyslog.checkDir, 0o700);
-  try {
-    const staged = join(rsyslog.checkDir, 'taupage.conf');
-    const main = join(rsyslog.checkDir, 'rsyslog.conf');
+  await inCheckDir(rsyslog.checkDir, async (dir) => {
+    const staged = join(dir, 'taupage.conf');
+    const main = join(dir, 'rsyslog.conf');
     await writeFileAtomic(staged, dropIn, { mode: 0o600, fsync: false });
-    await writeFileAtomic(main, renderCheckConfig(rsyslog.checkDir, staged), { mode: 0o600, fsync: false });
+    await writeFileAtomic(main, renderCheckConfig(dir, staged), { mode: 0o600, fsync: false });
     const refused = await daemons.checkRsyslog(main, ctx.signal);
     if (refused) throw refusal(`rsyslog refuses the logging configuration rendered from the user data: ${refused}`);
-  } finally {
-    await rm(rsyslog.checkDir, { recursive: true, force: true });
-  }
+  });
 
   // In place (mode 0600: it may hold the Logentries token), then the whole configuration.
   await writeFileAtomic(rsyslog.dropIn, dropIn, { mode: 0o600, mkdirParents: true });
@@ -203,18 +199,13 @@ async function installCustomLogReader(plan: LoggingPlan, ctx: Ctx): Promise<bool
   const text = renderCustomLogReader(plan);
   // A reboot finds the one it checked before; the reader is restarted all the same (it may not run).
   if ((await readIfExists(conf))?.toString('utf8') !== text) {
-    const { checkDir } = plan.rsyslog;
-    await rm(checkDir, { recursive: true, force: true });
-    await makeDir(checkDir, 0o700);
-    try {
+    await inCheckDir(plan.rsyslog.checkDir, async (dir) => {
       // Its own work directory is the reader's (systemd makes it); the check uses the scratch one.
-      const staged = join(checkDir, 'custom-logs.rsyslog.conf');
-      await writeFileAtomic(staged, renderCustomLogReader(plan, checkDir), { mode: 0o600, fsync: false });
+      const staged = join(dir, 'custom-logs.rsyslog.conf');
+      await writeFileAtomic(staged, renderCustomLogReader(plan, dir), { mode: 0o600, fsync: false });
       const refused = await daemons.checkRsyslog(staged, ctx.signal);
       if (refused) throw refusal(`rsyslog refuses the custom log reader's configuration: ${refused}`);
-    } finally {
-      await rm(checkDir, { recursive: true, force: true });
-    }
+    });
     await writeFileAtomic(conf, text, { mode: 0o644, mkdirParents: true });
   }
   await daemons.restartCustomLogReader(ctx.signal);
@@ -253,6 +244,18 @@ async function isSocket(path: string): Promise<boolean> {
   return (await lstat(path).catch(() => undefined))?.isSocket() ?? false;
 }
 
+/** `check` with a fresh, empty root-only directory for staged files, removed afterwards whatever
+ * happens: every configuration is checked there before it replaces the one in use. */
+async function inCheckDir(dir: string, check: (dir: string) => Promise<void>): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  await makeDir(dir, 0o700);
+  try {
+    await check(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function expectSocket(path: string): Promise<void> {
   if (!(await isSocket(path)))
     throw new AgentError('TPG_LOGGING_FAILED', `rsyslog runs but did not create ${path}: the container's log driver would have nowhere to write`, {
@@ -263,10 +266,9 @@ async function expectSocket(path: string): Promise<void> {
 
 async function installLogrotate(plan: LoggingPlan, ctx: Ctx): Promise<void> {
   const files = renderLogrotate(plan);
-  await makeDir(plan.rsyslog.checkDir, 0o700);
-  try {
+  await inCheckDir(plan.rsyslog.checkDir, async (dir) => {
     for (const f of files) {
-      const staged = join(plan.rsyslog.checkDir, f.path.split('/').pop()!);
+      const staged = join(dir, f.path.split('/').pop()!);
       await writeFileAtomic(staged, f.content, { mode: 0o644, fsync: false });
       const refused = await ctx.ports.logDaemons.checkLogrotate(staged, ctx.signal);
       if (refused)
@@ -278,9 +280,7 @@ async function installLogrotate(plan: LoggingPlan, ctx: Ctx): Promise<void> {
           retriable: false,
         });
     }
-  } finally {
-    await rm(plan.rsyslog.checkDir, { recursive: true, force: true });
-  }
+  });
   for (const f of files) await writeFileAtomic(f.path, f.content, { mode: 0o644, mkdirParents: true });
   if (!plan.rotation.custom) await unlink(join(plan.rotation.dir, 'taupage-custom')).catch(() => undefined);
 }

@@ -9,9 +9,9 @@ import { HEADER } from './rsyslog.js';
 import type { LoggingPlan, RotationPlan } from './plan.js';
 
 /** Debian's script that makes rsyslog reopen its files (HUP through systemd). */
-export const RSYSLOG_ROTATE = '/usr/lib/rsyslog/rsyslog-rotate';
+const RSYSLOG_ROTATE = '/usr/lib/rsyslog/rsyslog-rotate';
 
-export interface LogrotateFile {
+interface LogrotateFile {
   path: string;
   content: string;
   /** Whom logrotate rotates as (its `su`), when not root. */
@@ -53,7 +53,7 @@ function block(r: RotationPlan, writer: string): string {
 }
 
 /** logrotate knows k, M and G (not m or g). */
-export function logrotateSize(size: string): string {
+function logrotateSize(size: string): string {
   const m = /^([0-9]+)([kKmMgG]?)$/.exec(size);
   if (!m) throw new AgentError('TPG_LOGGING_FAILED', `${size} is not a size logrotate understands`);
   const unit = m[2]!.toLowerCase();

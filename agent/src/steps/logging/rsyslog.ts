@@ -9,7 +9,8 @@
 import { AgentError } from '../../lib/errors.js';
 import { isConfigSafe } from '../../values/text.js';
 import { severityNumber, type Destination, type LoggingPlan } from './plan.js';
-import { bytes, LOGENTRIES_TOKEN } from './schema.js';
+import { LOGENTRIES_TOKEN } from './schema.js';
+import { parseSize } from '../../values/size.js';
 
 /** What only the boot knows: decrypted tokens (by destination name) and the instance's facts. */
 export interface RsyslogFacts {
@@ -116,7 +117,7 @@ export function renderRsyslog(plan: LoggingPlan, facts: RsyslogFacts): string {
   return `${out.join('\n')}\n`;
 }
 
-export const READER_HEADER = '# Written by `taupage boot` (logging step): the custom log reader (taupage-custom-logs.service).';
+const READER_HEADER = '# Written by `taupage boot` (logging step): the custom log reader (taupage-custom-logs.service).';
 
 /**
  * The custom log reader's configuration: an rsyslogd of its own that runs as the application's
@@ -127,7 +128,7 @@ export const READER_HEADER = '# Written by `taupage boot` (logging step): the cu
  */
 /** Each line reaches rsyslog as one datagram, which the kernel takes only up to the socket's send
  * buffer (~208 KiB by default): the reader cuts longer lines here rather than lose them whole. */
-export const READER_MAX_MESSAGE = '128k';
+const READER_MAX_MESSAGE = '128k';
 
 export function renderCustomLogReader(plan: LoggingPlan, workDirectory?: string): string {
   const c = plan.customLogs;
@@ -143,7 +144,7 @@ export function renderCustomLogReader(plan: LoggingPlan, workDirectory?: string)
     `global(workDirectory=${quoted(workDirectory ?? c.reader.stateDir, "the custom log reader's state directory")})`,
     ...(plan.maxMessageSize
       ? [
-          `global(maxMessageSize=${quoted(bytes(plan.maxMessageSize) > bytes(READER_MAX_MESSAGE) ? READER_MAX_MESSAGE : plan.maxMessageSize, 'rsyslog_max_message_size')})`,
+          `global(maxMessageSize=${quoted(parseSize(plan.maxMessageSize) > parseSize(READER_MAX_MESSAGE) ? READER_MAX_MESSAGE : plan.maxMessageSize, 'rsyslog_max_message_size')})`,
         ]
       : []),
     'module(load="imfile" mode="inotify")',

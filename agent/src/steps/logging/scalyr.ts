@@ -19,7 +19,7 @@ export const REDACTION_RULES = [
   { match_expression: '([Bb]earer\\s+)[A-Za-z0-9._~+/=-]+', replacement: '\\1+++REDACTED+++' },
 ];
 
-export interface ScalyrLog {
+interface ScalyrLog {
   path: string;
   copy_from_start: boolean;
   attributes: { parser: string };
@@ -27,7 +27,7 @@ export interface ScalyrLog {
   sampling_rules?: Array<{ match_expression: string; sampling_rate: number }>;
 }
 
-export interface ScalyrAgentConfig {
+interface ScalyrAgentConfig {
   api_key: string;
   scalyr_server: string;
   implicit_metric_monitor: boolean;

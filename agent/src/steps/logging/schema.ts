@@ -5,18 +5,14 @@ import { t, INVALID, error, type Path, type CheckContext, type Checked } from '.
 import { secretText, type KmsEncrypted } from '../../values/kms.js';
 import type { Secret } from '../../lib/secret.js';
 import { configText } from '../../values/text.js';
+import { parseSize } from '../../values/size.js';
 import { parse as parseYaml } from 'yaml';
 
 const size = (example: string) =>
   t.string({ singleLine: true, pattern: /^[0-9]+[kKmMgG]?$/, patternMessage: `must be a size such as ${example} (a number with k, M or G)` });
-const UNIT: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-export const bytes = (text: string): number => {
-  const m = /^([0-9]+)([kKmMgG]?)$/.exec(text)!;
-  return Number(m[1]) * UNIT[m[2]!.toLowerCase()]!;
-};
 /** rsyslog's message size limit: from 1k (shorter cuts ordinary lines) to 16M. */
 const messageSize = size('64k').refine<string>((v, path, ctx) => {
-  if (bytes(v) < 1024 || bytes(v) > 16 * 1024 ** 2) {
+  if (parseSize(v) < 1024 || parseSize(v) > 16 * 1024 ** 2) {
     ctx.report(error(path, 'TPG_UD_RANGE', `must be between 1k and 16M, got ${v}`));
     return INVALID;
   }
@@ -41,7 +37,7 @@ const logentriesToken = (label: string) =>
  * escapes (a YAML plain or single-quoted scalar keeps them), a double quote or any other backslash
  * is refused (it could end the template and start configuration).
  */
-export const rsyslogTemplate = t.string({ singleLine: true, minLength: 1, maxLength: 512 }).refine<string>((v, path, ctx) => {
+const rsyslogTemplate = t.string({ singleLine: true, minLength: 1, maxLength: 512 }).refine<string>((v, path, ctx) => {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses.
   const bad = /["\u0000-\u001f\u007f]/.test(v) || /\\(?![nt\\])/.test(v.replace(/\\\\/g, ''));
   if (bad) {
