@@ -202,6 +202,16 @@ describe('taupage plan', () => {
       ignored: ['appdynamics_application', 'appdynamics_account_name', 'xray_enabled'],
       notApplied: [],
     });
+    // Warned about but used (deprecated, repeated, taken as the original took it): applied, never "ignored".
+    for (const [name, key] of [
+      ['warn-logentries-account-key.yaml', 'logentries_account_key'],
+      ['warn-mounts-as-the-original-took-them.yaml', 'mounts'],
+      ['warn-duplicate-port-spellings.yaml', 'ports'],
+    ]) {
+      const used = JSON.parse((await taupage(['plan', '--json', fixture(name!)])).stdout).keys;
+      expect(used.applied).toContain(key);
+      expect(used.ignored).toEqual([]);
+    }
   });
 
   it('plans the disks: RAID commands, tmpfs options with the owner, volumes and the custom log directory', async () => {

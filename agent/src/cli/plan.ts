@@ -53,7 +53,7 @@ export async function runPlan(argv: string[], io: Io): Promise<number> {
   const keys = keyCoverage(
     steps,
     written,
-    result.warnings.map((w) => formatKeyPath(w.path)),
+    result.warnings.map((w) => ({ code: w.code, key: formatKeyPath(w.path) })),
   );
   const view = steps.map((s): StepView => {
     const planned = plans.get(s.id)!;

@@ -180,7 +180,7 @@ class Boot {
       const keys = keyCoverage(
         o.steps,
         ud.keys,
-        ud.warnings.map((w) => formatKeyPath(w.path)),
+        ud.warnings.map((w) => ({ code: w.code, key: formatKeyPath(w.path) })),
       );
       status.set({ keys });
       o.log.info(

@@ -153,7 +153,13 @@ export function keysAskedOf(step: AnyStep, written: ReadonlySet<string>): string
  * Sort the document's keys by what this image does with them. `written`: its top-level keys;
  * `ignored`: the key paths of its unsupported and unknown keys (the validation warnings).
  */
-export function keyCoverage(steps: readonly AnyStep[], written: Iterable<string>, ignored: readonly string[]): KeyCoverage {
+/** The validation warnings that say a key is not used at all (every other warning is about a key
+ * that is used: deprecated, repeated, taken as the original took it). */
+const IGNORED_KEY_CODES = new Set(['TPG_UD_UNKNOWN_KEY', 'TPG_UD_UNSUPPORTED_KEY']);
+
+/** `warnings`: the validation warnings, each with its key path as written. */
+export function keyCoverage(steps: readonly AnyStep[], written: Iterable<string>, warnings: readonly { code: string; key: string }[]): KeyCoverage {
+  const ignored = warnings.filter((w) => IGNORED_KEY_CODES.has(w.code)).map((w) => w.key);
   const owners = keyOwners(steps);
   const applied: string[] = [];
   const notApplied: string[] = [];
