@@ -202,6 +202,33 @@ describe('disks step: EBS volumes on real loop devices', () => {
     expect(cloud.ec2.volumes.get(v.volumeId)!.tags.has(ERASE_TAG)).toBe(false);
   });
 
+  it('the erase tag is removed right after the format, before the mount: a run again after a failed removal formats only the empty file system', async () => {
+    const v = await cloud.ec2.createVolume({ name: 'fresh', tags: { [ERASE_TAG]: 'true' } });
+    const b = boot({ volumes: { ebs: { '/dev/sdf': 'fresh' } }, mounts: { '/data': { partition: '/dev/xvdf' } } });
+    const real = blockDevices();
+    let tagAtMount: boolean | undefined;
+    const watching: BlockDevices = {
+      ...real,
+      mount: async (source, at, o) => {
+        tagAtMount = cloud.ec2.volumes.get(v.volumeId)!.tags.has(ERASE_TAG);
+        return real.mount(source, at, o);
+      },
+    };
+    expect((await applyAgain(b, { ports: { blockDevices: watching } })).note).toBe('/dev/sdf attached; /data erased (tagged)');
+    expect(tagAtMount).toBe(false);
+  });
+
+  it('a path already mounted with something else than the user data asks for is not reported as done', async () => {
+    await mkdir(join(root, 'mounts/data'), { recursive: true });
+    await run('mount', ['-t', 'tmpfs', 'other', join(root, 'mounts/data')]);
+    await cloud.ec2.createVolume({ name: 'data' });
+    const b = boot({ volumes: { ebs: { '/dev/sdf': 'data' } }, mounts: { '/data': { partition: '/dev/xvdf' } } });
+    await expect(applyAgain(b)).rejects.toMatchObject({
+      code: 'TPG_DISK_FAILED',
+      message: `${join(root, 'mounts/data')} is already mounted, but with tmpfs from other, not ext4; nothing was mounted`,
+    });
+  });
+
   it('a path already mounted is left alone', async () => {
     await cloud.ec2.createVolume({ name: 'data' });
     const b = boot({ volumes: { ebs: { '/dev/sdf': 'data' } }, mounts: { '/data': { partition: '/dev/xvdf' } } });

@@ -39,6 +39,13 @@ export async function mountOne(m: MountPlan, ctx: BootContext, known: KnownVolum
   const { log } = ctx;
   const already = await ctx.ports.blockDevices.mountedAt(m.hostPath);
   if (already) {
+    // The agent run again in the same boot finds its own mount; anything else there is not what
+    // the user data asked for, and is not reported as done.
+    const wanted = m.kind === 'tmpfs' ? 'tmpfs' : m.kind === 'volume' ? m.filesystem : undefined;
+    if (wanted !== undefined && already.fsType !== wanted)
+      throw new AgentError('TPG_DISK_FAILED', `${m.hostPath} is already mounted, but with ${already.fsType} from ${already.source}, not ${wanted}; nothing was mounted`, {
+        hint: `unmount ${m.hostPath} (it is not this boot's) and run the boot again, or reboot`,
+      });
     log.info({ path: m.path, hostPath: m.hostPath, source: already.source }, `${m.hostPath} is already mounted (${already.source}); left alone`);
     return { path: m.path, done: 'left alone (already mounted)' };
   }
@@ -87,6 +94,15 @@ async function mountOn(point: MountPointHandle, m: MountPlan, ctx: BootContext, 
   if (format) {
     log.info({ path: m.path, device, filesystem: m.filesystem, why: format }, `formatting ${where} as ${m.filesystem} (${REASON[format]})`);
     await bd.format(device, m.filesystem, { rootOwner: m.owner, signal });
+    if (format === 'tagged') {
+      // Right after the format, before anything is mounted: the tag's request is done. Were the
+      // delete to fail, the boot fails with nothing mounted, so a run again (or the next boot)
+      // formats the still empty file system again and loses nothing; removed only after the
+      // mount, a run again in the same boot would find the path mounted, leave it alone, and the
+      // next reboot would erase what the application wrote meanwhile.
+      await ctx.ports.ec2Volumes.deleteTag(volume!, ERASE_TAG, { signal });
+      log.info({ volumeId: volume, tag: ERASE_TAG }, `removed ${ERASE_TAG} from ${volume}`);
+    }
   } else {
     if (content.kind === 'filesystem' && content.type !== m.filesystem)
       throw new AgentError('TPG_DISK_FAILED', `${where} holds ${content.type}, but the user data says ${m.filesystem}; it was not formatted`, {
@@ -108,12 +124,6 @@ async function mountOn(point: MountPointHandle, m: MountPlan, ctx: BootContext, 
   }
   if (!format && m.filesystem === 'xfs') await bd.growMounted(m.hostPath, 'xfs', { signal });
   log.info({ path: m.path, hostPath: m.hostPath, device, filesystem: m.filesystem }, `mounted ${where} at ${m.hostPath}`);
-  if (format === 'tagged') {
-    // After the format: were this to fail, the boot fails before the application wrote anything,
-    // so the format the tag asks for again next boot loses nothing.
-    await ctx.ports.ec2Volumes.deleteTag(volume!, ERASE_TAG, { signal });
-    log.info({ volumeId: volume, tag: ERASE_TAG }, `removed ${ERASE_TAG} from ${volume}`);
-  }
   return { path: m.path, done: format === 'tagged' ? 'erased (tagged)' : format ? 'formatted' : 'checked' };
 }
 
