@@ -96,7 +96,9 @@ export function blockDevices(o: BlockDevicesOptions = {}): BlockDevices {
 
     async content(device, options = {}) {
       const r = await runTool('blkid', ['-p', '-o', 'export', device], options);
-      if (r.code === 2) return { kind: 'blank' };
+      // blkid also says "nothing found" (2) when it could not read the device at all; only a
+      // device that reads is blank (and may be formatted).
+      if (r.code === 2) return (await readsData(device)) ? { kind: 'blank' } : unreadable(device);
       if (r.code !== 0) throw new AgentError('TPG_DISK_FAILED', `blkid -p ${device} failed (exit ${r.code}): ${lastWords(r)}`);
       const fields = new Map(
         r.stdout
@@ -151,6 +153,26 @@ export function blockDevices(o: BlockDevicesOptions = {}): BlockDevices {
 
     mountOf: (dir) => mountOf(mountInfo, dir),
   };
+}
+
+/** Whether the device's first 64 KiB read in full (an empty or failing device does not). */
+async function readsData(device: string): Promise<boolean> {
+  const fh = await open(device, 'r').catch(() => undefined);
+  if (!fh) return false;
+  try {
+    const want = 64 * 1024;
+    return (await fh.read(Buffer.alloc(want), 0, want, 0)).bytesRead === want;
+  } catch {
+    return false;
+  } finally {
+    await fh.close();
+  }
+}
+
+function unreadable(device: string): never {
+  throw new AgentError('TPG_DISK_FAILED', `blkid found nothing on ${device}, and ${device} cannot be read: it is not treated as blank, nothing was formatted`, {
+    hint: 'check that the volume is attached and healthy (dmesg), then boot again',
+  });
 }
 
 /** The mount a lookup of `dir` reaches: the kernel names it in the descriptor's fdinfo (mnt_id),

@@ -343,6 +343,16 @@ describe('disks step: NVMe (Nitro) device names', () => {
 });
 
 describe('disks step: failures fail the step, name the volume and change nothing', () => {
+  it('a device blkid finds nothing on but that cannot be read is not blank: never formatted', async () => {
+    // A loop device with nothing attached: blkid -p says "nothing found" (exit 2), reads give 0 bytes.
+    const empty = join(root, 'loop-unattached');
+    await run('mknod', [empty, 'b', '7', '250']);
+    await expect(blockDevices().content(empty)).rejects.toMatchObject({
+      code: 'TPG_DISK_FAILED',
+      message: `blkid found nothing on ${empty}, and ${empty} cannot be read: it is not treated as blank, nothing was formatted`,
+    });
+  });
+
   it('no volume by that name: TPG_VOLUME_NOT_FOUND after searching until the deadline', async () => {
     const b = boot({ volumes: { ebs: { '/dev/sdf': 'missing' } }, mounts: { '/data': { partition: '/dev/xvdf' } } }, { deadlineMs: 2_500 });
     const err = await applyAgain(b, { deadlineMs: 2_500 }).catch((e: unknown) => e);

@@ -43,9 +43,13 @@ export async function mountOne(m: MountPlan, ctx: BootContext, known: KnownVolum
     // the user data asked for, and is not reported as done.
     const wanted = m.kind === 'tmpfs' ? 'tmpfs' : m.kind === 'volume' ? m.filesystem : undefined;
     if (wanted !== undefined && already.fsType !== wanted)
-      throw new AgentError('TPG_DISK_FAILED', `${m.hostPath} is already mounted, but with ${already.fsType} from ${already.source}, not ${wanted}; nothing was mounted`, {
-        hint: `unmount ${m.hostPath} (it is not this boot's) and run the boot again, or reboot`,
-      });
+      throw new AgentError(
+        'TPG_DISK_FAILED',
+        `${m.hostPath} is already mounted, but with ${already.fsType} from ${already.source}, not ${wanted}; nothing was mounted`,
+        {
+          hint: `unmount ${m.hostPath} (it is not this boot's) and run the boot again, or reboot`,
+        },
+      );
     log.info({ path: m.path, hostPath: m.hostPath, source: already.source }, `${m.hostPath} is already mounted (${already.source}); left alone`);
     return { path: m.path, done: 'left alone (already mounted)' };
   }
