@@ -7,8 +7,8 @@
  * then fails with TPG_VOLUME_NOT_FOUND or TPG_VOLUME_IN_USE; a device that does not appear after
  * the attach fails with TPG_VOLUME_TIMEOUT. Of several available volumes the lowest id is taken,
  * as the original did. */
-import { AgentError, toAgentError } from '../../lib/errors.js';
-import { retryCall } from '../../lib/retry.js';
+import { AgentError } from '../../lib/errors.js';
+import { gaveUp, retryCall } from '../../lib/retry.js';
 import type { EbsVolume } from '../../ports/ec2-volumes.js';
 import type { BootContext } from '../context.js';
 import type { EbsPlan } from './plan.js';
@@ -47,7 +47,7 @@ export async function attachEbs(e: EbsPlan, ctx: BootContext): Promise<Attached>
     {
       what: `finding the EBS volume named ${name} in ${az}`,
       log,
-      fail: (last) => (last instanceof AgentError ? new AgentError(last.code, last.message, { ...errorOptions(last), retriable: false }) : toAgentError(last)),
+      fail: gaveUp,
     },
   ).then(async (found) => {
     if (found.attach) {
@@ -92,10 +92,6 @@ function unavailable(name: string, az: string, volumes: EbsVolume[]): AgentError
       : `there is no EBS volume named ${name} in ${az}`,
     { hint: "create the volume with that Name tag in the instance's availability zone, or fix the name in volumes.ebs" },
   );
-}
-
-function errorOptions(e: AgentError) {
-  return { ...(e.hint ? { hint: e.hint } : {}), ...(e.details ? { details: e.details } : {}), cause: e.cause ?? e };
 }
 
 /** What a Name tag may hold, and the meta-data path each is replaced with. */
