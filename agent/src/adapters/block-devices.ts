@@ -10,11 +10,11 @@ import { open, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { AgentError } from '../lib/errors.js';
 import { DIRECTORY_NO_FOLLOW } from '../lib/open-flags.js';
-import { runTool as run, ToolNotRun, type ToolResult } from '../lib/run-tool.js';
+import { lastWords, runTool as run, ToolNotRun, type ToolResult } from '../lib/run-tool.js';
 import type { BlockDevices, DeviceContent, FileSystemType, MountOf, Mounted, Raid, ToolOptions } from '../ports/block-devices.js';
 
 /** Run a tool; never throws for a non-zero exit (the caller decides), only when it cannot run. */
-export async function runTool(tool: string, args: readonly string[], options: ToolOptions & { fds?: readonly number[] } = {}): Promise<ToolResult> {
+async function diskTool(tool: string, args: readonly string[], options: ToolOptions & { fds?: readonly number[] } = {}): Promise<ToolResult> {
   try {
     return await run(tool, args, { ...(options.signal ? { signal: options.signal } : {}), ...(options.fds ? { fds: options.fds } : {}) });
   } catch (e) {
@@ -24,22 +24,13 @@ export async function runTool(tool: string, args: readonly string[], options: To
   }
 }
 
-/** The last few lines a tool printed, for an error message. */
-function lastWords(r: ToolResult): string {
-  const text = `${r.stderr}\n${r.stdout}`
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
-  return text.slice(-3).join(' / ') || `exit code ${r.code}`;
-}
-
 async function must(
   tool: string,
   args: readonly string[],
   options: ToolOptions & { fds?: readonly number[]; shown?: readonly string[] },
   ok: (code: number) => boolean = (c) => c === 0,
 ): Promise<ToolResult> {
-  const r = await runTool(tool, args, options);
+  const r = await diskTool(tool, args, options);
   if (!ok(r.code)) throw new AgentError('TPG_DISK_FAILED', `${tool} ${(options.shown ?? args).join(' ')} failed (exit ${r.code}): ${lastWords(r)}`);
   return r;
 }
@@ -95,7 +86,7 @@ export function blockDevices(o: BlockDevicesOptions = {}): BlockDevices {
     },
 
     async content(device, options = {}) {
-      const r = await runTool('blkid', ['-p', '-o', 'export', device], options);
+      const r = await diskTool('blkid', ['-p', '-o', 'export', device], options);
       // blkid also says "nothing found" (2) when it could not read the device at all; only a
       // device that reads is blank (and may be formatted).
       if (r.code === 2) return (await readsData(device)) ? { kind: 'blank' } : unreadable(device);
@@ -214,7 +205,7 @@ function unescapeMount(s: string): string {
 
 /** mdadm with the arguments given; the caller reads the exit code. */
 export function mdadm(): Raid {
-  return { mdadm: (args, options) => runTool('mdadm', args, options) };
+  return { mdadm: (args, options) => diskTool('mdadm', args, options) };
 }
 
 export type { FileSystemType };

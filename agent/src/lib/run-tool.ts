@@ -102,3 +102,12 @@ export function runTool(tool: string, args: readonly string[], options: RunToolO
     );
   });
 }
+
+/** The last few lines a tool printed, for an error message. */
+export function lastWords(r: ToolResult): string {
+  const text = `${r.stderr}\n${r.stdout}`
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  return text.slice(-3).join(' / ') || `exit code ${r.code}`;
+}

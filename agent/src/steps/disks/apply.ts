@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { makeParents } from '../../lib/make-dir.js';
 import { AgentError, toAgentError } from '../../lib/errors.js';
+import { lastWords } from '../../lib/run-tool.js';
 import type { BootContext } from '../context.js';
 import type { StepReport } from '../step.js';
 import type { DisksPlan, Owner, RaidPlan } from './plan.js';
@@ -57,8 +58,7 @@ async function assembleRaid(r: RaidPlan, ctx: BootContext, known: ReadonlyMap<st
   for (const args of action.args) {
     const result = await run(args);
     if (result.code === 0) continue;
-    const words = `${result.stderr}\n${result.stdout}`.trim().split('\n').slice(-3).join(' / ');
-    throw new AgentError('TPG_DISK_FAILED', `mdadm ${args.join(' ')} failed (exit ${result.code}): ${words}`, {
+    throw new AgentError('TPG_DISK_FAILED', `mdadm ${args.join(' ')} failed (exit ${result.code}): ${lastWords(result)}`, {
       hint:
         action.action === 'assemble'
           ? 'the members carry an array that does not assemble (missing or foreign members); it was not re-created, so its data is intact'
