@@ -34,7 +34,9 @@ chmod 0644 /etc/taupage/agent.yaml
 # The host keys Even's --remote-host hop may accept (ssh.remote_host_known_hosts): checked line by
 # line by ssh-keygen, or the build fails. Without the file every hop is refused with that reason.
 if [ -n "${TAUPAGE_REMOTE_HOST_KNOWN_HOSTS_B64:-}" ]; then
-  printf '%s\n' "$(echo "$TAUPAGE_REMOTE_HOST_KNOWN_HOSTS_B64" | base64 -d)" > /etc/taupage/ssh_known_hosts
+  # Decoded as a command of its own: inside $(...) a failing base64 -d would not stop the build.
+  printf '%s' "$TAUPAGE_REMOTE_HOST_KNOWN_HOSTS_B64" | base64 -d > /etc/taupage/ssh_known_hosts
+  [ -z "$(tail -c1 /etc/taupage/ssh_known_hosts)" ] || echo >> /etc/taupage/ssh_known_hosts
   chmod 0644 /etc/taupage/ssh_known_hosts
   ssh-keygen -l -f /etc/taupage/ssh_known_hosts >/dev/null
 fi
