@@ -12,7 +12,7 @@ import { planLogging, type LoggingPlan } from '../../agent/src/steps/logging/pla
 import { applyLogging } from '../../agent/src/steps/logging/apply.js';
 import { planContainer } from '../../agent/src/steps/container/plan.js';
 import type { StepReport } from '../../agent/src/steps/step.js';
-import type { AgentError } from '../../agent/src/lib/errors.js';
+import { AgentError } from '../../agent/src/lib/errors.js';
 import { paths as pathsFor } from '../../agent/src/config/paths.js';
 import { buildDemoImage, dockerFromEnv } from '../fakes/demo-image.js';
 import { testBoot, type TestBoot } from '../harness/boot-context.js';
@@ -324,6 +324,26 @@ describe('what rsyslog refuses fails the step, and changes nothing', () => {
     expect(await readFile(b.plan.rsyslog.dropIn, 'utf8')).toBe(before);
     expect(b.rs.logDaemons.restarts).toBe(1);
     expect(b.rs.running()).toBe(true);
+  });
+
+  it('rsyslog that does not come up with the new drop-in: the previous one goes back and rsyslog runs with it', async () => {
+    const b = await bootLogging({});
+    const before = await readFile(b.plan.rsyslog.dropIn, 'utf8');
+    const daemons = b.rs.logDaemons;
+    const restart = daemons.restartRsyslog;
+    daemons.restartRsyslog = async () => {
+      daemons.restartRsyslog = restart; // once: the restart with the previous drop-in works
+      throw new AgentError('TPG_LOGGING_FAILED', 'systemctl restart rsyslog exited 1: it did not start');
+    };
+    const err = await bootLogging({ rsyslog_application_log_format: 'legacy' }, { on: b }).catch((e: AgentError) => e);
+    expect(err).toMatchObject({
+      code: 'TPG_LOGGING_FAILED',
+      message:
+        'systemctl restart rsyslog exited 1: it did not start (the logging drop-in was put back as it was; rsyslog runs again with the previous configuration)',
+    });
+    expect(await readFile(b.plan.rsyslog.dropIn, 'utf8')).toBe(before);
+    expect(b.rs.running()).toBe(true);
+    expect(daemons.restarts).toBe(2);
   });
 
   it('a drop-in the whole configuration refuses is put back as it was', async () => {

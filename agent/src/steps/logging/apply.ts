@@ -173,7 +173,24 @@ async function installRsyslog(plan: LoggingPlan, dropIn: string, ctx: Ctx): Prom
     throw refusal(`rsyslog refuses ${rsyslog.mainConfig} with the logging drop-in ${rsyslog.dropIn} (put back as it was): ${refused}`);
   }
   ctx.log.info({ dropIn: rsyslog.dropIn }, 'rsyslog configuration written; restarting rsyslog');
-  await daemons.restartRsyslog(ctx.signal);
+  try {
+    await daemons.restartRsyslog(ctx.signal);
+  } catch (e) {
+    // rsyslog did not come up with it: the previous drop-in (or none) goes back and rsyslog is
+    // started with that, so the host's own logging, the SSH audit among it, keeps going.
+    if (previous) await writeFileAtomic(rsyslog.dropIn, previous, { mode: 0o600 });
+    else await unlink(rsyslog.dropIn).catch(() => undefined);
+    const again = await daemons.restartRsyslog(ctx.signal).then(
+      () => 'rsyslog runs again with the previous configuration',
+      () => 'rsyslog did not start with the previous configuration either',
+    );
+    const err = toAgentError(e);
+    throw new AgentError(err.code, `${err.message} (the logging drop-in was put back as it was; ${again})`, {
+      ...(err.hint ? { hint: err.hint } : {}),
+      retriable: false,
+      cause: e,
+    });
+  }
   return true;
 }
 
