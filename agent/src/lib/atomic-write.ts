@@ -60,3 +60,14 @@ export async function readIfExists(path: string): Promise<Buffer | undefined> {
     throw e;
   }
 }
+
+/** Remove the file; false when there was none. */
+export async function removeIfExists(path: string): Promise<boolean> {
+  try {
+    await unlink(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}

@@ -17,7 +17,7 @@ import { chown, lstat, rm, unlink } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { makeDir } from '../../lib/make-dir.js';
-import { writeFileAtomic, readIfExists } from '../../lib/atomic-write.js';
+import { writeFileAtomic, readIfExists, removeIfExists } from '../../lib/atomic-write.js';
 import { AgentError, toAgentError } from '../../lib/errors.js';
 import { retry } from '../../lib/retry.js';
 import { Scrubber } from '../../lib/scrub.js';
@@ -127,9 +127,9 @@ export async function applyLogging(plan: LoggingPlan, ctx: Ctx): Promise<StepRep
         warnings.push(`Scalyr: ${plan.scalyr.unit} is not installed in this image; ${plan.scalyr.configFile} is written but nothing is shipped to Scalyr`);
       }
     }
-  } else if (await readIfExists(ctx.paths.scalyrConfig)) {
+  } else {
     // A key of an earlier boot must not stay on disk once the user data no longer names Scalyr.
-    await unlink(ctx.paths.scalyrConfig).catch(() => undefined);
+    await removeIfExists(ctx.paths.scalyrConfig);
   }
 
   // 5. Probe answers.
@@ -207,10 +207,7 @@ async function installCustomLogReader(plan: LoggingPlan, ctx: Ctx): Promise<bool
   const conf = ctx.paths.customLogReaderConf;
   const daemons = ctx.ports.logDaemons;
   if (!plan.customLogs?.shipped) {
-    if (await readIfExists(conf)) {
-      await unlink(conf);
-      await daemons.restartCustomLogReader(ctx.signal);
-    }
+    if (await removeIfExists(conf)) await daemons.restartCustomLogReader(ctx.signal);
     return false;
   }
   const text = renderCustomLogReader(plan);
