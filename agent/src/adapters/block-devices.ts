@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import { AgentError } from '../lib/errors.js';
 import { DIRECTORY_NO_FOLLOW } from '../lib/open-flags.js';
 import { lastWords, runTool as run, ToolNotRun, type ToolResult } from '../lib/run-tool.js';
-import type { BlockDevices, DeviceContent, FileSystemType, MountOf, Mounted, Raid, ToolOptions } from '../ports/block-devices.js';
+import type { BlockDevices, DeviceContent, MountOf, Mounted, Raid, ToolOptions } from '../ports/block-devices.js';
 
 /** Run a tool; never throws for a non-zero exit (the caller decides), only when it cannot run. */
 async function diskTool(tool: string, args: readonly string[], options: ToolOptions & { fds?: readonly number[] } = {}): Promise<ToolResult> {
@@ -207,5 +207,3 @@ function unescapeMount(s: string): string {
 export function mdadm(): Raid {
   return { mdadm: (args, options) => diskTool('mdadm', args, options) };
 }
-
-export type { FileSystemType };

@@ -73,7 +73,7 @@ async function assembleRaid(r: RaidPlan, ctx: BootContext, known: ReadonlyMap<st
  * mode 0755, changed through a descriptor opened without following links (the directory belongs
  * to the application, which may have replaced it with a link to somewhere else).
  */
-export async function ownedDirectory(path: string, owner: Owner): Promise<void> {
+async function ownedDirectory(path: string, owner: Owner): Promise<void> {
   await makeParents(dirname(path));
   await mkdir(path, { mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'EEXIST') throw e;

@@ -10,7 +10,7 @@ import type { Paths } from '../../config/paths.js';
 import type { BootContext } from '../context.js';
 
 /** A /dev name of the user data, under the agent's root (the same path on an instance). */
-export function devicePath(paths: Pick<Paths, 'dev'>, name: string): string {
+function devicePath(paths: Pick<Paths, 'dev'>, name: string): string {
   return join(paths.dev, name.replace(/^\/dev\//, ''));
 }
 
@@ -27,7 +27,7 @@ export async function findDevice(ctx: Pick<BootContext, 'ports' | 'paths'>, name
  * Poll `find` until it answers, with full-jitter backoff (100 ms doubling to 2 s), until the
  * deadline the step's signal carries (the boot's); then fail with `code` and `message`.
  */
-export async function waitFor<T>(
+async function waitFor<T>(
   ctx: Pick<BootContext, 'signal'>,
   what: string,
   find: () => Promise<T | undefined>,

@@ -14,7 +14,7 @@ import type { BootContext } from '../context.js';
 import type { EbsPlan } from './plan.js';
 import { findDevice, waitForDevice } from './devices.js';
 
-export interface Attached {
+interface Attached {
   device: string;
   /** The block device it is, e.g. /dev/xvdf or /dev/nvme1n1. */
   blockDevice: string;

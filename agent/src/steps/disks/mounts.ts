@@ -33,7 +33,7 @@ export interface MountOutcome {
 }
 
 /** Volumes attached in this boot: device name → volume id (for the erase tag). */
-export type KnownVolumes = ReadonlyMap<string, string>;
+type KnownVolumes = ReadonlyMap<string, string>;
 
 export async function mountOne(m: MountPlan, ctx: BootContext, known: KnownVolumes): Promise<MountOutcome> {
   const { log } = ctx;
@@ -180,7 +180,7 @@ async function handOverOpen(dir: FileHandle, owner: Owner): Promise<void> {
 }
 
 /** A mount point opened by openMountPoint; close() closes its descriptors. */
-export interface MountPointHandle {
+interface MountPointHandle {
   /** The mount point itself: what a mount goes onto. */
   dir: FileHandle;
   /** Its parent and its name there: how what is mounted on it is found again. */
@@ -199,7 +199,7 @@ export interface MountPointHandle {
  * is refused, and a name swapped once the walk passed it changes nothing. The mount point must be
  * a directory of the file system that holds it (nothing mounted there since mountedAt said so).
  */
-export async function openMountPoint(root: string, target: string): Promise<MountPointHandle> {
+async function openMountPoint(root: string, target: string): Promise<MountPointHandle> {
   await mkdir(root, { recursive: true, mode: 0o755 });
   const rel = relative(root, target);
   if (!rel || rel.startsWith('..')) throw new AgentError('TPG_INTERNAL', `mount point ${target} is outside ${root}`);

@@ -2,8 +2,7 @@
  * directories the container's log mount needs; decided from the user data alone. */
 import { applicationOwner, type Owner, type PlanInput, type StepPlan, type PlanNote } from '../step.js';
 import { mdadmCommands, type MdadmCommands } from './raid.js';
-
-export type MountFileSystem = 'ext2' | 'ext3' | 'ext4' | 'xfs';
+import type { FileSystemType } from '../../ports/block-devices.js';
 
 export type { Owner };
 
@@ -42,7 +41,7 @@ export type MountPlan =
       path: string;
       hostPath: string;
       device: string;
-      filesystem: MountFileSystem;
+      filesystem: FileSystemType;
       /** always: format at every boot; never: keep data; if-tagged: format once when the volume's tag says so. Blank devices are formatted in every case. */
       erase: 'always' | 'never' | 'if-tagged';
       /** nodev,nosuid, then the user data's options. */

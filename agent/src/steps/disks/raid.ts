@@ -25,7 +25,7 @@ export function mdadmCommands(a: { device: string; level: number; devices: reado
   };
 }
 
-export interface RaidObserved {
+interface RaidObserved {
   /** `mdadm --detail` succeeded. */
   active: boolean;
   /** Members whose `mdadm --examine` found a superblock. */
@@ -38,7 +38,7 @@ export interface RaidObserved {
 }
 
 /** The commands to run, in order. */
-export type RaidAction =
+type RaidAction =
   | { action: 'keep'; reason: string }
   | { action: 'assemble'; args: string[][]; reason: string }
   | { action: 'create'; args: string[][]; reason: string };
