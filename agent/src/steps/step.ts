@@ -138,7 +138,7 @@ export interface KeyCoverage {
 }
 
 /** The step owning each top-level key, for the steps that declare keys. */
-export function keyOwners(steps: readonly AnyStep[]): Map<string, AnyStep> {
+function keyOwners(steps: readonly AnyStep[]): Map<string, AnyStep> {
   const owners = new Map<string, AnyStep>();
   for (const s of steps) for (const k of s.keys ?? []) owners.set(k, s);
   return owners;
