@@ -10,6 +10,7 @@ import type { Scrubber } from '../lib/scrub.js';
 import type { Secret } from '../lib/secret.js';
 import type { AgentError } from '../lib/errors.js';
 import { isKmsEncrypted, type KmsEncrypted } from '../values/kms.js';
+import { untilAborted } from '../lib/retry.js';
 
 export interface BootServicesOptions {
   factory: PortFactory;
@@ -17,6 +18,9 @@ export interface BootServicesOptions {
   scrubber: Scrubber;
   /** No metadata call goes past this (clock ms). */
   notAfter: number;
+  /** The boot's own signal: a value decrypted once for every step is decrypted under it, not
+   * under the signal of the step that asked first (which may be cancelled while others wait). */
+  signal?: AbortSignal;
 }
 
 export class BootServices {
@@ -50,18 +54,19 @@ export class BootServices {
     this.bound?.made.stackSignal.warm?.().catch(() => undefined);
   }
 
-  /** Decrypt with caching; the plaintext joins the scrubber before anyone sees it. */
+  /** Decrypt with caching; the plaintext joins the scrubber before anyone sees it. `signal` ends
+   * this caller's wait, not the decryption others may wait on too. */
   decrypt(value: KmsEncrypted, signal?: AbortSignal): Promise<Secret> {
     const key = value.ciphertext.reveal();
     let p = this.plaintexts.get(key);
     if (!p) {
-      p = this.ports.kms.decrypt(value, signal).then((secret) => {
+      p = this.ports.kms.decrypt(value, this.o.signal ?? signal).then((secret) => {
         this.o.scrubber.add(secret.reveal());
         return secret;
       });
       this.plaintexts.set(key, p);
     }
-    return p;
+    return untilAborted(p, signal);
   }
 
   /**

@@ -82,6 +82,17 @@ export function deadlineSignal(
   };
 }
 
+/** `p`, or the signal's reason if it aborts first (`p` itself goes on, for whoever else waits on it). */
+export function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 /** AbortSignal.any that keeps the earliest deadline of its inputs. */
 export function anySignal(signals: AbortSignal[]): AbortSignal {
   const s = AbortSignal.any(signals);
