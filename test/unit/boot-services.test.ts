@@ -5,22 +5,24 @@ import { BootServices } from '../../agent/src/engine/services.js';
 import { silentLogger } from '../../agent/src/lib/log.js';
 import { Scrubber } from '../../agent/src/lib/scrub.js';
 import { Secret } from '../../agent/src/lib/secret.js';
+import { deadlineSignal } from '../../agent/src/lib/retry.js';
 import { checkKms, type KmsEncrypted } from '../../agent/src/values/kms.js';
 import type { PortFactory } from '../../agent/src/ports/index.js';
 
 const value = checkKms('aws:kms:AQICAHhzZWNyZXQ=', [], { report: () => undefined }, 'DB_PASSWORD') as KmsEncrypted;
 
-/** A KMS that answers after 50 ms, unless the signal of its call aborts first; counts its calls. */
-function services(boot: AbortSignal) {
+/** A KMS that answers after `answerMs`, unless the signal of its call aborts first (then it fails
+ * with `cause`, or the signal's reason); counts its calls. */
+function services(boot: AbortSignal, { answerMs = 50, cause }: { answerMs?: number; cause?: Error } = {}) {
   const kms = {
     calls: 0,
     decrypt: (_v: KmsEncrypted, signal?: AbortSignal) => {
       kms.calls++;
       return new Promise<Secret>((resolve, reject) => {
-        const t = setTimeout(() => resolve(new Secret('hunter2')), 50);
+        const t = setTimeout(() => resolve(new Secret('hunter2')), answerMs);
         signal?.addEventListener('abort', () => {
           clearTimeout(t);
-          reject(signal.reason);
+          reject(cause ?? signal.reason);
         });
       });
     },
@@ -47,5 +49,27 @@ describe('BootServices.decrypt', () => {
     const waiting = s.decrypt(value);
     boot.abort(new Error('the boot deadline passed'));
     await expect(waiting).rejects.toThrow('the boot deadline passed');
+  });
+  it("a step whose signal ends with the boot's deadline gets KMS's own error (the root cause), whichever timer fires first", async () => {
+    const now = Date.now();
+    const deadline = () => new Error('the boot deadline passed');
+    const boot = deadlineSignal(now + 120, { reason: deadline });
+    const { s } = services(boot.signal, { answerMs: 30_000, cause: new Error('KMS did not answer within 400 ms') });
+    // The step's timer for the same deadline fires first (timers for one moment fire in any order).
+    const step = deadlineSignal(now + 100, { reason: deadline });
+    await expect(s.decrypt(value, step.signal)).rejects.toThrow('KMS did not answer within 400 ms');
+    boot.dispose();
+    step.dispose();
+  });
+  it('a step cancelled long before the deadline stops waiting at once', async () => {
+    const boot = deadlineSignal(Date.now() + 60_000, { reason: () => new Error('the boot deadline passed') });
+    const { s } = services(boot.signal, { answerMs: 30_000 });
+    const step = new AbortController();
+    const gone = s.decrypt(value, step.signal);
+    const t0 = Date.now();
+    step.abort(new Error('a step it needs failed'));
+    await expect(gone).rejects.toThrow('a step it needs failed');
+    expect(Date.now() - t0).toBeLessThan(50);
+    boot.dispose();
   });
 });

@@ -9,6 +9,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Accounts } from '../ports/accounts.js';
 import type { AccessService } from '../ports/access-service.js';
 import { acquireLock } from '../lib/file-lock.js';
+import { untilAborted } from '../lib/retry.js';
 import type { SshAuditLog } from '../audit/ssh-audit-log.js';
 import type { AuditFields, AuditRecord } from '../audit/record.js';
 import { readKeyFile } from './authorized-keys.js';
@@ -61,18 +62,10 @@ export async function withHookLock<T>(ctx: AccessContext, fn: () => Promise<T>):
   try {
     ctx.signal?.throwIfAborted();
     // An abandoned request gives the lock back at once, even while its step is still stuck.
-    return await (ctx.signal ? untilAborted(fn(), ctx.signal) : fn());
+    return await untilAborted(fn(), ctx.signal);
   } finally {
     await lock.release();
   }
-}
-
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 export async function observe(ctx: AccessContext, user: string): Promise<Observed> {

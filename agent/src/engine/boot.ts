@@ -143,7 +143,14 @@ class Boot {
       ...(o.stop ? { parent: o.stop } : {}),
     });
     this.status = new StatusWriter(o.paths, { bootId, startedAt, deadline: this.deadline, agentVersion: VERSION }, { scrub: (t) => this.scrub(t), log: o.log });
-    this.services = new BootServices({ factory: o.ports, log: o.log, scrubber: o.scrubber, notAfter: this.mainDeadline, signal: this.bootSignal.signal });
+    this.services = new BootServices({
+      factory: o.ports,
+      log: o.log,
+      scrubber: o.scrubber,
+      notAfter: this.mainDeadline,
+      signal: this.bootSignal.signal,
+      clock,
+    });
   }
 
   /** SIGTERM arrived (and what it said), or undefined. */

@@ -11,6 +11,7 @@ import type { Secret } from '../lib/secret.js';
 import type { AgentError } from '../lib/errors.js';
 import { isKmsEncrypted, type KmsEncrypted } from '../values/kms.js';
 import { untilAborted } from '../lib/retry.js';
+import type { Clock } from '../lib/clock.js';
 
 export interface BootServicesOptions {
   factory: PortFactory;
@@ -21,6 +22,7 @@ export interface BootServicesOptions {
   /** The boot's own signal: a value decrypted once for every step is decrypted under it, not
    * under the signal of the step that asked first (which may be cancelled while others wait). */
   signal?: AbortSignal;
+  clock?: Clock;
 }
 
 export class BootServices {
@@ -66,7 +68,7 @@ export class BootServices {
       });
       this.plaintexts.set(key, p);
     }
-    return untilAborted(p, signal);
+    return untilAborted(p, signal, { signal: this.o.signal, clock: this.o.clock });
   }
 
   /**

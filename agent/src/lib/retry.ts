@@ -82,14 +82,36 @@ export function deadlineSignal(
   };
 }
 
-/** `p`, or the signal's reason if it aborts first (`p` itself goes on, for whoever else waits on it). */
-export function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+/** How near the work's own deadline a waiter's abort counts as "the same deadline", and how long
+ * past it the waiter still waits for the work's own error. */
+export const SAME_DEADLINE_SLACK_MS = 100;
+
+/**
+ * `p`, or the signal's reason if it aborts first (`p` itself goes on, for whoever else waits on it).
+ *
+ * `work` is the signal `p` runs under. When the waiter's signal aborts at about the moment `work`'s
+ * deadline ends `p` too (two timers for one deadline fire in either order), the waiter waits a
+ * little for `p`'s own error, which names the root cause ("KMS did not answer within 400 ms"),
+ * rather than "the deadline passed". Aborted earlier (a prerequisite failed), it ends at once.
+ */
+export function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined, work?: { signal?: AbortSignal; clock?: Clock }): Promise<T> {
   if (!signal) return p;
   if (signal.aborted) return Promise.reject(signal.reason);
+  const clock = work?.clock ?? realClock;
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
+    let grace: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      const ends = deadlineOf(work?.signal);
+      const now = clock.now();
+      if (ends === undefined || ends > now + SAME_DEADLINE_SLACK_MS) return reject(signal.reason);
+      grace = setTimeout(() => reject(signal.reason), Math.max(0, ends - now) + SAME_DEADLINE_SLACK_MS);
+      grace.unref?.();
+    };
     signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    p.then(resolve, reject).finally(() => {
+      signal.removeEventListener('abort', onAbort);
+      if (grace) clearTimeout(grace);
+    });
   });
 }
 
