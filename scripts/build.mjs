@@ -11,6 +11,7 @@
 // package-lock), and the caches are made by that same binary, or V8 rejects them.
 import { build } from 'esbuild';
 import { makeSingleExecutable, seaNode, seaNodeVersion } from './lib/single-executable.mjs';
+import { lazyHttp2 } from './lib/lazy-http2.mjs';
 import { readFileSync, chmodSync, mkdirSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -82,7 +83,7 @@ const lazyChunks = {
         // Compiled by new Function, which has no import(): the SDK's lazy imports become require().
         supported: { 'dynamic-import': false },
         write: false,
-        plugins: [stubOptional],
+        plugins: [stubOptional, lazyHttp2],
       });
       chunks.set(file, chunk.outputFiles[0].text);
       // In the single executable the chunk is an asset; elsewhere a file beside the bundle.
@@ -143,7 +144,7 @@ await build({
           ].join('\n'),
         }
       : { js: '#!/usr/bin/env node' },
-  plugins: [stubOptional, lazyChunks],
+  plugins: [stubOptional, lazyChunks, lazyHttp2],
 });
 for (const [file, text] of chunks) {
   writeFileSync(join(dirname(outfile), `${file}.${process.pid}.partial`), text);

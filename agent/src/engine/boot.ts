@@ -27,7 +27,7 @@ import { deadlineSignal } from '../lib/retry.js';
 import type { Scrubber } from '../lib/scrub.js';
 import type { PortFactory } from '../ports/index.js';
 import type { IdentityDocument } from '../ports/imds.js';
-import { readBootUserData, type BootUserData } from '../user-data/read.js';
+import { keepBootUserData, readBootUserData, type BootUserData } from '../user-data/read.js';
 import { formatKeyPath } from '../user-data/validate.js';
 import type { UserData } from '../steps/schema.js';
 import { VERSION } from '../version.js';
@@ -230,9 +230,10 @@ class Boot {
   private async userData(): Promise<BootUserData> {
     const { status, o } = this;
     status.started(USER_DATA_STEP, this.startedAt);
-    let ud = await readBootUserData(this.services.imds, o.paths, o.log, this.bootSignal.signal);
-    const interrupted = this.interrupted;
-    if (!ud.ok && interrupted) ud = { ...ud, error: interrupted };
+    const signal = this.bootSignal.signal;
+    // Read with the identity, for the Pier One login (cached; a failure is the container step's to report).
+    this.services.imds.identitySignature(signal).catch(() => undefined);
+    let ud = await readBootUserData(this.services.imds, o.log, signal);
     if (ud.identity) {
       this.identity = ud.identity;
       // The region, worked out once: the agent config's override, else the instance's.
@@ -240,6 +241,13 @@ class Boot {
       status.set({ instanceId: ud.identity.instanceId, region: this.region });
       this.services.bind(this.region);
     }
+    if (ud.ok) {
+      // While the document is written and synced, the Docker client makes its first request.
+      this.services.warmContainerRuntime();
+      ud = await keepBootUserData(ud, o.paths);
+    }
+    const interrupted = this.interrupted;
+    if (!ud.ok && interrupted) ud = { ...ud, error: interrupted };
     if (ud.configHash) status.set({ configHash: ud.configHash });
     const durationMs = this.clock.now() - this.startedAt;
     if (ud.ok) {

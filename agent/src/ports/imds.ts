@@ -13,9 +13,9 @@ export interface IdentityDocument {
 export interface Imds {
   /** The user data as EC2 stores it (bytes: a gzipped document stays gzipped), or undefined when the instance has none (404). */
   userData(signal?: AbortSignal): Promise<Buffer | undefined>;
-  /** The identity document, parsed, plus its raw JSON text. */
+  /** The identity document, parsed, plus its raw JSON text (read once, then cached). */
   identity(signal?: AbortSignal): Promise<{ document: IdentityDocument; raw: string }>;
-  /** PKCS7 signature of the identity document (Pier One login password). */
+  /** PKCS7 signature of the identity document (Pier One login password; read once, then cached). */
   identitySignature(signal?: AbortSignal): Promise<string>;
   /** Any meta-data path, e.g. `local-ipv4`; undefined on 404. */
   metadata(path: string, signal?: AbortSignal): Promise<string | undefined>;

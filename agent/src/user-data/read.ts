@@ -3,7 +3,7 @@
  * No document, an empty one, or one without the `#taupage-ami-config` first line is
  * TPG_USERDATA_MISSING (not a Taupage document); one that does not validate is
  * TPG_USERDATA_INVALID, with the messages `taupage validate` prints, each also logged. A valid
- * document is kept as the team wrote it in /meta/taupage.yaml.
+ * document is kept as the team wrote it in /meta/taupage.yaml (keepBootUserData).
  *
  * Whatever could be read of a failed document is handed back unchecked (`document`), even when
  * it has syntax errors elsewhere or checking it failed, so the steps that must run anyway (the
@@ -46,7 +46,7 @@ export const USER_DATA_NAME = 'user-data';
 const ERRORS_IN_MESSAGE = 10;
 
 /** Read, check and (when valid) keep the instance's user data; never throws for a problem with the document or the service. */
-export async function readBootUserData(imds: Imds, paths: Paths, log: Logger, signal?: AbortSignal): Promise<BootUserData> {
+export async function readBootUserData(imds: Imds, log: Logger, signal?: AbortSignal): Promise<BootUserData> {
   const [idR, bytesR] = await Promise.allSettled([imds.identity(signal), imds.userData(signal)]);
   const identity = idR.status === 'fulfilled' ? idR.value.document : undefined;
   const known = identity ? { identity } : {};
@@ -95,14 +95,22 @@ export async function readBootUserData(imds: Imds, paths: Paths, log: Logger, si
     );
   }
   if (!identity || text === undefined) throw new AgentError('TPG_INTERNAL', 'identity or text missing after a successful read');
-  // The document as the team wrote it (secrets stay encrypted), replacing last boot's whole file,
-  // so keys removed from the user data do not survive a stop/start.
-  try {
-    await writeFileAtomic(paths.taupageYaml, text, { mode: 0o444, mkdirParents: true });
-  } catch (e) {
-    return failed(new AgentError('TPG_BOOT_FAILED', `cannot write ${paths.taupageYaml}: ${(e as Error).message}`, { cause: e }));
-  }
   return { ok: true, text, settings: result.settings, identity, configHash, warnings: result.warnings, keys: result.keys ?? [] };
+}
+
+/**
+ * Keep a valid document as the team wrote it (secrets stay encrypted) in /meta/taupage.yaml,
+ * replacing last boot's whole file, so keys removed from the user data do not survive a
+ * stop/start. The read's result, or a failed one when the file cannot be written.
+ */
+export async function keepBootUserData(ud: BootUserData & { ok: true }, paths: Paths): Promise<BootUserData> {
+  try {
+    await writeFileAtomic(paths.taupageYaml, ud.text, { mode: 0o444, mkdirParents: true });
+    return ud;
+  } catch (e) {
+    const error = new AgentError('TPG_BOOT_FAILED', `cannot write ${paths.taupageYaml}: ${(e as Error).message}`, { cause: e });
+    return { ok: false, error, configHash: ud.configHash, identity: ud.identity, ...salvage(ud.text) };
+  }
 }
 
 /** The text as YAML, unchecked and as far as it parses; nothing when no part of it does. */

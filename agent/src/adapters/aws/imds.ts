@@ -16,7 +16,7 @@
 import { Agent, request } from '../http/undici.js';
 import type { IdentityDocument, Imds } from '../../ports/imds.js';
 import { AgentError, isAgentError } from '../../lib/errors.js';
-import { describeTally, retryCall, withTimeout } from '../../lib/retry.js';
+import { describeTally, retryCall, untilAborted, withTimeout } from '../../lib/retry.js';
 import { realClock, type Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
 
@@ -65,6 +65,7 @@ export class ImdsClient implements Imds {
   private readonly dispatcher: Agent;
   private readonly tokens: ImdsTokenStore;
   private identityCache?: Promise<{ document: IdentityDocument; raw: string }>;
+  private signatureCache?: Promise<string>;
 
   constructor(options: ImdsClientOptions) {
     this.o = { retryBaseMs: 100, retryCapMs: 2_000, tokenTtlSeconds: TOKEN_TTL_SECONDS, ...options, endpoint: options.endpoint.replace(/\/+$/, '') };
@@ -83,10 +84,19 @@ export class ImdsClient implements Imds {
       this.identityCache = undefined;
       throw e;
     });
-    return this.identityCache;
+    return untilAborted(this.identityCache, signal);
   }
 
-  async identitySignature(signal?: AbortSignal): Promise<string> {
+  /** Cached like the identity document it signs; a failed read is not kept. */
+  identitySignature(signal?: AbortSignal): Promise<string> {
+    this.signatureCache ??= this.fetchSignature(signal).catch((e) => {
+      this.signatureCache = undefined;
+      throw e;
+    });
+    return untilAborted(this.signatureCache, signal);
+  }
+
+  private async fetchSignature(signal?: AbortSignal): Promise<string> {
     const body = await this.get('/latest/dynamic/instance-identity/pkcs7', signal);
     if (body === undefined)
       throw new AgentError('TPG_IMDS_UNAVAILABLE', 'the instance metadata service has no identity signature (pkcs7)', { retriable: false });
