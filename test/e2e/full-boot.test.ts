@@ -5,7 +5,8 @@
  * replacement); the detailed container cases are at the step level
  * (test/integration/container-step.test.ts), the engine's own in test/integration/boot.test.ts. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kmsValue } from '../fakes/kms.js';
 import { lockApp } from '../harness/app-lock.js';
@@ -370,5 +371,27 @@ describe.sequential('taupage boot with the application container', () => {
     };
     expect(result).toMatchObject({ outcome: 'success', imageDigest: batch.digest, facts: { applicationExitCode: 0 } });
     expect(world.cloud.cloudformation.signals).toMatchObject([{ status: 'SUCCESS' }]);
+  });
+  it("while the image downloads the agent's own work runs at nice 10 (boot.nice_during_pull); afterwards at its own priority again", async () => {
+    const image = await world.image('nice:1.0', { cmd: ['/bin/busybox', 'true'] });
+    await forgetImage(image.digest); // the engine must download it
+    world.cloud.imds.setUserData(userData({ source: world.source('nice:1.0'), shutdown: 'on-exit' }));
+    // The logging step's check (rsyslogd -N1) runs while the layers are held back; the shutdown
+    // command after the boot. Each records the nice value it was started with.
+    const dir = await mkdtemp(join(tmpdir(), 'tpg-nice-'));
+    const niceOf = (name: string) => `cut -d' ' -f19 /proc/$$/stat > ${dir}/${name}`;
+    await writeFile(join(dir, 'rsyslogd'), `#!/bin/sh\n${niceOf('during-pull')}\nexec rsyslogd "$@"\n`, { mode: 0o755 });
+    const i = await world.instance({
+      agent: { ...agentSettings(world), logging: { rsyslogd: join(dir, 'rsyslogd') }, shutdown: { command: ['sh', '-c', niceOf('after')] } },
+    });
+    Object.assign(world.gate.faults, { delayMs: 1_500, when: (r: GateRequest) => r.kind === 'blob' });
+    try {
+      expect((await i.taupage('boot')).code).toBe(0);
+    } finally {
+      Object.assign(world.gate.faults, { delayMs: 0, when: undefined });
+    }
+    expect(await readFile(join(dir, 'during-pull'), 'utf8')).toBe('10\n');
+    expect(await readFile(join(dir, 'after'), 'utf8')).toBe(`${getPriority()}\n`);
+    await rm(dir, { recursive: true, force: true });
   });
 });

@@ -65,6 +65,12 @@ export const agentConfigSchema = t.object(
           signal_reserve_seconds: seconds(30, 600).describe(
             'Time kept back from the deadline for the CloudFormation signal (at most a quarter of the deadline): steps still running then fail so the signal goes out in time.',
           ),
+          nice_during_pull: t
+            .integer({ min: 0, max: 19 })
+            .default(10)
+            .describe(
+              "While the application image downloads, the agent's own work (the other steps, and the tools they start) runs at this nice value, so on a small instance the Docker engine's download, which the container waits for, goes first; back to the agent's priority once the pull ends. 0 leaves the priority alone.",
+            ),
         },
         { unknownKeys: 'error' },
       )

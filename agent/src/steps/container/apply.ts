@@ -5,7 +5,8 @@
  *    no pull. 2. Otherwise ask Pier One whether the tag is approved and record the manifest digest
  *    it names; a digest pinned in `source` must match. 3. Pull that digest (never the tag) while
  *    the environment is decrypted, and check the engine recorded it; from the pull's start the
- *    other boot steps have the agent's thread (`underway`).
+ *    other boot steps have the agent's thread (`underway`), at a lower CPU priority until the pull
+ *    ends (boot.nice_during_pull), so on a small instance the engine's download goes first.
  * applyContainer runs once the volumes are mounted and the host settings, logging and credentials
  * are in place: 4. create the container from `registry/repo@digest`, so a tag moved after the
  * check cannot run (the old container is removed only now), or start the reused one. 5. Start it
@@ -20,6 +21,7 @@ import { LABELS, type ContainerPlan } from './plan.js';
 import { decideContainer } from './decide.js';
 import { registryCredentials } from './registry-auth.js';
 import { waitHealthy } from './health.js';
+import { lowerCpuPriority } from '../../lib/cpu-priority.js';
 
 export interface ContainerOptions {
   /** At most one pull progress line this often (default 5 s). */
@@ -71,6 +73,8 @@ export async function prepareContainer(
   // Decrypt while the image downloads; a failed decryption stops the pull. The pull is the
   // engine's work from here: the other boot steps may have the agent's thread. Its signal
   // carries its deadline: docker.pull_timeout_seconds, or the boot's if that comes first.
+  // While the engine downloads, the agent's other work yields the CPU to it (boot.nice_during_pull).
+  const restorePriority = lowerCpuPriority(ctx.config.boot.nice_during_pull, log, 'while the image downloads');
   underway();
   const stopPull = new AbortController();
   const pullTimeout = ctx.config.docker.pull_timeout_seconds;
@@ -87,7 +91,7 @@ export async function prepareContainer(
       stopPull.abort(e);
       throw e;
     }),
-  ]);
+  ]).finally(restorePriority);
   if (!pulled.repoDigests.includes(reference)) {
     throw new AgentError('TPG_IMAGE_DIGEST_MISMATCH', `the engine pulled ${reference} but records ${pulled.repoDigests.join(', ') || 'no digest'} for it`, {
       hint: 'the registry served different content than it approved; report this to the Pier One team',
