@@ -164,7 +164,6 @@ async function startWarmUpCloud(dir) {
       const url = new URL(req.url, 'http://engine');
       const path = url.pathname.replace(/^\/v[0-9.]+/, '');
       await body(req);
-      if (req.method === 'GET' && path === '/_ping') return res.writeHead(200, { 'content-type': 'text/plain' }).end('OK');
       if (req.method === 'GET' && path === '/containers/taupageapp/json') {
         if (!container) return json(res, 404, { message: 'No such container: taupageapp' });
         return json(res, 200, container);

@@ -33,6 +33,7 @@ async function run(
     stop?: AbortSignal;
     settleMs?: number;
     scrub?: (text: string) => string;
+    gate?: Promise<AgentError | undefined>;
   } = {},
 ) {
   checkStepGraph(steps);
@@ -49,6 +50,7 @@ async function run(
       ...(phase === 'boot' && opts.deadline !== undefined ? { deadline: opts.deadline } : {}),
       ...(phase === 'boot' && opts.stop ? { stop: opts.stop } : {}),
       ...(phase === 'boot' && opts.settleMs !== undefined ? { settleMs: opts.settleMs } : {}),
+      ...(phase === 'boot' && opts.gate ? { gate: opts.gate } : {}),
       ...(opts.scrub ? { scrub: opts.scrub } : {}),
       ...(phase === 'after' && summarize(results.values()).outcome === 'failed' ? { skipAll: 'the boot failed' } : {}),
       clock: realClock,
@@ -355,6 +357,55 @@ describe('boot graph runner', () => {
       expect(r.events.slice(0, 3)).toEqual(['start app', 'head start over', 'start need']);
       expect(r.get('need').outcome).toBe('success');
       expect(g.applied).toEqual(['pulled']);
+    });
+
+    it('with a gate (the user data being kept): the prepare runs meanwhile, the others start once it passed', async () => {
+      let pass!: (e: AgentError | undefined) => void;
+      const gate = new Promise<AgentError | undefined>((r) => (pass = r));
+      const order: string[] = [];
+      const g = graph({
+        prepare: async (_ctx, underway) => {
+          order.push('prepare underway');
+          underway();
+          await new Promise((r) => setTimeout(r, 30));
+          order.push('gate passed');
+          pass(undefined);
+          return 'pulled';
+        },
+      });
+      g.steps[0]!.apply = async () => {
+        order.push('need started');
+        g.releaseNeed();
+      };
+      const r = await run(g.steps, ['boot'], { deadline: Date.now() + 2_000, headStartMs: 60_000, gate });
+      expect(order).toEqual(['prepare underway', 'gate passed', 'need started']);
+      expect(r.get('app').outcome).toBe('success');
+      expect(g.applied).toEqual(['pulled']);
+    });
+
+    it('a gate that fails stops the phase at once: the prepare is stopped, the others never start', async () => {
+      const order: string[] = [];
+      const g = graph({
+        prepare: async (ctx, underway) => {
+          underway();
+          await new Promise((_r, reject) =>
+            ctx.signal.addEventListener('abort', () => {
+              order.push('prepare stopped');
+              reject(ctx.signal.reason);
+            }),
+          );
+          return 'never';
+        },
+      });
+      g.steps[0]!.apply = async () => {
+        order.push('need started');
+      };
+      const kept = new AgentError('TPG_BOOT_FAILED', 'cannot write /meta/taupage.yaml: read-only file system');
+      const r = await run(g.steps, ['boot'], { deadline: Date.now() + 2_000, headStartMs: 60_000, settleMs: 500, gate: Promise.resolve(kept) });
+      expect(order).toEqual(['prepare stopped']);
+      expect(r.get('need')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_FAILED', message: `not started: ${kept.message}` });
+      expect(r.get('app')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_FAILED', message: `stopped: ${kept.message}` });
+      expect(g.applied).toEqual([]);
     });
 
     it('ends the head start after headStartMs when the prepare never hands off, and when the prepare fails', async () => {

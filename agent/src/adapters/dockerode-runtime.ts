@@ -120,14 +120,6 @@ export class DockerodeRuntime implements ContainerRuntime {
     });
   }
 
-  /** Ready the engine's client ahead of the boot's first call (the connection, and the code
-   * paths a first request runs): one `GET /_ping`, within the request timeout; an engine that
-   * does not answer is left for that first call to report. */
-  async warm(): Promise<void> {
-    const docker = this.docker as unknown as { ping(o: { abortSignal: AbortSignal }): Promise<unknown> };
-    await docker.ping({ abortSignal: AbortSignal.timeout(this.options.requestTimeoutMs) }).catch(() => undefined);
-  }
-
   async inspectApp(name: string, signal?: AbortSignal): Promise<AppState | undefined> {
     const info = await this.call(
       `inspect ${name}`,

@@ -175,7 +175,8 @@ class Boot {
     let resultWritten = false;
     try {
       // 1. The user data and who we are.
-      ud = await this.userData();
+      const read = await this.userData();
+      ud = read.ud;
       if (!ud.ok) {
         await this.runFinally(this.fallbackPlans(ud.document));
         return await this.finish();
@@ -203,7 +204,9 @@ class Boot {
         const kmsValues = this.services.prefetch(settings, this.bootSignal.signal);
         if (kmsValues) o.log.info({ values: kmsValues }, `decrypting ${kmsValues} aws:kms: value(s)`);
       };
-      await this.phase('boot', o.steps, plans, this.mainDeadline, settings, undefined, othersStart);
+      await this.phase('boot', o.steps, plans, this.mainDeadline, settings, undefined, othersStart, read.kept);
+      // The user-data step's end is recorded before the boot's outcome is worked out.
+      await read.kept;
       await this.runFinally(plans);
       const run = await this.finish();
       resultWritten = true;
@@ -226,8 +229,13 @@ class Boot {
     }
   }
 
-  /** The user-data step: read and check the document, learn who we are, and bind the ports to the region. */
-  private async userData(): Promise<BootUserData> {
+  /**
+   * The user-data step: read and check the document, learn who we are, and bind the ports to the
+   * region. A valid document is still being written to /meta/taupage.yaml when this returns
+   * (`kept`, the boot phase's gate: the container's trust check and pull begin meanwhile, nothing
+   * else starts before it is written); the step ends then.
+   */
+  private async userData(): Promise<{ ud: BootUserData; kept?: Promise<AgentError | undefined> }> {
     const { status, o } = this;
     status.started(USER_DATA_STEP, this.startedAt);
     const signal = this.bootSignal.signal;
@@ -241,24 +249,30 @@ class Boot {
       status.set({ instanceId: ud.identity.instanceId, region: this.region });
       this.services.bind(this.region);
     }
-    if (ud.ok) {
-      // While the document is written and synced, the Docker client makes its first request.
-      this.services.warmContainerRuntime();
-      ud = await keepBootUserData(ud, o.paths);
-    }
     const interrupted = this.interrupted;
     if (!ud.ok && interrupted) ud = { ...ud, error: interrupted };
     if (ud.configHash) status.set({ configHash: ud.configHash });
+    if (!ud.ok) {
+      this.userDataEnded(ud);
+      return { ud };
+    }
+    const kept = keepBootUserData(ud, o.paths).then((r) => {
+      this.userDataEnded(r);
+      return r.ok ? undefined : r.error;
+    });
+    return { ud, kept };
+  }
+
+  private userDataEnded(ud: BootUserData): void {
     const durationMs = this.clock.now() - this.startedAt;
     if (ud.ok) {
       const note = ud.warnings.length ? { note: `${ud.warnings.length} warning(s); see the log` } : {};
       this.ended({ id: USER_DATA_STEP, outcome: 'success', startedAt: this.startedAt, durationMs, ...note });
     } else {
-      o.log.error({ step: USER_DATA_STEP, errorCode: ud.error.code, err: ud.error }, ud.error.message);
+      this.o.log.error({ step: USER_DATA_STEP, errorCode: ud.error.code, err: ud.error }, ud.error.message);
       const { code, message } = ud.error;
       this.ended({ id: USER_DATA_STEP, outcome: 'failed', startedAt: this.startedAt, durationMs, errorCode: code, message, error: ud.error });
     }
-    return ud;
   }
 
   /**
@@ -293,6 +307,7 @@ class Boot {
     settings?: UserData,
     skipAll?: string,
     onHeadStartOver?: () => void,
+    gate?: Promise<AgentError | undefined>,
   ): Promise<void> {
     return runPhase<BootContext | EndContext>({
       phase: p,
@@ -308,6 +323,7 @@ class Boot {
       settleMs: p === 'boot' ? Math.min(SETTLE_MS, (this.deadline - this.mainDeadline) / 4) : 0,
       ...(skipAll ? { skipAll } : {}),
       ...(onHeadStartOver ? { headStartMs: HEAD_START_MS, onHeadStartOver } : {}),
+      ...(gate ? { gate } : {}),
       clock: this.clock,
       log: this.o.log,
       scrub: (t) => this.scrub(t),

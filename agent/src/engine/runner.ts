@@ -14,7 +14,8 @@
  * fails with TPG_DEPENDENCY_FAILED once the prepare has ended, so nothing of it runs on.
  * The prepares get a head start (`headStartMs`): the other steps start once every prepare has
  * handed its long wait to someone else (the pull is the engine's: Step.prepare's `underway`),
- * has ended, or the head start is over. The agent is one thread: what the other steps compute
+ * has ended, or the head start is over, and once the phase's `gate` passed (the boot's user data
+ * written to /meta meanwhile; a gate that fails stops the phase). The agent is one thread: what the other steps compute
  * (loading the S3 client, spawning rsyslogd) would otherwise delay the trust check's answer and
  * the pull's start, which is what the application waits for; while the engine pulls, the thread
  * is free for them.
@@ -117,6 +118,9 @@ export interface PhaseOptions<C> {
   deadlineName?: string;
   /** Stops the phase like its deadline, with this signal's reason (an AgentError: SIGTERM). */
   stop?: AbortSignal;
+  /** Besides the head start, what the steps without a prepare wait for (a boot: its user data kept
+   * in /meta): nothing, or the error that stops the phase at once, the prepares too. */
+  gate?: Promise<AgentError | undefined>;
   /** After the deadline or a stop, how long running steps get to end with their own error (default 0). */
   settleMs?: number;
   /** End every step of the phase as skipped with this note, running nothing. */
@@ -255,8 +259,9 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
         if (early.stage !== 'waiting' || !running.has(s.id)) return;
         waiting.delete(s.id);
         end(failedRun(s.id, now, e));
-        // During the head start its end ends the head start, which starts the others.
-        if (headStartOver) schedule();
+        // During the head start its end ends the head start, which starts the others; after a cut
+        // it may have been the last one running.
+        if (headStartOver || cut) schedule();
       });
     };
 
@@ -398,11 +403,24 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
       if (!done && !cut) o.onHeadStartOver?.();
       schedule();
     };
-    if (!headStart.length || !o.headStartMs) return othersStart();
+    // The gate: a failure stops the phase as soon as it is known; the others start once it passed.
+    const passed = o.gate?.then(
+      (e) => {
+        if (e) cutShort(e, `stopped: ${e.message}`, `not started: ${e.message}`);
+        return !e;
+      },
+      (e: unknown) => {
+        const err = toAgentError(e);
+        cutShort(err, `stopped: ${err.message}`, `not started: ${err.message}`);
+        return false;
+      },
+    );
+    const othersStartPassed = () => (passed ? void passed.then((ok) => ok && othersStart()) : othersStart());
+    if (!headStart.length || !o.headStartMs) return othersStartPassed();
     let over: NodeJS.Timeout | undefined;
     void Promise.race([Promise.all(headStart), new Promise<void>((r) => (over = setTimeout(r, o.headStartMs)))]).then(() => {
       clearTimeout(over);
-      othersStart();
+      othersStartPassed();
     });
   });
 }

@@ -56,12 +56,6 @@ export class BootServices {
     this.bound?.made.stackSignal.warm?.().catch(() => undefined);
   }
 
-  /** Ready the Docker engine's client (its first request, the connection) while the boot waits
-   * for something else; the container step's first call comes next. Errors are left for that call. */
-  warmContainerRuntime(): void {
-    this.bound?.made.containerRuntime.warm?.().catch(() => undefined);
-  }
-
   /** Decrypt with caching; the plaintext joins the scrubber before anyone sees it. `signal` ends
    * this caller's wait, not the decryption others may wait on too. */
   decrypt(value: KmsEncrypted, signal?: AbortSignal): Promise<Secret> {

@@ -46,7 +46,7 @@ export interface Warmable {
 }
 
 /** The boot's ports besides the metadata service, each closable by whoever made it. */
-export type RegionPorts = { [K in Exclude<keyof BootPorts, 'imds'>]: BootPorts[K] & Closable } & { stackSignal: Warmable; containerRuntime: Warmable };
+export type RegionPorts = { [K in Exclude<keyof BootPorts, 'imds'>]: BootPorts[K] & Closable } & { stackSignal: Warmable };
 
 export interface PortFactory {
   /** The instance metadata service; no call goes past `notAfter` (clock ms), e.g. the boot deadline. */

@@ -1,7 +1,8 @@
 /*! The boot graph: every step, what it needs, in one place. Steps whose needs are met run
- * concurrently. The container's trust check and pull (its prepare) start with the boot, alongside
- * every other step; creating and starting it wait for the volumes, host settings, logging and
- * credentials. The signal and shutdown come last (their phases: see StepPhase in step.ts). */
+ * concurrently. The container's trust check and pull (its prepare) start as soon as the user data
+ * is valid, while it is still being written to /meta/taupage.yaml; every other step starts once it
+ * is written (and the pull is under way), and creating and starting the container wait for the
+ * volumes, host settings, logging and credentials. The signal and shutdown come last (their phases: see StepPhase in step.ts). */
 import { checkStepGraph, type AnyStep } from './step.js';
 import { planContainer } from './container/plan.js';
 import { applyContainer, prepareContainer } from './container/apply.js';
