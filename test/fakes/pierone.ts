@@ -1,6 +1,7 @@
 /*! The local Pier One: a small trust gate of ours in front of the real registry (docker-registry).
  *
- * It proxies the registry API unchanged (so `docker pull` through it works, blobs included) and
+ * It proxies the registry API unchanged (so `docker pull` through it works; layer downloads are
+ * redirected to the registry, as Pier One redirects them to S3) and
  * adds Pier One's trust headers to manifest answers from an approvals list: X-Trusted,
  * X-Production-Ready-Taupage and X-Production-Ready-Reason, per `repo:tag` or `repo@digest`. It can
  * demand instance-identity Basic auth (user `instance-identity-document`, password the PKCS7
@@ -36,8 +37,8 @@ export interface GateRequest {
   /** Tag or digest of a manifest request. */
   reference?: string;
   authorized: boolean;
-  /** What the gate did: proxied, or the fault / auth answer it gave. */
-  outcome: 'proxied' | 'unauthorized' | 'failed' | 'reset';
+  /** What the gate did: proxied, redirected (a layer, to the registry), or the fault / auth answer it gave. */
+  outcome: 'proxied' | 'redirected' | 'unauthorized' | 'failed' | 'reset';
 }
 
 export interface Faults {
@@ -61,6 +62,11 @@ export interface PierOneGateOptions {
   listen?: { host?: string; port?: number };
   /** Serve HTTPS with this key and certificate (PEM), as Pier One does; default plain HTTP. */
   tls?: { key: string; cert: string };
+  /** Answer a layer download (GET of a blob) with a redirect to the registry, as Pier One does (to
+   * S3), instead of passing the bytes through this process; default: when serving plain HTTP. The
+   * layers then do not share this process's event loop with the other local services of a test
+   * (metadata, KMS, S3), which would slow a pull by whatever those answer meanwhile. */
+  redirectBlobs?: boolean;
 }
 
 const MANIFEST = /^\/v2\/(.+)\/manifests\/([^/]+)$/;
@@ -168,6 +174,13 @@ export class PierOneGate {
       r.outcome = 'failed';
       res.writeHead(this.faults.failWith, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'Pier One is down (test fault)' }] }));
+      req.resume();
+      return;
+    }
+    if (r.kind === 'blob' && r.method === 'GET' && (this.options.redirectBlobs ?? !this.options.tls)) {
+      r.outcome = 'redirected';
+      res.writeHead(307, { location: `http://${this.options.registry}${req.url}`, 'docker-distribution-api-version': 'registry/2.0' });
+      res.end();
       req.resume();
       return;
     }
