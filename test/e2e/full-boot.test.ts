@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { getPriority, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kmsValue } from '../fakes/kms.js';
 import { lockApp } from '../harness/app-lock.js';
@@ -376,15 +377,21 @@ describe.sequential('taupage boot with the application container', () => {
     const image = await world.image('nice:1.0', { cmd: ['/bin/busybox', 'true'] });
     await forgetImage(image.digest); // the engine must download it
     world.cloud.imds.setUserData(userData({ source: world.source('nice:1.0'), shutdown: 'on-exit' }));
-    // The logging step's check (rsyslogd -N1) runs while the layers are held back; the shutdown
-    // command after the boot. Each records the nice value it was started with.
+    // Two tools of the agent's record the nice value of the agent's main thread (/proc/PPID/stat):
+    // the logging step's check (rsyslogd -N1) once the engine has asked for the layer (the pull is
+    // under way; the gate holds the layer back), and the shutdown command after the boot.
     const dir = await mkdtemp(join(tmpdir(), 'tpg-nice-'));
-    const niceOf = (name: string) => `cut -d' ' -f19 /proc/$$/stat > ${dir}/${name}`;
-    await writeFile(join(dir, 'rsyslogd'), `#!/bin/sh\n${niceOf('during-pull')}\nexec rsyslogd "$@"\n`, { mode: 0o755 });
+    const agentNice = (name: string) => `cut -d' ' -f19 /proc/$PPID/stat > ${dir}/${name}`;
+    const waitForLayer = `i=0; while [ ! -e ${dir}/layer-asked ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done`;
+    await writeFile(join(dir, 'rsyslogd'), `#!/bin/sh\n${waitForLayer}\n${agentNice('during-pull')}\nexec rsyslogd "$@"\n`, { mode: 0o755 });
     const i = await world.instance({
-      agent: { ...agentSettings(world), logging: { rsyslogd: join(dir, 'rsyslogd') }, shutdown: { command: ['sh', '-c', niceOf('after')] } },
+      agent: { ...agentSettings(world), logging: { rsyslogd: join(dir, 'rsyslogd') }, shutdown: { command: ['sh', '-c', agentNice('after')] } },
     });
-    Object.assign(world.gate.faults, { delayMs: 1_500, when: (r: GateRequest) => r.kind === 'blob' });
+    const layer = (r: GateRequest) => {
+      if (r.kind === 'blob') writeFileSync(join(dir, 'layer-asked'), '');
+      return r.kind === 'blob';
+    };
+    Object.assign(world.gate.faults, { delayMs: 1_500, when: layer });
     try {
       expect((await i.taupage('boot')).code).toBe(0);
     } finally {
