@@ -20,7 +20,10 @@ module.exports = new Proxy(Object.create(null), {
   get: (_t, key) => (key === 'constants' && !real ? constants : key === '__esModule' ? false : load()[key]),
   has: (_t, key) => key in load(),
   ownKeys: () => Reflect.ownKeys(load()),
-  getOwnPropertyDescriptor: (_t, key) => ({ ...Reflect.getOwnPropertyDescriptor(load(), key), configurable: true }),
+  getOwnPropertyDescriptor: (_t, key) => {
+    const d = Reflect.getOwnPropertyDescriptor(load(), key);
+    return d && { ...d, configurable: true };
+  },
 });`,
     }));
   },

@@ -394,11 +394,12 @@ describe.sequential('taupage boot with the application container', () => {
     Object.assign(world.gate.faults, { delayMs: 1_500, when: layer });
     try {
       expect((await i.taupage('boot')).code).toBe(0);
+      // Raised to 10, never lowered (a suite run at nice 12 stays at 12).
+      expect(await readFile(join(dir, 'during-pull'), 'utf8')).toBe(`${Math.max(10, getPriority())}\n`);
+      expect(await readFile(join(dir, 'after'), 'utf8')).toBe(`${getPriority()}\n`);
     } finally {
       Object.assign(world.gate.faults, { delayMs: 0, when: undefined });
+      await rm(dir, { recursive: true, force: true });
     }
-    expect(await readFile(join(dir, 'during-pull'), 'utf8')).toBe('10\n');
-    expect(await readFile(join(dir, 'after'), 'utf8')).toBe(`${getPriority()}\n`);
-    await rm(dir, { recursive: true, force: true });
   });
 });

@@ -40,6 +40,8 @@ afterAll(() => imds.close());
 describe('IMDSv2 client', () => {
   it('reads user data, identity, signature and meta-data with one token', async () => {
     const before = imds.state.tokensIssued;
+    const countBefore = new Map<string, number>();
+    for (const r of imds.requests) countBefore.set(r.path, (countBefore.get(r.path) ?? 0) + 1);
     const c = client();
     expect((await c.userData())?.toString()).toBe('#taupage-ami-config\napplication_id: x\n');
     const { document, raw } = await c.identity();
@@ -51,6 +53,10 @@ describe('IMDSv2 client', () => {
     });
     expect(JSON.parse(raw).instanceId).toBe(DEFAULT_IDENTITY.instanceId);
     expect(await c.identitySignature()).toMatch(/^[A-Za-z0-9+/=\n]+$/);
+    // The identity and its signature do not change while the instance runs: each is read once.
+    await Promise.all([c.identity(), c.identitySignature()]);
+    for (const path of ['/latest/dynamic/instance-identity/document', '/latest/dynamic/instance-identity/pkcs7'])
+      expect(imds.requests.filter((r) => r.path === path && r.method === 'GET').length - (countBefore.get(path) ?? 0)).toBe(1);
     expect(await c.metadata('placement/availability-zone')).toBe('eu-central-1a');
     expect(await c.metadata('/local-ipv4')).toBe(DEFAULT_IDENTITY.privateIp);
     expect(await c.metadata('no/such/path')).toBeUndefined();

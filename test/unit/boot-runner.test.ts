@@ -401,7 +401,8 @@ describe('boot graph runner', () => {
         order.push('need started');
       };
       const kept = new AgentError('TPG_BOOT_FAILED', 'cannot write /meta/taupage.yaml: read-only file system');
-      const r = await run(g.steps, ['boot'], { deadline: Date.now() + 2_000, headStartMs: 60_000, settleMs: 500, gate: Promise.resolve(kept) });
+      // settleMs longer than the test's timeout: the phase ends when the stopped prepare ends, not after it.
+      const r = await run(g.steps, ['boot'], { deadline: Date.now() + 200_000, headStartMs: 60_000, settleMs: 120_000, gate: Promise.resolve(kept) });
       expect(order).toEqual(['prepare stopped']);
       expect(r.get('need')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_FAILED', message: `not started: ${kept.message}` });
       expect(r.get('app')).toMatchObject({ outcome: 'failed', errorCode: 'TPG_BOOT_FAILED', message: `stopped: ${kept.message}` });

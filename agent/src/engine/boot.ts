@@ -23,7 +23,7 @@ import type { Paths } from '../config/paths.js';
 import type { Logger } from '../lib/log.js';
 import { realClock, type Clock } from '../lib/clock.js';
 import { AgentError, ERROR_CODES, EXIT, toAgentError, type ErrorCode } from '../lib/errors.js';
-import { deadlineSignal } from '../lib/retry.js';
+import { deadlineSignal, untilAborted } from '../lib/retry.js';
 import type { Scrubber } from '../lib/scrub.js';
 import type { PortFactory } from '../ports/index.js';
 import type { IdentityDocument } from '../ports/imds.js';
@@ -172,10 +172,11 @@ class Boot {
     status.addStep(USER_DATA_STEP, 'Read and validate the user data', 'boot');
     o.log.info({ bootId: this.bootId, deadline: new Date(this.deadline).toISOString(), version: VERSION }, `boot ${this.bootId} started`);
     let ud: BootUserData | undefined;
+    let read: Awaited<ReturnType<Boot['userData']>> | undefined;
     let resultWritten = false;
     try {
       // 1. The user data and who we are.
-      const read = await this.userData();
+      read = await this.userData();
       ud = read.ud;
       if (!ud.ok) {
         await this.runFinally(this.fallbackPlans(ud.document));
@@ -224,6 +225,8 @@ class Boot {
       o.log.error({ err }, `the boot stopped on an unexpected error: ${err.message}`);
       status.addStep('agent', 'The taupage agent itself', 'boot');
       this.ended({ id: 'agent', outcome: 'failed', startedAt: this.clock.now(), durationMs: 0, errorCode: err.code, message: this.scrub(err.message) });
+      // The user-data step still being kept ends first (bounded by the boot's deadline).
+      await read?.kept;
       if (!this.finallyRan) await this.runFinally(this.fallbackPlans(ud?.ok ? ud.settings : ud?.document));
       return await this.finish();
     }
@@ -253,25 +256,28 @@ class Boot {
     if (!ud.ok && interrupted) ud = { ...ud, error: interrupted };
     if (ud.configHash) status.set({ configHash: ud.configHash });
     if (!ud.ok) {
-      this.userDataEnded(ud);
+      this.userDataEnded(ud.error);
       return { ud };
     }
-    const kept = keepBootUserData(ud, o.paths).then((r) => {
-      this.userDataEnded(r);
-      return r.ok ? undefined : r.error;
-    });
+    const warnings = ud.warnings.length;
+    // Bounded by the boot's deadline like every step: a write that hangs ends the step with it.
+    const kept = untilAborted(keepBootUserData(ud.text, o.paths), signal)
+      .catch((e: unknown) => toAgentError(e))
+      .then((error) => {
+        this.userDataEnded(error, warnings);
+        return error;
+      });
     return { ud, kept };
   }
 
-  private userDataEnded(ud: BootUserData): void {
+  private userDataEnded(error: AgentError | undefined, warnings = 0): void {
     const durationMs = this.clock.now() - this.startedAt;
-    if (ud.ok) {
-      const note = ud.warnings.length ? { note: `${ud.warnings.length} warning(s); see the log` } : {};
+    if (!error) {
+      const note = warnings ? { note: `${warnings} warning(s); see the log` } : {};
       this.ended({ id: USER_DATA_STEP, outcome: 'success', startedAt: this.startedAt, durationMs, ...note });
     } else {
-      this.o.log.error({ step: USER_DATA_STEP, errorCode: ud.error.code, err: ud.error }, ud.error.message);
-      const { code, message } = ud.error;
-      this.ended({ id: USER_DATA_STEP, outcome: 'failed', startedAt: this.startedAt, durationMs, errorCode: code, message, error: ud.error });
+      this.o.log.error({ step: USER_DATA_STEP, errorCode: error.code, err: error }, error.message);
+      this.ended({ id: USER_DATA_STEP, outcome: 'failed', startedAt: this.startedAt, durationMs, errorCode: error.code, message: error.message, error });
     }
   }
 

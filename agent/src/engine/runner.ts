@@ -404,17 +404,15 @@ export function runPhase<C>(o: PhaseOptions<C>): Promise<void> {
       schedule();
     };
     // The gate: a failure stops the phase as soon as it is known; the others start once it passed.
-    const passed = o.gate?.then(
-      (e) => {
+    const passed = o.gate
+      ?.then(
+        (e) => e,
+        (e: unknown) => toAgentError(e),
+      )
+      .then((e) => {
         if (e) cutShort(e, `stopped: ${e.message}`, `not started: ${e.message}`);
         return !e;
-      },
-      (e: unknown) => {
-        const err = toAgentError(e);
-        cutShort(err, `stopped: ${err.message}`, `not started: ${err.message}`);
-        return false;
-      },
-    );
+      });
     const othersStartPassed = () => (passed ? void passed.then((ok) => ok && othersStart()) : othersStart());
     if (!headStart.length || !o.headStartMs) return othersStartPassed();
     let over: NodeJS.Timeout | undefined;

@@ -84,7 +84,7 @@ export function deadlineSignal(
 
 /** How near the work's own deadline a waiter's abort counts as "the same deadline", and how long
  * past it the waiter still waits for the work's own error. */
-export const SAME_DEADLINE_SLACK_MS = 100;
+const SAME_DEADLINE_SLACK_MS = 100;
 
 /**
  * `p`, or the signal's reason if it aborts first (`p` itself goes on, for whoever else waits on it).

@@ -45,7 +45,7 @@ export const USER_DATA_NAME = 'user-data';
 /** Errors quoted in the boot's one-line message (all are logged, up to validate's cap). */
 const ERRORS_IN_MESSAGE = 10;
 
-/** Read, check and (when valid) keep the instance's user data; never throws for a problem with the document or the service. */
+/** Read and check the instance's user data (keepBootUserData keeps a valid one); never throws for a problem with the document or the service. */
 export async function readBootUserData(imds: Imds, log: Logger, signal?: AbortSignal): Promise<BootUserData> {
   const [idR, bytesR] = await Promise.allSettled([imds.identity(signal), imds.userData(signal)]);
   const identity = idR.status === 'fulfilled' ? idR.value.document : undefined;
@@ -101,15 +101,14 @@ export async function readBootUserData(imds: Imds, log: Logger, signal?: AbortSi
 /**
  * Keep a valid document as the team wrote it (secrets stay encrypted) in /meta/taupage.yaml,
  * replacing last boot's whole file, so keys removed from the user data do not survive a
- * stop/start. The read's result, or a failed one when the file cannot be written.
+ * stop/start. Nothing, or the error that fails the boot.
  */
-export async function keepBootUserData(ud: BootUserData & { ok: true }, paths: Paths): Promise<BootUserData> {
+export async function keepBootUserData(text: string, paths: Paths): Promise<AgentError | undefined> {
   try {
-    await writeFileAtomic(paths.taupageYaml, ud.text, { mode: 0o444, mkdirParents: true });
-    return ud;
+    await writeFileAtomic(paths.taupageYaml, text, { mode: 0o444, mkdirParents: true });
+    return undefined;
   } catch (e) {
-    const error = new AgentError('TPG_BOOT_FAILED', `cannot write ${paths.taupageYaml}: ${(e as Error).message}`, { cause: e });
-    return { ok: false, error, configHash: ud.configHash, identity: ud.identity, ...salvage(ud.text) };
+    return new AgentError('TPG_BOOT_FAILED', `cannot write ${paths.taupageYaml}: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -16,7 +16,7 @@ import { anySignal, deadlineSignal } from '../../lib/retry.js';
 import { digestRef } from '../../values/image-ref.js';
 import { isKmsEncrypted } from '../../values/kms.js';
 import type { BootContext } from '../context.js';
-import type { AppEnv, AppSpec, PullProgress } from '../../ports/container-runtime.js';
+import type { AppEnv, AppSpec, PulledImage, PullProgress } from '../../ports/container-runtime.js';
 import { LABELS, type ContainerPlan } from './plan.js';
 import { decideContainer } from './decide.js';
 import { registryCredentials } from './registry-auth.js';
@@ -73,8 +73,6 @@ export async function prepareContainer(
   // Decrypt while the image downloads; a failed decryption stops the pull. The pull is the
   // engine's work from here: the other boot steps may have the agent's thread. Its signal
   // carries its deadline: docker.pull_timeout_seconds, or the boot's if that comes first.
-  // While the engine downloads, the agent's other work yields the CPU to it (boot.nice_during_pull).
-  const restorePriority = lowerCpuPriority(ctx.config.boot.nice_during_pull, log, 'while the image downloads');
   underway();
   const stopPull = new AbortController();
   const pullTimeout = ctx.config.docker.pull_timeout_seconds;
@@ -85,13 +83,21 @@ export async function prepareContainer(
         hint: 'raise docker.pull_timeout_seconds in the agent config, or check the network path to the registry',
       }),
   });
-  const [pulled, env] = await Promise.all([
-    runtime.pullImage(reference, { ...(credentials ? { credentials } : {}), signal: pull.signal, onProgress: progress.update }).finally(pull.dispose),
-    resolveEnv(plan, ctx).catch((e: unknown) => {
-      stopPull.abort(e);
-      throw e;
-    }),
-  ]).finally(restorePriority);
+  // While the engine downloads, the agent's other work yields the CPU to it (boot.nice_during_pull).
+  const restorePriority = lowerCpuPriority(ctx.config.boot.nice_during_pull, log, 'while the image downloads');
+  let pulled: PulledImage;
+  let env: AppEnv[];
+  try {
+    [pulled, env] = await Promise.all([
+      runtime.pullImage(reference, { ...(credentials ? { credentials } : {}), signal: pull.signal, onProgress: progress.update }).finally(pull.dispose),
+      resolveEnv(plan, ctx).catch((e: unknown) => {
+        stopPull.abort(e);
+        throw e;
+      }),
+    ]);
+  } finally {
+    restorePriority();
+  }
   if (!pulled.repoDigests.includes(reference)) {
     throw new AgentError('TPG_IMAGE_DIGEST_MISMATCH', `the engine pulled ${reference} but records ${pulled.repoDigests.join(', ') || 'no digest'} for it`, {
       hint: 'the registry served different content than it approved; report this to the Pier One team',
