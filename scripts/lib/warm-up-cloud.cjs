@@ -164,7 +164,9 @@ async function startWarmUpCloud(dir) {
       const url = new URL(req.url, 'http://engine');
       const path = url.pathname.replace(/^\/v[0-9.]+/, '');
       await body(req);
-      if (req.method === 'GET' && path === '/containers/taupageapp/json') {
+      // The container by name or by the id it was created with.
+      const self = (p, suffix) => p === `/containers/taupageapp/${suffix}` || (container && p === `/containers/${container.Id}/${suffix}`);
+      if (req.method === 'GET' && self(path, 'json')) {
         if (!container) return json(res, 404, { message: 'No such container: taupageapp' });
         return json(res, 200, container);
       }
@@ -194,7 +196,7 @@ async function startWarmUpCloud(dir) {
         };
         return json(res, 201, { Id: container.Id, Warnings: [] });
       }
-      if (req.method === 'POST' && path === '/containers/taupageapp/start' && container) {
+      if (req.method === 'POST' && container && self(path, 'start')) {
         container.State = { Status: 'running', Running: true, ExitCode: 0 };
         return res.writeHead(204).end();
       }

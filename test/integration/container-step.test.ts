@@ -366,6 +366,43 @@ describe.sequential('container step', () => {
     first.id = (await inspectApp())!.Id;
   });
 
+  it('a new container is started by the id it was created with: a look-alike put under its name right after is never started', async () => {
+    await removeApp();
+    const engine = new DockerodeRuntime({ host: process.env.DOCKER_HOST!, requestTimeoutMs: 10_000 });
+    let impostor = '';
+    const racing: ContainerRuntime = {
+      ...pick(engine),
+      createApp: async (spec, signal) => {
+        const id = await engine.createApp(spec, signal);
+        // Ours moves aside; another container takes the name before the start.
+        await docker.getContainer(id).rename({ name: 'taupageapp-ours' });
+        const c = await docker.createContainer({
+          name: 'taupageapp',
+          Image: spec.image,
+          Labels: spec.labels,
+          Cmd: ['/bin/busybox', 'sleep', '3600'],
+          HostConfig: { NetworkMode: 'none' },
+        });
+        impostor = c.id;
+        return id;
+      },
+    };
+    try {
+      const r = await run(full(), { ports: { containerRuntime: racing } });
+      expect(r.error).toBeUndefined();
+      expect((await docker.getContainer('taupageapp-ours').inspect()).State.Running).toBe(true);
+      expect((await docker.getContainer(impostor).inspect()).State).toMatchObject({ Running: false, StartedAt: '0001-01-01T00:00:00Z' });
+    } finally {
+      await docker
+        .getContainer('taupageapp-ours')
+        .remove({ force: true })
+        .catch(() => undefined);
+      await removeApp();
+    }
+    expect((await run(full())).error).toBeUndefined();
+    first.id = (await inspectApp())!.Id;
+  });
+
   it('changed user data: replaces the container after checking and pulling the new image', async () => {
     gate.requests.length = 0;
     const text = full().replace(`${org}/app:1.0`, `${org}/app:2.0`).replace('PLAIN: hello', 'PLAIN: changed');

@@ -85,7 +85,7 @@ export interface PullOptions {
 }
 
 export interface ContainerRuntime {
-  /** The container named `name`, or undefined when there is none. */
+  /** The container named `name` (or with that id), or undefined when there is none. */
   inspectApp(name: string, signal?: AbortSignal): Promise<AppState | undefined>;
   /** Pull `reference` (by digest), retrying with backoff until the deadline its signal carries. */
   pullImage(reference: string, options: PullOptions): Promise<PulledImage>;

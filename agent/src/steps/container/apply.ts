@@ -117,6 +117,8 @@ export async function applyContainer(plan: ContainerPlan, ctx: BootContext, read
   const { containerRuntime: runtime, httpProbe: probe } = ctx.ports;
   await mountsReady(plan, ctx);
 
+  // The container this boot started (or decided to keep): started and watched by its id.
+  let started: string;
   if (ready.action === 'reuse') {
     // Decided again on what is there now: Docker may have started it since (before the volumes
     // were mounted), or something removed or replaced it; then nothing is started. The one found
@@ -136,25 +138,28 @@ export async function applyContainer(plan: ContainerPlan, ctx: BootContext, read
       log.info('restarting it: Docker started it before the volumes were mounted');
       await runtime.restartApp(ready.id, signal);
     }
+    started = ready.id;
     ctx.record('imageDigest', decision.digest);
     ctx.record('container', 'reused');
   } else {
     if (ready.existing) await runtime.removeApp(plan.name, signal);
     const spec = appSpec(plan, ready.reference, ready.env, ready.digest, ctx.facts.bootId);
+    // Started (or removed) and watched by the id just created: not whatever holds the name by then.
     const id = await runtime.createApp(spec, signal);
     try {
-      await runtime.startApp(plan.name, signal);
+      await runtime.startApp(id, signal);
     } catch (e) {
       // A container that never started is removed, so the next boot creates it afresh.
-      await runtime.removeApp(plan.name).catch(() => undefined);
+      await runtime.removeApp(id).catch(() => undefined);
       throw e;
     }
+    started = id;
     log.info({ container: plan.name, id: id.slice(0, 12), image: ready.reference }, `${plan.name} started`);
     ctx.record('imageDigest', ready.digest);
     ctx.record('container', ready.action === 'replace' ? 'replaced' : 'created');
   }
 
-  await waitHealthy(plan, { runtime, probe }, ctx);
+  await waitHealthy(plan, started, { runtime, probe }, ctx);
 }
 
 /**

@@ -23,7 +23,8 @@ export interface HealthContext {
   deadline: number;
 }
 
-export async function waitHealthy(plan: ContainerPlan, deps: HealthDeps, ctx: HealthContext, now = Date.now): Promise<void> {
+/** Wait until the container `id` (the plan's, started by this boot) is healthy. */
+export async function waitHealthy(plan: ContainerPlan, id: string, deps: HealthDeps, ctx: HealthContext, now = Date.now): Promise<void> {
   const { http } = plan.health;
   const started = now();
   const deadline = Math.min(started + plan.health.timeoutSeconds * 1000, ctx.deadline);
@@ -37,7 +38,7 @@ export async function waitHealthy(plan: ContainerPlan, deps: HealthDeps, ctx: He
   try {
     await retry(
       async () => {
-        const state = await deps.runtime.inspectApp(plan.name, ctx.signal);
+        const state = await deps.runtime.inspectApp(id, ctx.signal);
         if (!state)
           throw new AgentError('TPG_CONTAINER_FAILED', `container ${plan.name} disappeared while waiting for it to become healthy`, { retriable: false });
         if (!http && !state.health) return; // nothing to wait for (a batch job may even be done already)
