@@ -15,18 +15,11 @@ import { constants } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import type { Account } from '../ports/accounts.js';
-import { DIRECTORY_NO_FOLLOW } from '../lib/open-flags.js';
+import { DIRECTORY_NO_FOLLOW, inDirectory } from '../lib/open-flags.js';
 import { withWelcome } from './authorized-keys.js';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
 const MAX_PROFILE_BYTES = 64 * 1024;
-
-/** A name inside an open directory, for openat-style calls by path (the magic link names the
- * directory the descriptor holds, wherever it was moved; `name` itself is never followed). */
-const at = (dir: FileHandle, name: string) => {
-  if (name.includes('/') || name === '.' || name === '..') throw new Error(`not a plain name: ${name}`);
-  return `/proc/self/fd/${dir.fd}/${name}`;
-};
 
 export type WelcomeResult = 'written' | 'skipped';
 
@@ -45,20 +38,20 @@ export async function writeWelcome(account: Pick<Account, 'home' | 'uid' | 'gid'
     const old = await readOwnFile(home, '.profile', account.uid);
     if (old === null) return 'skipped';
     const tmp = `.profile.taupage-${randomBytes(6).toString('hex')}`;
-    const fh = await open(at(home, tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0o600);
+    const fh = await open(inDirectory(home, tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0o600);
     try {
       await fh.chown(account.uid, account.gid);
       await fh.chmod(old?.mode ?? 0o644);
       await fh.writeFile(withWelcome(old?.text ?? '', line));
       await fh.sync();
     } catch (e) {
-      await unlink(at(home, tmp)).catch(() => undefined);
+      await unlink(inDirectory(home, tmp)).catch(() => undefined);
       throw e;
     } finally {
       await fh.close().catch(() => undefined);
     }
-    await rename(at(home, tmp), at(home, '.profile')).catch(async (e) => {
-      await unlink(at(home, tmp)).catch(() => undefined);
+    await rename(inDirectory(home, tmp), inDirectory(home, '.profile')).catch(async (e) => {
+      await unlink(inDirectory(home, tmp)).catch(() => undefined);
       throw e;
     });
     return 'written';
@@ -74,7 +67,7 @@ export async function writeWelcome(account: Pick<Account, 'home' | 'uid' | 'gid'
 async function readOwnFile(dir: FileHandle, name: string, uid: number): Promise<{ text: string; mode: number } | undefined | null> {
   let fh: FileHandle;
   try {
-    fh = await open(at(dir, name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    fh = await open(inDirectory(dir, name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : null;
   }

@@ -18,7 +18,7 @@
 import { lstat, mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, relative, sep } from 'node:path';
 import { AgentError } from '../../lib/errors.js';
-import { DIRECTORY_NO_FOLLOW } from '../../lib/open-flags.js';
+import { DIRECTORY_NO_FOLLOW, inDirectory } from '../../lib/open-flags.js';
 import type { BootContext } from '../context.js';
 import type { BlockDevices } from '../../ports/block-devices.js';
 import type { MountPlan, Owner } from './plan.js';
@@ -133,12 +133,6 @@ async function mountOn(point: MountPointHandle, m: MountPlan, ctx: BootContext, 
 
 const REASON = { blank: 'the device is blank', erase: 'erase_on_boot is true', tagged: `its volume is tagged ${ERASE_TAG}=True` } as const;
 
-/** `name` in the directory `dir` is open on, as a path the kernel resolves from that directory
- * (not from its name): openat(2) and mkdirat(2) for Node, which has neither. */
-function inDir(dir: FileHandle, name: string): string {
-  return `/proc/self/fd/${dir.fd}/${name}`;
-}
-
 /** `path` opened as a directory without following a link (at its last component) or blocking
  * on a FIFO; undefined when there is nothing there; `refused` says why when it is a link or no directory. */
 async function openDir(path: string, refused: (what: string) => AgentError): Promise<FileHandle | undefined> {
@@ -215,13 +209,13 @@ async function openMountPoint(root: string, target: string): Promise<MountPointH
         new AgentError('TPG_DISK_FAILED', `${at} is ${what}; refusing to mount ${target} through it`, {
           hint: `remove ${at} (something other than taupage created it${dirname(at) !== root ? ', perhaps inside a mounted volume' : ''})`,
         });
-      let dir = await openDir(inDir(parent, name), refused);
+      let dir = await openDir(inDirectory(parent, name), refused);
       if (!dir) {
-        await mkdir(inDir(parent, name), { mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
+        await mkdir(inDirectory(parent, name), { mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
           if (e.code !== 'EEXIST') throw e;
         });
         made = true;
-        dir = await openDir(inDir(parent, name), refused);
+        dir = await openDir(inDirectory(parent, name), refused);
         if (!dir) throw refused('gone as soon as it was made');
       }
       if (i < parts.length - 1) {
@@ -270,7 +264,7 @@ async function mountedRoot(point: MountPointHandle, bd: BlockDevices, device: nu
     new AgentError('TPG_DISK_FAILED', `${point.path} is ${what}; refusing to hand it to the application`, {
       hint: 'something changed the mount point while the boot mounted it; boot again',
     });
-  const root = await openDir(inDir(point.parent, point.name), refused);
+  const root = await openDir(inDirectory(point.parent, point.name), refused);
   if (!root) throw refused('gone');
   try {
     const [st, covered] = await Promise.all([root.stat(), point.dir.stat()]);

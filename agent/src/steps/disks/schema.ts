@@ -113,9 +113,10 @@ export const disksKeys = {
       mount,
     )
     .refine((mounts, path, ctx) => {
-      // Root makes a mount point and mounts on it by name: inside a directory of the root disk the
-      // application owns (a mount without a partition), that name could be swapped for a link to
-      // /etc between root's checks and the mount. Mounts inside volumes and tmpfs are not refused.
+      // Inside a directory of the root disk the application owns (a mount without a partition),
+      // a mount point's name can be swapped for a link to /etc: root mounts through descriptors,
+      // but Docker binds the mount into the container by name. Mounts inside volumes and tmpfs are
+      // not refused.
       const directories = Object.entries(mounts)
         .filter(([, m]) => m.partition === undefined && m.filesystem !== 'tmpfs')
         .map(([p]) => p);
