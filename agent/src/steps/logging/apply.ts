@@ -85,7 +85,7 @@ export async function applyLogging(plan: LoggingPlan, ctx: Ctx): Promise<StepRep
     const err = toAgentError(e);
     throw new AgentError(err.code, scrub(err.message), { ...(err.hint ? { hint: err.hint } : {}), retriable: false });
   }
-  if (plan.applicationLog.containerUsesIt) await expectSocket(plan.applicationLog.socket);
+  if (plan.applicationLog.containerUsesIt) await expectSocket(plan.applicationLog.socket, "the container's log driver would have nowhere to write");
   if (await installCustomLogReader(effective, ctx)) done.push("custom logs (read as the application's user)");
   for (const d of destinations) done.push(d.label);
 
@@ -204,12 +204,12 @@ const refusal = (message: string) =>
  * place, and the reader restarted (it reads only as the application's user); without: an earlier
  * boot's configuration removed and the reader restarted, which stops it. True when it runs. */
 async function installCustomLogReader(plan: LoggingPlan, ctx: Ctx): Promise<boolean> {
-  const conf = ctx.paths.customLogReaderConf;
   const daemons = ctx.ports.logDaemons;
   if (!plan.customLogs?.shipped) {
-    if (await removeIfExists(conf)) await daemons.restartCustomLogReader(ctx.signal);
+    if (await removeIfExists(ctx.paths.customLogReaderConf)) await daemons.restartCustomLogReader(ctx.signal);
     return false;
   }
+  const conf = plan.customLogs.reader.config;
   const text = renderCustomLogReader(plan);
   // A reboot finds the one it checked before; the reader is restarted all the same (it may not run).
   if ((await readIfExists(conf))?.toString('utf8') !== text) {
@@ -223,7 +223,7 @@ async function installCustomLogReader(plan: LoggingPlan, ctx: Ctx): Promise<bool
     await writeFileAtomic(conf, text, { mode: 0o644, mkdirParents: true });
   }
   await daemons.restartCustomLogReader(ctx.signal);
-  await expectSocket(plan.customLogs.reader.socket);
+  await expectSocket(plan.customLogs.reader.socket, 'the custom log reader would have nowhere to send the lines of /var/log-custom');
   return true;
 }
 
@@ -270,9 +270,9 @@ async function inCheckDir(dir: string, check: (dir: string) => Promise<void>): P
   }
 }
 
-async function expectSocket(path: string): Promise<void> {
+async function expectSocket(path: string, without: string): Promise<void> {
   if (!(await isSocket(path)))
-    throw new AgentError('TPG_LOGGING_FAILED', `rsyslog runs but did not create ${path}: the container's log driver would have nowhere to write`, {
+    throw new AgentError('TPG_LOGGING_FAILED', `rsyslog runs but did not create ${path}: ${without}`, {
       hint: `see journalctl -u rsyslog; ${path} is the input the logging drop-in defines`,
       retriable: false,
     });

@@ -119,6 +119,10 @@ export function renderRsyslog(plan: LoggingPlan, facts: RsyslogFacts): string {
 
 const READER_HEADER = '# Written by `taupage boot` (logging step): the custom log reader (taupage-custom-logs.service).';
 
+/** Each line reaches rsyslog as one datagram, which the kernel takes only up to the socket's send
+ * buffer (~208 KiB by default): the reader cuts longer lines here rather than lose them whole. */
+const READER_MAX_MESSAGE = '128k';
+
 /**
  * The custom log reader's configuration: an rsyslogd of its own that runs as the application's
  * user and reads /var/log-custom/*.log, because imfile resolves a symbolic link there itself
@@ -126,10 +130,6 @@ const READER_HEADER = '# Written by `taupage boot` (logging step): the custom lo
  * root it would ship /etc/shadow for a link to it. It sends each line to rsyslog's socket for it
  * (`socket`), which ships it. `workDirectory` is its state directory (another one to check it).
  */
-/** Each line reaches rsyslog as one datagram, which the kernel takes only up to the socket's send
- * buffer (~208 KiB by default): the reader cuts longer lines here rather than lose them whole. */
-const READER_MAX_MESSAGE = '128k';
-
 export function renderCustomLogReader(plan: LoggingPlan, workDirectory?: string): string {
   const c = plan.customLogs;
   if (!c) throw new AgentError('TPG_INTERNAL', 'the custom log reader is rendered without mount_custom_log');
